@@ -1,0 +1,102 @@
+// The Layer interface. Every layer owns a paired forward/backward: forward caches what backward
+// needs; backward accumulates (+=) into its weights' gradients and returns the input gradient.
+#pragma once
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "seqnet/initializers.h"
+#include "seqnet/random.h"
+#include "seqnet/tensor.h"
+
+namespace seqnet {
+
+using Json = nlohmann::json;
+
+struct Param {
+  std::string name;  // Keras weight name: "kernel", "bias", "embeddings", "recurrent_kernel", ...
+  Tensor value;
+  Tensor grad;
+  bool trainable = true;
+};
+
+// What a call of forward() may need beyond its input.
+struct RunContext {
+  bool training = false;
+  Rng* rng = nullptr;            // dropout masks; set when training
+  const Tensor* mask = nullptr;  // (batch, time) 0/1 mask of the input sequence, if any
+};
+
+class Layer {
+ public:
+  explicit Layer(std::string name, std::string class_snake_name);
+  virtual ~Layer();
+  Layer(const Layer&) = delete;
+  Layer& operator=(const Layer&) = delete;
+
+  virtual std::string class_name() const = 0;
+  const std::string& name() const { return name_; }
+  void set_name(std::string name) { name_ = std::move(name); }
+
+  // Keras's input_shape argument (without the batch axis), for the first layer of a Sequential.
+  const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
+  void set_declared_input_shape(Shape shape) { declared_input_shape_ = std::move(shape); }
+
+  // Creates the weights for `input_shape` (batch axis first; -1 = None) and returns the output shape.
+  // Building twice with the same shape is a no-op; with another shape it is an error naming the layer.
+  Shape build(const Shape& input_shape, Rng& rng);
+  bool built() const { return built_; }
+  const Shape& input_shape() const { return input_shape_; }
+  const Shape& output_shape() const { return output_shape_; }
+
+  // Checks the input against the built shape, then runs forward().
+  Tensor call(const Tensor& x, RunContext& ctx);
+  virtual Tensor forward(const Tensor& x, RunContext& ctx) = 0;
+  virtual Tensor backward(const Tensor& dy) = 0;
+
+  // The mask this layer passes on, given the mask it received (Keras's compute_mask).
+  // Default: pass it through unchanged (what Keras's supports_masking layers do).
+  virtual std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const;
+
+  std::vector<Param*> params();
+  std::vector<const Param*> params() const;
+  Param* find_param(const std::string& weight_name);
+  int64_t count_params() const;
+  int64_t count_trainable_params() const;
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool t);
+
+  // The layer's Keras config (name, trainable, dtype and the layer's own arguments).
+  virtual Json get_config() const;
+
+  // "{name} ({Class})" as Keras's summary prints it.
+  std::string summary_label() const { return name_ + " (" + class_name() + ")"; }
+  std::string where() const { return "layer '" + name_ + "' (" + class_name() + ")"; }
+
+ protected:
+  // Checks the input shape, creates the weights and returns the output shape.
+  virtual Shape build_impl(const Shape& input_shape, Rng& rng) = 0;
+  Param& add_weight(std::string weight_name, Shape shape, const Initializer& init, Rng& rng, bool trainable = true);
+  [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed with where()
+
+ private:
+  std::string name_;
+  bool trainable_ = true;
+  bool built_ = false;
+  Shape input_shape_, output_shape_;
+  std::optional<Shape> declared_input_shape_;
+  std::vector<std::unique_ptr<Param>> params_;
+};
+
+using LayerPtr = std::shared_ptr<Layer>;
+
+// Keras-style unique names: "dense", "dense_1", "dense_2", ... (one counter per base name, per process).
+std::string unique_layer_name(const std::string& base);
+void reset_layer_names();  // like keras.backend.clear_session(), for tests
+
+// True when `got` fits `expected` (-1 in `expected` matches any size).
+bool shape_compatible(const Shape& expected, const Shape& got);
+
+}  // namespace seqnet

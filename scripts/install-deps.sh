@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what seqnet needs to build and test on Debian 12, from Debian's packages only.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+packages=(
+  cmake ninja-build g++ ccache pkg-config
+  libopenblas-dev            # BLAS for GEMM (cblas.h)
+  nlohmann-json3-dev         # JSON: Keras configs, fixtures
+  libcli11-dev               # the seqnet command line
+  libfmt-dev                 # formatting
+  zlib1g-dev                 # gzip'd data sets (MNIST IDX, IMDB)
+  libgtest-dev googletest    # unit tests
+  libbenchmark-dev           # micro-benchmarks
+  libhdf5-dev                # Keras .h5 / .keras weights
+  libzip-dev                 # the .keras zip container
+  libcairo2-dev              # history plots (PNG / SVG)
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

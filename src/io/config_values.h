@@ -1,0 +1,23 @@
+// Keras config values shared by every layer's get_config / from_config:
+// initializers, activations and shapes in the forms Keras 3 and Keras 2 write them.
+#pragma once
+#include <nlohmann/json.hpp>
+
+#include "seqnet/initializers.h"
+#include "seqnet/tensor.h"
+
+namespace seqnet::config {
+
+using Json = nlohmann::json;
+
+// Keras 3: {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {...}, "registered_name": null}
+Json initializer_to_json(const Initializer& init);
+// Accepts the Keras 3 and Keras 2 dict forms and plain strings ("glorot_uniform", "Zeros").
+Initializer initializer_from_json(const Json& j);
+// Keras 2 writes null for an unknown size; we use -1.
+Json shape_to_json(const Shape& shape);
+Shape shape_from_json(const Json& j);
+// Keras 3's dtype policy object.
+Json dtype_policy_json();
+
+}  // namespace seqnet::config

@@ -1,0 +1,41 @@
+// Reading a layer's Keras config: the helpers every layer's from_config uses, and the registry
+// that maps Keras class names to them. A new layer adds one line to kLayerFactories.
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "io/config_values.h"
+#include "seqnet/layer.h"
+
+namespace seqnet::config {
+
+// Reads config[key] as T, with Keras's default when the key is missing or null; a wrongly typed value
+// is an error naming the layer and the key.
+template <typename T>
+T get(const Json& c, const char* key, T fallback) {
+  auto it = c.find(key);
+  if (it == c.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const std::exception&) {
+    throw Error("layer '" + c.value("name", std::string("?")) + "': config key '" + key + "' has the wrong type: " +
+                it->dump());
+  }
+}
+// Keras 3 writes tuples such as kernel_size [7]; Keras 2 may write 7.
+int64_t get_int_or_first(const Json& c, const char* key, int64_t fallback);
+std::string activation_of(const Json& c, const char* key = "activation");
+// Refuses options seqnet does not implement instead of silently ignoring them.
+void reject_if_set(const Json& c, const char* key, const char* why);
+// Applies name, trainable and Keras 2's batch_input_shape / input_shape to a freshly made layer.
+void apply_common(Layer& layer, const Json& c);
+
+using LayerFactory = LayerPtr (*)(const Json& config);
+struct LayerFactoryEntry {
+  const char* class_name;
+  LayerFactory make;
+};
+
+// Readers defined beside their layers (src/layers/*.cpp), listed in kLayerFactories (keras_json.cpp).
+
+}  // namespace seqnet::config

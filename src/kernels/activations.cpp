@@ -1,0 +1,180 @@
+#include "seqnet/activations.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "seqnet/tensor.h"
+
+namespace seqnet {
+
+namespace {
+constexpr float kSeluAlpha = 1.67326324f;
+constexpr float kSeluScale = 1.05070098f;
+inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace
+
+Activation activation_from_name(const std::string& name) {
+  if (name.empty() || name == "linear" || name == "None") return Activation::linear;
+  if (name == "relu") return Activation::relu;
+  if (name == "sigmoid") return Activation::sigmoid;
+  if (name == "tanh") return Activation::tanh;
+  if (name == "softmax") return Activation::softmax;
+  if (name == "swish" || name == "silu") return Activation::silu;
+  if (name == "gelu") return Activation::gelu;
+  if (name == "elu") return Activation::elu;
+  if (name == "selu") return Activation::selu;
+  if (name == "softplus") return Activation::softplus;
+  if (name == "softsign") return Activation::softsign;
+  if (name == "hard_sigmoid") return Activation::hard_sigmoid;
+  if (name == "exponential") return Activation::exponential;
+  throw Error("unknown activation '" + name +
+              "' (known: linear, relu, sigmoid, tanh, softmax, swish, silu, gelu, elu, selu, softplus, softsign, "
+              "hard_sigmoid, exponential)");
+}
+
+const char* activation_name(Activation a) {
+  switch (a) {
+    case Activation::linear: return "linear";
+    case Activation::relu: return "relu";
+    case Activation::sigmoid: return "sigmoid";
+    case Activation::tanh: return "tanh";
+    case Activation::softmax: return "softmax";
+    case Activation::silu: return "silu";
+    case Activation::gelu: return "gelu";
+    case Activation::elu: return "elu";
+    case Activation::selu: return "selu";
+    case Activation::softplus: return "softplus";
+    case Activation::softsign: return "softsign";
+    case Activation::hard_sigmoid: return "hard_sigmoid";
+    case Activation::exponential: return "exponential";
+  }
+  return "linear";
+}
+
+bool activation_backward_needs_only_output(Activation a) {
+  switch (a) {
+    case Activation::linear:
+    case Activation::relu:
+    case Activation::sigmoid:
+    case Activation::tanh:
+    case Activation::softmax:
+    case Activation::exponential:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void activation_forward(Activation a, const float* x, float* y, long n, long row) {
+  switch (a) {
+    case Activation::linear:
+      if (x != y) std::copy_n(x, n, y);
+      return;
+    case Activation::relu:
+      for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+      return;
+    case Activation::sigmoid:
+      for (long i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+      return;
+    case Activation::tanh:
+      for (long i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      return;
+    case Activation::softmax:
+      for (long r = 0; r < n / row; ++r) {
+        const float* xi = x + r * row;
+        float* yi = y + r * row;
+        float m = *std::max_element(xi, xi + row);
+        float s = 0.0f;
+        for (long j = 0; j < row; ++j) s += (yi[j] = std::exp(xi[j] - m));
+        for (long j = 0; j < row; ++j) yi[j] /= s;
+      }
+      return;
+    case Activation::silu:
+      for (long i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
+      return;
+    case Activation::gelu:  // Keras's default: the exact erf form (approximate=False)
+      for (long i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
+      return;
+    case Activation::elu:
+      for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : std::expm1(x[i]);
+      return;
+    case Activation::selu:
+      for (long i = 0; i < n; ++i) y[i] = kSeluScale * (x[i] > 0.0f ? x[i] : kSeluAlpha * std::expm1(x[i]));
+      return;
+    case Activation::softplus:
+      for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] + std::log1p(std::exp(-x[i])) : std::log1p(std::exp(x[i]));
+      return;
+    case Activation::softsign:
+      for (long i = 0; i < n; ++i) y[i] = x[i] / (1.0f + std::fabs(x[i]));
+      return;
+    case Activation::hard_sigmoid:
+      for (long i = 0; i < n; ++i) y[i] = std::clamp(x[i] / 6.0f + 0.5f, 0.0f, 1.0f);
+      return;
+    case Activation::exponential:
+      for (long i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+      return;
+  }
+}
+
+void activation_backward(Activation a, const float* x, const float* y, const float* dy, float* dx, long n, long row) {
+  switch (a) {
+    case Activation::linear:
+      if (dx != dy) std::copy_n(dy, n, dx);
+      return;
+    case Activation::relu:
+      for (long i = 0; i < n; ++i) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      return;
+    case Activation::sigmoid:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+      return;
+    case Activation::tanh:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+      return;
+    case Activation::softmax:
+      for (long r = 0; r < n / row; ++r) {
+        const float* yi = y + r * row;
+        const float* dyi = dy + r * row;
+        float* dxi = dx + r * row;
+        float dot = 0.0f;
+        for (long j = 0; j < row; ++j) dot += dyi[j] * yi[j];
+        for (long j = 0; j < row; ++j) dxi[j] = yi[j] * (dyi[j] - dot);
+      }
+      return;
+    case Activation::silu:
+      for (long i = 0; i < n; ++i) {
+        float s = sigmoid(x[i]);
+        dx[i] = dy[i] * (s + x[i] * s * (1.0f - s));
+      }
+      return;
+    case Activation::gelu:
+      for (long i = 0; i < n; ++i) {
+        float cdf = 0.5f * (1.0f + std::erf(x[i] * 0.70710678f));
+        float pdf = 0.39894228f * std::exp(-0.5f * x[i] * x[i]);
+        dx[i] = dy[i] * (cdf + x[i] * pdf);
+      }
+      return;
+    case Activation::elu:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : std::exp(x[i]));
+      return;
+    case Activation::selu:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * kSeluScale * (x[i] > 0.0f ? 1.0f : kSeluAlpha * std::exp(x[i]));
+      return;
+    case Activation::softplus:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * sigmoid(x[i]);
+      return;
+    case Activation::softsign:
+      for (long i = 0; i < n; ++i) {
+        float d = 1.0f + std::fabs(x[i]);
+        dx[i] = dy[i] / (d * d);
+      }
+      return;
+    case Activation::hard_sigmoid:
+      for (long i = 0; i < n; ++i) dx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0.0f;
+      return;
+    case Activation::exponential:
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * y[i];
+      return;
+  }
+}
+
+}  // namespace seqnet

@@ -1,0 +1,19 @@
+// The GEMM every layer goes through. Row-major, Keras-layout friendly. A GPU backend implements
+// the same signatures; layers never call a BLAS directly.
+#pragma once
+
+namespace seqnet::kernels {
+
+// C(M,N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when the flag is set.
+void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
+          long ldb, float beta, float* C, long ldc);
+
+// out(rows, out_dim) = inp(rows, in_dim) @ weight(in_dim, out_dim) + bias(out_dim)   [bias may be null]
+void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, long rows, long in_dim,
+                    long out_dim);
+// Accumulates: dweight += inp^T @ dout, dbias += sum_rows(dout); writes dinp = dout @ weight^T
+// (dinp, dweight or dbias may be null when not wanted).
+void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, long rows, long in_dim, long out_dim);
+
+}  // namespace seqnet::kernels

@@ -1,0 +1,80 @@
+// Dense: y = act(x @ kernel + bias) on the last axis.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/config_values.h"
+#include "kernels/blas.h"
+#include "seqnet/layers/core.h"
+
+namespace seqnet {
+
+Dense::Dense(int64_t units, DenseOptions options)
+    : LogitsLayer(options.name, "dense"), units_(units), options_(std::move(options)),
+      activation_(activation_from_name(options_.activation)) {
+  if (units_ <= 0) fail(fmt::format("units must be positive, got {}", units_));
+  validate_initializer(options_.kernel_initializer);
+  validate_initializer(options_.bias_initializer);
+  if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
+}
+
+Shape Dense::build_impl(const Shape& in, Rng& rng) {
+  if (in.size() < 2) fail("expects input of rank >= 2 (batch, ..., features), got " + shape_to_string(in));
+  if (in.back() < 0) fail("the last axis of the input must be known, got " + shape_to_string(in));
+  add_weight("kernel", {in.back(), units_}, options_.kernel_initializer, rng);
+  if (options_.use_bias) add_weight("bias", {units_}, options_.bias_initializer, rng);
+  Shape out = in;
+  out.back() = units_;
+  return out;
+}
+
+Tensor Dense::forward(const Tensor& x, RunContext&) {
+  const Param* kernel = params()[0];
+  const Param* bias = options_.use_bias ? params()[1] : nullptr;
+  const int64_t in_dim = x.dim(-1), rows = x.size() / in_dim;
+  Shape out_shape = x.shape();
+  out_shape.back() = units_;
+  x_ = x;
+  z_ = Tensor(out_shape);
+  kernels::matmul_forward(z_.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
+                          units_);
+  if (activation_ == Activation::linear) {
+    y_ = z_;
+  } else {
+    y_ = Tensor(out_shape);
+    activation_forward(activation_, z_.data(), y_.data(), z_.size(), units_);
+  }
+  return y_;
+}
+
+Tensor Dense::backward(const Tensor& dy) {
+  if (activation_ == Activation::linear) return backward_from_logits(dy);
+  Tensor dz(dy.shape());
+  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dz.size(), units_);
+  return backward_from_logits(dz);
+}
+
+Tensor Dense::backward_from_logits(const Tensor& dz) {
+  Param* kernel = params()[0];
+  Param* bias = options_.use_bias ? params()[1] : nullptr;
+  const int64_t in_dim = x_.dim(-1), rows = x_.size() / in_dim;
+  Tensor dx(x_.shape());
+  kernels::matmul_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
+                           kernel->value.data(), rows, in_dim, units_);
+  return dx;
+}
+
+Json Dense::get_config() const {
+  Json c = Layer::get_config();
+  c["units"] = units_;
+  c["activation"] = activation_name(activation_);
+  c["use_bias"] = options_.use_bias;
+  c["kernel_initializer"] = config::initializer_to_json(options_.kernel_initializer);
+  c["bias_initializer"] = config::initializer_to_json(options_.bias_initializer);
+  c["kernel_regularizer"] = nullptr;
+  c["bias_regularizer"] = nullptr;
+  c["kernel_constraint"] = nullptr;
+  c["bias_constraint"] = nullptr;
+  return c;
+}
+
+}  // namespace seqnet

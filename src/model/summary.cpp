@@ -1,0 +1,141 @@
+// model.summary(): Keras 3's table (keras/src/utils/summary_utils.py), drawn with the same box characters
+// rich uses, the same column split and the same totals lines.
+#include <cstdio>
+#include <fmt/format.h>
+#include <iostream>
+
+#include "seqnet/model.h"
+
+namespace seqnet {
+
+namespace {
+
+std::string with_commas(int64_t n) {
+  std::string s = std::to_string(n < 0 ? -n : n), out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+std::string readable_memory_size(double bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB", "PB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 5) bytes /= 1024.0, ++u;
+  return fmt::format("{:.2f} {}", bytes, units[u]);
+}
+
+// Counts display cells of a UTF-8 string (our strings only use 1-cell characters).
+size_t cells(const std::string& s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string repeat(const char* glyph, size_t n) {
+  std::string s;
+  for (size_t i = 0; i < n; ++i) s += glyph;
+  return s;
+}
+
+// A cell: text padded to `width`, one space of padding on each side; long text wraps onto more lines.
+std::vector<std::string> wrap(const std::string& text, size_t width) {
+  std::vector<std::string> lines;
+  std::string rest = text;
+  while (cells(rest) > width) {
+    size_t cut = rest.rfind(' ', width);
+    if (cut == std::string::npos || cut == 0) cut = width;
+    lines.push_back(rest.substr(0, cut));
+    rest = rest.substr(cut == width ? cut : cut + 1);
+  }
+  lines.push_back(rest);
+  return lines;
+}
+
+struct Table {
+  std::vector<size_t> widths;      // inner widths (without the padding)
+  std::vector<bool> right_align;   // Param # is right-aligned
+  std::string out;
+
+  std::string border(const char* left, const char* fill, const char* mid, const char* right) const {
+    std::string s = left;
+    for (size_t i = 0; i < widths.size(); ++i) {
+      s += repeat(fill, widths[i] + 2);
+      s += i + 1 < widths.size() ? mid : right;
+    }
+    return s + "\n";
+  }
+  void row(const std::vector<std::string>& values, const char* sep) {
+    std::vector<std::vector<std::string>> wrapped;
+    size_t height = 1;
+    for (size_t i = 0; i < values.size(); ++i) {
+      wrapped.push_back(wrap(values[i], widths[i]));
+      height = std::max(height, wrapped.back().size());
+    }
+    for (size_t line = 0; line < height; ++line) {
+      std::string s = sep;
+      for (size_t i = 0; i < values.size(); ++i) {
+        std::string text = line < wrapped[i].size() ? wrapped[i][line] : "";
+        std::string pad(widths[i] - std::min(widths[i], cells(text)), ' ');
+        s += " " + (right_align[i] ? pad + text : text + pad) + " " + sep;
+      }
+      out += s + "\n";
+    }
+  }
+};
+
+}  // namespace
+
+std::string summary_table(const Model& model, int line_length) {
+  // Every model seqnet builds is a chain, which Keras prints "sequential-like": three columns.
+  // A functional chain also lists its InputLayer first, as Keras does.
+  if (line_length <= 0) line_length = 88;
+  const double positions[] = {0.45, 0.80, 1.0};
+  Table t;
+  // Keras splits the width at fixed fractions; rich then takes 3 cells per column for padding and
+  // border and gives back any excess from the middle column.
+  int prev = 0, drawn = 1;
+  for (double p : positions) {
+    int width = std::max(4, int(p * line_length) - prev);
+    prev += width;
+    t.widths.push_back(size_t(width - 3));
+    drawn += width;
+  }
+  if (drawn > line_length) t.widths[1] -= size_t(std::min<int>(drawn - line_length, int(t.widths[1]) - 1));
+  t.right_align = {false, false, true};
+
+  std::string header = fmt::format("Model: \"{}\"\n", model.name());
+  t.out += t.border("┏", "━", "┳", "┓");
+  t.row({"Layer (type)", "Output Shape", "Param #"}, "┃");
+  t.out += t.border("┡", "━", "╇", "┩");
+  std::vector<std::vector<std::string>> rows;
+  if (!model.is_sequential() && model.built())
+    rows.push_back({model.input_name_ + " (InputLayer)", shape_to_string(model.nodes_.front().shape), "0"});
+  for (size_t i = 1; i < model.nodes_.size(); ++i) {
+    const auto& n = model.nodes_[i];
+    rows.push_back({n.layer->summary_label(), shape_to_string(n.shape), with_commas(n.layer->count_params())});
+  }
+  if (!model.built()) {
+    if (auto* seq = dynamic_cast<const Sequential*>(&model))
+      for (const auto& l : seq->sequential_layers()) rows.push_back({l->summary_label(), "?", "0 (unbuilt)"});
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    t.row(rows[i], "│");
+    if (i + 1 < rows.size()) t.out += t.border("├", "─", "┼", "┤");
+  }
+  t.out += t.border("└", "─", "┴", "┘");
+
+  int64_t total = model.count_params(), trainable = model.count_trainable_params();
+  int64_t frozen = total - trainable;
+  std::string totals = fmt::format(" Total params: {} ({})\n", with_commas(total), readable_memory_size(4.0 * double(total)));
+  totals += fmt::format(" Trainable params: {} ({})\n", with_commas(trainable), readable_memory_size(4.0 * double(trainable)));
+  totals += fmt::format(" Non-trainable params: {} ({})\n", with_commas(frozen), readable_memory_size(4.0 * double(frozen)));
+  return header + t.out + totals;
+}
+
+std::string Model::summary_string(int line_length) const { return summary_table(*this, line_length); }
+
+void Model::summary(int line_length) const { std::cout << summary_string(line_length) << std::flush; }
+
+}  // namespace seqnet

@@ -1,0 +1,5 @@
+#include "seqnet/seqnet.h"
+
+namespace seqnet {
+const char* version() { return SEQNET_VERSION; }
+}  // namespace seqnet

@@ -1,0 +1,152 @@
+#include "seqnet/tensor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
+
+namespace seqnet {
+
+const char* dtype_name(DType dtype) { return dtype == DType::float32 ? "float32" : "int32"; }
+
+std::string shape_to_string(const Shape& shape) {
+  std::string out = "(";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i) out += ", ";
+    out += shape[i] < 0 ? std::string("None") : std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ",";
+  return out + ")";
+}
+
+int64_t shape_size(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error("shape " + shape_to_string(shape) + " has an unknown dimension where a concrete size is needed");
+    n *= d;
+  }
+  return n;
+}
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(dtype) {
+  if (dtype_ == DType::float32) f_.assign(static_cast<size_t>(size_), 0.0f);
+  else i_.assign(static_cast<size_t>(size_), 0);
+}
+
+Tensor::Tensor(Shape shape, std::vector<float> values)
+    : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(DType::float32), f_(std::move(values)) {
+  if (static_cast<int64_t>(f_.size()) != size_)
+    throw Error(fmt::format("tensor of shape {} needs {} values, got {}", shape_to_string(shape_), size_, f_.size()));
+}
+
+Tensor::Tensor(Shape shape, std::vector<int32_t> values)
+    : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(DType::int32), i_(std::move(values)) {
+  if (static_cast<int64_t>(i_.size()) != size_)
+    throw Error(fmt::format("tensor of shape {} needs {} values, got {}", shape_to_string(shape_), size_, i_.size()));
+}
+
+Tensor Tensor::full(Shape shape, float value) {
+  Tensor t(std::move(shape));
+  t.fill(value);
+  return t;
+}
+
+int64_t Tensor::dim(int axis) const {
+  int r = rank();
+  int a = axis < 0 ? axis + r : axis;
+  if (a < 0 || a >= r) throw Error(fmt::format("axis {} is out of range for a tensor of shape {}", axis, shape_string()));
+  return shape_[static_cast<size_t>(a)];
+}
+
+float* Tensor::data() {
+  if (dtype_ != DType::float32) throw Error("expected a float32 tensor, got int32 of shape " + shape_string());
+  return f_.data();
+}
+const float* Tensor::data() const {
+  if (dtype_ != DType::float32) throw Error("expected a float32 tensor, got int32 of shape " + shape_string());
+  return f_.data();
+}
+int32_t* Tensor::idata() {
+  if (dtype_ != DType::int32) throw Error("expected an int32 tensor, got float32 of shape " + shape_string());
+  return i_.data();
+}
+const int32_t* Tensor::idata() const {
+  if (dtype_ != DType::int32) throw Error("expected an int32 tensor, got float32 of shape " + shape_string());
+  return i_.data();
+}
+
+Shape Tensor::resolve(Shape shape) const {
+  int64_t known = 1;
+  int unknown = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0) {
+      if (unknown >= 0) throw Error("reshape: at most one dimension may be -1");
+      unknown = static_cast<int>(i);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (unknown >= 0) {
+    if (known == 0 || size_ % known != 0)
+      throw Error(fmt::format("cannot reshape {} into {}", shape_string(), shape_to_string(shape)));
+    shape[static_cast<size_t>(unknown)] = size_ / known;
+  } else if (known != size_) {
+    throw Error(fmt::format("cannot reshape {} ({} values) into {} ({} values)", shape_string(), size_,
+                            shape_to_string(shape), known));
+  }
+  return shape;
+}
+
+Tensor Tensor::reshaped(Shape shape) const& {
+  Tensor t = *this;
+  t.shape_ = resolve(std::move(shape));
+  return t;
+}
+
+Tensor Tensor::reshaped(Shape shape) && {
+  shape_ = resolve(std::move(shape));
+  return std::move(*this);
+}
+
+void Tensor::reshape_in_place(Shape shape) { shape_ = resolve(std::move(shape)); }
+
+Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
+  if (rank() == 0) throw Error("slice_rows on a scalar tensor");
+  if (begin < 0 || end > shape_[0] || begin > end)
+    throw Error(fmt::format("rows [{}, {}) are out of range for shape {}", begin, end, shape_string()));
+  Shape s = shape_;
+  s[0] = end - begin;
+  int64_t row = shape_[0] ? size_ / shape_[0] : 0;
+  Tensor t(s, dtype_);
+  if (dtype_ == DType::float32) std::copy_n(f_.data() + begin * row, (end - begin) * row, t.f_.data());
+  else std::copy_n(i_.data() + begin * row, (end - begin) * row, t.i_.data());
+  return t;
+}
+
+Tensor Tensor::gather_rows(const std::vector<int64_t>& rows) const {
+  if (rank() == 0) throw Error("gather_rows on a scalar tensor");
+  Shape s = shape_;
+  s[0] = static_cast<int64_t>(rows.size());
+  int64_t row = shape_[0] ? size_ / shape_[0] : 0;
+  Tensor t(s, dtype_);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    int64_t src = rows[r];
+    if (src < 0 || src >= shape_[0]) throw Error(fmt::format("row {} is out of range for shape {}", src, shape_string()));
+    if (dtype_ == DType::float32) std::copy_n(f_.data() + src * row, row, t.f_.data() + static_cast<int64_t>(r) * row);
+    else std::copy_n(i_.data() + src * row, row, t.i_.data() + static_cast<int64_t>(r) * row);
+  }
+  return t;
+}
+
+Tensor Tensor::as_float() const {
+  if (dtype_ == DType::float32) return *this;
+  Tensor t(shape_);
+  for (int64_t i = 0; i < size_; ++i) t.f_[static_cast<size_t>(i)] = static_cast<float>(i_[static_cast<size_t>(i)]);
+  return t;
+}
+
+void Tensor::fill(float value) {
+  if (dtype_ == DType::float32) std::fill(f_.begin(), f_.end(), value);
+  else std::fill(i_.begin(), i_.end(), static_cast<int32_t>(value));
+}
+
+}  // namespace seqnet

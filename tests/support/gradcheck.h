@@ -1,0 +1,32 @@
+// One harness for every layer (after ggml's test-backend-ops): forward runs, and the hand-written
+// backward agrees with central finite differences for the input and for every weight.
+#pragma once
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "seqnet/layer.h"
+
+namespace seqnet::testing {
+
+struct GradCheckOptions {
+  bool training = false;           // forward in training mode; dropout masks are redrawn from `seed` each call
+  uint64_t seed = 42;
+  const Tensor* mask = nullptr;    // input mask passed to the layer
+  double step = 2e-3;              // finite-difference step
+  double atol = 2e-3, rtol = 2e-2; // |analytic - numeric| <= atol + rtol * max(|analytic|, |numeric|)
+  int max_checks_per_tensor = 48;  // sampled elements per tensor (all when smaller)
+  bool check_input = true;         // false for integer inputs (Embedding)
+};
+
+// Builds `layer` for x's shape (batch axis kept concrete) when it is not built yet, then checks
+// d(sum(w * y))/dx and d/dparam for a fixed random w. Reports failures through GoogleTest.
+void expect_gradients_match(Layer& layer, const Tensor& x, GradCheckOptions options = {});
+
+// A tensor of the given shape with values uniform in [lo, hi), from a fixed seed.
+Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Fails the test when any |a - b| > tol, naming the first bad index.
+void expect_tensor_near(const Tensor& actual, const Tensor& expected, double tol, const std::string& what = "");
+
+}  // namespace seqnet::testing

@@ -1,0 +1,167 @@
+// Dense, Embedding, Flatten, Reshape, Dropout, Activation: shapes, gradients, errors.
+#include <gtest/gtest.h>
+
+#include "gradcheck.h"
+#include "seqnet/seqnet.h"
+
+using namespace seqnet;
+using namespace seqnet::testing;
+
+TEST(Dense, GradientsOn2DInput) {
+  Dense d(5, {.activation = "tanh"});
+  expect_gradients_match(d, random_tensor({4, 3}, 1));
+}
+
+TEST(Dense, ActsOnLastAxisOf3DInput) {
+  Dense d(2, {.activation = "sigmoid"});
+  Rng rng(1);
+  EXPECT_EQ(d.build({-1, 7, 3}, rng), (Shape{-1, 7, 2}));
+  expect_gradients_match(d, random_tensor({2, 7, 3}, 2));
+  // Row t of the output depends only on row t of the input: compare with a 2-D call.
+  Tensor x = random_tensor({2, 7, 3}, 3);
+  RunContext ctx;
+  Tensor y = d.call(x, ctx);
+  Dense d2(2, {.activation = "sigmoid"});
+  d2.build({-1, 3}, rng);
+  d2.params()[0]->value = d.params()[0]->value;
+  d2.params()[1]->value = d.params()[1]->value;
+  Tensor y2 = d2.call(x.reshaped({14, 3}), ctx);
+  expect_tensor_near(y.reshaped({14, 2}), y2, 1e-6, "3-D Dense vs row-wise Dense");
+}
+
+TEST(Dense, NoBiasAndEveryActivation) {
+  // relu and hard_sigmoid have kinks that a finite difference may straddle; ActivationLayer's test
+  // checks them away from the kinks.
+  for (const char* act : {"linear", "sigmoid", "tanh", "softmax", "swish", "gelu", "elu", "selu", "softplus",
+                          "softsign", "exponential"}) {
+    SCOPED_TRACE(act);
+    Dense d(4, {.activation = act, .use_bias = false});
+    Tensor x = random_tensor({3, 5}, 11, -0.5f, 0.5f);
+    expect_gradients_match(d, x);
+    EXPECT_EQ(d.params().size(), 1u);
+  }
+}
+
+TEST(Dense, KerasParamCount) {
+  Dense d(1);
+  Rng rng(1);
+  d.build({-1, 32}, rng);
+  EXPECT_EQ(d.count_params(), 33);
+}
+
+TEST(Dense, WrongInputWidthIsAClearError) {
+  Dense d(4, {.name = "proj"});
+  Rng rng(1);
+  d.build({-1, 3}, rng);
+  RunContext ctx;
+  try {
+    d.call(Tensor({2, 5}), ctx);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'proj' (Dense): expected input shape (None, 3), got (2, 5)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Embedding, LookupGradientAndMask) {
+  Embedding e(10, 3, {.mask_zero = true});
+  Tensor ids = Tensor::ints({2, 4}, {1, 2, 0, 9, 3, 3, 0, 0});
+  Rng rng(1);
+  EXPECT_EQ(e.build({-1, 4}, rng), (Shape{-1, 4, 3}));
+  RunContext ctx;
+  Tensor y = e.call(ids, ctx);
+  const Tensor& table = e.params()[0]->value;
+  for (int j = 0; j < 3; ++j) EXPECT_EQ(y.data()[3 * 3 + j], table.data()[9 * 3 + j]);
+  expect_gradients_match(e, ids, {.check_input = false});
+  auto mask = e.compute_mask(ids, nullptr);
+  ASSERT_TRUE(mask.has_value());
+  EXPECT_EQ(mask->shape(), (Shape{2, 4}));
+  EXPECT_EQ((*mask)[2], 0.0f);
+  EXPECT_EQ((*mask)[0], 1.0f);
+}
+
+TEST(Embedding, UniformDefaultInitAndOutOfRangeId) {
+  Embedding e(1000, 8, {.name = "emb"});
+  Rng rng(3);
+  e.build({-1, 5}, rng);
+  const Tensor& w = e.params()[0]->value;
+  float lo = 1, hi = -1;
+  for (int64_t i = 0; i < w.size(); ++i) lo = std::min(lo, w[i]), hi = std::max(hi, w[i]);
+  EXPECT_GE(lo, -0.05f);
+  EXPECT_LT(hi, 0.05f);
+  EXPECT_LT(lo, -0.04f);
+  EXPECT_GT(hi, 0.04f);
+  RunContext ctx;
+  try {
+    e.call(Tensor::ints({1, 5}, {1, 2, 1000, 3, 4}), ctx);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("id 1000 at flat position 2 is out of range"), std::string::npos) << err.what();
+  }
+}
+
+TEST(Flatten, ShapeAndGradient) {
+  Flatten f;
+  Rng rng(1);
+  EXPECT_EQ(f.build({-1, 4, 3}, rng), (Shape{-1, 12}));
+  expect_gradients_match(f, random_tensor({2, 4, 3}, 4));
+}
+
+TEST(Reshape, InfersMinusOne) {
+  Reshape r({-1, 2});
+  Rng rng(1);
+  EXPECT_EQ(r.build({-1, 6}, rng), (Shape{-1, 3, 2}));
+  expect_gradients_match(r, random_tensor({2, 6}, 5));
+  Reshape bad({4});
+  EXPECT_THROW(bad.build({-1, 6}, rng), Error);
+}
+
+TEST(Dropout, InvertedScalingTrainingOnly) {
+  Dropout d(0.25f);
+  Rng rng(1);
+  d.build({-1, 1000}, rng);
+  Tensor x = Tensor::full({4, 1000}, 1.0f);
+  RunContext infer;
+  Tensor y = d.call(x, infer);
+  expect_tensor_near(y, x, 0.0, "inference is the identity");
+  Rng mask_rng(5);
+  RunContext train{.training = true, .rng = &mask_rng};
+  y = d.call(x, train);
+  int zeros = 0;
+  for (int64_t i = 0; i < y.size(); ++i) {
+    if (y[i] == 0.0f) ++zeros;
+    else EXPECT_FLOAT_EQ(y[i], 1.0f / 0.75f);
+  }
+  EXPECT_NEAR(zeros / 4000.0, 0.25, 0.03);
+  // Gradient with a fixed mask (the harness redraws the same mask every call).
+  Dropout d2(0.5f);
+  expect_gradients_match(d2, random_tensor({3, 6}, 6), {.training = true});
+}
+
+TEST(ActivationLayer, GradientsOfEveryActivation) {
+  for (const char* act : {"relu", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu", "selu", "softplus", "softsign",
+                          "hard_sigmoid", "exponential", "linear"}) {
+    SCOPED_TRACE(act);
+    ActivationLayer a(act);
+    // Stay away from the kinks at 0 (relu) and ±3 (hard_sigmoid).
+    Tensor x = random_tensor({3, 4}, 8, 0.1f, 2.0f);
+    for (int64_t i = 0; i < x.size(); i += 2) x[i] = -x[i];
+    expect_gradients_match(a, x);
+  }
+}
+
+TEST(Activations, KerasValues) {
+  auto f = [](const char* name, float x) {
+    float y;
+    activation_forward(activation_from_name(name), &x, &y, 1, 1);
+    return y;
+  };
+  EXPECT_FLOAT_EQ(f("hard_sigmoid", 1.2f), 1.2f / 6 + 0.5f);  // Keras 3, not Keras 2's 0.2x + 0.5
+  EXPECT_FLOAT_EQ(f("hard_sigmoid", 4.0f), 1.0f);
+  EXPECT_NEAR(f("gelu", 1.0f), 0.8413447f, 1e-6);              // exact erf form
+  EXPECT_NEAR(f("selu", -1.0f), -1.1113307f, 1e-6);
+  EXPECT_NEAR(f("swish", 1.0f), 0.7310586f, 1e-6);
+  EXPECT_NEAR(f("softplus", 0.0f), 0.6931472f, 1e-6);
+  EXPECT_THROW(activation_from_name("relu6x"), Error);
+}
