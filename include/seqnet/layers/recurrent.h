@@ -1,0 +1,219 @@
+// Recurrent layers with Keras 3 semantics: SimpleRNN, LSTM, GRU (one RNN loop driving a per-step
+// cell), and the wrappers Bidirectional and TimeDistributed. Trained by backpropagation through time.
+//
+//   auto lstm = layers::LSTM(32, {.return_sequences = true});
+//   auto bi   = layers::Bidirectional(layers::LSTM(24, {.return_sequences = true}),
+//                                     {.backward_layer = layers::GRU(16, {.return_sequences = true,
+//                                                                         .go_backwards = true})});
+//
+// Input (batch, time, features). Output (batch, time, units) with return_sequences, else (batch, units).
+#pragma once
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "seqnet/activations.h"
+#include "seqnet/layer.h"
+
+namespace seqnet {
+
+namespace rnn {
+class Cell;
+}
+
+// The arguments of Keras's SimpleRNN, LSTM and GRU, with Keras 3's defaults. Fields a layer does not
+// have are ignored by it (recurrent_activation by SimpleRNN, unit_forget_bias outside LSTM, reset_after
+// outside GRU). Designated initializers must follow this order.
+struct RecurrentOptions {
+  std::string activation = "tanh";
+  std::string recurrent_activation = "sigmoid";  // LSTM, GRU
+  bool use_bias = true;
+  Initializer kernel_initializer = "glorot_uniform";
+  Initializer recurrent_initializer = "orthogonal";  // one orthogonal (u, G*u) matrix, as Keras
+  Initializer bias_initializer = "zeros";
+  bool unit_forget_bias = true;  // LSTM: the forget slice of the bias starts at 1.0
+  bool reset_after = true;       // GRU: bias (2, 3u) when true, (3u) when false
+  float dropout = 0.0f;          // input dropout, one (batch, features) mask per call, training only
+  float recurrent_dropout = 0.0f;
+  std::optional<int64_t> seed;   // kept for the config; masks come from RunContext::rng
+  bool return_sequences = false;
+  bool return_state = false;     // the graph carries one tensor: states are read with final_states()
+  bool go_backwards = false;     // process the sequence last step first; the output sequence stays reversed
+  bool stateful = false;         // the last states of a batch are the initial states of the next
+  bool zero_output_for_mask = false;  // masked steps output 0 instead of the previous output
+  std::string name;
+  std::optional<Shape> input_shape;
+};
+
+// The RNN loop: time, masks, direction, dropout masks, initial and stateful state. Subclasses pick the cell.
+class RNN : public Layer {
+ public:
+  ~RNN() override;
+  Tensor forward(const Tensor& x, RunContext& ctx) override;
+  Tensor backward(const Tensor& dy) override;
+  // Keras: the input mask passes on only with return_sequences.
+  std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const override;
+  Json get_config() const override;
+
+  int64_t units() const { return units_; }
+  const RecurrentOptions& options() const { return options_; }
+  int num_states() const;  // 1, or 2 for the LSTM ([h, c])
+  bool go_backwards() const { return options_.go_backwards; }
+  bool return_sequences() const { return options_.return_sequences; }
+  void set_zero_output_for_mask(bool z) { options_.zero_output_for_mask = z; }
+  // A new layer of the same class with these options (fresh, unbuilt weights).
+  virtual std::shared_ptr<RNN> clone(RecurrentOptions options) const = 0;
+
+  // States after the last forward ([h] or [h, c], each (batch, units)): Keras's return_state outputs.
+  const std::vector<Tensor>& final_states() const { return final_states_; }
+  // Initial states for the following forward calls (Keras's initial_state); empty = zeros.
+  void set_initial_state(std::vector<Tensor> states);
+  // d(loss)/d(initial states) of the last backward.
+  const std::vector<Tensor>& initial_state_grads() const { return d_initial_; }
+  // stateful=True: forget the carried states (Keras's reset_states()).
+  void reset_states();
+  // Dropout masks for the next training forward instead of drawing them (tests; empty = draw):
+  // input masks (n, batch, features), recurrent masks (G, batch, units); n = 1, or G when recurrent_dropout > 0.
+  void set_dropout_masks(Tensor input_masks, Tensor recurrent_masks);
+
+ protected:
+  RNN(int64_t units, RecurrentOptions options, const std::string& snake_name);
+  Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  void init_cell();  // called by subclass constructors
+  virtual std::unique_ptr<rnn::Cell> make_cell() const = 0;
+  virtual Shape bias_shape() const;
+  virtual Tensor initial_bias(Rng& rng) const;
+  Json base_config() const;  // the keys every Keras RNN layer writes
+
+  int64_t units_;
+  RecurrentOptions options_;
+  Activation activation_, recurrent_activation_;
+
+ private:
+  std::unique_ptr<rnn::Cell> cell_;
+  // What forward keeps for backward.
+  Tensor x_;               // (B, T, in)
+  Tensor xs_;              // (T, B, in) in processing order
+  Tensor xw_;              // (T, B, G*u)
+  Tensor states_;          // (S, T+1, B, u): states before step 0 .. after step T-1
+  Tensor cache_;           // (T, per-step cache)
+  Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
+  Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
+  Tensor fixed_in_masks_, fixed_rec_masks_;
+  std::vector<Tensor> final_states_, initial_states_, carried_states_, d_initial_;
+};
+
+class SimpleRNN : public RNN {
+ public:
+  SimpleRNN(int64_t units, RecurrentOptions options = {});
+  std::string class_name() const override { return "SimpleRNN"; }
+  std::shared_ptr<RNN> clone(RecurrentOptions options) const override;
+  Json get_config() const override;
+
+ protected:
+  std::unique_ptr<rnn::Cell> make_cell() const override;
+};
+
+// kernel (in, 4u), recurrent_kernel (u, 4u), bias (4u); gates i, f, c, o.
+class LSTM : public RNN {
+ public:
+  LSTM(int64_t units, RecurrentOptions options = {});
+  std::string class_name() const override { return "LSTM"; }
+  std::shared_ptr<RNN> clone(RecurrentOptions options) const override;
+  Json get_config() const override;
+
+ protected:
+  std::unique_ptr<rnn::Cell> make_cell() const override;
+  Tensor initial_bias(Rng& rng) const override;
+};
+
+// kernel (in, 3u), recurrent_kernel (u, 3u); bias (2, 3u) [input row, recurrent row] with reset_after,
+// else (3u); gates z, r, h.
+class GRU : public RNN {
+ public:
+  GRU(int64_t units, RecurrentOptions options = {});
+  std::string class_name() const override { return "GRU"; }
+  std::shared_ptr<RNN> clone(RecurrentOptions options) const override;
+  Json get_config() const override;
+
+ protected:
+  std::unique_ptr<rnn::Cell> make_cell() const override;
+  Shape bias_shape() const override;
+};
+
+enum class MergeMode { concat, sum, ave, mul };
+MergeMode merge_mode_from_name(const std::string& name);  // "concat" | "sum" | "ave" | "mul"
+const char* merge_mode_name(MergeMode m);
+
+struct BidirectionalOptions {
+  std::string merge_mode = "concat";
+  std::shared_ptr<RNN> backward_layer;  // null: a copy of the layer with go_backwards flipped
+  std::string name;
+  std::optional<Shape> input_shape;
+};
+
+// Runs a forward and a backward RNN over the same input and merges their outputs. The backward layer
+// may be of another class and size (forward LSTM(24), backward GRU(16)): concat is then 24 + 16 = 40
+// wide. (Keras 3 reports forward_units*2 in compute_output_shape here, keras#23688; seqnet is right.)
+// The weights are the Bidirectional's own params: the forward layer's, then the backward layer's.
+class Bidirectional : public Layer {
+ public:
+  Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions options = {});
+  std::string class_name() const override { return "Bidirectional"; }
+  Tensor forward(const Tensor& x, RunContext& ctx) override;
+  Tensor backward(const Tensor& dy) override;
+  std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const override;
+  Json get_config() const override;
+  RNN& forward_layer() { return *forward_; }
+  RNN& backward_layer() { return *backward_; }
+  MergeMode merge_mode() const { return merge_; }
+
+ protected:
+  Shape build_impl(const Shape& input_shape, Rng& rng) override;
+
+ private:
+  std::shared_ptr<RNN> forward_, backward_;
+  bool backward_given_;
+  MergeMode merge_;
+  Tensor yf_, yb_;  // sublayer outputs of the last forward (backward one in time order)
+};
+
+// Applies `layer` to every time step: (batch, time, ...) -> (batch, time, ...'). The inner layer sees
+// (batch*time, ...); the input mask passes through. Its weights are the TimeDistributed's own params.
+class TimeDistributed : public Layer {
+ public:
+  explicit TimeDistributed(LayerPtr layer, std::string name = "");
+  std::string class_name() const override { return "TimeDistributed"; }
+  Tensor forward(const Tensor& x, RunContext& ctx) override;
+  Tensor backward(const Tensor& dy) override;
+  Json get_config() const override;
+  Layer& layer() { return *inner_; }
+
+ protected:
+  Shape build_impl(const Shape& input_shape, Rng& rng) override;
+
+ private:
+  LayerPtr inner_;
+  Shape last_input_shape_;
+};
+
+namespace layers {
+inline std::shared_ptr<seqnet::SimpleRNN> SimpleRNN(int64_t units, RecurrentOptions o = {}) {
+  return std::make_shared<seqnet::SimpleRNN>(units, std::move(o));
+}
+inline std::shared_ptr<seqnet::LSTM> LSTM(int64_t units, RecurrentOptions o = {}) {
+  return std::make_shared<seqnet::LSTM>(units, std::move(o));
+}
+inline std::shared_ptr<seqnet::GRU> GRU(int64_t units, RecurrentOptions o = {}) {
+  return std::make_shared<seqnet::GRU>(units, std::move(o));
+}
+inline LayerPtr Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions o = {}) {
+  return std::make_shared<seqnet::Bidirectional>(std::move(layer), std::move(o));
+}
+inline LayerPtr TimeDistributed(LayerPtr layer, std::string name = "") {
+  return std::make_shared<seqnet::TimeDistributed>(std::move(layer), std::move(name));
+}
+}  // namespace layers
+
+}  // namespace seqnet

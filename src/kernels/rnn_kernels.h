@@ -1,0 +1,39 @@
+// Kernels of the recurrent layers: a gate-blocked matmul with optional per-gate dropout masks, and the
+// fused elementwise gate math of the LSTM, GRU and SimpleRNN steps. No layer knowledge: every buffer
+// and size is passed explicitly, row-major. Backward functions accumulate (+=) into weight gradients.
+#pragma once
+#include "seqnet/activations.h"
+
+namespace seqnet::kernels {
+
+// Gate-blocked matmul. W is (k, ldw); gate block g is its columns [g*n, (g+1)*n).
+//   out[:, (g-g0)*n : (g-g0+1)*n] = (a ⊙ m_g) @ W[:, block g]       for g in [g0, g1)
+// a is (rows, k); masks is null (no dropout: one GEMM over all the blocks) or (G, period, k), where
+// row r of `a` uses row r % period of mask m_g (masks drawn per batch row, reused at every time step).
+// out has row stride ldo. scratch holds rows*k floats (unused when masks is null).
+void gate_matmul_forward(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long n,
+                         int g0, int g1, const float* masks, long period, float* scratch);
+// The backward of gate_matmul_forward for the gradient dout (rows, ldd):
+//   dW[:, block g] += (a ⊙ m_g)^T @ dout_g ;  da += (dout_g @ W_g^T) ⊙ m_g   (da or dW may be null)
+// scratch holds 2*rows*k floats (unused when masks is null).
+void gate_matmul_backward(float* da, float* dW, const float* dout, long ldd, const float* a, long rows, long k,
+                          const float* W, long ldw, long n, int g0, int g1, const float* masks, long period,
+                          float* scratch);
+
+// Applies activation `act` to columns [c0, c1) of each of `rows` rows of width `ld`: y = act(x).
+void activation_columns(Activation act, const float* x, float* y, long rows, long ld, long c0, long c1);
+// dx = dy * act'(x) on columns [c0, c1) of each row (x pre-activation, y post-activation).
+void activation_columns_backward(Activation act, const float* x, const float* y, const float* dy, float* dx, long rows,
+                                 long ld, long c0, long c1);
+
+// LSTM step, gates i, f, c, o along the 4u axis. pre (B, 4u) pre-activations; writes gates (B, 4u)
+// = [rec(i), rec(f), act(c~), rec(o)], c = f*c_prev + i*c~, tc = act(c), h = o*tc.
+void lstm_step_forward(Activation act, Activation rec, const float* pre, float* gates, const float* c_prev, float* c,
+                       float* tc, float* h, long B, long u);
+// Given dh and dc (the gradient reaching c from the next step; null for none), writes dpre (B, 4u)
+// and dc_prev (B, u).
+void lstm_step_backward(Activation act, Activation rec, const float* pre, const float* gates, const float* c_prev,
+                        const float* c, const float* tc, const float* dh, const float* dc, float* dpre, float* dc_prev,
+                        long B, long u);
+
+}  // namespace seqnet::kernels

@@ -1,0 +1,383 @@
+// The RNN loop shared by SimpleRNN, LSTM and GRU: it owns time, direction (go_backwards), masks,
+// dropout masks, initial / stateful state and the input projection; the cell (rnn_cells.cpp) does
+// the math of one step. Forward keeps every step's states and cache; backward walks time in reverse.
+//
+// Performance shape: x @ kernel for all T steps is one GEMM before the loop; each step is one
+// h @ recurrent_kernel GEMM (one per gate with recurrent dropout) plus fused elementwise gates;
+// every buffer is allocated once per call, none per step.
+#include <algorithm>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/layer_registry.h"
+#include "kernels/rnn_kernels.h"
+#include "layers/rnn_cells.h"
+#include "seqnet/layers/recurrent.h"
+
+namespace seqnet {
+
+RNN::RNN(int64_t units, RecurrentOptions options, const std::string& snake_name)
+    : Layer(options.name, snake_name), units_(units), options_(std::move(options)),
+      activation_(activation_from_name(options_.activation)),
+      recurrent_activation_(activation_from_name(options_.recurrent_activation)) {
+  if (units_ <= 0) fail(fmt::format("units must be positive, got {}", units_));
+  if (options_.dropout < 0 || options_.dropout >= 1) fail(fmt::format("dropout must be in [0, 1), got {}", options_.dropout));
+  if (options_.recurrent_dropout < 0 || options_.recurrent_dropout >= 1)
+    fail(fmt::format("recurrent_dropout must be in [0, 1), got {}", options_.recurrent_dropout));
+  validate_initializer(options_.kernel_initializer);
+  validate_initializer(options_.recurrent_initializer);
+  validate_initializer(options_.bias_initializer);
+  if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
+}
+
+RNN::~RNN() = default;
+
+void RNN::init_cell() { cell_ = make_cell(); }
+int RNN::num_states() const { return cell_->states(); }
+
+Shape RNN::bias_shape() const { return {cell_->gates() * units_}; }
+Tensor RNN::initial_bias(Rng& rng) const { return initialize(options_.bias_initializer, bias_shape(), rng); }
+
+Shape RNN::build_impl(const Shape& in, Rng& rng) {
+  if (in.size() != 3) fail("expects input of rank 3 (batch, time, features), got " + shape_to_string(in));
+  if (in[2] < 0) fail("the feature axis of the input must be known, got " + shape_to_string(in));
+  if (options_.stateful && in[0] < 0)
+    fail("stateful=True needs a fixed batch size: give the Input a batch_size (Keras: batch_shape)");
+  const int64_t G = cell_->gates();
+  add_weight("kernel", {in[2], G * units_}, options_.kernel_initializer, rng);
+  add_weight("recurrent_kernel", {units_, G * units_}, options_.recurrent_initializer, rng);
+  if (options_.use_bias) add_weight("bias", bias_shape(), "zeros", rng).value = initial_bias(rng);
+  if (options_.return_sequences) return {in[0], in[1], units_};
+  return {in[0], units_};
+}
+
+std::optional<Tensor> RNN::compute_mask(const Tensor&, const Tensor* input_mask) const {
+  if (!input_mask || !options_.return_sequences) return std::nullopt;
+  return *input_mask;
+}
+
+void RNN::set_initial_state(std::vector<Tensor> states) {
+  if (!states.empty() && int(states.size()) != num_states())
+    fail(fmt::format("initial_state needs {} tensors, got {}", num_states(), states.size()));
+  initial_states_ = std::move(states);
+}
+
+void RNN::reset_states() { carried_states_.clear(); }
+
+void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
+  fixed_in_masks_ = std::move(input_masks);
+  fixed_rec_masks_ = std::move(recurrent_masks);
+}
+
+namespace {
+// Inverted dropout masks (n, B, k): 0 with probability `rate`, else 1/(1-rate).
+Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate) {
+  Tensor m({n, B, k});
+  const float keep = 1.0f / (1.0f - rate);
+  for (int64_t i = 0; i < m.size(); ++i) m[i] = rng.uniform() < rate ? 0.0f : keep;
+  return m;
+}
+}  // namespace
+
+Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
+  const int64_t B = x.dim(0), T = x.dim(1), in = x.dim(2), u = units_;
+  const int G = cell_->gates(), S = cell_->states();
+  const int64_t Gu = G * u;
+  if (T == 0) fail("got a sequence of length 0");
+  auto ps = params();
+  const Param* kernel = ps[0];
+  const Param* rkernel = ps[1];
+  const Param* bias = options_.use_bias ? ps[2] : nullptr;
+  const bool two_biases = bias && bias->value.rank() == 2;  // GRU reset_after: [input row, recurrent row]
+  auto t_of = [&](int64_t s) { return options_.go_backwards ? T - 1 - s : s; };  // step s reads time t_of(s)
+
+  x_ = x;
+  step_mask_ = Tensor();
+  if (ctx.mask) {
+    if (ctx.mask->shape() != Shape{B, T})
+      fail(fmt::format("mask shape {} does not match the input {}", ctx.mask->shape_string(), x.shape_string()));
+    Tensor m = ctx.mask->as_float();
+    step_mask_ = Tensor({T, B});
+    for (int64_t s = 0; s < T; ++s)
+      for (int64_t b = 0; b < B; ++b) step_mask_[s * B + b] = m[b * T + t_of(s)] != 0.0f ? 1.0f : 0.0f;
+  }
+
+  // Dropout masks: drawn once per call, shared by every step (Keras's DropoutRNNCell). With
+  // recurrent_dropout > 0 Keras switches to implementation 1: one input mask per gate.
+  in_masks_ = Tensor();
+  rec_masks_ = Tensor();
+  const int n_in_masks = options_.recurrent_dropout > 0 ? G : 1;
+  if (ctx.training && (options_.dropout > 0 || options_.recurrent_dropout > 0)) {
+    if (!fixed_in_masks_.empty() || !fixed_rec_masks_.empty()) {
+      in_masks_ = fixed_in_masks_;
+      rec_masks_ = fixed_rec_masks_;
+    } else {
+      if (!ctx.rng) fail("dropout in training needs RunContext::rng");
+      if (options_.dropout > 0) in_masks_ = draw_dropout_masks(*ctx.rng, n_in_masks, B, in, options_.dropout);
+      if (options_.recurrent_dropout > 0) rec_masks_ = draw_dropout_masks(*ctx.rng, G, B, u, options_.recurrent_dropout);
+    }
+    if (!in_masks_.empty() && in_masks_.shape() != Shape{n_in_masks, B, in})
+      fail(fmt::format("input dropout masks must be ({}, {}, {}), got {}", n_in_masks, B, in, in_masks_.shape_string()));
+    if (!rec_masks_.empty() && rec_masks_.shape() != Shape{G, B, u})
+      fail(fmt::format("recurrent dropout masks must be ({}, {}, {}), got {}", G, B, u, rec_masks_.shape_string()));
+  }
+
+  // Time-major input in processing order, and its projection for all steps at once.
+  xs_ = Tensor({T, B, in});
+  for (int64_t s = 0; s < T; ++s)
+    for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + (b * T + t_of(s)) * in, in, xs_.data() + (s * B + b) * in);
+  xw_ = Tensor({T, B, Gu});
+  {
+    const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
+    const bool shared = m && n_in_masks == 1;  // one mask for all gates: a single block of G*u columns
+    std::vector<float> scratch(m ? size_t(2 * T * B * in) : 0);
+    kernels::gate_matmul_forward(xw_.data(), Gu, xs_.data(), T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0,
+                                 shared ? 1 : G, m, B, scratch.data());
+    if (bias)
+      for (int64_t r = 0; r < T * B; ++r)
+        for (int64_t j = 0; j < Gu; ++j) xw_[r * Gu + j] += bias->value[j];
+  }
+
+  // States: (S, T+1, B, u). Step 0 starts from initial_state, the carried state (stateful), or zeros.
+  states_ = Tensor({S, T + 1, B, u});
+  auto state_at = [&](int k, int64_t s) { return states_.data() + (k * (T + 1) + s) * B * u; };
+  const std::vector<Tensor>* init = nullptr;
+  if (!initial_states_.empty()) init = &initial_states_;
+  else if (options_.stateful && !carried_states_.empty() && carried_states_[0].dim(0) == B) init = &carried_states_;
+  if (init)
+    for (int k = 0; k < S; ++k) {
+      if ((*init)[k].shape() != Shape{B, u})
+        fail(fmt::format("initial state {} must be ({}, {}), got {}", k, B, u, (*init)[k].shape_string()));
+      std::copy_n((*init)[k].data(), B * u, state_at(k, 0));
+    }
+
+  const int64_t cache_n = cell_->cache_floats(B);
+  cache_ = Tensor({T, cache_n});
+  std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
+  rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, nullptr, nullptr};
+  const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
+  const bool seq = options_.return_sequences;
+  Tensor y(seq ? Shape{B, T, u} : Shape{B, u});
+
+  for (int64_t s = 0; s < T; ++s) {
+    rnn::StepTensors st{xw_.data() + s * B * Gu, state_at(0, s), S > 1 ? state_at(1, s) : nullptr,
+                        state_at(0, s + 1), S > 1 ? state_at(1, s + 1) : nullptr, cache_.data() + s * cache_n,
+                        rec_masks_.empty() ? nullptr : rec_masks_.data()};
+    cell_->step_forward(w, st, B, scratch.data());
+    for (int64_t b = 0; b < B; ++b) {
+      const bool masked = mask && mask[s * B + b] == 0.0f;
+      if (masked)  // a masked step carries the states over
+        for (int k = 0; k < S; ++k) std::copy_n(state_at(k, s) + b * u, u, state_at(k, s + 1) + b * u);
+      if (seq || s == T - 1) {
+        float* out = seq ? y.data() + (b * T + s) * u : y.data() + b * u;
+        if (masked && options_.zero_output_for_mask) std::fill_n(out, u, 0.0f);
+        else std::copy_n(state_at(0, s + 1) + b * u, u, out);
+      }
+    }
+  }
+
+  final_states_.assign(S, Tensor({B, u}));
+  for (int k = 0; k < S; ++k) std::copy_n(state_at(k, T), B * u, final_states_[k].data());
+  if (options_.stateful) carried_states_ = final_states_;
+  return y;
+}
+
+Tensor RNN::backward(const Tensor& dy) {
+  if (x_.empty()) fail("backward called before forward");
+  const int64_t B = x_.dim(0), T = x_.dim(1), in = x_.dim(2), u = units_;
+  const int G = cell_->gates(), S = cell_->states();
+  const int64_t Gu = G * u;
+  const bool seq = options_.return_sequences;
+  if (dy.shape() != (seq ? Shape{B, T, u} : Shape{B, u}))
+    fail("backward got a gradient of shape " + dy.shape_string());
+  auto ps = params();
+  Param* kernel = ps[0];
+  Param* rkernel = ps[1];
+  Param* bias = options_.use_bias ? ps[2] : nullptr;
+  const bool two_biases = bias && bias->value.rank() == 2;
+  auto state_at = [&](int k, int64_t s) { return states_.data() + (k * (T + 1) + s) * B * u; };
+
+  rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, rkernel->grad.data(),
+                     two_biases ? bias->grad.data() + Gu : nullptr};
+  const int64_t cache_n = cell_->cache_floats(B);
+  std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
+  Tensor dxw({T, B, Gu});
+  Tensor d_next({S, B, u}), d_prev({S, B, u});  // gradients reaching the states after / before a step
+  Tensor g({S, B, u}), cell_g({S, B, u});
+  const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
+
+  for (int64_t s = T - 1; s >= 0; --s) {
+    // Gradient reaching this step's states: from the next step, plus the output's.
+    g = d_next;
+    for (int64_t b = 0; b < B; ++b) {
+      const bool masked = mask && mask[s * B + b] == 0.0f;
+      if (masked && options_.zero_output_for_mask) continue;  // the output was a constant 0
+      if (!seq && s != T - 1) continue;
+      const float* d = seq ? dy.data() + (b * T + s) * u : dy.data() + b * u;
+      for (int64_t j = 0; j < u; ++j) g[b * u + j] += d[j];
+    }
+    // Masked rows skip the cell: their gradient passes straight to the previous states.
+    cell_g = g;
+    if (mask)
+      for (int64_t b = 0; b < B; ++b)
+        if (mask[s * B + b] == 0.0f)
+          for (int k = 0; k < S; ++k) std::fill_n(cell_g.data() + (k * B + b) * u, u, 0.0f);
+    rnn::StepTensors st{xw_.data() + s * B * Gu, state_at(0, s), S > 1 ? state_at(1, s) : nullptr,
+                        state_at(0, s + 1), S > 1 ? state_at(1, s + 1) : nullptr, cache_.data() + s * cache_n,
+                        rec_masks_.empty() ? nullptr : rec_masks_.data()};
+    cell_->step_backward(w, st, B, cell_g.data(), S > 1 ? cell_g.data() + B * u : nullptr, dxw.data() + s * B * Gu,
+                         d_prev.data(), S > 1 ? d_prev.data() + B * u : nullptr, scratch.data());
+    if (mask)
+      for (int64_t b = 0; b < B; ++b)
+        if (mask[s * B + b] == 0.0f)
+          for (int k = 0; k < S; ++k)
+            for (int64_t j = 0; j < u; ++j) d_prev[(k * B + b) * u + j] += g[(k * B + b) * u + j];
+    std::swap(d_next, d_prev);
+  }
+  d_initial_.assign(S, Tensor({B, u}));
+  for (int k = 0; k < S; ++k) std::copy_n(d_next.data() + k * B * u, B * u, d_initial_[k].data());
+
+  // The input projection for all steps at once.
+  if (bias)
+    for (int64_t r = 0; r < T * B; ++r)
+      for (int64_t j = 0; j < Gu; ++j) bias->grad[j] += dxw[r * Gu + j];
+  Tensor dxs({T, B, in});
+  const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
+  const bool shared = m && in_masks_.dim(0) == 1;
+  std::vector<float> mm_scratch(m ? size_t(2 * T * B * in) : 0);
+  kernels::gate_matmul_backward(dxs.data(), kernel->grad.data(), dxw.data(), Gu, xs_.data(), T * B, in,
+                                kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B, mm_scratch.data());
+  Tensor dx(x_.shape());
+  for (int64_t s = 0; s < T; ++s) {
+    const int64_t t = options_.go_backwards ? T - 1 - s : s;
+    for (int64_t b = 0; b < B; ++b) std::copy_n(dxs.data() + (s * B + b) * in, in, dx.data() + (b * T + t) * in);
+  }
+  return dx;
+}
+
+// ---- SimpleRNN, LSTM, GRU ----
+
+SimpleRNN::SimpleRNN(int64_t units, RecurrentOptions options) : RNN(units, std::move(options), "simple_rnn") {
+  init_cell();
+}
+std::unique_ptr<rnn::Cell> SimpleRNN::make_cell() const { return rnn::make_simple_rnn_cell(units_, activation_); }
+std::shared_ptr<RNN> SimpleRNN::clone(RecurrentOptions o) const { return std::make_shared<SimpleRNN>(units_, std::move(o)); }
+
+LSTM::LSTM(int64_t units, RecurrentOptions options) : RNN(units, std::move(options), "lstm") { init_cell(); }
+std::unique_ptr<rnn::Cell> LSTM::make_cell() const {
+  return rnn::make_lstm_cell(units_, activation_, recurrent_activation_);
+}
+std::shared_ptr<RNN> LSTM::clone(RecurrentOptions o) const { return std::make_shared<LSTM>(units_, std::move(o)); }
+Tensor LSTM::initial_bias(Rng& rng) const {
+  if (!options_.unit_forget_bias) return RNN::initial_bias(rng);
+  // Keras: concat(init(u), ones(u), init(2u)): the forget slice is exactly 1.
+  Tensor b({4 * units_});
+  Tensor i = initialize(options_.bias_initializer, {units_}, rng);
+  Tensor rest = initialize(options_.bias_initializer, {2 * units_}, rng);
+  std::copy_n(i.data(), units_, b.data());
+  std::fill_n(b.data() + units_, units_, 1.0f);
+  std::copy_n(rest.data(), 2 * units_, b.data() + 2 * units_);
+  return b;
+}
+
+GRU::GRU(int64_t units, RecurrentOptions options) : RNN(units, std::move(options), "gru") { init_cell(); }
+std::unique_ptr<rnn::Cell> GRU::make_cell() const {
+  return rnn::make_gru_cell(units_, activation_, recurrent_activation_, options_.reset_after);
+}
+std::shared_ptr<RNN> GRU::clone(RecurrentOptions o) const { return std::make_shared<GRU>(units_, std::move(o)); }
+Shape GRU::bias_shape() const {
+  if (options_.reset_after) return {2, 3 * units_};
+  return {3 * units_};
+}
+
+// ---- Keras configs ----
+
+Json RNN::get_config() const { return base_config(); }
+
+Json RNN::base_config() const {
+  Json c = Layer::get_config();
+  c["return_sequences"] = options_.return_sequences;
+  c["return_state"] = options_.return_state;
+  c["go_backwards"] = options_.go_backwards;
+  c["stateful"] = options_.stateful;
+  c["unroll"] = false;
+  c["zero_output_for_mask"] = options_.zero_output_for_mask;
+  c["units"] = units_;
+  c["activation"] = activation_name(activation_);
+  c["use_bias"] = options_.use_bias;
+  c["kernel_initializer"] = config::initializer_to_json(options_.kernel_initializer);
+  c["recurrent_initializer"] = config::initializer_to_json(options_.recurrent_initializer);
+  c["bias_initializer"] = config::initializer_to_json(options_.bias_initializer);
+  for (const char* k : {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",
+                        "kernel_constraint", "recurrent_constraint", "bias_constraint"})
+    c[k] = nullptr;
+  c["dropout"] = options_.dropout;
+  c["recurrent_dropout"] = options_.recurrent_dropout;
+  return c;
+}
+
+Json SimpleRNN::get_config() const { return base_config(); }  // Keras's SimpleRNN writes no "seed"
+
+Json LSTM::get_config() const {
+  Json c = base_config();
+  c["seed"] = options_.seed ? Json(*options_.seed) : Json(nullptr);
+  c["recurrent_activation"] = activation_name(recurrent_activation_);
+  c["unit_forget_bias"] = options_.unit_forget_bias;
+  return c;
+}
+
+Json GRU::get_config() const {
+  Json c = base_config();
+  c["recurrent_activation"] = activation_name(recurrent_activation_);
+  c["reset_after"] = options_.reset_after;
+  c["seed"] = options_.seed ? Json(*options_.seed) : Json(nullptr);
+  return c;
+}
+
+namespace config {
+
+namespace {
+RecurrentOptions recurrent_options_from(const Json& c) {
+  for (const char* k : {"kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer"})
+    reject_if_set(c, k, "regularizers are not implemented");
+  for (const char* k : {"kernel_constraint", "recurrent_constraint", "bias_constraint"})
+    reject_if_set(c, k, "constraints are not implemented");
+  reject_if_set(c, "time_major", "time-major inputs are not supported");
+  if (!c.contains("units")) throw Error("recurrent layer config without 'units': " + c.dump());
+  RecurrentOptions o;
+  if (c.contains("activation")) o.activation = activation_of(c);
+  if (c.contains("recurrent_activation")) o.recurrent_activation = activation_of(c, "recurrent_activation");
+  o.use_bias = get(c, "use_bias", true);
+  if (c.contains("kernel_initializer")) o.kernel_initializer = initializer_from_json(c["kernel_initializer"]);
+  if (c.contains("recurrent_initializer")) o.recurrent_initializer = initializer_from_json(c["recurrent_initializer"]);
+  if (c.contains("bias_initializer")) o.bias_initializer = initializer_from_json(c["bias_initializer"]);
+  o.unit_forget_bias = get(c, "unit_forget_bias", true);
+  // Keras 2.0.x GRU configs have no reset_after and mean reset-before; they do carry "implementation".
+  o.reset_after = get(c, "reset_after", !c.contains("implementation"));
+  o.dropout = get(c, "dropout", 0.0f);
+  o.recurrent_dropout = get(c, "recurrent_dropout", 0.0f);
+  if (c.contains("seed") && c["seed"].is_number_integer()) o.seed = c["seed"].get<int64_t>();
+  o.return_sequences = get(c, "return_sequences", false);
+  o.return_state = get(c, "return_state", false);
+  o.go_backwards = get(c, "go_backwards", false);
+  o.stateful = get(c, "stateful", false);
+  o.zero_output_for_mask = get(c, "zero_output_for_mask", false);
+  // unroll changes how Keras builds the graph, not the math: accepted and ignored.
+  return o;
+}
+
+template <typename L>
+LayerPtr recurrent_from(const Json& c) {
+  auto l = std::make_shared<L>(c.at("units").get<int64_t>(), recurrent_options_from(c));
+  apply_common(*l, c);
+  return l;
+}
+}  // namespace
+
+LayerPtr simple_rnn_from_config(const Json& c) { return recurrent_from<SimpleRNN>(c); }
+LayerPtr lstm_from_config(const Json& c) { return recurrent_from<LSTM>(c); }
+LayerPtr gru_from_config(const Json& c) { return recurrent_from<GRU>(c); }
+
+}  // namespace config
+
+}  // namespace seqnet

@@ -1,0 +1,275 @@
+// Bidirectional and TimeDistributed. A wrapper's weights are its own params (what models, optimizers
+// and summaries see): it creates them as copies of its inner layers' weights at build, copies their
+// values into the inner layers before each forward, and adds the inner gradients back after each
+// backward. Copying is O(weights) per call, small next to the O(batch * time * weights) of the call.
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/layer_registry.h"
+#include "seqnet/layers/recurrent.h"
+#include "seqnet/serialization.h"
+
+namespace seqnet {
+
+namespace {
+void copy_values_into(const std::vector<Param*>& own, size_t offset, Layer& inner) {
+  auto ps = inner.params();
+  for (size_t k = 0; k < ps.size(); ++k) ps[k]->value = own[offset + k]->value;
+}
+// Runs inner.backward(dy) with zeroed inner gradients and adds them to own[offset...].
+Tensor backward_into(const std::vector<Param*>& own, size_t offset, Layer& inner, const Tensor& dy) {
+  auto ps = inner.params();
+  for (Param* p : ps) p->grad.fill(0.0f);
+  Tensor dx = inner.backward(dy);
+  for (size_t k = 0; k < ps.size(); ++k) {
+    Tensor& g = own[offset + k]->grad;
+    for (int64_t i = 0; i < g.size(); ++i) g[i] += ps[k]->grad[i];
+  }
+  return dx;
+}
+// (B, T, u) reversed along time.
+Tensor flip_time(const Tensor& y) {
+  const int64_t B = y.dim(0), T = y.dim(1), u = y.dim(2);
+  Tensor r(y.shape());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) std::copy_n(y.data() + (b * T + t) * u, u, r.data() + (b * T + T - 1 - t) * u);
+  return r;
+}
+std::string strip_prefix(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0 ? s.substr(prefix.size()) : s;
+}
+}  // namespace
+
+MergeMode merge_mode_from_name(const std::string& name) {
+  if (name == "concat") return MergeMode::concat;
+  if (name == "sum") return MergeMode::sum;
+  if (name == "ave") return MergeMode::ave;
+  if (name == "mul") return MergeMode::mul;
+  throw Error("unknown Bidirectional merge_mode '" + name +
+              "' (known: concat, sum, ave, mul; None, a list of two outputs, is not supported by the one-tensor graph)");
+}
+
+const char* merge_mode_name(MergeMode m) {
+  switch (m) {
+    case MergeMode::concat: return "concat";
+    case MergeMode::sum: return "sum";
+    case MergeMode::ave: return "ave";
+    case MergeMode::mul: return "mul";
+  }
+  return "concat";
+}
+
+// ---- Bidirectional ----
+
+Bidirectional::Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions options)
+    : Layer(options.name, "bidirectional"), backward_given_(options.backward_layer != nullptr),
+      merge_(merge_mode_from_name(options.merge_mode)) {
+  if (!layer) fail("needs a recurrent layer");
+  if (options.input_shape) set_declared_input_shape(*options.input_shape);
+  else if (layer->declared_input_shape()) set_declared_input_shape(*layer->declared_input_shape());
+  // Keras rebuilds the forward layer from its config (fresh weights, name forward_<name>).
+  RecurrentOptions fo = layer->options();
+  fo.name = "forward_" + strip_prefix(layer->name(), "forward_");
+  fo.input_shape.reset();
+  forward_ = layer->clone(fo);
+  if (backward_given_) {
+    backward_ = options.backward_layer;
+    const RecurrentOptions& bo = backward_->options();
+    if (bo.go_backwards == fo.go_backwards)
+      fail("backward_layer must have go_backwards different from the forward layer's");
+    if (bo.stateful != fo.stateful || bo.return_sequences != fo.return_sequences || bo.return_state != fo.return_state)
+      fail("backward_layer must have the same stateful, return_sequences and return_state as the forward layer");
+  } else {
+    RecurrentOptions bo = fo;
+    bo.go_backwards = !fo.go_backwards;
+    bo.name = "backward_" + strip_prefix(layer->name(), "forward_");
+    backward_ = layer->clone(bo);
+  }
+  // Keras forces zero_output_for_mask = return_sequences on both layers.
+  forward_->set_zero_output_for_mask(fo.return_sequences);
+  backward_->set_zero_output_for_mask(fo.return_sequences);
+}
+
+Shape Bidirectional::build_impl(const Shape& in, Rng& rng) {
+  Shape yf = forward_->build(in, rng);
+  Shape yb = backward_->build(in, rng);
+  if (yf.size() != yb.size()) fail("forward and backward layers disagree on return_sequences");
+  for (Layer* l : {static_cast<Layer*>(forward_.get()), static_cast<Layer*>(backward_.get())})
+    for (Param* p : l->params()) {
+      Param& own = add_weight(p->name, p->value.shape(), "zeros", rng, p->trainable);
+      own.value = p->value;
+    }
+  Shape out = yf;
+  if (merge_ == MergeMode::concat) {
+    out.back() = yf.back() + yb.back();  // units_f + units_b (Keras reports 2 * units_f, keras#23688)
+  } else if (yf.back() != yb.back()) {
+    fail(fmt::format("merge_mode '{}' needs equal widths, got {} and {}", merge_mode_name(merge_), yf.back(), yb.back()));
+  }
+  return out;
+}
+
+Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
+  auto own = params();
+  const size_t nf = forward_->params().size();
+  copy_values_into(own, 0, *forward_);
+  copy_values_into(own, nf, *backward_);
+  yf_ = forward_->call(x, ctx);
+  yb_ = backward_->call(x, ctx);
+  if (backward_->return_sequences()) yb_ = flip_time(yb_);  // back into time order
+  const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
+  Shape shape = yf_.shape();
+  if (merge_ == MergeMode::concat) shape.back() = uf + ub;
+  Tensor y(shape);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* a = yf_.data() + r * uf;
+    const float* b = yb_.data() + r * ub;
+    float* o = y.data() + r * shape.back();
+    switch (merge_) {
+      case MergeMode::concat:
+        std::copy_n(a, uf, o);
+        std::copy_n(b, ub, o + uf);
+        break;
+      case MergeMode::sum: for (int64_t j = 0; j < uf; ++j) o[j] = a[j] + b[j]; break;
+      case MergeMode::ave: for (int64_t j = 0; j < uf; ++j) o[j] = 0.5f * (a[j] + b[j]); break;
+      case MergeMode::mul: for (int64_t j = 0; j < uf; ++j) o[j] = a[j] * b[j]; break;
+    }
+  }
+  return y;
+}
+
+Tensor Bidirectional::backward(const Tensor& dy) {
+  const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
+  Tensor df(yf_.shape()), db(yb_.shape());
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* d = dy.data() + r * dy.dim(-1);
+    float* a = df.data() + r * uf;
+    float* b = db.data() + r * ub;
+    for (int64_t j = 0; j < std::max(uf, ub); ++j) {
+      switch (merge_) {
+        case MergeMode::concat:
+          if (j < uf) a[j] = d[j];
+          if (j < ub) b[j] = d[uf + j];
+          break;
+        case MergeMode::sum: a[j] = b[j] = d[j]; break;
+        case MergeMode::ave: a[j] = b[j] = 0.5f * d[j]; break;
+        case MergeMode::mul:
+          a[j] = d[j] * yb_[r * ub + j];
+          b[j] = d[j] * yf_[r * uf + j];
+          break;
+      }
+    }
+  }
+  if (backward_->return_sequences()) db = flip_time(db);
+  auto own = params();
+  Tensor dx = backward_into(own, 0, *forward_, df);
+  Tensor dxb = backward_into(own, forward_->params().size(), *backward_, db);
+  for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
+  return dx;
+}
+
+std::optional<Tensor> Bidirectional::compute_mask(const Tensor&, const Tensor* input_mask) const {
+  if (!input_mask || !forward_->return_sequences()) return std::nullopt;
+  return *input_mask;
+}
+
+namespace {
+Json layer_entry_of(const Layer& l) {
+  return {{"module", "keras.layers"}, {"class_name", l.class_name()}, {"config", l.get_config()}, {"registered_name", nullptr}};
+}
+}  // namespace
+
+Json Bidirectional::get_config() const {
+  Json c = Layer::get_config();
+  c["merge_mode"] = merge_mode_name(merge_);
+  c["layer"] = layer_entry_of(*forward_);
+  c["backward_layer"] = layer_entry_of(*backward_);
+  return c;
+}
+
+// ---- TimeDistributed ----
+
+TimeDistributed::TimeDistributed(LayerPtr layer, std::string name)
+    : Layer(std::move(name), "time_distributed"), inner_(std::move(layer)) {
+  if (!inner_) fail("needs a layer to wrap");
+}
+
+Shape TimeDistributed::build_impl(const Shape& in, Rng& rng) {
+  if (in.size() < 3) fail("expects input of rank >= 3 (batch, time, ...), got " + shape_to_string(in));
+  Shape inner_in(in.begin() + 1, in.end());
+  inner_in[0] = -1;  // the inner layer sees batch*time rows
+  Shape inner_out = inner_->build(inner_in, rng);
+  for (Param* p : inner_->params()) {
+    Param& own = add_weight(p->name, p->value.shape(), "zeros", rng, p->trainable);
+    own.value = p->value;
+  }
+  Shape out{in[0], in[1]};
+  out.insert(out.end(), inner_out.begin() + 1, inner_out.end());
+  return out;
+}
+
+Tensor TimeDistributed::forward(const Tensor& x, RunContext& ctx) {
+  copy_values_into(params(), 0, *inner_);
+  last_input_shape_ = x.shape();
+  Shape flat(x.shape().begin() + 1, x.shape().end());
+  flat[0] = x.dim(0) * x.dim(1);
+  RunContext inner_ctx = ctx;
+  inner_ctx.mask = nullptr;  // per-step masks mean nothing to a per-step layer such as Dense
+  Tensor y = inner_->call(x.reshaped(flat), inner_ctx);
+  Shape out{x.dim(0), x.dim(1)};
+  out.insert(out.end(), y.shape().begin() + 1, y.shape().end());
+  return std::move(y).reshaped(out);
+}
+
+Tensor TimeDistributed::backward(const Tensor& dy) {
+  Shape flat(dy.shape().begin() + 1, dy.shape().end());
+  flat[0] = dy.dim(0) * dy.dim(1);
+  Tensor dx = backward_into(params(), 0, *inner_, dy.reshaped(flat));
+  if (dx.empty()) return dx;
+  return std::move(dx).reshaped(last_input_shape_);
+}
+
+Json TimeDistributed::get_config() const {
+  Json c = Layer::get_config();
+  c["layer"] = layer_entry_of(*inner_);
+  return c;
+}
+
+// ---- Keras config readers ----
+
+namespace config {
+
+namespace {
+LayerPtr nested_layer(const Json& c, const char* key) {
+  const Json& e = c.at(key);
+  return layer_from_config(e.at("class_name").get<std::string>(), e.at("config"));
+}
+std::shared_ptr<RNN> as_rnn(const LayerPtr& l, const Json& c) {
+  auto r = std::dynamic_pointer_cast<RNN>(l);
+  if (!r)
+    throw Error(fmt::format("layer '{}' (Bidirectional): wraps '{}', which is not a recurrent layer",
+                            c.value("name", std::string("?")), l->class_name()));
+  return r;
+}
+}  // namespace
+
+LayerPtr bidirectional_from_config(const Json& c) {
+  BidirectionalOptions o;
+  if (!c.contains("merge_mode") || c["merge_mode"].is_null())
+    throw Error("layer '" + c.value("name", std::string("?")) +
+                "' (Bidirectional): merge_mode None (two outputs) is not supported by the one-tensor graph");
+  o.merge_mode = c["merge_mode"].get<std::string>();
+  if (c.contains("backward_layer") && !c["backward_layer"].is_null()) o.backward_layer = as_rnn(nested_layer(c, "backward_layer"), c);
+  auto l = std::make_shared<Bidirectional>(as_rnn(nested_layer(c, "layer"), c), o);
+  apply_common(*l, c);
+  return l;
+}
+
+LayerPtr time_distributed_from_config(const Json& c) {
+  auto l = std::make_shared<TimeDistributed>(nested_layer(c, "layer"));
+  apply_common(*l, c);
+  return l;
+}
+
+}  // namespace config
+
+}  // namespace seqnet

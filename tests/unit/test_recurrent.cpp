@@ -1,0 +1,490 @@
+// SimpleRNN, LSTM, GRU, Bidirectional, TimeDistributed: Keras's golden outputs, shapes, parameter
+// counts, and finite-difference gradient checks for every option.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "gradcheck.h"
+#include "seqnet/seqnet.h"
+
+using namespace seqnet;
+using namespace seqnet::testing;
+
+namespace {
+
+Tensor arange(Shape shape) {
+  Tensor t(shape);
+  for (int64_t i = 0; i < t.size(); ++i) t[i] = float(i);
+  return t;
+}
+
+RecurrentOptions constant_init(RecurrentOptions o = {}) {
+  o.kernel_initializer = Initializer::constant(0.01f);
+  o.recurrent_initializer = Initializer::constant(0.02f);
+  o.bias_initializer = Initializer::constant(0.03f);
+  return o;
+}
+
+Tensor run(Layer& l, const Tensor& x, const Tensor* mask = nullptr, bool training = false) {
+  if (!l.built()) {
+    Rng rng(3);
+    Shape s = x.shape();
+    s[0] = -1;
+    l.build(s, rng);
+  }
+  Rng rng(5);
+  RunContext ctx;
+  ctx.training = training;
+  ctx.rng = &rng;
+  ctx.mask = mask;
+  return l.call(x, ctx);
+}
+
+// Each row of `y` (B, u) equals rows[b] in every unit.
+void expect_rows(const Tensor& y, std::vector<float> rows, const std::string& what) {
+  Tensor expected(y.shape());
+  const int64_t u = y.dim(-1);
+  for (int64_t i = 0; i < y.size(); ++i) expected[i] = rows[i / u];
+  expect_tensor_near(y, expected, 1e-5, what);
+}
+
+}  // namespace
+
+// ---- Keras's own golden outputs (keras-semantics.md 2.12) ----
+
+TEST(RecurrentGolden, LSTM) {
+  LSTM fwd(3, constant_init());
+  expect_rows(run(fwd, arange({3, 6, 4})), {0.6288687f, 0.86899155f, 0.9460773f}, "LSTM(3)");
+  LSTM bwd(3, constant_init({.go_backwards = true}));
+  expect_rows(run(bwd, arange({3, 6, 4})), {0.35622165f, 0.74789524f, 0.8872726f}, "LSTM(3, go_backwards)");
+}
+
+TEST(RecurrentGolden, GRU) {
+  GRU fwd(3, constant_init());
+  expect_rows(run(fwd, arange({3, 6, 4})), {0.5217289f, 0.6371659f, 0.39384964f}, "GRU(3)");
+  GRU bwd(3, constant_init({.go_backwards = true}));
+  expect_rows(run(bwd, arange({3, 6, 4})), {0.24406259f, 0.611516f, 0.3928808f}, "GRU(3, go_backwards)");
+}
+
+TEST(RecurrentGolden, SimpleRNN) {
+  SimpleRNN l(4, constant_init());
+  expect_rows(run(l, arange({2, 3, 4})), {0.405432f, 0.73605347f}, "SimpleRNN(4)");
+}
+
+TEST(RecurrentGolden, BidirectionalSimpleRNN) {
+  auto inner = std::make_shared<SimpleRNN>(2, constant_init());
+  Bidirectional concat(inner);
+  Tensor y = run(concat, arange({2, 3, 4}));
+  expect_tensor_near(y, Tensor({2, 4}, std::vector<float>{0.39687276f, 0.39687276f, 0.10004295f, 0.10004295f, 0.7237238f, 0.7237238f,
+                                        0.53391594f, 0.53391594f}),
+                     1e-5, "Bidirectional concat");
+  Bidirectional ave(inner, {.merge_mode = "ave"});
+  expect_tensor_near(run(ave, arange({2, 3, 4})), Tensor({2, 2}, std::vector<float>{0.24845785f, 0.24845785f, 0.6288199f, 0.6288199f}),
+                     1e-5, "Bidirectional ave");
+}
+
+// ---- Weights, shapes, parameter counts ----
+
+TEST(Recurrent, KerasWeightLayoutsAndParamCounts) {
+  Rng rng(1);
+  LSTM lstm(32);
+  EXPECT_EQ(lstm.build({-1, 10, 32}, rng), (Shape{-1, 32}));
+  EXPECT_EQ(lstm.count_params(), 8320);
+  auto ps = lstm.params();
+  ASSERT_EQ(ps.size(), 3u);
+  EXPECT_EQ(ps[0]->name, "kernel");
+  EXPECT_EQ(ps[0]->value.shape(), (Shape{32, 128}));
+  EXPECT_EQ(ps[1]->name, "recurrent_kernel");
+  EXPECT_EQ(ps[1]->value.shape(), (Shape{32, 128}));
+  EXPECT_EQ(ps[2]->name, "bias");
+  for (int j = 0; j < 128; ++j) EXPECT_EQ(ps[2]->value[j], (j >= 32 && j < 64) ? 1.0f : 0.0f) << j;
+
+  GRU gru(32);
+  gru.build({-1, 5, 14}, rng);
+  EXPECT_EQ(gru.count_params(), 4608);
+  EXPECT_EQ(gru.params()[2]->value.shape(), (Shape{2, 96}));
+  GRU gru2(32, {.reset_after = false});
+  gru2.build({-1, 5, 14}, rng);
+  EXPECT_EQ(gru2.count_params(), 4512);
+  EXPECT_EQ(gru2.params()[2]->value.shape(), (Shape{96}));
+
+  SimpleRNN srnn(32, {.return_sequences = true});
+  EXPECT_EQ(srnn.build({-1, 7, 32}, rng), (Shape{-1, 7, 32}));
+  EXPECT_EQ(srnn.count_params(), 2080);
+  LSTM nobias(4, {.use_bias = false});
+  nobias.build({-1, 3, 2}, rng);
+  EXPECT_EQ(nobias.count_params(), 4 * 4 * (2 + 4));
+}
+
+TEST(Recurrent, RecurrentKernelIsOneOrthogonalMatrix) {
+  Rng rng(2);
+  LSTM lstm(8);
+  lstm.build({-1, 3, 5}, rng);
+  const Tensor& R = lstm.params()[1]->value;  // (8, 32): rows orthonormal
+  for (int a = 0; a < 8; ++a)
+    for (int b = 0; b < 8; ++b) {
+      double dot = 0;
+      for (int j = 0; j < 32; ++j) dot += double(R[a * 32 + j]) * R[b * 32 + j];
+      EXPECT_NEAR(dot, a == b ? 1.0 : 0.0, 1e-5);
+    }
+}
+
+TEST(Recurrent, EmbeddingPlusRecurrentParamCounts) {
+  Sequential lstm_model({layers::Embedding(500, 16), layers::LSTM(8), layers::Dense(1, {.activation = "sigmoid"})});
+  lstm_model.build({20}, DType::int32);
+  EXPECT_EQ(lstm_model.count_params(), 8809);
+  Sequential gru_model({layers::Embedding(500, 16), layers::GRU(8), layers::Dense(1, {.activation = "sigmoid"})});
+  gru_model.build({20}, DType::int32);
+  EXPECT_EQ(gru_model.count_params(), 8633);
+}
+
+TEST(Recurrent, AsymmetricBidirectionalShapeAndCount) {
+  Rng rng(1);
+  Bidirectional bi(layers::LSTM(24, {.return_sequences = true}),
+                   {.backward_layer = layers::GRU(16, {.return_sequences = true, .go_backwards = true})});
+  EXPECT_EQ(bi.build({-1, 5, 32}, rng), (Shape{-1, 5, 40}));  // Keras would report 48 (keras#23688)
+  EXPECT_EQ(bi.count_params(), 7872);
+  Bidirectional sym(layers::LSTM(24, {.return_sequences = true}),
+                    {.backward_layer = layers::GRU(24, {.return_sequences = true, .go_backwards = true})});
+  EXPECT_EQ(sym.build({-1, 5, 40}, rng), (Shape{-1, 5, 48}));
+  EXPECT_EQ(sym.count_params(), 10992);
+  EXPECT_EQ(bi.forward_layer().name().rfind("forward_lstm", 0), 0u);
+}
+
+TEST(Recurrent, BidirectionalRejectsMismatchedBackwardLayer) {
+  EXPECT_THROW(Bidirectional(layers::LSTM(4), {.backward_layer = layers::GRU(4)}), Error);  // same go_backwards
+  EXPECT_THROW(Bidirectional(layers::LSTM(4), {.backward_layer = layers::GRU(4, {.return_sequences = true,
+                                                                               .go_backwards = true})}),
+               Error);
+  Rng rng(1);
+  Bidirectional bad(layers::LSTM(4), {.merge_mode = "sum", .backward_layer = layers::GRU(3, {.go_backwards = true})});
+  EXPECT_THROW(bad.build({-1, 3, 2}, rng), Error);
+  EXPECT_THROW(Bidirectional(layers::LSTM(4), {.merge_mode = "first"}), Error);
+}
+
+TEST(Recurrent, WrongRankIsAClearError) {
+  LSTM l(3, {.name = "enc"});
+  Rng rng(1);
+  try {
+    l.build({-1, 5}, rng);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("layer 'enc' (LSTM): expects input of rank 3"), std::string::npos) << e.what();
+  }
+}
+
+// ---- go_backwards, return_sequences, masks ----
+
+TEST(Recurrent, GoBackwardsEqualsForwardOnReversedInputAndStaysReversed) {
+  Tensor x = random_tensor({2, 5, 3}, 4);
+  Tensor xr(x.shape());
+  for (int b = 0; b < 2; ++b)
+    for (int t = 0; t < 5; ++t)
+      for (int j = 0; j < 3; ++j) xr[(b * 5 + t) * 3 + j] = x[(b * 5 + 4 - t) * 3 + j];
+  GRU f(4, {.return_sequences = true});
+  GRU g(4, {.return_sequences = true, .go_backwards = true});
+  run(f, x);
+  run(g, x);
+  g.params()[0]->value = f.params()[0]->value;
+  g.params()[1]->value = f.params()[1]->value;
+  g.params()[2]->value = f.params()[2]->value;
+  // Keras: output[:, 0] belongs to the last input step, i.e. the sequence is not flipped back.
+  expect_tensor_near(run(g, x), run(f, xr), 1e-6, "go_backwards vs reversed input");
+}
+
+TEST(Recurrent, MaskedStepsCarryOutputAndState) {
+  // Right padding: the output at a masked step is the previous output; the final output is the last
+  // valid step's.
+  Tensor x = random_tensor({2, 5, 3}, 6);
+  Tensor mask({2, 5}, std::vector<float>{1, 1, 1, 0, 0, 1, 1, 1, 1, 1});
+  LSTM l(4, {.return_sequences = true});
+  Tensor y = run(l, x, &mask);
+  for (int j = 0; j < 4; ++j) {
+    EXPECT_EQ(y[(0 * 5 + 3) * 4 + j], y[(0 * 5 + 2) * 4 + j]);
+    EXPECT_EQ(y[(0 * 5 + 4) * 4 + j], y[(0 * 5 + 2) * 4 + j]);
+  }
+  // Same as running the unpadded prefix.
+  LSTM last(4);
+  run(last, x);
+  for (int k = 0; k < 3; ++k) last.params()[k]->value = l.params()[k]->value;
+  Tensor prefix({1, 3, 3});
+  std::copy_n(x.data(), 9, prefix.data());
+  LSTM shortl(4);
+  run(shortl, prefix);
+  for (int k = 0; k < 3; ++k) shortl.params()[k]->value = l.params()[k]->value;
+  Tensor y_short = run(shortl, prefix);
+  Tensor y_last = run(last, x, &mask);
+  for (int j = 0; j < 4; ++j) EXPECT_NEAR(y_last[j], y_short[j], 1e-6);
+  // compute_mask: only with return_sequences.
+  EXPECT_TRUE(l.compute_mask(x, &mask).has_value());
+  EXPECT_FALSE(last.compute_mask(x, &mask).has_value());
+}
+
+TEST(Recurrent, GoBackwardsWithRightPaddingSkipsPadding) {
+  // Keras's example: SimpleRNN with cumulative-sum weights over [1,2,3,0,0] backwards gives [0,0,6,5,4]? We
+  // check the property: a backward pass over a right-padded sequence starts at the last valid step.
+  Tensor x({1, 5, 1}, std::vector<float>{1, 2, 3, 0, 0});
+  Tensor mask({1, 5}, std::vector<float>{1, 1, 1, 0, 0});
+  SimpleRNN l(1, {.activation = "linear", .use_bias = false, .kernel_initializer = "ones",
+                  .recurrent_initializer = "ones", .return_sequences = true, .go_backwards = true});
+  Tensor y = run(l, x, &mask);
+  expect_tensor_near(y, Tensor({1, 5, 1}, std::vector<float>{0, 0, 3, 5, 6}), 1e-6, "backward cumulative sum");
+}
+
+// ---- Gradient checks ----
+
+namespace {
+void check_all(const std::function<std::shared_ptr<RNN>(RecurrentOptions)>& make, const std::string& what) {
+  Tensor x = random_tensor({3, 4, 5}, 21);
+  Tensor mask({3, 4}, std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0});
+  struct Case {
+    const char* name;
+    RecurrentOptions o;
+    bool use_mask;
+  };
+  std::vector<Case> cases = {
+      {"default", {}, false},
+      {"return_sequences", {.return_sequences = true}, false},
+      {"go_backwards", {.go_backwards = true}, false},
+      {"go_backwards+return_sequences", {.return_sequences = true, .go_backwards = true}, false},
+      {"no bias", {.use_bias = false, .return_sequences = true}, false},
+      {"mask", {.return_sequences = true}, true},
+      {"mask+go_backwards", {.go_backwards = true}, true},
+      {"mask+zero_output", {.return_sequences = true, .go_backwards = true, .zero_output_for_mask = true}, true},
+      {"other activations", {.activation = "softsign", .recurrent_activation = "tanh", .return_sequences = true}, false},
+  };
+  for (auto& c : cases) {
+    SCOPED_TRACE(what + ": " + c.name);
+    c.o.bias_initializer = Initializer::uniform(-0.5f, 0.5f);
+    auto l = make(c.o);
+    expect_gradients_match(*l, x, {.mask = c.use_mask ? &mask : nullptr});
+  }
+}
+}  // namespace
+
+TEST(RecurrentGrad, SimpleRNN) {
+  check_all([](RecurrentOptions o) { return std::make_shared<SimpleRNN>(3, o); }, "SimpleRNN");
+}
+TEST(RecurrentGrad, LSTM) {
+  check_all([](RecurrentOptions o) { return std::make_shared<LSTM>(3, o); }, "LSTM");
+}
+TEST(RecurrentGrad, GRUResetAfter) {
+  check_all([](RecurrentOptions o) { return std::make_shared<GRU>(3, o); }, "GRU");
+}
+TEST(RecurrentGrad, GRUResetBefore) {
+  check_all([](RecurrentOptions o) {
+    o.reset_after = false;
+    return std::make_shared<GRU>(3, o);
+  }, "GRU(reset_after=False)");
+}
+
+TEST(RecurrentGrad, DropoutWithFixedMasks) {
+  // Masks come from a freshly seeded Rng on every call of the harness, so they are fixed across the
+  // finite-difference evaluations.
+  Tensor x = random_tensor({3, 4, 5}, 22);
+  for (float rd : {0.0f, 0.4f}) {
+    SCOPED_TRACE(rd);
+    std::vector<std::shared_ptr<RNN>> ls = {
+        std::make_shared<SimpleRNN>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd, .return_sequences = true}),
+        std::make_shared<LSTM>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd}),
+        std::make_shared<GRU>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd, .return_sequences = true}),
+        std::make_shared<GRU>(3, RecurrentOptions{.reset_after = false, .dropout = 0.3f, .recurrent_dropout = rd}),
+    };
+    for (auto& l : ls) {
+      SCOPED_TRACE(l->class_name());
+      expect_gradients_match(*l, x, {.training = true});
+    }
+  }
+}
+
+TEST(Recurrent, DropoutMasksAreFixedPerSequenceAndOffInInference) {
+  Tensor x = random_tensor({2, 6, 3}, 23);
+  LSTM l(4, {.dropout = 0.5f, .recurrent_dropout = 0.5f, .return_sequences = true});
+  Tensor y_inf = run(l, x);
+  Tensor y_inf2 = run(l, x);
+  expect_tensor_near(y_inf, y_inf2, 0, "inference is deterministic");
+  // Per-gate masks (4, B, in) and (4, B, u): a mask of ones everywhere equals no dropout.
+  l.set_dropout_masks(Tensor::full({4, 2, 3}, 1.0f), Tensor::full({4, 2, 4}, 1.0f));
+  expect_tensor_near(run(l, x, nullptr, true), y_inf, 1e-6, "all-ones masks");
+  // Zeroing one input feature in every gate mask equals zeroing that feature of the input at every step.
+  Tensor m = Tensor::full({4, 2, 3}, 1.0f);
+  for (int g = 0; g < 4; ++g)
+    for (int b = 0; b < 2; ++b) m[(g * 2 + b) * 3 + 1] = 0.0f;
+  l.set_dropout_masks(m, Tensor::full({4, 2, 4}, 1.0f));
+  Tensor x0 = x;
+  for (int i = 0; i < 12; ++i) x0[i * 3 + 1] = 0.0f;
+  expect_tensor_near(run(l, x, nullptr, true), run(l, x0), 1e-6, "a dropped feature at every step");
+  l.set_dropout_masks({}, {});
+  Tensor y_tr = run(l, x, nullptr, true);
+  double diff = 0;
+  for (int64_t i = 0; i < y_tr.size(); ++i) diff += std::fabs(y_tr[i] - y_inf[i]);
+  EXPECT_GT(diff, 1e-3) << "training with dropout should differ from inference";
+}
+
+TEST(RecurrentGrad, BidirectionalMergeModes) {
+  Tensor x = random_tensor({2, 4, 3}, 31);
+  Tensor mask({2, 4}, std::vector<float>{1, 1, 1, 0, 1, 1, 1, 1});
+  for (const char* mode : {"concat", "sum", "ave", "mul"}) {
+    for (bool seq : {false, true}) {
+      SCOPED_TRACE(std::string(mode) + (seq ? " return_sequences" : ""));
+      Bidirectional bi(layers::LSTM(3, {.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq}),
+                       {.merge_mode = mode,
+                        .backward_layer = layers::GRU(3, {.return_sequences = seq, .go_backwards = true})});
+      expect_gradients_match(bi, x);
+      expect_gradients_match(bi, x, {.mask = &mask});
+    }
+  }
+  Bidirectional asym(layers::SimpleRNN(4, {.return_sequences = true}),
+                     {.backward_layer = layers::GRU(2, {.reset_after = false, .return_sequences = true, .go_backwards = true})});
+  expect_gradients_match(asym, x);
+}
+
+TEST(Recurrent, BidirectionalFlipsBackwardSequenceIntoTimeOrder) {
+  Tensor x = random_tensor({1, 4, 2}, 32);
+  auto fwd = layers::GRU(3, {.return_sequences = true});
+  Bidirectional bi(fwd);
+  Tensor y = run(bi, x);
+  // The backward half at time t equals a go_backwards GRU's output at step T-1-t.
+  GRU back(3, {.return_sequences = true, .go_backwards = true});
+  run(back, x);
+  auto ps = bi.params();
+  for (int k = 0; k < 3; ++k) back.params()[k]->value = ps[3 + k]->value;
+  Tensor yb = run(back, x);
+  for (int t = 0; t < 4; ++t)
+    for (int j = 0; j < 3; ++j) EXPECT_NEAR(y[t * 6 + 3 + j], yb[(3 - t) * 3 + j], 1e-6);
+}
+
+TEST(Recurrent, TimeDistributedDense) {
+  TimeDistributed td(layers::Dense(2, {.activation = "tanh"}));
+  Rng rng(1);
+  EXPECT_EQ(td.build({-1, 5, 3}, rng), (Shape{-1, 5, 2}));
+  EXPECT_EQ(td.count_params(), 8);
+  expect_gradients_match(td, random_tensor({2, 5, 3}, 41));
+  Tensor mask({2, 5}, std::vector<float>{1, 1, 0, 0, 0, 1, 1, 1, 1, 1});
+  Tensor x = random_tensor({2, 5, 3}, 42);
+  auto m = td.compute_mask(x, &mask);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_EQ(m->shape(), (Shape{2, 5}));
+}
+
+TEST(Recurrent, StackedInSequentialWithEmbeddingMask) {
+  Sequential model({layers::Embedding(20, 4, {.mask_zero = true}), layers::LSTM(5, {.return_sequences = true}),
+                    layers::Bidirectional(layers::GRU(3, {.return_sequences = true})),
+                    layers::TimeDistributed(layers::Dense(1))});
+  model.build({6}, DType::int32);
+  EXPECT_EQ(model.output_shape(), (Shape{-1, 6, 1}));
+  Tensor ids = Tensor::ints({2, 6}, {3, 4, 5, 0, 0, 0, 7, 8, 9, 10, 11, 12});
+  Tensor y = model.forward(ids, false);
+  EXPECT_EQ(y.shape(), (Shape{2, 6, 1}));
+  model.zero_grads();
+  model.backward(Tensor::full({2, 6, 1}, 1.0f));
+}
+
+// ---- State: initial_state, return_state, stateful ----
+
+TEST(Recurrent, InitialStateFinalStatesAndTheirGradients) {
+  Tensor x = random_tensor({2, 3, 4}, 51);
+  LSTM l(3, {.return_state = true});
+  run(l, x);
+  ASSERT_EQ(l.final_states().size(), 2u);
+  std::vector<Tensor> init = {random_tensor({2, 3}, 52), random_tensor({2, 3}, 53)};
+  l.set_initial_state(init);
+  Tensor y = run(l, x);
+  expect_tensor_near(y, l.final_states()[0], 0, "output is h");
+  // d/d(initial h) by finite differences.
+  l.backward(Tensor::full({2, 3}, 1.0f));
+  const Tensor dh0 = l.initial_state_grads()[0];
+  for (int i = 0; i < 6; ++i) {
+    auto s = init;
+    s[0][i] += 1e-2f;
+    l.set_initial_state(s);
+    double up = 0;
+    Tensor yu = run(l, x);
+    for (int k = 0; k < 6; ++k) up += yu[k];
+    s[0][i] -= 2e-2f;
+    l.set_initial_state(s);
+    double down = 0;
+    Tensor yd = run(l, x);
+    for (int k = 0; k < 6; ++k) down += yd[k];
+    EXPECT_NEAR(dh0[i], (up - down) / 2e-2, 2e-3);
+  }
+}
+
+TEST(Recurrent, StatefulCarriesStateAcrossCalls) {
+  Tensor x = random_tensor({2, 6, 3}, 61);
+  Tensor a({2, 3, 3}), b({2, 3, 3});
+  for (int bb = 0; bb < 2; ++bb)
+    for (int t = 0; t < 3; ++t)
+      for (int j = 0; j < 3; ++j) {
+        a[(bb * 3 + t) * 3 + j] = x[(bb * 6 + t) * 3 + j];
+        b[(bb * 3 + t) * 3 + j] = x[(bb * 6 + t + 3) * 3 + j];
+      }
+  GRU whole(4);
+  Rng rng(1);
+  whole.build({2, 6, 3}, rng);
+  GRU st(4, {.stateful = true});
+  st.build({2, 3, 3}, rng);
+  for (int k = 0; k < 3; ++k) st.params()[k]->value = whole.params()[k]->value;
+  Tensor y_whole = run(whole, x);
+  run(st, a);
+  expect_tensor_near(run(st, b), y_whole, 1e-6, "two stateful halves = one whole sequence");
+  st.reset_states();
+  Tensor y_fresh = run(st, b);
+  GRU plain(4);
+  plain.build({2, 3, 3}, rng);
+  for (int k = 0; k < 3; ++k) plain.params()[k]->value = whole.params()[k]->value;
+  expect_tensor_near(y_fresh, run(plain, b), 1e-6, "after reset_states");
+  EXPECT_THROW(GRU(4, {.stateful = true}).build({-1, 3, 3}, rng), Error);
+}
+
+// ---- Keras JSON round trip ----
+
+TEST(RecurrentConfig, RoundTripThroughLayerFromConfig) {
+  std::vector<LayerPtr> ls = {
+      layers::LSTM(7, {.recurrent_activation = "hard_sigmoid", .unit_forget_bias = false, .dropout = 0.25f,
+                       .return_sequences = true, .go_backwards = true}),
+      layers::GRU(5, {.reset_after = false, .recurrent_dropout = 0.1f, .stateful = true}),
+      layers::SimpleRNN(3, {.activation = "relu", .use_bias = false}),
+      layers::Bidirectional(layers::LSTM(4, {.return_sequences = true}),
+                            {.merge_mode = "sum", .backward_layer = layers::LSTM(4, {.return_sequences = true,
+                                                                                      .go_backwards = true})}),
+      layers::TimeDistributed(layers::Dense(1)),
+  };
+  for (const auto& l : ls) {
+    SCOPED_TRACE(l->class_name());
+    Json c = l->get_config();
+    LayerPtr back = layer_from_config(l->class_name(), c);
+    EXPECT_EQ(back->get_config().dump(), c.dump());
+  }
+}
+
+// The hybrid model of the seed notes (issue 3): shapes and Keras's parameter counts, built from C++
+// and again from its own Keras JSON.
+TEST(RecurrentModel, HybridConvBidirectionalModel) {
+  SymbolicTensor in = Input({20, 6});
+  auto x = apply_layer(layers::Conv1D(32, 10, {.activation = "swish"}), in);
+  x = apply_layer(layers::MaxPooling1D(2), x);
+  x = apply_layer(layers::Bidirectional(layers::LSTM(24, {.return_sequences = true}),
+                                        {.backward_layer = layers::GRU(16, {.return_sequences = true, .go_backwards = true})}),
+                  x);
+  EXPECT_EQ(x.shape(), (Shape{-1, 5, 40}));
+  x = apply_layer(layers::Bidirectional(layers::LSTM(24, {.return_sequences = true}),
+                                        {.backward_layer = layers::GRU(24, {.return_sequences = true, .go_backwards = true})}),
+                  x);
+  EXPECT_EQ(x.shape(), (Shape{-1, 5, 48}));
+  x = apply_layer(layers::Flatten(), x);
+  x = apply_layer(layers::Dense(256, {.activation = "swish"}), x);
+  auto out = apply_layer(layers::Dense(1, {.activation = "relu"}), x);
+  Model model(in, out);
+  EXPECT_EQ(model.count_params(), 82769);
+  std::vector<int64_t> counts;
+  for (const auto& l : model.layers()) counts.push_back(l->count_params());
+  EXPECT_EQ(counts, (std::vector<int64_t>{1952, 0, 7872, 10992, 0, 61696, 257}));
+
+  auto again = model_from_json(model.to_json());
+  EXPECT_EQ(again->count_params(), 82769);
+  EXPECT_EQ(again->output_shape(), (Shape{-1, 1}));
+  Tensor xin = random_tensor({3, 20, 6}, 71);
+  EXPECT_EQ(again->forward(xin, false).shape(), (Shape{3, 1}));
+}
