@@ -156,6 +156,18 @@ class Model {
   // Keras's model.to_json() (Keras 3 format).
   std::string to_json(int indent = -1) const;
 
+  // Copies of every weight (trainable or not), layer by layer in model order; set_weights checks
+  // count and shapes. What EarlyStopping(restore_best_weights) snapshots.
+  std::vector<Tensor> get_weights() const;
+  void set_weights(const std::vector<Tensor>& weights);
+  // Keras files (seqnet/saving.h): .keras (or legacy .h5) with the optimizer state; .weights.h5.
+  void save(const std::string& path);
+  void save_weights(const std::string& path);
+  void load_weights(const std::string& path);
+  // Epochs trained so far (set by fit after each epoch, kept in saved models): resume with
+  // fit(x, y, {.epochs = N, .initial_epoch = model.epochs_completed}).
+  int epochs_completed = 0;
+
   bool stop_training = false;
   Rng& rng() { return rng_; }
   void set_seed(uint64_t seed) { rng_ = Rng(seed); }

@@ -93,6 +93,9 @@ OptimizerPtr Adam(AdamOptions o = {});
 OptimizerPtr AdamW(AdamWOptions o = {});
 OptimizerPtr Adagrad(AdagradOptions o = {});
 OptimizerPtr get(const std::string& name);  // "sgd", "rmsprop", "adam", "adamw", "adagrad" with Keras defaults
+// A name, or Keras's serialized form {"class_name": "RMSprop", "config": {"learning_rate": 1e-4, ...}};
+// unknown config keys are an error naming them.
+OptimizerPtr from_config(const Json& config);
 }  // namespace optimizers
 
 }  // namespace seqnet

@@ -106,6 +106,20 @@ LayerPtr activation_from(const Json& c) {
 const LayerFactoryEntry kLayerFactories[] = {
     {"Dense", dense_from},     {"Embedding", embedding_from}, {"Flatten", flatten_from},
     {"Reshape", reshape_from}, {"Dropout", dropout_from},     {"Activation", activation_from},
+    {"Conv1D", conv1d_from_config},
+    {"MaxPooling1D", max_pooling1d_from_config},
+    {"MaxPool1D", max_pooling1d_from_config},
+    {"AveragePooling1D", average_pooling1d_from_config},
+    {"AvgPool1D", average_pooling1d_from_config},
+    {"GlobalMaxPooling1D", global_max_pooling1d_from_config},
+    {"GlobalMaxPool1D", global_max_pooling1d_from_config},
+    {"GlobalAveragePooling1D", global_average_pooling1d_from_config},
+    {"GlobalAvgPool1D", global_average_pooling1d_from_config},
+    {"SimpleRNN", simple_rnn_from_config},
+    {"LSTM", lstm_from_config},
+    {"GRU", gru_from_config},
+    {"Bidirectional", bidirectional_from_config},
+    {"TimeDistributed", time_distributed_from_config},
 };
 
 }  // namespace config

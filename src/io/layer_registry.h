@@ -38,4 +38,19 @@ struct LayerFactoryEntry {
 
 // Readers defined beside their layers (src/layers/*.cpp), listed in kLayerFactories (keras_json.cpp).
 
+// src/layers/conv1d.cpp, src/layers/pooling.cpp
+LayerPtr conv1d_from_config(const Json& c);
+LayerPtr max_pooling1d_from_config(const Json& c);
+LayerPtr average_pooling1d_from_config(const Json& c);
+LayerPtr global_max_pooling1d_from_config(const Json& c);
+LayerPtr global_average_pooling1d_from_config(const Json& c);
+// src/layers/rnn.cpp, src/layers/rnn_wrappers.cpp
+LayerPtr simple_rnn_from_config(const Json& c);
+LayerPtr lstm_from_config(const Json& c);
+LayerPtr gru_from_config(const Json& c);
+LayerPtr bidirectional_from_config(const Json& c);      // {"layer": {...}, "backward_layer": {...}, "merge_mode"}
+LayerPtr time_distributed_from_config(const Json& c);   // {"layer": {...}}
+// data_format other than channels_last is an error naming the layer (conv and pooling readers).
+void reject_channels_first(const Json& c, const char* class_name);
+
 }  // namespace seqnet::config

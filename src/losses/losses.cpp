@@ -92,11 +92,13 @@ class BinaryCrossentropyLoss : public Loss {
     if (grad) *grad = grad_like(p);
     for (int64_t i = 0; i < n; ++i) {
       double y = target(t[i]);
-      double raw = p[i];
-      double q = std::clamp(raw, kEpsilon, 1.0 - kEpsilon);
-      sum += -(y * std::log(q) + (1.0 - y) * std::log(1.0 - q));
+      // The clip happens in float32, as in Keras: 1 - (1 - 1e-7f) is 1.19e-7, not 1e-7.
+      const float lo = float(kEpsilon), hi = 1.0f - float(kEpsilon);
+      float raw = p[i];
+      double q = std::clamp(raw, lo, hi), one_minus_q = 1.0f - std::clamp(raw, lo, hi);
+      sum += -(y * std::log(q) + (1.0 - y) * std::log(one_minus_q));
       // The clip passes no gradient outside [eps, 1 - eps], as in TensorFlow.
-      if (grad) (*grad)[i] = (raw > kEpsilon && raw < 1.0 - kEpsilon) ? float((-(y / q) + (1.0 - y) / (1.0 - q)) / double(n)) : 0.0f;
+      if (grad) (*grad)[i] = (raw > lo && raw < hi) ? float((-(y / q) + (1.0 - y) / one_minus_q) / double(n)) : 0.0f;
     }
     return sum / double(n);
   }

@@ -188,6 +188,7 @@ History Model::fit(const Tensor& x, const Tensor& y, FitOptions options) {
       for (const auto& [k, value] : v.items()) epoch_logs.set("val_" + k, value);
     }
     bar.update(step, epoch_logs, /*finalize=*/true);
+    epochs_completed = epoch + 1;
     for (auto& cb : options.callbacks) cb->on_epoch_end(epoch, epoch_logs);
     loop.history.append(epoch, epoch_logs);
     loop.logs = epoch_logs;
@@ -248,6 +249,7 @@ History Model::fit(BatchSource& train, FitOptions options) {
       for (auto& m : metrics_) epoch_logs.set("val_" + m->name(), m->result());
     }
     bar.update(step, epoch_logs, true);
+    epochs_completed = epoch + 1;
     for (auto& cb : options.callbacks) cb->on_epoch_end(epoch, epoch_logs);
     loop.history.append(epoch, epoch_logs);
     loop.logs = epoch_logs;

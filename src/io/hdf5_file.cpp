@@ -1,0 +1,331 @@
+// HDF5 through its C API, in memory: see hdf5_file.h.
+#include "io/hdf5_file.h"
+
+#include <atomic>
+#include <cstring>
+#include <fmt/format.h>
+#include <hdf5.h>
+#include <new>
+#include <type_traits>
+
+namespace seqnet::h5 {
+
+static_assert(std::is_same_v<hid_t, int64_t>, "seqnet::h5::hid must match hid_t");
+
+namespace {
+
+// HDF5 prints an error stack on every failed call unless told not to; seqnet reports its own errors.
+void silence() {
+  static const bool once = [] {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    return true;
+  }();
+  (void)once;
+}
+
+// Closes an HDF5 id of any kind when it leaves scope.
+struct Id {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  Id(hid_t i, herr_t (*c)(hid_t)) : id(i), close(c) {}
+  ~Id() {
+    if (id >= 0) close(id);
+  }
+  Id(const Id&) = delete;
+  Id& operator=(const Id&) = delete;
+  operator hid_t() const { return id; }
+  bool ok() const { return id >= 0; }
+};
+
+std::string join(const std::string& a, const std::string& b) { return a.empty() || a == "/" ? "/" + b : a + "/" + b; }
+
+std::vector<std::string> split_path(const std::string& p) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : p) {
+    if (c == '/') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+H5I_type_t object_type(hid_t loc, const std::string& name) {
+  Id o(H5Oopen(loc, name.c_str(), H5P_DEFAULT), H5Oclose);
+  if (!o.ok()) return H5I_BADID;
+  return H5Iget_type(o);
+}
+
+std::atomic<uint64_t> g_file_counter{0};
+}  // namespace
+
+Group::~Group() {
+  if (id_ >= 0) H5Gclose(id_);
+}
+
+Group& Group::operator=(Group&& o) noexcept {
+  if (this != &o) {
+    if (id_ >= 0) H5Gclose(id_);
+    id_ = o.id_;
+    path_ = std::move(o.path_);
+    o.id_ = -1;
+  }
+  return *this;
+}
+
+bool Group::has(const std::string& name) const {
+  std::string prefix;
+  for (const auto& part : split_path(name)) {
+    prefix += (prefix.empty() ? "" : "/") + part;
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return !prefix.empty();
+}
+
+bool Group::has_group(const std::string& name) const { return has(name) && object_type(id_, name) == H5I_GROUP; }
+bool Group::has_dataset(const std::string& name) const { return has(name) && object_type(id_, name) == H5I_DATASET; }
+
+Group Group::open(const std::string& name) const {
+  if (!has_group(name)) throw Error(fmt::format("HDF5 group '{}' is missing", join(path_, name)));
+  hid_t g = H5Gopen2(id_, name.c_str(), H5P_DEFAULT);
+  if (g < 0) throw Error(fmt::format("cannot open HDF5 group '{}'", join(path_, name)));
+  return Group(g, join(path_, name));
+}
+
+Group Group::create(const std::string& name) {
+  Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t g = H5Gcreate2(id_, name.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) throw Error(fmt::format("cannot create HDF5 group '{}'", join(path_, name)));
+  return Group(g, join(path_, name));
+}
+
+Group Group::require(const std::string& name) { return has_group(name) ? open(name) : create(name); }
+
+std::vector<std::string> Group::children() const {
+  std::vector<std::string> out;
+  auto cb = [](hid_t, const char* n, const H5L_info_t*, void* data) -> herr_t {
+    static_cast<std::vector<std::string>*>(data)->push_back(n);
+    return 0;
+  };
+  hsize_t idx = 0;
+  if (H5Literate(id_, H5_INDEX_NAME, H5_ITER_INC, &idx, cb, &out) < 0)
+    throw Error(fmt::format("cannot list HDF5 group '{}'", path_));
+  return out;
+}
+
+namespace {
+void write_dataset(hid_t loc, const std::string& path, const std::string& name, hid_t file_type, hid_t mem_type,
+                   const Shape& shape, const void* data) {
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Id space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
+  Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Id ds(H5Dcreate2(loc, name.c_str(), file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) throw Error(fmt::format("cannot create HDF5 dataset '{}'", join(path, name)));
+  if (H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw Error(fmt::format("cannot write HDF5 dataset '{}'", join(path, name)));
+}
+}  // namespace
+
+void Group::write(const std::string& name, const Tensor& t) {
+  if (t.is_float()) write_dataset(id_, path_, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t.shape(), t.data());
+  else write_dataset(id_, path_, name, H5T_STD_I32LE, H5T_NATIVE_INT32, t.shape(), t.idata());
+}
+
+void Group::write_int_scalar(const std::string& name, int64_t v) {
+  int32_t x = int32_t(v);
+  write_dataset(id_, path_, name, H5T_STD_I32LE, H5T_NATIVE_INT32, {}, &x);
+}
+
+void Group::write_float_scalar(const std::string& name, float v) {
+  write_dataset(id_, path_, name, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, {}, &v);
+}
+
+Shape Group::dataset_shape(const std::string& name) const {
+  if (!has_dataset(name)) throw Error(fmt::format("HDF5 dataset '{}' is missing", join(path_, name)));
+  Id ds(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) throw Error(fmt::format("cannot open HDF5 dataset '{}'", join(path_, name)));
+  Id space(H5Dget_space(ds), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(space);
+  if (nd < 0 || nd > 16) throw Error(fmt::format("HDF5 dataset '{}' has an unreadable shape", join(path_, name)));
+  std::vector<hsize_t> dims(size_t(nd) + 1);
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  return Shape(dims.begin(), dims.begin() + nd);
+}
+
+Tensor Group::read(const std::string& name) const {
+  Shape shape = dataset_shape(name);
+  Id ds(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Id type(H5Dget_type(ds), H5Tclose);
+  H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER)
+    throw Error(fmt::format("HDF5 dataset '{}' is not numeric", join(path_, name)));
+  uint64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0 || d > (int64_t(1) << 31) || (n *= uint64_t(d)) > (uint64_t(1) << 31))
+      throw Error(fmt::format("HDF5 dataset '{}' is implausibly large ({})", join(path_, name), shape_to_string(shape)));
+  }
+  Tensor t;
+  try {
+    t = Tensor(shape);
+  } catch (const std::bad_alloc&) {
+    throw Error(fmt::format("HDF5 dataset '{}' is too large to load ({})", join(path_, name), shape_to_string(shape)));
+  }
+  if (n > 0 && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
+    throw Error(fmt::format("cannot read HDF5 dataset '{}' (the file may be damaged)", join(path_, name)));
+  return t;
+}
+
+double Group::read_scalar(const std::string& name) const {
+  Tensor t = read(name);
+  if (t.size() != 1) throw Error(fmt::format("HDF5 dataset '{}' should hold one value, holds {}", join(path_, name), t.size()));
+  Id ds(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
+  Id type(H5Dget_type(ds), H5Tclose);
+  if (H5Tget_class(type) == H5T_INTEGER) {  // exact for iteration counters beyond 2^24
+    int64_t v = 0;
+    if (H5Dread(ds, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) < 0)
+      throw Error(fmt::format("cannot read HDF5 dataset '{}'", join(path_, name)));
+    return double(v);
+  }
+  return double(t[0]);
+}
+
+bool Group::has_attr(const std::string& name) const { return H5Aexists(id_, name.c_str()) > 0; }
+
+namespace {
+void write_string_attr(hid_t loc, const std::string& path, const std::string& name, const std::vector<const char*>& ptrs,
+                       bool scalar) {
+  if (H5Aexists(loc, name.c_str()) > 0) H5Adelete(loc, name.c_str());
+  Id type(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t n = ptrs.size();
+  Id space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Id attr(H5Acreate2(loc, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+  if (!attr.ok() || (!ptrs.empty() && H5Awrite(attr, type, ptrs.data()) < 0))
+    throw Error(fmt::format("cannot write HDF5 attribute '{}' of '{}' (too large?)", name, path));
+}
+}  // namespace
+
+void Group::set_attr(const std::string& name, const std::string& value) {
+  write_string_attr(id_, path_, name, {value.c_str()}, true);
+}
+
+void Group::set_attr(const std::string& name, const std::vector<std::string>& values) {
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_string_attr(id_, path_, name, ptrs, false);
+}
+
+namespace {
+std::vector<std::string> read_string_attr(hid_t loc, const std::string& path, const std::string& name) {
+  Id attr(H5Aopen(loc, name.c_str(), H5P_DEFAULT), H5Aclose);
+  if (!attr.ok()) throw Error(fmt::format("cannot open HDF5 attribute '{}' of '{}'", name, path));
+  Id type(H5Aget_type(attr), H5Tclose);
+  Id space(H5Aget_space(attr), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n < 0 || n > (1 << 24)) throw Error(fmt::format("HDF5 attribute '{}' of '{}' is unreadable", name, path));
+  std::vector<std::string> out;
+  if (H5Tget_class(type) != H5T_STRING) {
+    if (n == 0) return out;  // h5py writes an empty list as an empty float64 array
+    throw Error(fmt::format("HDF5 attribute '{}' of '{}' is not a string", name, path));
+  }
+  Id mem(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_cset(mem, H5Tget_cset(type));
+  if (H5Tis_variable_str(type) > 0) {
+    H5Tset_size(mem, H5T_VARIABLE);
+    std::vector<char*> ptrs(size_t(n), nullptr);
+    if (n > 0 && H5Aread(attr, mem, ptrs.data()) < 0)
+      throw Error(fmt::format("cannot read HDF5 attribute '{}' of '{}'", name, path));
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    if (n > 0) H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
+  } else {
+    size_t size = H5Tget_size(type);
+    if (size == 0 || size > (size_t(1) << 26)) throw Error(fmt::format("HDF5 attribute '{}' of '{}' is unreadable", name, path));
+    H5Tset_size(mem, size);
+    H5Tset_strpad(mem, H5T_STR_NULLPAD);
+    std::vector<char> buf(size * size_t(n) + 1, 0);
+    if (n > 0 && H5Aread(attr, mem, buf.data()) < 0)
+      throw Error(fmt::format("cannot read HDF5 attribute '{}' of '{}'", name, path));
+    for (hssize_t i = 0; i < n; ++i) {
+      const char* p = buf.data() + size_t(i) * size;
+      out.emplace_back(p, strnlen(p, size));
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<std::string> Group::attr_string(const std::string& name) const {
+  if (!has_attr(name)) return std::nullopt;
+  auto v = read_string_attr(id_, path_, name);
+  if (v.size() != 1) throw Error(fmt::format("HDF5 attribute '{}' of '{}' should be one string", name, path_));
+  return v[0];
+}
+
+std::vector<std::string> Group::attr_strings(const std::string& name) const {
+  if (has_attr(name)) return read_string_attr(id_, path_, name);
+  std::vector<std::string> out;  // Keras splits attributes over 64 KiB into name0, name1, ...
+  for (int i = 0; has_attr(name + std::to_string(i)); ++i) {
+    auto part = read_string_attr(id_, path_, name + std::to_string(i));
+    out.insert(out.end(), part.begin(), part.end());
+  }
+  return out;
+}
+
+// ---------------- File ----------------
+
+File File::create() {
+  silence();
+  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl, 1 << 16, 0);
+  std::string name = fmt::format("seqnet-mem-{}.h5", g_file_counter++);
+  hid_t f = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  if (f < 0) throw Error("cannot create an in-memory HDF5 file");
+  return File(f);
+}
+
+File File::open(const std::string& bytes, const std::string& what) {
+  silence();
+  if (!looks_like_hdf5(bytes)) throw Error(what + " is not an HDF5 file (no HDF5 signature)");
+  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl, 1 << 16, 0);
+  File file(-1);
+  file.image_ = bytes;
+  if (H5Pset_file_image(fapl, file.image_.data(), file.image_.size()) < 0) throw Error("cannot hand " + what + " to HDF5");
+  std::string name = fmt::format("seqnet-mem-{}.h5", g_file_counter++);
+  file.id_ = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
+  if (file.id_ < 0) throw Error(what + " is not a readable HDF5 file (truncated or damaged)");
+  return file;
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+
+Group File::root() const {
+  hid_t g = H5Gopen2(id_, "/", H5P_DEFAULT);
+  if (g < 0) throw Error("cannot open the root group of an HDF5 file (damaged file)");
+  return Group(g, "/");
+}
+
+std::string File::bytes() {
+  if (H5Fflush(id_, H5F_SCOPE_GLOBAL) < 0) throw Error("cannot flush an in-memory HDF5 file");
+  ssize_t n = H5Fget_file_image(id_, nullptr, 0);
+  if (n <= 0) throw Error("cannot get the image of an in-memory HDF5 file");
+  std::string out(size_t(n), '\0');
+  if (H5Fget_file_image(id_, out.data(), size_t(n)) != n) throw Error("cannot copy the image of an in-memory HDF5 file");
+  return out;
+}
+
+bool looks_like_hdf5(const std::string& bytes) {
+  static const char sig[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  return bytes.size() >= 8 && std::memcmp(bytes.data(), sig, 8) == 0;
+}
+
+}  // namespace seqnet::h5

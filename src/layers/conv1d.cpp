@@ -1,0 +1,162 @@
+// Conv1D: y = act(conv(x, kernel) + bias) over channels-last sequences, as im2col + GEMM.
+#include <algorithm>
+#include <cctype>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/layer_registry.h"
+#include "kernels/conv1d_kernels.h"
+#include "seqnet/layers/conv.h"
+
+namespace seqnet {
+
+namespace {
+std::string lower(std::string s) {
+  for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+}  // namespace
+
+Conv1D::Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options)
+    : LogitsLayer(options.name, "conv1d"), filters_(filters), kernel_size_(kernel_size), options_(std::move(options)),
+      activation_(activation_from_name(options_.activation)) {
+  if (filters_ <= 0) fail(fmt::format("filters must be positive, got {}", filters_));
+  if (kernel_size_ <= 0) fail(fmt::format("kernel_size must be positive, got {}", kernel_size_));
+  if (options_.strides <= 0) fail(fmt::format("strides must be positive, got {}", options_.strides));
+  if (options_.dilation_rate <= 0) fail(fmt::format("dilation_rate must be positive, got {}", options_.dilation_rate));
+  options_.padding = lower(options_.padding);
+  if (options_.padding != "valid" && options_.padding != "same" && options_.padding != "causal")
+    fail(fmt::format("padding must be 'valid', 'same' or 'causal', got '{}'", options_.padding));
+  if (options_.strides > 1 && options_.dilation_rate > 1)
+    fail(fmt::format("strides > 1 cannot be combined with dilation_rate > 1 (got strides={}, dilation_rate={})",
+                     options_.strides, options_.dilation_rate));
+  validate_initializer(options_.kernel_initializer);
+  validate_initializer(options_.bias_initializer);
+  if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
+}
+
+int64_t Conv1D::output_length(int64_t steps) const {
+  const int64_t s = options_.strides, span = options_.dilation_rate * (kernel_size_ - 1) + 1;
+  if (options_.padding == "valid") return steps >= span ? (steps - span) / s + 1 : 0;
+  return steps >= 1 ? (steps - 1) / s + 1 : 0;
+}
+
+int64_t Conv1D::pad_left(int64_t steps, int64_t out_steps) const {
+  const int64_t span = options_.dilation_rate * (kernel_size_ - 1) + 1;
+  if (options_.padding == "causal") return span - 1;
+  if (options_.padding == "same") return std::max<int64_t>((out_steps - 1) * options_.strides + span - steps, 0) / 2;
+  return 0;
+}
+
+void Conv1D::check_length(int64_t steps) const {
+  if (output_length(steps) >= 1) return;
+  const int64_t span = options_.dilation_rate * (kernel_size_ - 1) + 1;
+  fail(fmt::format("input of {} steps is too short for a '{}' convolution with kernel_size {} and dilation_rate {} "
+                   "(needs at least {} steps)",
+                   steps, options_.padding, kernel_size_, options_.dilation_rate, std::max<int64_t>(span, 1)));
+}
+
+Shape Conv1D::build_impl(const Shape& in, Rng& rng) {
+  if (in.size() != 3) fail("expects input of rank 3 (batch, steps, channels), got " + shape_to_string(in));
+  if (in[2] < 0) fail("the channels axis of the input must be known, got " + shape_to_string(in));
+  if (in[1] >= 0) check_length(in[1]);
+  add_weight("kernel", {kernel_size_, in[2], filters_}, options_.kernel_initializer, rng);
+  if (options_.use_bias) add_weight("bias", {filters_}, options_.bias_initializer, rng);
+  return {in[0], in[1] < 0 ? -1 : output_length(in[1]), filters_};
+}
+
+Tensor Conv1D::forward(const Tensor& x, RunContext&) {
+  const Param* kernel = params()[0];
+  const Param* bias = options_.use_bias ? params()[1] : nullptr;
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+  check_length(L);
+  const int64_t Lout = output_length(L);
+  x_ = x;
+  z_ = Tensor({B, Lout, filters_});
+  kernels::conv1d_forward(z_.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
+                          filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));
+  if (activation_ == Activation::linear) {
+    y_ = z_;
+  } else {
+    y_ = Tensor(z_.shape());
+    activation_forward(activation_, z_.data(), y_.data(), z_.size(), filters_);
+  }
+  return y_;
+}
+
+Tensor Conv1D::backward(const Tensor& dy) {
+  if (activation_ == Activation::linear) return backward_from_logits(dy);
+  Tensor dz(dy.shape());
+  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dz.size(), filters_);
+  return backward_from_logits(dz);
+}
+
+Tensor Conv1D::backward_from_logits(const Tensor& dz) {
+  Param* kernel = params()[0];
+  Param* bias = options_.use_bias ? params()[1] : nullptr;
+  const int64_t B = x_.dim(0), L = x_.dim(1), C = x_.dim(2), Lout = dz.dim(1);
+  Tensor dx(x_.shape());
+  kernels::conv1d_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
+                           kernel->value.data(), B, L, C, filters_, kernel_size_, Lout, options_.strides,
+                           options_.dilation_rate, pad_left(L, Lout));
+  return dx;
+}
+
+Json Conv1D::get_config() const {
+  Json c = Layer::get_config();
+  c["filters"] = filters_;
+  c["kernel_size"] = Json::array({kernel_size_});
+  c["strides"] = Json::array({options_.strides});
+  c["padding"] = options_.padding;
+  c["data_format"] = "channels_last";
+  c["dilation_rate"] = Json::array({options_.dilation_rate});
+  c["groups"] = 1;
+  c["activation"] = activation_name(activation_);
+  c["use_bias"] = options_.use_bias;
+  c["kernel_initializer"] = config::initializer_to_json(options_.kernel_initializer);
+  c["bias_initializer"] = config::initializer_to_json(options_.bias_initializer);
+  c["kernel_regularizer"] = nullptr;
+  c["bias_regularizer"] = nullptr;
+  c["activity_regularizer"] = nullptr;
+  c["kernel_constraint"] = nullptr;
+  c["bias_constraint"] = nullptr;
+  return c;
+}
+
+namespace config {
+
+void reject_channels_first(const Json& c, const char* class_name) {
+  const std::string fmt_name = get(c, "data_format", std::string("channels_last"));
+  if (fmt_name != "channels_last")
+    throw Error(fmt::format("layer '{}' ({}): data_format '{}' is not supported; seqnet is channels_last only",
+                            c.value("name", std::string("?")), class_name, fmt_name));
+}
+
+LayerPtr conv1d_from_config(const Json& c) {
+  const std::string name = c.value("name", std::string("?"));
+  reject_if_set(c, "kernel_regularizer", "regularizers are not implemented");
+  reject_if_set(c, "bias_regularizer", "regularizers are not implemented");
+  reject_if_set(c, "activity_regularizer", "regularizers are not implemented");
+  reject_if_set(c, "kernel_constraint", "constraints are not implemented");
+  reject_if_set(c, "bias_constraint", "constraints are not implemented");
+  reject_channels_first(c, "Conv1D");
+  if (int64_t groups = get<int64_t>(c, "groups", 1); groups != 1)
+    throw Error(fmt::format("layer '{}' (Conv1D): groups = {} is not supported (only groups = 1)", name, groups));
+  if (!c.contains("filters") || !c.contains("kernel_size"))
+    throw Error("Conv1D config needs filters and kernel_size: " + c.dump());
+  Conv1DOptions o;
+  o.strides = get_int_or_first(c, "strides", 1);
+  o.padding = get(c, "padding", std::string("valid"));
+  o.dilation_rate = get_int_or_first(c, "dilation_rate", 1);
+  o.activation = activation_of(c);
+  o.use_bias = get(c, "use_bias", true);
+  if (c.contains("kernel_initializer")) o.kernel_initializer = initializer_from_json(c["kernel_initializer"]);
+  if (c.contains("bias_initializer")) o.bias_initializer = initializer_from_json(c["bias_initializer"]);
+  auto l = std::make_shared<Conv1D>(c["filters"].get<int64_t>(), get_int_or_first(c, "kernel_size", 1), o);
+  apply_common(*l, c);
+  return l;
+}
+
+}  // namespace config
+
+}  // namespace seqnet

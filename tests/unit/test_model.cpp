@@ -1,0 +1,236 @@
+// Sequential and functional models: summary, configs, fit / evaluate / predict, errors, determinism.
+#include <cmath>
+#include <gtest/gtest.h>
+
+#include "fixtures.h"
+#include "gradcheck.h"
+#include "seqnet/seqnet.h"
+
+using namespace seqnet;
+using namespace seqnet::testing;
+
+namespace {
+std::string rstrip_lines(const std::string& s) {
+  std::string out, line;
+  for (char c : s) {
+    if (c == '\n') {
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      out += line + "\n";
+      line.clear();
+    } else {
+      line += c;
+    }
+  }
+  out += line;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+// "Does token 3 occur in the sequence?" — a small sequence task a Dense stack can learn.
+std::pair<Tensor, Tensor> token_task(int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  Tensor x({n, 10}, DType::int32), y({n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    bool has = false;
+    for (int t = 0; t < 10; ++t) {
+      int32_t id = int32_t(rng.randint(1, 10));
+      if (rng.uniform() < 0.5f && id == 3) id = 4;  // make "3 present" about as common as absent
+      x.idata()[i * 10 + t] = id;
+      has |= id == 3;
+    }
+    y[i] = has ? 1.0f : 0.0f;
+  }
+  return {x, y};
+}
+
+std::unique_ptr<Sequential> token_model() {
+  auto m = std::make_unique<Sequential>();
+  m->add(layers::Embedding(10, 8, {.input_length = 10}));
+  m->add(layers::Flatten());
+  m->add(layers::Dense(32, {.activation = "relu"}));
+  m->add(layers::Dense(1, {.activation = "sigmoid"}));
+  return m;
+}
+}  // namespace
+
+TEST(Summary, MatchesKerasTextForKerasConfigs) {
+  auto fx = load_fixture("core_keras.json")["models"];
+  for (auto& [name, m] : fx.items()) {
+    SCOPED_TRACE(name);
+    auto model = model_from_json(m["json"].get<std::string>());
+    EXPECT_EQ(model->count_params(), m["count_params"].get<int64_t>());
+    EXPECT_EQ(rstrip_lines(model->summary_string()), rstrip_lines(m["summary"].get<std::string>()));
+  }
+}
+
+TEST(Config, ToJsonRoundTripKeepsArchitecture) {
+  auto fx = load_fixture("core_keras.json")["models"];
+  for (auto& [name, m] : fx.items()) {
+    SCOPED_TRACE(name);
+    auto a = model_from_json(m["json"].get<std::string>());
+    auto b = model_from_json(a->to_json());
+    EXPECT_EQ(a->summary_string(), b->summary_string());
+    EXPECT_EQ(a->to_json(), b->to_json());
+  }
+}
+
+TEST(Config, Keras2FlavourWithBatchInputShape) {
+  const char* keras2 = R"({"class_name": "Sequential", "config": {"name": "sequential_1", "layers": [
+    {"class_name": "Embedding", "config": {"name": "embedding_1", "trainable": true, "batch_input_shape": [null, 500],
+      "dtype": "float32", "input_dim": 10000, "output_dim": 32, "embeddings_initializer": {"class_name": "RandomUniform",
+      "config": {"minval": -0.05, "maxval": 0.05, "seed": null}}, "mask_zero": false, "input_length": 500}},
+    {"class_name": "Flatten", "config": {"name": "flatten_1", "trainable": true, "data_format": "channels_last"}},
+    {"class_name": "Dense", "config": {"name": "dense_1", "trainable": true, "units": 1, "activation": "sigmoid",
+      "use_bias": true, "kernel_initializer": {"class_name": "VarianceScaling", "config": {"scale": 1.0, "mode": "fan_avg",
+      "distribution": "uniform", "seed": null}}, "bias_initializer": {"class_name": "Zeros", "config": {}},
+      "kernel_regularizer": null}}]}, "keras_version": "2.2.4", "backend": "tensorflow"})";
+  auto model = model_from_json(keras2);
+  EXPECT_EQ(model->output_shape(), (Shape{-1, 1}));
+  EXPECT_EQ(model->count_params(), 320000 + 16001);
+  EXPECT_EQ(model->get_layer("flatten_1")->output_shape(), (Shape{-1, 16000}));
+}
+
+TEST(Config, UnknownLayerAndOptionAreNamed) {
+  const char* unknown = R"({"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [null, 3]}},
+    {"class_name": "Wobble", "config": {"name": "w"}}]}})";
+  try {
+    model_from_json(unknown);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown layer class 'Wobble' (layer 'w')"), std::string::npos) << e.what();
+  }
+  const char* reg = R"({"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "Dense", "config": {"name": "d", "units": 2, "batch_input_shape": [null, 3],
+     "kernel_regularizer": {"class_name": "L2", "config": {"l2": 0.01}}}}]}})";
+  EXPECT_THROW(model_from_json(reg), Error);
+  EXPECT_THROW(model_from_json("{not json"), Error);
+}
+
+TEST(Fit, LearnsASequenceTask) {
+  set_random_seed(3);
+  auto [x, y] = token_task(2000, 1);
+  auto [xt, yt] = token_task(500, 2);
+  auto model = token_model();
+  model->compile({.optimizer = optimizers::Adam({.learning_rate = 0.01f}), .loss = "binary_crossentropy", .metrics = {"acc"}});
+  History h = model->fit(x, y, {.batch_size = 32, .epochs = 8, .verbose = 0, .validation_split = 0.2f});
+  ASSERT_EQ(h.epoch.size(), 8u);
+  EXPECT_LT(h["loss"].back(), h["loss"].front());
+  EXPECT_TRUE(h.contains("val_acc"));
+  Logs test = model->evaluate(xt, yt);
+  EXPECT_GE(*test.get("acc"), 0.95) << "test accuracy";
+  Tensor pred = model->predict(xt, 64);
+  EXPECT_EQ(pred.shape(), (Shape{500, 1}));
+}
+
+TEST(Fit, SameSeedGivesBitwiseIdenticalWeights) {
+  auto train = [] {
+    set_random_seed(11);
+    auto [x, y] = token_task(300, 5);
+    auto model = token_model();
+    model->compile({.optimizer = "rmsprop", .loss = "binary_crossentropy"});
+    model->fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    std::vector<float> w;
+    for (Param* p : model->params()) w.insert(w.end(), p->value.data(), p->value.data() + p->value.size());
+    return w;
+  };
+  EXPECT_EQ(train(), train());
+}
+
+TEST(Fit, FunctionalModelTrainsWithBatchSource) {
+  set_random_seed(5);
+  auto in = Input({4});
+  auto out = in | layers::Dense(8, {.activation = "tanh"}) | layers::Dense(1);
+  Model model(in, out, "regressor");
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 0.02f}), .loss = "mse", .metrics = {"mae"}});
+  struct Linear : BatchSource {
+    Rng rng{9};
+    std::pair<Tensor, Tensor> next_batch() override {
+      Tensor x({16, 4}), y({16, 1});
+      for (int i = 0; i < 16; ++i) {
+        float s = 0;
+        for (int j = 0; j < 4; ++j) s += (x[i * 4 + j] = rng.uniform(-1, 1)) * float(j + 1) * 0.25f;
+        y[i] = s;
+      }
+      return {x, y};
+    }
+  } train, val;
+  History h = model.fit(train, {.epochs = 10, .verbose = 0, .steps_per_epoch = 50, .validation_source = &val, .validation_steps = 5});
+  EXPECT_LT(h["val_loss"].back(), 0.02);
+  EXPECT_LT(h["mae"].back(), h["mae"].front());
+}
+
+TEST(Fit, ClearErrorsForBadInput) {
+  auto model = token_model();
+  model->compile({.loss = "binary_crossentropy"});
+  auto [x, y] = token_task(10, 1);
+  try {
+    model->fit(x, y.slice_rows(0, 9), {.verbose = 0});
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x has 10 samples but y has 9"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(model->fit(x.slice_rows(0, 0), y.slice_rows(0, 0), {.verbose = 0}), Error);
+  try {
+    model->predict(Tensor({2, 12}, DType::int32));
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected input shape (None, 10), got (2, 12)"), std::string::npos) << e.what();
+  }
+  Sequential uncompiled;
+  uncompiled.add(layers::Dense(1, {.input_shape = Shape{3}}));
+  EXPECT_THROW(uncompiled.fit(Tensor({4, 3}), Tensor({4, 1}), {.verbose = 0}), Error);
+}
+
+TEST(Fit, NanLossStopsTraining) {
+  Sequential model;
+  model.add(layers::Dense(1, {.input_shape = Shape{2}}));
+  model.compile({.optimizer = optimizers::SGD({.learning_rate = 1e30f}), .loss = "mse"});
+  Tensor x = Tensor::full({64, 2}, 1e20f), y({64, 1});
+  ::testing::internal::CaptureStdout();
+  History h = model.fit(x, y, {.batch_size = 8, .epochs = 5, .verbose = 0});
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("Invalid loss, terminating training"), std::string::npos) << out;
+  EXPECT_EQ(h.epoch.size(), 1u);
+  EXPECT_TRUE(model.stop_training);
+}
+
+TEST(Fit, ProgressLogLooksLikeKeras) {
+  set_random_seed(1);
+  auto [x, y] = token_task(64, 1);
+  auto model = token_model();
+  model->compile({.loss = "binary_crossentropy", .metrics = {"acc"}});
+  ::testing::internal::CaptureStdout();
+  model->fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 1, .validation_data = std::make_pair(x, y)});
+  std::string out = ::testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("Epoch 1/2\n4/4 [==============================] - "), std::string::npos) << out;
+  EXPECT_NE(out.find("s/step - loss: "), std::string::npos) << out;
+  EXPECT_NE(out.find(" - acc: "), std::string::npos) << out;
+  EXPECT_NE(out.find(" - val_loss: "), std::string::npos) << out;
+  EXPECT_NE(out.find(" - val_acc: "), std::string::npos) << out;
+  EXPECT_NE(out.find("Epoch 2/2\n"), std::string::npos) << out;
+}
+
+TEST(Model, WholeModelGradientCheck) {
+  // Backward through a chain equals finite differences of the model's output.
+  set_random_seed(2);
+  auto in = Input({5, 3});
+  auto out = in | layers::Dense(4, {.activation = "tanh"}) | layers::Flatten() | layers::Dense(2);
+  Model model(in, out);
+  Tensor x = random_tensor({2, 5, 3}, 4);
+  Tensor y = model.forward(x, false);
+  Tensor w = random_tensor(y.shape(), 8);
+  model.zero_grads();
+  Tensor dx = model.backward(w);
+  auto objective = [&](const Tensor& input) {
+    Tensor o = model.forward(input, false);
+    double s = 0;
+    for (int64_t i = 0; i < o.size(); ++i) s += double(o[i]) * w[i];
+    return s;
+  };
+  for (int64_t i = 0; i < x.size(); i += 3) {
+    Tensor xp = x, xm = x;
+    xp[i] += 1e-3f, xm[i] -= 1e-3f;
+    EXPECT_NEAR(dx[i], (objective(xp) - objective(xm)) / 2e-3, 2e-3);
+  }
+}

@@ -1,0 +1,30 @@
+// seqnet train EXPERIMENT.json [--epochs N] [--data-dir D] [--out DIR] [--seed S] [--threads T]
+#include "commands.h"
+#include "seqnet/experiment.h"
+#include "seqnet/threads.h"
+
+namespace seqnet_cli {
+
+void add_train_options(CLI::App& cmd, TrainArgs& a) {
+  cmd.add_option("experiment", a.experiment, "Experiment file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--epochs", a.epochs, "Override the experiment's epoch count");
+  cmd.add_option("--data-dir", a.data_dir, "Folder holding the data sets (default: $SEQNET_DATA_DIR, ../shared/data)");
+  cmd.add_option("--out", a.out_dir, "Folder for history, model config and report");
+  cmd.add_option("--seed", a.seed, "Random seed (weights, shuffles, dropout)");
+  cmd.add_option("--threads", a.threads, "Threads (default: $SEQNET_NUM_THREADS or all cores)");
+  cmd.add_option("--verbose", a.verbose, "0 silent, 1 progress bar, 2 one line per epoch");
+}
+
+int run_train(const TrainArgs& a) {
+  if (a.threads > 0) seqnet::set_num_threads(a.threads);
+  seqnet::ExperimentOptions o;
+  o.epochs = a.epochs;
+  o.data_dir = a.data_dir;
+  o.out_dir = a.out_dir;
+  o.seed = a.seed;
+  o.verbose = a.verbose;
+  seqnet::run_experiment_file(a.experiment, o);
+  return 0;
+}
+
+}  // namespace seqnet_cli
