@@ -60,9 +60,11 @@ class Layer {
   // Default: pass it through unchanged (what Keras's supports_masking layers do).
   virtual std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const;
 
+  // The layer's weights, in Keras's order. A wrapper (Bidirectional, TimeDistributed) returns its inner
+  // layers' Param objects themselves (see collect_params): one set of weights, shared, never copied.
   std::vector<Param*> params();
   std::vector<const Param*> params() const;
-  Param* find_param(const std::string& weight_name);
+  Param* find_param(const std::string& weight_name);  // the first weight of that name
   int64_t count_params() const;
   int64_t count_trainable_params() const;
   bool trainable() const { return trainable_; }
@@ -79,6 +81,10 @@ class Layer {
   // Checks the input shape, creates the weights and returns the output shape.
   virtual Shape build_impl(const Shape& input_shape, Rng& rng) = 0;
   Param& add_weight(std::string weight_name, Shape shape, const Initializer& init, Rng& rng, bool trainable = true);
+  // Appends the weights that params(), count_params() and find_param() see. Default: the weights made
+  // by add_weight. Wrappers override it to append their inner layers' params() (shared, not copied).
+  // Must not modify the layer (the const params() calls it too).
+  virtual void collect_params(std::vector<Param*>& out);
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed with where()
 
  private:

@@ -15,6 +15,9 @@ class Metric {
   void reset() { total_ = 0.0; count_ = 0.0; }
   void update(const Tensor& y_pred, const Tensor& y_true);
   double result() const { return count_ > 0 ? total_ / count_ : 0.0; }
+  // The running (sum, count), so that ranks of a data-parallel run can add theirs up.
+  std::pair<double, double> state() const { return {total_, count_}; }
+  void set_state(double total, double count) { total_ = total, count_ = count; }
 
  protected:
   // Adds per-sample values: returns (sum, count).

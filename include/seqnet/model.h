@@ -104,6 +104,10 @@ struct FitOptions {
   int64_t steps_per_epoch = 0;
   BatchSource* validation_source = nullptr;
   int64_t validation_steps = 0;
+  // Truncated BPTT (0 = full BPTT): each batch's sequences are cut into chunks of tbptt_steps steps
+  // along axis 1; recurrent states carry from chunk to chunk, gradients stay within a chunk, and each
+  // chunk that sees the loss takes one optimizer step. See docs/layers.md, "Truncated BPTT".
+  int64_t tbptt_steps = 0;
 };
 
 struct EvaluateOptions {
@@ -136,6 +140,8 @@ class Model {
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
   History fit(BatchSource& train, FitOptions options);
   Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options = {});
+  // `steps` batches from a source (the book's validation and test generators).
+  Logs evaluate(BatchSource& source, int64_t steps);
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
 
   // Lower level: one training step on a batch (forward, loss, backward, optimizer); returns the loss.
@@ -169,8 +175,14 @@ class Model {
   int epochs_completed = 0;
 
   bool stop_training = false;
-  Rng& rng() { return rng_; }
-  void set_seed(uint64_t seed) { rng_ = Rng(seed); }
+  Rng& rng() { return rng_; }                  // dropout masks
+  Rng& shuffle_rng() { return shuffle_rng_; }  // fit()'s shuffling
+  // Seeds this model's streams: the shuffling of fit() and the dropout masks (kept apart so that the
+  // ranks of a data-parallel run shuffle alike while each draws its own masks).
+  void set_seed(uint64_t seed) {
+    rng_ = Rng(seed);
+    shuffle_rng_ = Rng(seed ^ 0x5eed5eed5eed5eedULL);
+  }
 
  protected:
   explicit Model(std::string name);
@@ -189,16 +201,22 @@ class Model {
   DType input_dtype_ = DType::float32;
 
  private:
-  Logs run_epoch_end_validation(const Tensor& vx, const Tensor& vy, int64_t batch_size);
+  struct Validation;
+  History fit_loop(BatchSource& train, int64_t steps_per_epoch, FitOptions& options, const Validation& validation);
+  // One optimizer step on a global batch; under MPI this rank computes its shard and the gradients are
+  // averaged over ranks. Returns the batch loss (over the whole global batch).
+  double train_step(const Tensor& x, const Tensor& y);
+  // train_step over chunks of k steps (src/model/tbptt.cpp); returns the batch loss.
+  double tbptt_step(const Tensor& x, const Tensor& y, int64_t k);
+  // Adds up the metrics' running sums over ranks (identity on one rank).
+  void reduce_metrics();
   void check_xy(const Tensor& x, const Tensor& y, const char* what) const;
   double loss_and_backward(const Tensor& x, const Tensor& y, bool update_metrics);
 
   LossPtr loss_;
   OptimizerPtr optimizer_;
   std::vector<MetricPtr> metrics_;
-  Rng rng_;
-  std::vector<Tensor> values_, masks_;
-  std::vector<bool> has_mask_;
+  Rng rng_, shuffle_rng_;
 };
 
 class Sequential : public Model {
@@ -224,5 +242,8 @@ class Sequential : public Model {
 
 // Builds a Sequential lazily from the first batch when no input shape was ever given.
 void ensure_built(Model& model, const Tensor& x);
+// The same with the time axis (axis 1) left unknown, for fit(..., tbptt_steps=k), which calls the
+// model on k-step chunks.
+void ensure_built_variable_length(Model& model, const Tensor& x);
 
 }  // namespace seqnet

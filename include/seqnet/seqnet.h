@@ -2,6 +2,7 @@
 #pragma once
 #include "seqnet/activations.h"
 #include "seqnet/callbacks.h"
+#include "seqnet/history.h"
 #include "seqnet/data/csv.h"
 #include "seqnet/data/data_dir.h"
 #include "seqnet/data/imdb.h"
@@ -26,6 +27,7 @@
 #include "seqnet/model.h"
 #include "seqnet/optimizers.h"
 #include "seqnet/random.h"
+#include "seqnet/saving.h"
 #include "seqnet/serialization.h"
 #include "seqnet/tensor.h"
 #include "seqnet/threads.h"

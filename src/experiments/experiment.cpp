@@ -278,20 +278,7 @@ ExperimentResult run_experiment(const Json& spec, const std::string& base_dir, c
   result.seconds_per_epoch = result.history.epoch.empty() ? 0.0 : seconds / double(result.history.epoch.size());
 
   if (data.test_gen) {
-    double loss_sum = 0, n = 0;
-    auto metrics_for_test = model->metrics();
-    for (auto& m : metrics_for_test) m->reset();
-    for (int64_t s = 0; s < data.test_steps; ++s) {
-      auto [x, y] = data.test_gen->next_batch();
-      Tensor pred = model->forward(x, false);
-      loss_sum += model->loss()->compute(pred, y.reshaped(pred.shape()), nullptr) * double(x.dim(0));
-      n += double(x.dim(0));
-      for (auto& m : metrics_for_test) m->update(pred, y.reshaped(pred.shape()));
-    }
-    if (n > 0) {
-      result.test.set("loss", loss_sum / n);
-      for (auto& m : metrics_for_test) result.test.set(m->name(), m->result());
-    }
+    result.test = model->evaluate(*data.test_gen, data.test_steps);
   } else if (!data.x_test.empty()) {
     result.test = model->evaluate(data.x_test, data.y_test, {.batch_size = fo.batch_size});
   }

@@ -120,6 +120,7 @@ const LayerFactoryEntry kLayerFactories[] = {
     {"GRU", gru_from_config},
     {"Bidirectional", bidirectional_from_config},
     {"TimeDistributed", time_distributed_from_config},
+    {"Masking", masking_from_config},
 };
 
 }  // namespace config
@@ -275,6 +276,36 @@ std::string Model::to_json(int indent) const {
   return root.dump(indent);
 }
 
+namespace {
+// Keras 1/2 wrote "keras_version": "2.x" beside a to_json() config; its legacy .h5 model_config has no
+// version but, unlike every Keras 3 config (and seqnet's own), no "module" key either.
+bool written_by_keras2(const Json& root) {
+  if (root.contains("keras_version") && root["keras_version"].is_string()) {
+    const std::string v = root["keras_version"].get<std::string>();
+    return v.rfind("1.", 0) == 0 || v.rfind("2.", 0) == 0;
+  }
+  return !root.contains("module");
+}
+// Keras 2's hard_sigmoid is 0.2x + 0.5 (Keras 3's is x/6 + 0.5): every "activation" or
+// "recurrent_activation" naming it, nested layers included, becomes "hard_sigmoid_keras2".
+void use_keras2_hard_sigmoid(Json& j) {
+  if (j.is_array()) {
+    for (Json& e : j) use_keras2_hard_sigmoid(e);
+    return;
+  }
+  if (!j.is_object()) return;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "activation" || it.key() == "recurrent_activation") {
+      Json& a = it.value();
+      if (a.is_string() && a.get<std::string>() == "hard_sigmoid") a = "hard_sigmoid_keras2";
+      else if (a.is_object() && a.contains("config") && a["config"] == "hard_sigmoid") a["config"] = "hard_sigmoid_keras2";
+    } else {
+      use_keras2_hard_sigmoid(it.value());
+    }
+  }
+}
+}  // namespace
+
 std::unique_ptr<Model> model_from_json(const std::string& text) {
   Json root;
   try {
@@ -285,6 +316,7 @@ std::unique_ptr<Model> model_from_json(const std::string& text) {
   // A full .keras config.json, or a to_json() string, or Keras 2's {"class_name", "config"}.
   std::string cls = root.value("class_name", std::string());
   if (!root.contains("config")) throw Error("the model config has no 'config' entry");
+  if (written_by_keras2(root)) use_keras2_hard_sigmoid(root["config"]);
   const Json& cfg = root["config"];
   if (cls == "Sequential") return sequential_from(cfg);
   if (cls == "Functional" || cls == "Model") return functional_from(cfg);

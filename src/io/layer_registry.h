@@ -50,6 +50,8 @@ LayerPtr lstm_from_config(const Json& c);
 LayerPtr gru_from_config(const Json& c);
 LayerPtr bidirectional_from_config(const Json& c);      // {"layer": {...}, "backward_layer": {...}, "merge_mode"}
 LayerPtr time_distributed_from_config(const Json& c);   // {"layer": {...}}
+// src/layers/masking.cpp
+LayerPtr masking_from_config(const Json& c);            // {"mask_value": number}
 // data_format other than channels_last is an error naming the layer (conv and pooling readers).
 void reject_channels_first(const Json& c, const char* class_name);
 

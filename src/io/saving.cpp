@@ -555,7 +555,7 @@ std::string now_string() {
 }
 
 Json seqnet_metadata(Model& model) {
-  return {{"version", version()}, {"epochs_completed", model.epochs_completed}, {"rng", rng_hex(model.rng())}};
+  return {{"version", version()}, {"epochs_completed", model.epochs_completed}, {"rng", rng_hex(model.rng())}, {"shuffle_rng", rng_hex(model.shuffle_rng())}};
 }
 
 void apply_seqnet_metadata(Model& model, const Json& meta) {
@@ -564,6 +564,8 @@ void apply_seqnet_metadata(Model& model, const Json& meta) {
   if (s.contains("epochs_completed") && s["epochs_completed"].is_number_integer())
     model.epochs_completed = s["epochs_completed"].get<int>();
   if (s.contains("rng") && s["rng"].is_string()) rng_from_hex(model.rng(), s["rng"].get<std::string>());
+  if (s.contains("shuffle_rng") && s["shuffle_rng"].is_string())
+    rng_from_hex(model.shuffle_rng(), s["shuffle_rng"].get<std::string>());
 }
 
 // ---------------- legacy HDF5 (Keras 2 / tf.keras) ----------------
@@ -754,7 +756,16 @@ std::unique_ptr<Model> model_from_h5_bytes(const std::string& bytes, bool compil
     h5::Group root = f.root();
     auto cfg = root.attr_string("model_config");
     if (!cfg) throw Error(what + " has no model_config attribute: it holds weights only (use load_weights on a model)");
-    auto model = model_from_json(*cfg);
+    std::string cfg_text = *cfg;
+    if (auto version = root.attr_string("keras_version")) {
+      // The file's Keras version tells model_from_json whether "hard_sigmoid" means Keras 2's 0.2x + 0.5.
+      Json j = Json::parse(cfg_text);
+      if (j.is_object() && !j.contains("keras_version")) {
+        j["keras_version"] = *version;
+        cfg_text = j.dump();
+      }
+    }
+    auto model = model_from_json(cfg_text);
     if (!model->built()) throw Error(what + ": the model config does not say its input shape; seqnet cannot build it");
     if (root.has_group("model_weights")) read_legacy_weights(*model, root.open("model_weights"), what);
     else read_legacy_weights(*model, root, what);

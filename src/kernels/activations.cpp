@@ -27,9 +27,10 @@ Activation activation_from_name(const std::string& name) {
   if (name == "softsign") return Activation::softsign;
   if (name == "hard_sigmoid") return Activation::hard_sigmoid;
   if (name == "exponential") return Activation::exponential;
+  if (name == "hard_sigmoid_keras2") return Activation::hard_sigmoid_keras2;
   throw Error("unknown activation '" + name +
               "' (known: linear, relu, sigmoid, tanh, softmax, swish, silu, gelu, elu, selu, softplus, softsign, "
-              "hard_sigmoid, exponential)");
+              "hard_sigmoid, exponential, hard_sigmoid_keras2)");
 }
 
 const char* activation_name(Activation a) {
@@ -47,6 +48,7 @@ const char* activation_name(Activation a) {
     case Activation::softsign: return "softsign";
     case Activation::hard_sigmoid: return "hard_sigmoid";
     case Activation::exponential: return "exponential";
+    case Activation::hard_sigmoid_keras2: return "hard_sigmoid_keras2";
   }
   return "linear";
 }
@@ -113,6 +115,9 @@ void activation_forward(Activation a, const float* x, float* y, long n, long row
     case Activation::exponential:
       for (long i = 0; i < n; ++i) y[i] = std::exp(x[i]);
       return;
+    case Activation::hard_sigmoid_keras2:  // Keras 1/2: 0.2x + 0.5 clipped to [0, 1]
+      for (long i = 0; i < n; ++i) y[i] = std::clamp(0.2f * x[i] + 0.5f, 0.0f, 1.0f);
+      return;
   }
 }
 
@@ -173,6 +178,9 @@ void activation_backward(Activation a, const float* x, const float* y, const flo
       return;
     case Activation::exponential:
       for (long i = 0; i < n; ++i) dx[i] = dy[i] * y[i];
+      return;
+    case Activation::hard_sigmoid_keras2:
+      for (long i = 0; i < n; ++i) dx[i] = (x[i] > -2.5f && x[i] < 2.5f) ? 0.2f * dy[i] : 0.0f;
       return;
   }
 }

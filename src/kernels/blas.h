@@ -16,4 +16,11 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, long rows, long in_dim, long out_dim);
 
+// C(M,N) = A(M,K) @ B(K,N) (+ C when accumulate), row-major, no transposes: the register-blocked
+// small-matrix path of the recurrent time loop (small_gemm.cpp). No threads, no packing, no allocation.
+void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                bool accumulate);
+// dst(cols, rows) = src(rows, cols)^T
+void transpose(const float* src, long rows, long cols, float* dst);
+
 }  // namespace seqnet::kernels

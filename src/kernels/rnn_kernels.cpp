@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/blas.h"
+#include "kernels/fast_math.h"
 
 namespace seqnet::kernels {
 
@@ -116,6 +117,129 @@ void lstm_step_backward(Activation act, Activation rec, const float* pre, const 
   activation_columns_backward(rec, pre, gates, dpre, dpre, B, G, 0, 2 * u);
   activation_columns_backward(act, pre, gates, dpre, dpre, B, G, 2 * u, 3 * u);
   activation_columns_backward(rec, pre, gates, dpre, dpre, B, G, 3 * u, G);
+}
+
+// ---- Fused steps ----
+
+void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
+                              long u) {
+  std::copy_n(xw, B * u, pre);
+  small_gemm(B, u, u, h_prev, u, R, u, pre, u, true);
+  for (long i = 0; i < B * u; ++i) h[i] = fast_tanh(pre[i]);
+}
+
+void simple_rnn_fused_backward(const float* h, const float* dh, const float* RT, float* dpre, float* dh_prev, long B,
+                               long u) {
+  for (long i = 0; i < B * u; ++i) dpre[i] = dh[i] * (1.0f - h[i] * h[i]);
+  small_gemm(B, u, u, dpre, u, RT, u, dh_prev, u, false);
+}
+
+void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_prev, const float* R, float* pre,
+                        float* gates, float* c, float* tc, float* h, long B, long u) {
+  const long G = 4 * u;
+  std::copy_n(xw, B * G, pre);
+  small_gemm(B, G, u, h_prev, u, R, G, pre, G, true);
+  for (long b = 0; b < B; ++b) {
+    const float* __restrict p = pre + b * G;
+    float* __restrict g = gates + b * G;
+    const float* __restrict cp = c_prev + b * u;
+    float* __restrict cb = c + b * u;
+    float* __restrict tcb = tc + b * u;
+    float* __restrict hb = h + b * u;
+    for (long j = 0; j < u; ++j) {
+      const float i = fast_sigmoid(p[j]);
+      const float f = fast_sigmoid(p[u + j]);
+      const float gg = fast_tanh(p[2 * u + j]);
+      const float o = fast_sigmoid(p[3 * u + j]);
+      const float cn = SEQNET_FMA(f, cp[j], i * gg);
+      const float t = fast_tanh(cn);
+      g[j] = i;
+      g[u + j] = f;
+      g[2 * u + j] = gg;
+      g[3 * u + j] = o;
+      cb[j] = cn;
+      tcb[j] = t;
+      hb[j] = o * t;
+    }
+  }
+}
+
+void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
+                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u) {
+  const long G = 4 * u;
+  for (long b = 0; b < B; ++b) {
+    const float* __restrict g = gates + b * G;
+    const float* __restrict cp = c_prev + b * u;
+    const float* __restrict t = tc + b * u;
+    const float* __restrict dhb = dh + b * u;
+    float* __restrict d = dpre + b * G;
+    float* __restrict dcp = dc_prev + b * u;
+    for (long j = 0; j < u; ++j) {
+      const float i = g[j], f = g[u + j], gg = g[2 * u + j], o = g[3 * u + j], tj = t[j];
+      const float dct = dhb[j] * o * (1.0f - tj * tj) + (dc ? dc[b * u + j] : 0.0f);
+      d[j] = dct * gg * i * (1.0f - i);
+      d[u + j] = dct * cp[j] * f * (1.0f - f);
+      d[2 * u + j] = dct * i * (1.0f - gg * gg);
+      d[3 * u + j] = dhb[j] * tj * o * (1.0f - o);
+      dcp[j] = dct * f;
+    }
+  }
+  small_gemm(B, u, G, dpre, G, RT, u, dh_prev, u, false);
+}
+
+void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
+                       float* gates, float* h, long B, long u) {
+  const long G = 3 * u;
+  if (b_rec) {
+    for (long b = 0; b < B; ++b) std::copy_n(b_rec, G, rec + b * G);
+    small_gemm(B, G, u, h_prev, u, R, G, rec, G, true);
+  } else {
+    small_gemm(B, G, u, h_prev, u, R, G, rec, G, false);
+  }
+  for (long b = 0; b < B; ++b) {
+    const float* __restrict x = xw + b * G;
+    const float* __restrict rc = rec + b * G;
+    const float* __restrict hp = h_prev + b * u;
+    float* __restrict g = gates + b * G;
+    float* __restrict hb = h + b * u;
+    for (long j = 0; j < u; ++j) {
+      const float z = fast_sigmoid(x[j] + rc[j]);
+      const float r = fast_sigmoid(x[u + j] + rc[u + j]);
+      const float hh = fast_tanh(SEQNET_FMA(r, rc[2 * u + j], x[2 * u + j]));
+      g[j] = z;
+      g[u + j] = r;
+      g[2 * u + j] = hh;
+      hb[j] = SEQNET_FMA(z, hp[j] - hh, hh);
+    }
+  }
+}
+
+void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
+                        float* dxw, float* drec, float* dh_prev, long B, long u) {
+  const long G = 3 * u;
+  for (long b = 0; b < B; ++b) {
+    const float* __restrict g = gates + b * G;
+    const float* __restrict rc = rec + b * G;
+    const float* __restrict hp = h_prev + b * u;
+    const float* __restrict dhb = dh + b * u;
+    float* __restrict dx = dxw + b * G;
+    float* __restrict dr = drec + b * G;
+    float* __restrict dhp = dh_prev + b * u;
+    for (long j = 0; j < u; ++j) {
+      const float z = g[j], r = g[u + j], hh = g[2 * u + j], d = dhb[j];
+      const float dph = d * (1.0f - z) * (1.0f - hh * hh);
+      const float dpz = d * (hp[j] - hh) * z * (1.0f - z);
+      const float dpr = dph * rc[2 * u + j] * r * (1.0f - r);
+      dx[j] = dpz;
+      dx[u + j] = dpr;
+      dx[2 * u + j] = dph;
+      dr[j] = dpz;
+      dr[u + j] = dpr;
+      dr[2 * u + j] = dph * r;
+      dhp[j] = d * z;
+    }
+  }
+  small_gemm(B, u, G, drec, G, RT, u, dh_prev, u, true);
 }
 
 }  // namespace seqnet::kernels

@@ -36,4 +36,31 @@ void lstm_step_backward(Activation act, Activation rec, const float* pre, const 
                         const float* c, const float* tc, const float* dh, const float* dc, float* dpre, float* dc_prev,
                         long B, long u);
 
+// ---- Fused steps (activation tanh, recurrent activation sigmoid, no recurrent dropout) ----
+// One small register-blocked GEMM for the recurrent product and one vectorized pass over the gates per
+// step; backward returns the gradients of the pre-activations and of the previous states, and leaves the
+// recurrent weight gradients to one GEMM over all steps (RT is the recurrent kernel transposed, (G*u, u)).
+
+// SimpleRNN: pre = xw + h_prev @ R, h = tanh(pre).
+void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
+                              long u);
+// dpre = dh * (1 - h^2); dh_prev = dpre @ R^T.
+void simple_rnn_fused_backward(const float* h, const float* dh, const float* RT, float* dpre, float* dh_prev, long B,
+                               long u);
+// LSTM, gates i, f, c, o: writes pre (B, 4u), gates (B, 4u), c, tc = tanh(c), h = o * tc.
+void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_prev, const float* R, float* pre,
+                        float* gates, float* c, float* tc, float* h, long B, long u);
+// dh, dc (dc may be null) -> dpre (B, 4u), dh_prev = dpre @ R^T, dc_prev.
+void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
+                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u);
+// GRU with reset_after, gates z, r, h: rec = h_prev @ R + b_rec (b_rec may be null), z = sig(xw_z + rec_z),
+// r = sig(xw_r + rec_r), hh = tanh(xw_h + r * rec_h), h = z * h_prev + (1 - z) * hh. Writes rec and
+// gates [z, r, hh] (B, 3u each).
+void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
+                       float* gates, float* h, long B, long u);
+// Writes dxw = d[pre_z, pre_r, pre_h], drec = d(rec) = [dpre_z, dpre_r, dpre_h * r], and
+// dh_prev = dh * z + drec @ R^T.
+void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
+                        float* dxw, float* drec, float* dh_prev, long B, long u);
+
 }  // namespace seqnet::kernels

@@ -77,21 +77,26 @@ Param& Layer::add_weight(std::string weight_name, Shape shape, const Initializer
   return *params_.back();
 }
 
+void Layer::collect_params(std::vector<Param*>& out) {
+  for (auto& p : params_) out.push_back(p.get());
+}
+
 std::vector<Param*> Layer::params() {
   std::vector<Param*> out;
-  for (auto& p : params_) out.push_back(p.get());
+  collect_params(out);
   return out;
 }
 
 std::vector<const Param*> Layer::params() const {
-  std::vector<const Param*> out;
-  for (auto& p : params_) out.push_back(p.get());
-  return out;
+  // collect_params only reads the layer (its contract), so calling it on a const layer is safe.
+  std::vector<Param*> ps;
+  const_cast<Layer*>(this)->collect_params(ps);
+  return std::vector<const Param*>(ps.begin(), ps.end());
 }
 
 Param* Layer::find_param(const std::string& weight_name) {
-  for (auto& p : params_)
-    if (p->name == weight_name) return p.get();
+  for (Param* p : params())
+    if (p->name == weight_name) return p;
   return nullptr;
 }
 

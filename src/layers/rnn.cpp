@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/layer_registry.h"
+#include "kernels/blas.h"
 #include "kernels/rnn_kernels.h"
 #include "layers/rnn_cells.h"
 #include "seqnet/layers/recurrent.h"
@@ -142,7 +143,8 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   states_ = Tensor({S, T + 1, B, u});
   auto state_at = [&](int k, int64_t s) { return states_.data() + (k * (T + 1) + s) * B * u; };
   const std::vector<Tensor>* init = nullptr;
-  if (!initial_states_.empty()) init = &initial_states_;
+  if (continue_state_ && !final_states_.empty() && final_states_[0].dim(0) == B) init = &final_states_;  // a TBPTT chunk
+  else if (!initial_states_.empty()) init = &initial_states_;
   else if (options_.stateful && !carried_states_.empty() && carried_states_[0].dim(0) == B) init = &carried_states_;
   if (init)
     for (int k = 0; k < S; ++k) {
@@ -205,6 +207,16 @@ Tensor RNN::backward(const Tensor& dy) {
   Tensor d_next({S, B, u}), d_prev({S, B, u});  // gradients reaching the states after / before a step
   Tensor g({S, B, u}), cell_g({S, B, u});
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
+  // Fused cells: dh_prev through the transposed recurrent kernel per step, and the recurrent weight
+  // gradients of all steps in one GEMM after the loop (from the states and the per-step gate gradients).
+  const bool fused = cell_->fused(!rec_masks_.empty());
+  Tensor rkernel_t, drec;
+  if (fused) {
+    rkernel_t = Tensor({Gu, u});
+    kernels::transpose(rkernel->value.data(), u, Gu, rkernel_t.data());
+    w.recurrent_kernel_t = rkernel_t.data();
+    if (cell_->separate_drec()) drec = Tensor({T, B, Gu});
+  }
 
   for (int64_t s = T - 1; s >= 0; --s) {
     // Gradient reaching this step's states: from the next step, plus the output's.
@@ -225,6 +237,7 @@ Tensor RNN::backward(const Tensor& dy) {
     rnn::StepTensors st{xw_.data() + s * B * Gu, state_at(0, s), S > 1 ? state_at(1, s) : nullptr,
                         state_at(0, s + 1), S > 1 ? state_at(1, s + 1) : nullptr, cache_.data() + s * cache_n,
                         rec_masks_.empty() ? nullptr : rec_masks_.data()};
+    if (!drec.empty()) st.drec = drec.data() + s * B * Gu;
     cell_->step_backward(w, st, B, cell_g.data(), S > 1 ? cell_g.data() + B * u : nullptr, dxw.data() + s * B * Gu,
                          d_prev.data(), S > 1 ? d_prev.data() + B * u : nullptr, scratch.data());
     if (mask)
@@ -233,6 +246,15 @@ Tensor RNN::backward(const Tensor& dy) {
           for (int k = 0; k < S; ++k)
             for (int64_t j = 0; j < u; ++j) d_prev[(k * B + b) * u + j] += g[(k * B + b) * u + j];
     std::swap(d_next, d_prev);
+  }
+  if (fused) {
+    const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
+    kernels::gemm(true, false, u, Gu, T * B, 1.0f, state_at(0, 0), u, D, Gu, 1.0f, rkernel->grad.data(), Gu);
+    if (two_biases) {
+      float* db = bias->grad.data() + Gu;
+      for (int64_t r = 0; r < T * B; ++r)
+        for (int64_t j = 0; j < Gu; ++j) db[j] += D[r * Gu + j];
+    }
   }
   d_initial_.assign(S, Tensor({B, u}));
   for (int k = 0; k < S; ++k) std::copy_n(d_next.data() + k * B * u, B * u, d_initial_[k].data());

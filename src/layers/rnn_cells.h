@@ -16,6 +16,10 @@ struct CellWeights {
   const float* recurrent_bias = nullptr;    // (G*u): GRU with reset_after only, else null
   float* d_recurrent_kernel = nullptr;
   float* d_recurrent_bias = nullptr;
+  // Fused path (see Cell::fused): recurrent_kernel transposed, (G*u, u). When set, step_backward leaves
+  // d_recurrent_kernel and d_recurrent_bias alone; the loop forms them for all steps in one GEMM from
+  // the states and the gradients of the recurrent product (dxw, or StepTensors::drec for the GRU).
+  const float* recurrent_kernel_t = nullptr;
 };
 
 // One step of a batch of B sequences. Shapes are (B, u) unless noted.
@@ -27,6 +31,7 @@ struct StepTensors {
   float* c = nullptr;             // LSTM only
   float* cache = nullptr;         // cache_floats(B) values the forward keeps for the backward
   const float* rmask = nullptr;   // null, or (G, B, u) recurrent dropout masks, one per gate
+  float* drec = nullptr;          // fused backward with separate_drec(): d(h_prev @ R + b_rec) (B, G*u)
 };
 
 class Cell {
@@ -39,6 +44,12 @@ class Cell {
   virtual int64_t cache_floats(int64_t B) const = 0;
   int64_t scratch_floats(int64_t B) const { return (2 * gates() + 4) * B * u_; }
   int64_t units() const { return u_; }
+  // True when the steps take the fused path: one small register-blocked GEMM plus one pass of
+  // vectorized gate math per step, and deferred recurrent weight gradients. Needs the default
+  // activations (tanh, sigmoid) and no recurrent dropout.
+  virtual bool fused(bool recurrent_dropout) const { return !recurrent_dropout && act_ == Activation::tanh; }
+  // Fused backward: the gradient of the recurrent product differs from dxw and goes to StepTensors::drec.
+  virtual bool separate_drec() const { return false; }
 
   // Writes s.h (and s.c) and s.cache.
   virtual void step_forward(const CellWeights& w, const StepTensors& s, int64_t B, float* scratch) const = 0;

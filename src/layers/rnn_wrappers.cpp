@@ -1,7 +1,6 @@
-// Bidirectional and TimeDistributed. A wrapper's weights are its own params (what models, optimizers
-// and summaries see): it creates them as copies of its inner layers' weights at build, copies their
-// values into the inner layers before each forward, and adds the inner gradients back after each
-// backward. Copying is O(weights) per call, small next to the O(batch * time * weights) of the call.
+// Bidirectional and TimeDistributed. A wrapper owns no weights of its own: its params() are its
+// inner layers' Param objects (collect_params), so models, optimizers, summaries and weight files
+// see the inner weights themselves, and the inner backward passes accumulate straight into them.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -12,21 +11,6 @@
 namespace seqnet {
 
 namespace {
-void copy_values_into(const std::vector<Param*>& own, size_t offset, Layer& inner) {
-  auto ps = inner.params();
-  for (size_t k = 0; k < ps.size(); ++k) ps[k]->value = own[offset + k]->value;
-}
-// Runs inner.backward(dy) with zeroed inner gradients and adds them to own[offset...].
-Tensor backward_into(const std::vector<Param*>& own, size_t offset, Layer& inner, const Tensor& dy) {
-  auto ps = inner.params();
-  for (Param* p : ps) p->grad.fill(0.0f);
-  Tensor dx = inner.backward(dy);
-  for (size_t k = 0; k < ps.size(); ++k) {
-    Tensor& g = own[offset + k]->grad;
-    for (int64_t i = 0; i < g.size(); ++i) g[i] += ps[k]->grad[i];
-  }
-  return dx;
-}
 // (B, T, u) reversed along time.
 Tensor flip_time(const Tensor& y) {
   const int64_t B = y.dim(0), T = y.dim(1), u = y.dim(2);
@@ -94,11 +78,6 @@ Shape Bidirectional::build_impl(const Shape& in, Rng& rng) {
   Shape yf = forward_->build(in, rng);
   Shape yb = backward_->build(in, rng);
   if (yf.size() != yb.size()) fail("forward and backward layers disagree on return_sequences");
-  for (Layer* l : {static_cast<Layer*>(forward_.get()), static_cast<Layer*>(backward_.get())})
-    for (Param* p : l->params()) {
-      Param& own = add_weight(p->name, p->value.shape(), "zeros", rng, p->trainable);
-      own.value = p->value;
-    }
   Shape out = yf;
   if (merge_ == MergeMode::concat) {
     out.back() = yf.back() + yb.back();  // units_f + units_b (Keras reports 2 * units_f, keras#23688)
@@ -108,11 +87,12 @@ Shape Bidirectional::build_impl(const Shape& in, Rng& rng) {
   return out;
 }
 
+void Bidirectional::collect_params(std::vector<Param*>& out) {
+  for (Param* p : forward_->params()) out.push_back(p);
+  for (Param* p : backward_->params()) out.push_back(p);
+}
+
 Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
-  auto own = params();
-  const size_t nf = forward_->params().size();
-  copy_values_into(own, 0, *forward_);
-  copy_values_into(own, nf, *backward_);
   yf_ = forward_->call(x, ctx);
   yb_ = backward_->call(x, ctx);
   if (backward_->return_sequences()) yb_ = flip_time(yb_);  // back into time order
@@ -160,9 +140,8 @@ Tensor Bidirectional::backward(const Tensor& dy) {
     }
   }
   if (backward_->return_sequences()) db = flip_time(db);
-  auto own = params();
-  Tensor dx = backward_into(own, 0, *forward_, df);
-  Tensor dxb = backward_into(own, forward_->params().size(), *backward_, db);
+  Tensor dx = forward_->backward(df);
+  Tensor dxb = backward_->backward(db);
   for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
   return dx;
 }
@@ -198,17 +177,16 @@ Shape TimeDistributed::build_impl(const Shape& in, Rng& rng) {
   Shape inner_in(in.begin() + 1, in.end());
   inner_in[0] = -1;  // the inner layer sees batch*time rows
   Shape inner_out = inner_->build(inner_in, rng);
-  for (Param* p : inner_->params()) {
-    Param& own = add_weight(p->name, p->value.shape(), "zeros", rng, p->trainable);
-    own.value = p->value;
-  }
   Shape out{in[0], in[1]};
   out.insert(out.end(), inner_out.begin() + 1, inner_out.end());
   return out;
 }
 
+void TimeDistributed::collect_params(std::vector<Param*>& out) {
+  for (Param* p : inner_->params()) out.push_back(p);
+}
+
 Tensor TimeDistributed::forward(const Tensor& x, RunContext& ctx) {
-  copy_values_into(params(), 0, *inner_);
   last_input_shape_ = x.shape();
   Shape flat(x.shape().begin() + 1, x.shape().end());
   flat[0] = x.dim(0) * x.dim(1);
@@ -223,7 +201,7 @@ Tensor TimeDistributed::forward(const Tensor& x, RunContext& ctx) {
 Tensor TimeDistributed::backward(const Tensor& dy) {
   Shape flat(dy.shape().begin() + 1, dy.shape().end());
   flat[0] = dy.dim(0) * dy.dim(1);
-  Tensor dx = backward_into(params(), 0, *inner_, dy.reshaped(flat));
+  Tensor dx = inner_->backward(dy.reshaped(flat));
   if (dx.empty()) return dx;
   return std::move(dx).reshaped(last_input_shape_);
 }

@@ -49,7 +49,7 @@ LossPtr LossRef::resolve() const {
 }
 
 // ---- Model ----
-Model::Model(std::string name) : name_(std::move(name)), rng_(global_rng().next_u64()) {}
+Model::Model(std::string name) : name_(std::move(name)) { set_seed(global_rng().next_u64()); }
 
 Model::Model(const SymbolicTensor& inputs, const SymbolicTensor& outputs, std::string name)
     : Model(name.empty() ? unique_layer_name("functional") : std::move(name)) {

@@ -488,3 +488,313 @@ TEST(RecurrentModel, HybridConvBidirectionalModel) {
   Tensor xin = random_tensor({3, 20, 6}, 71);
   EXPECT_EQ(again->forward(xin, false).shape(), (Shape{3, 1}));
 }
+
+// ---- Wrappers share their inner layers' weights ----
+
+TEST(Recurrent, WrappersShareInnerWeights) {
+  Rng rng(1);
+  auto dense = layers::Dense(2);
+  TimeDistributed td(dense);
+  td.build({-1, 4, 3}, rng);
+  auto ps = td.params();
+  ASSERT_EQ(ps.size(), 2u);
+  EXPECT_EQ(ps[0], dense->params()[0]);  // the same Param object, not a copy
+  EXPECT_EQ(td.find_param("bias"), dense->params()[1]);
+  // A change through the wrapper is the inner layer's weight, and the inner gradient is the wrapper's.
+  ps[0]->value.fill(0.5f);
+  EXPECT_EQ(dense->params()[0]->value[0], 0.5f);
+  Tensor x = random_tensor({2, 4, 3}, 81);
+  run(td, x);
+  for (Param* p : ps) p->grad.fill(0.0f);
+  td.backward(Tensor::full({2, 4, 2}, 1.0f));
+  EXPECT_EQ(dense->params()[1]->grad[0], 8.0f);  // sum over 2*4 rows
+
+  Bidirectional bi(layers::LSTM(3), {.backward_layer = layers::GRU(2, {.go_backwards = true})});
+  bi.build({-1, 4, 3}, rng);
+  auto bps = bi.params();
+  auto fps = bi.forward_layer().params();
+  auto kps = bi.backward_layer().params();
+  ASSERT_EQ(bps.size(), fps.size() + kps.size());
+  for (size_t k = 0; k < fps.size(); ++k) EXPECT_EQ(bps[k], fps[k]);
+  for (size_t k = 0; k < kps.size(); ++k) EXPECT_EQ(bps[fps.size() + k], kps[k]);
+  EXPECT_EQ(bi.count_params(), bi.forward_layer().count_params() + bi.backward_layer().count_params());
+  const Bidirectional& cbi = bi;
+  EXPECT_EQ(cbi.params().size(), bps.size());
+}
+
+TEST(RecurrentModel, TrainingUpdatesWrappedLayers) {
+  auto dense = layers::Dense(1);
+  auto lstm = layers::LSTM(3, {.return_sequences = true});
+  Sequential model({layers::Bidirectional(lstm), layers::TimeDistributed(dense)});
+  model.build({5, 2});
+  model.compile({.optimizer = "sgd", .loss = "mse"});
+  auto bi = std::dynamic_pointer_cast<Bidirectional>(model.layers()[0]);
+  Tensor k_before = bi->forward_layer().params()[0]->value;
+  Tensor d_before = dense->params()[0]->value;
+  model.train_on_batch(random_tensor({4, 5, 2}, 82), random_tensor({4, 5, 1}, 83));
+  double dk = 0, dd = 0;
+  for (int64_t i = 0; i < k_before.size(); ++i) dk += std::fabs(bi->forward_layer().params()[0]->value[i] - k_before[i]);
+  for (int64_t i = 0; i < d_before.size(); ++i) dd += std::fabs(dense->params()[0]->value[i] - d_before[i]);
+  EXPECT_GT(dk, 0.0);
+  EXPECT_GT(dd, 0.0);
+}
+
+// ---- Masking ----
+
+TEST(Masking, ZeroesMaskedStepsAndComputesTheMask) {
+  Tensor x = random_tensor({2, 4, 3}, 91);
+  for (int j = 0; j < 3; ++j) {
+    x[(0 * 4 + 2) * 3 + j] = 0.0f;  // sample 0, step 2: all zero -> masked
+    x[(1 * 4 + 0) * 3 + j] = 0.0f;  // sample 1, step 0
+  }
+  x[(1 * 4 + 1) * 3 + 1] = 0.0f;  // one zero value does not mask its step
+  Masking m;
+  Tensor y = run(m, x);
+  expect_tensor_near(y, x, 0, "masked steps are already 0: y == x");
+  auto mask = m.compute_mask(x, nullptr);
+  ASSERT_TRUE(mask.has_value());
+  expect_tensor_near(*mask, Tensor({2, 4}, std::vector<float>{1, 1, 0, 1, 0, 1, 1, 1}), 0, "mask");
+
+  // Another mask_value: its steps are masked and zeroed in the output.
+  Tensor x2 = random_tensor({1, 3, 2}, 92);
+  x2[2] = x2[3] = -1.0f;
+  Masking m2(-1.0f);
+  Tensor y2 = run(m2, x2);
+  EXPECT_EQ(y2[2], 0.0f);
+  EXPECT_EQ(y2[3], 0.0f);
+  EXPECT_EQ(y2[0], x2[0]);
+  expect_tensor_near(*m2.compute_mask(x2, nullptr), Tensor({1, 3}, std::vector<float>{1, 0, 1}), 0, "mask -1");
+  Tensor dx = m2.backward(Tensor::full({1, 3, 2}, 1.0f));
+  expect_tensor_near(dx, Tensor({1, 3, 2}, std::vector<float>{1, 1, 0, 0, 1, 1}), 0, "no gradient at masked steps");
+
+  EXPECT_EQ(layer_from_config("Masking", m2.get_config())->get_config().dump(), m2.get_config().dump());
+  Rng rng(1);
+  EXPECT_THROW(Masking().build({-1}, rng), Error);
+}
+
+TEST(MaskingGrad, PassThroughGradient) {
+  Masking m(0.5f);
+  expect_gradients_match(m, random_tensor({2, 4, 3}, 93));
+}
+
+TEST(MaskingModel, MaskReachesStackedLSTMsAndPooling) {
+  // Masking -> LSTM(return_sequences) -> LSTM: a sample whose padded steps are all zero gives the same
+  // output as the unpadded prefix; the same holds through GlobalAveragePooling1D (masked mean).
+  auto build = [](bool pooled) {
+    set_random_seed(5);
+    std::vector<LayerPtr> ls = {layers::Masking(), layers::LSTM(4, {.return_sequences = true})};
+    if (pooled) ls.push_back(layers::GlobalAveragePooling1D());
+    else ls.push_back(layers::LSTM(3));
+    return std::make_unique<Sequential>(ls);
+  };
+  for (bool pooled : {false, true}) {
+    SCOPED_TRACE(pooled ? "pooled" : "stacked");
+    auto padded = build(pooled);
+    padded->build({6, 2});
+    auto plain = build(pooled);
+    plain->build({4, 2});
+    plain->set_weights(padded->get_weights());
+    Tensor x = random_tensor({1, 6, 2}, 94);
+    Tensor prefix({1, 4, 2});
+    std::copy_n(x.data(), 8, prefix.data());
+    for (int i = 8; i < 12; ++i) x[i] = 0.0f;
+    expect_tensor_near(padded->forward(x, false), plain->forward(prefix, false), 1e-6, "padded vs prefix");
+  }
+}
+
+TEST(MaskingModel, EmbeddingMaskReachesBidirectional) {
+  set_random_seed(6);
+  Sequential padded({layers::Embedding(10, 3, {.mask_zero = true}), layers::Bidirectional(layers::GRU(3))});
+  padded.build({6}, DType::int32);
+  set_random_seed(6);
+  Sequential plain({layers::Embedding(10, 3), layers::Bidirectional(layers::GRU(3))});
+  plain.build({3}, DType::int32);
+  plain.set_weights(padded.get_weights());
+  Tensor y = padded.forward(Tensor::ints({1, 6}, {4, 7, 2, 0, 0, 0}), false);
+  // The backward GRU starts at the last valid step, so the padded sequence equals its prefix.
+  expect_tensor_near(y, plain.forward(Tensor::ints({1, 3}, {4, 7, 2}), false), 1e-6, "Embedding mask -> Bidirectional");
+}
+
+// ---- Truncated BPTT: fit(..., tbptt_steps = k) ----
+
+namespace {
+std::unique_ptr<Model> tbptt_model(bool per_step, float lr, uint64_t seed, bool stateful = false, int64_t batch = -1) {
+  set_random_seed(seed);
+  SymbolicTensor in = stateful ? Input({-1, 3}, {.batch_size = batch}) : Input({-1, 3});
+  auto x = apply_layer(layers::LSTM(4, {.return_sequences = true, .stateful = stateful}), in);
+  x = apply_layer(layers::GRU(3, {.return_sequences = per_step, .stateful = stateful}), x);
+  auto out = apply_layer(layers::Dense(1), x);
+  auto m = std::make_unique<Model>(in, out);
+  m->compile({.optimizer = optimizers::SGD({.learning_rate = lr}), .loss = "mse"});
+  return m;
+}
+void expect_same_weights(Model& a, Model& b, double tol) {
+  auto wa = a.get_weights(), wb = b.get_weights();
+  ASSERT_EQ(wa.size(), wb.size());
+  for (size_t i = 0; i < wa.size(); ++i) expect_tensor_near(wa[i], wb[i], tol, "weight " + std::to_string(i));
+}
+}  // namespace
+
+TEST(RecurrentTBPTT, ChunksAsLongAsTheSequenceEqualFullBPTT) {
+  const int64_t T = 7;
+  Tensor x = random_tensor({6, T, 3}, 101);
+  for (bool per_step : {true, false}) {
+    SCOPED_TRACE(per_step ? "sequence-to-sequence" : "sequence-to-one");
+    Tensor y = random_tensor(per_step ? Shape{6, T, 1} : Shape{6, 1}, 102);
+    for (int64_t k : {T, T + 5}) {
+      auto full = tbptt_model(per_step, 0.1f, 21);
+      auto chunked = tbptt_model(per_step, 0.1f, 21);
+      auto hf = full->fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0});
+      auto hc = chunked->fit(x, y, {.batch_size = 4, .epochs = 2, .verbose = 0, .tbptt_steps = k});
+      expect_same_weights(*full, *chunked, 0.0);
+      EXPECT_EQ(hf["loss"], hc["loss"]);
+    }
+  }
+}
+
+TEST(RecurrentTBPTT, StatesCarryAcrossChunks) {
+  // With a learning rate of 1e-20 the weights do not change (w - 1e-20*g rounds to w), so the chunked run must see exactly the
+  // outputs of the full sequence: the same loss (sequence-to-sequence: the step-weighted mean of the
+  // chunks' losses; sequence-to-one: the last chunk's output, reached through the carried states).
+  const int64_t T = 9;
+  Tensor x = random_tensor({4, T, 3}, 103);
+  for (bool per_step : {true, false}) {
+    SCOPED_TRACE(per_step ? "sequence-to-sequence" : "sequence-to-one");
+    Tensor y = random_tensor(per_step ? Shape{4, T, 1} : Shape{4, 1}, 104);
+    auto full = tbptt_model(per_step, 1e-20f, 22);
+    auto chunked = tbptt_model(per_step, 1e-20f, 22);
+    auto hf = full->fit(x, y, {.batch_size = 4, .verbose = 0, .shuffle = false});
+    for (int64_t k : {1, 2, 4}) {
+      SCOPED_TRACE(k);
+      auto hc = chunked->fit(x, y, {.batch_size = 4, .verbose = 0, .shuffle = false, .tbptt_steps = k});
+      EXPECT_NEAR(hc["loss"][0], hf["loss"][0], 1e-6);
+    }
+    // The continue-state mode is off again after fit: a plain forward starts from zeros.
+    expect_tensor_near(chunked->forward(x, false), full->forward(x, false), 1e-6, "forward after tbptt");
+  }
+}
+
+TEST(RecurrentTBPTT, GradientsStayWithinAChunk) {
+  // One SGD step on chunk [0, k) then one on [k, T): the same as two train_on_batch calls where the
+  // second starts from the first's final states (given as initial_state, a constant).
+  const int64_t T = 6, k = 3;
+  Tensor x = random_tensor({2, T, 3}, 105), y = random_tensor({2, T, 1}, 106);
+  auto chunked = tbptt_model(true, 0.05f, 23);
+  chunked->fit(x, y, {.batch_size = 2, .verbose = 0, .shuffle = false, .tbptt_steps = k});
+
+  auto manual = tbptt_model(true, 0.05f, 23);
+  auto slice = [](const Tensor& t, int64_t t0, int64_t t1) {
+    Shape s = t.shape();
+    s[1] = t1 - t0;
+    Tensor o(s);
+    const int64_t inner = t.size() / (t.dim(0) * t.dim(1));
+    for (int64_t b = 0; b < t.dim(0); ++b)
+      std::copy_n(t.data() + (b * t.dim(1) + t0) * inner, (t1 - t0) * inner, o.data() + b * (t1 - t0) * inner);
+    return o;
+  };
+  manual->train_on_batch(slice(x, 0, k), slice(y, 0, k));
+  std::vector<RNN*> rnns;
+  for (auto& l : manual->layers())
+    if (auto* r = dynamic_cast<RNN*>(l.get())) rnns.push_back(r);
+  for (RNN* r : rnns) r->set_initial_state(r->final_states());
+  manual->train_on_batch(slice(x, k, T), slice(y, k, T));
+  expect_same_weights(*chunked, *manual, 1e-6);
+}
+
+TEST(RecurrentTBPTT, StatefulLSTMLearnsAcrossChunkBoundariesOnALongSequence) {
+  // One sequence of 6,000 steps, trained in chunks of 25 with state carried between chunks (and
+  // between epochs: stateful). Target: the input 2 steps earlier, so the first 2 steps of every chunk
+  // need what the previous chunk stored in the state. Memory is that of a 25-step batch.
+  const int64_t T = 6000, k = 25, delay = 2;
+  Rng rng(7);
+  Tensor x({1, T, 1}), y({1, T, 1});
+  for (int64_t t = 0; t < T; ++t) x[t] = rng.uniform() < 0.5f ? -1.0f : 1.0f;
+  for (int64_t t = delay; t < T; ++t) y[t] = x[t - delay];
+  set_random_seed(31);
+  SymbolicTensor in = Input({-1, 1}, {.batch_size = 1});
+  auto h = apply_layer(layers::LSTM(12, {.return_sequences = true, .stateful = true}), in);
+  Model model(in, apply_layer(layers::Dense(1), h));
+  model.compile({.optimizer = optimizers::Adam({.learning_rate = 0.01f}), .loss = "mse"});
+  auto hist = model.fit(x, y, {.batch_size = 1, .epochs = 4, .verbose = 0, .shuffle = false, .tbptt_steps = k});
+  ASSERT_EQ(hist["loss"].size(), 4u);
+  EXPECT_LT(hist["loss"].back(), 0.5 * hist["loss"].front());
+
+  // The error at the first steps of each chunk (whose targets lie in the previous chunk) is small.
+  auto* lstm = dynamic_cast<RNN*>(model.layers()[0].get());
+  lstm->reset_states();
+  Tensor pred = model.forward(x, false);
+  double err = 0;
+  int64_t n = 0;
+  for (int64_t t = k; t < T; t += k)
+    for (int64_t d = 0; d < delay; ++d, ++n) err += std::pow(pred[t + d] - y[t + d], 2.0);
+  EXPECT_LT(err / double(n), 0.1) << "mean squared error at chunk boundaries (targets have variance 1)";
+}
+
+TEST(RecurrentTBPTT, RefusesWhatItCannotCut) {
+  Tensor x = random_tensor({2, 6, 3}, 107), y = random_tensor({2, 6, 2}, 108);
+  Sequential bi({layers::Bidirectional(layers::LSTM(2, {.return_sequences = true}))});
+  bi.build({-1, 3});
+  bi.compile({.optimizer = "sgd", .loss = "mse"});
+  EXPECT_THROW(bi.fit(x, random_tensor({2, 6, 4}, 109), {.verbose = 0, .tbptt_steps = 2}), Error);
+  Sequential fixed({layers::LSTM(2, {.return_sequences = true})});
+  fixed.build({6, 3});
+  fixed.compile({.optimizer = "sgd", .loss = "mse"});
+  EXPECT_THROW(fixed.fit(x, y, {.verbose = 0, .tbptt_steps = 2}), Error);
+  EXPECT_NO_THROW(fixed.fit(x, y, {.verbose = 0, .tbptt_steps = 6}));  // one chunk: the whole sequence
+  // An unbuilt Sequential is built with an unknown time axis.
+  Sequential lazy({layers::LSTM(2, {.return_sequences = true})});
+  lazy.compile({.optimizer = "sgd", .loss = "mse"});
+  EXPECT_NO_THROW(lazy.fit(x, y, {.verbose = 0, .tbptt_steps = 2}));
+  EXPECT_EQ(lazy.input_shape(), (Shape{-1, -1, 3}));
+}
+
+// ---- Keras 2's hard_sigmoid ----
+
+TEST(RecurrentKeras2, HardSigmoidIsKeras2sInKeras2Configs) {
+  const float x[5] = {-3.0f, -1.0f, 0.0f, 1.0f, 3.0f};
+  float y[5], dx[5];
+  const float dy[5] = {1, 1, 1, 1, 1};
+  activation_forward(Activation::hard_sigmoid_keras2, x, y, 5, 5);
+  const float want[5] = {0.0f, 0.3f, 0.5f, 0.7f, 1.0f};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(y[i], want[i], 1e-7) << i;
+  activation_backward(Activation::hard_sigmoid_keras2, x, y, dy, dx, 5, 5);
+  const float dwant[5] = {0.0f, 0.2f, 0.2f, 0.2f, 0.0f};
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(dx[i], dwant[i], 1e-7) << i;
+  EXPECT_EQ(activation_from_name("hard_sigmoid_keras2"), Activation::hard_sigmoid_keras2);
+  EXPECT_EQ(activation_from_name("hard_sigmoid"), Activation::hard_sigmoid);  // Keras 3's x/6 + 0.5
+
+  // A book-era (Keras 2.2.4) config: LSTM's default recurrent_activation was "hard_sigmoid".
+  auto config = [](const std::string& root_extra) {
+    return R"({"class_name": "Sequential", )" + root_extra + R"("config": {"name": "s", "layers": [
+      {"class_name": "LSTM", "config": {"name": "lstm", "units": 2, "activation": "tanh",
+        "recurrent_activation": "hard_sigmoid", "implementation": 1, "return_sequences": true,
+        "batch_input_shape": [null, 3, 2]}},
+      {"class_name": "Bidirectional", "config": {"name": "bi", "merge_mode": "concat",
+        "layer": {"class_name": "GRU", "config": {"name": "gru", "units": 2, "recurrent_activation": "hard_sigmoid",
+                                                   "reset_after": false}}}},
+      {"class_name": "Dense", "config": {"name": "d", "units": 1, "activation": "hard_sigmoid"}}]}})";
+  };
+  auto recurrent_acts = [](Model& m) {
+    std::vector<std::string> out;
+    out.push_back(m.layers()[0]->get_config()["recurrent_activation"]);
+    out.push_back(m.layers()[1]->get_config()["layer"]["config"]["recurrent_activation"]);
+    out.push_back(m.layers()[2]->get_config()["activation"]);
+    return out;
+  };
+  const std::vector<std::string> k2(3, "hard_sigmoid_keras2"), k3(3, "hard_sigmoid");
+  EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("keras_version": "2.2.4", "backend": "tensorflow", )"))), k2);
+  EXPECT_EQ(recurrent_acts(*model_from_json(config(""))), k2);  // a legacy .h5 model_config: no version, no module
+  EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("keras_version": "3.6.0", )"))), k3);
+  EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("module": "keras", )"))), k3);
+  // seqnet's own JSON keeps the Keras 2 activation through a round trip.
+  auto m2 = model_from_json(config(R"("keras_version": "2.2.4", )"));
+  EXPECT_EQ(recurrent_acts(*model_from_json(m2->to_json())), k2);
+}
+
+TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
+  Tensor x = random_tensor({2, 4, 3}, 111);
+  LSTM lstm(3, {.recurrent_activation = "hard_sigmoid_keras2", .return_sequences = true});
+  expect_gradients_match(lstm, x);
+  GRU gru(3, {.recurrent_activation = "hard_sigmoid_keras2", .reset_after = false});
+  expect_gradients_match(gru, x);
+}

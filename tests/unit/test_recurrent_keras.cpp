@@ -75,3 +75,40 @@ TEST(RecurrentKeras, FixturesMatchKeras) {
     EXPECT_EQ(keys_of(layer->get_config()), keys_of(c["config"]));
   }
 }
+
+// Whole Keras models in which a mask flows from layer to layer (tests/fixtures/rnn_masking.json):
+// Masking -> LSTM(return_sequences) -> LSTM, Masking -> GRU -> GlobalAveragePooling1D -> Dense,
+// Embedding(mask_zero) -> Bidirectional(return_sequences) -> GlobalAveragePooling1D, ... Each model is
+// read from Keras's own model.to_json(), given Keras's weights, and must match its output and gradients.
+TEST(RecurrentKeras, MaskFlowsThroughModelsAsInKeras) {
+  nlohmann::json fx = load_fixture("rnn_masking.json");
+  ASSERT_GE(fx["cases"].size(), 5u);
+  for (const auto& c : fx["cases"]) {
+    const std::string name = c["name"];
+    SCOPED_TRACE(name);
+    auto model = model_from_json(c["model_json"].get<std::string>());
+    auto params = model->params();
+    ASSERT_EQ(params.size(), c["weights"].size());
+    for (size_t k = 0; k < params.size(); ++k) {
+      const auto& w = c["weights"][k];
+      ASSERT_EQ(params[k]->value.shape(), shape_of(w["shape"])) << "weight " << k;
+      params[k]->value = tensor_from_json(w["values"], shape_of(w["shape"]));
+    }
+    Shape in_shape = shape_of(c["input_shape"]);
+    Tensor x = tensor_from_json(c["input"], in_shape);
+    if (c["int_input"].get<bool>()) {
+      std::vector<int32_t> ids(size_t(x.size()));
+      for (int64_t i = 0; i < x.size(); ++i) ids[size_t(i)] = int32_t(x[i]);
+      x = Tensor::ints(in_shape, ids);
+    }
+    Tensor y = model->forward(x, /*training=*/true);
+    expect_tensor_near(y, tensor_from_json(c["output"], shape_of(c["output_shape"])), 1e-5, name + " output");
+    model->zero_grads();
+    Tensor dx = model->backward(tensor_from_json(c["out_weights"], y.shape()));
+    if (!c["grad_input"].is_null())
+      expect_tensor_near(dx, tensor_from_json(c["grad_input"], in_shape), 1e-4, name + " input gradient");
+    for (size_t k = 0; k < params.size(); ++k)
+      expect_tensor_near(params[k]->grad, tensor_from_json(c["grad_weights"][k], params[k]->value.shape()), 1e-4,
+                         name + " gradient of " + params[k]->name);
+  }
+}

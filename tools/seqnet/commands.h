@@ -17,4 +17,20 @@ struct TrainArgs {
 void add_train_options(CLI::App& cmd, TrainArgs& args);
 int run_train(const TrainArgs& args);
 
+// seqnet bench: the setups A-J of ../shared/peers/bench_torch.py timed with seqnet (bench.cpp).
+struct BenchArgs {
+  std::string model = "all";
+  std::string threads = "1,2";
+  int steps = 20;
+  double min_s = 1.0;
+  int max_steps = 200;
+  int rounds = 4;
+  std::string jsonl;
+  double scale = 1.0;
+  bool quick = false;
+  bool no_isolate = false;
+};
+void add_bench_options(CLI::App& cmd, BenchArgs& args);
+int run_bench(const BenchArgs& args, const char* argv0);
+
 }  // namespace seqnet_cli

@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   auto* train = app.add_subcommand("train", "Train a model from an experiment file and print the Keras-style log");
   seqnet_cli::add_train_options(*train, train_args);
 
+  seqnet_cli::BenchArgs bench_args;
+  auto* bench = app.add_subcommand("bench", "Time training and inference of the benchmark setups A-J (see BENCHMARKS.md)");
+  seqnet_cli::add_bench_options(*bench, bench_args);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -32,6 +36,8 @@ int main(int argc, char** argv) {
       model->summary(line_length);
     } else if (*train) {
       return seqnet_cli::run_train(train_args);
+    } else if (*bench) {
+      return seqnet_cli::run_bench(bench_args, argv[0]);
     }
   } catch (const seqnet::Error& e) {
     std::fprintf(stderr, "seqnet: error: %s\n", e.what());

@@ -73,6 +73,11 @@ class RNN : public Layer {
   const std::vector<Tensor>& initial_state_grads() const { return d_initial_; }
   // stateful=True: forget the carried states (Keras's reset_states()).
   void reset_states();
+  // While on, each forward starts from the final states of the previous forward (when its batch size
+  // matches) instead of initial_state / carried state / zeros: the next chunk of the same sequences.
+  // Gradients do not flow into the previous call. fit(..., tbptt_steps=k) turns it on between chunks.
+  void set_continue_state(bool on) { continue_state_ = on; }
+  bool continue_state() const { return continue_state_; }
   // Dropout masks for the next training forward instead of drawing them (tests; empty = draw):
   // input masks (n, batch, features), recurrent masks (G, batch, units); n = 1, or G when recurrent_dropout > 0.
   void set_dropout_masks(Tensor input_masks, Tensor recurrent_masks);
@@ -102,6 +107,7 @@ class RNN : public Layer {
   Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
   Tensor fixed_in_masks_, fixed_rec_masks_;
   std::vector<Tensor> final_states_, initial_states_, carried_states_, d_initial_;
+  bool continue_state_ = false;
 };
 
 class SimpleRNN : public RNN {
@@ -156,7 +162,7 @@ struct BidirectionalOptions {
 // Runs a forward and a backward RNN over the same input and merges their outputs. The backward layer
 // may be of another class and size (forward LSTM(24), backward GRU(16)): concat is then 24 + 16 = 40
 // wide. (Keras 3 reports forward_units*2 in compute_output_shape here, keras#23688; seqnet is right.)
-// The weights are the Bidirectional's own params: the forward layer's, then the backward layer's.
+// params() are the forward layer's Param objects, then the backward layer's (shared, not copied).
 class Bidirectional : public Layer {
  public:
   Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions options = {});
@@ -171,6 +177,7 @@ class Bidirectional : public Layer {
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  void collect_params(std::vector<Param*>& out) override;
 
  private:
   std::shared_ptr<RNN> forward_, backward_;
@@ -180,7 +187,7 @@ class Bidirectional : public Layer {
 };
 
 // Applies `layer` to every time step: (batch, time, ...) -> (batch, time, ...'). The inner layer sees
-// (batch*time, ...); the input mask passes through. Its weights are the TimeDistributed's own params.
+// (batch*time, ...); the input mask passes through. params() are the inner layer's Param objects.
 class TimeDistributed : public Layer {
  public:
   explicit TimeDistributed(LayerPtr layer, std::string name = "");
@@ -192,13 +199,38 @@ class TimeDistributed : public Layer {
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  void collect_params(std::vector<Param*>& out) override;
 
  private:
   LayerPtr inner_;
   Shape last_input_shape_;
 };
 
+// Keras's Masking(mask_value=0.0): a step (the last axis of one position) whose values all equal
+// mask_value is masked. The output is the input with masked steps set to 0; the mask it passes on is
+// any(x != mask_value, axis=-1), shape input[:-1] ((batch, time) for sequences), whatever mask came in.
+class Masking : public Layer {
+ public:
+  explicit Masking(float mask_value = 0.0f, std::string name = "");
+  std::string class_name() const override { return "Masking"; }
+  Tensor forward(const Tensor& x, RunContext& ctx) override;
+  Tensor backward(const Tensor& dy) override;  // dy where the step is kept, 0 at masked steps
+  std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const override;
+  Json get_config() const override;
+  float mask_value() const { return mask_value_; }
+
+ protected:
+  Shape build_impl(const Shape& input_shape, Rng& rng) override;
+
+ private:
+  float mask_value_;
+  Tensor keep_;  // (rows) 0/1 per step of the last forward
+};
+
 namespace layers {
+inline LayerPtr Masking(float mask_value = 0.0f, std::string name = "") {
+  return std::make_shared<seqnet::Masking>(mask_value, std::move(name));
+}
 inline std::shared_ptr<seqnet::SimpleRNN> SimpleRNN(int64_t units, RecurrentOptions o = {}) {
   return std::make_shared<seqnet::SimpleRNN>(units, std::move(o));
 }
