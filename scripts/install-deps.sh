@@ -14,6 +14,7 @@ packages=(
   libhdf5-dev                # Keras .h5 / .keras weights
   libzip-dev                 # the .keras zip container
   libcairo2-dev              # history plots (PNG / SVG)
+  openmpi-bin libopenmpi-dev # data-parallel training (mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do
