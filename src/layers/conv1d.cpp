@@ -18,8 +18,8 @@ std::string lower(std::string s) {
 }  // namespace
 
 Conv1D::Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options)
-    : LogitsLayer(options.name, "conv1d"), filters_(filters), kernel_size_(kernel_size), options_(std::move(options)),
-      activation_(activation_from_name(options_.activation)) {
+    : LogitsLayer(options.name, "conv1d", activation_from_name(options.activation)), filters_(filters),
+      kernel_size_(kernel_size), options_(std::move(options)) {
   if (filters_ <= 0) fail(fmt::format("filters must be positive, got {}", filters_));
   if (kernel_size_ <= 0) fail(fmt::format("kernel_size must be positive, got {}", kernel_size_));
   if (options_.strides <= 0) fail(fmt::format("strides must be positive, got {}", options_.strides));
@@ -72,23 +72,10 @@ Tensor Conv1D::forward(const Tensor& x, RunContext&) {
   check_length(L);
   const int64_t Lout = output_length(L);
   x_ = x;
-  z_ = Tensor({B, Lout, filters_});
-  kernels::conv1d_forward(z_.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
+  Tensor z({B, Lout, filters_});
+  kernels::conv1d_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
                           filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));
-  if (activation_ == Activation::linear) {
-    y_ = z_;
-  } else {
-    y_ = Tensor(z_.shape());
-    activation_forward(activation_, z_.data(), y_.data(), z_.size(), filters_);
-  }
-  return y_;
-}
-
-Tensor Conv1D::backward(const Tensor& dy) {
-  if (activation_ == Activation::linear) return backward_from_logits(dy);
-  Tensor dz(dy.shape());
-  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dz.size(), filters_);
-  return backward_from_logits(dz);
+  return activate(std::move(z));
 }
 
 Tensor Conv1D::backward_from_logits(const Tensor& dz) {

@@ -110,22 +110,30 @@ Json Dropout::get_config() const {
   return c;
 }
 
-// ---- Activation ----
-ActivationLayer::ActivationLayer(const std::string& activation, std::string name)
-    : LogitsLayer(std::move(name), "activation"), activation_(activation_from_name(activation)) {}
-
-Tensor ActivationLayer::forward(const Tensor& x, RunContext&) {
-  x_ = x;
-  y_ = Tensor(x.shape());
-  activation_forward(activation_, x.data(), y_.data(), x.size(), x.rank() ? x.dim(-1) : 1);
+// ---- LogitsLayer: the activation step shared by Dense, Conv1D and Activation ----
+const Tensor& LogitsLayer::activate(Tensor z) {
+  z_ = std::move(z);
+  if (activation_ == Activation::linear) {
+    y_ = z_;
+  } else {
+    y_ = Tensor(z_.shape());
+    activation_forward(activation_, z_.data(), y_.data(), z_.size(), z_.rank() ? z_.dim(-1) : 1);
+  }
   return y_;
 }
 
-Tensor ActivationLayer::backward(const Tensor& dy) {
-  Tensor dx(dy.shape());
-  activation_backward(activation_, x_.data(), y_.data(), dy.data(), dx.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
-  return dx;
+Tensor LogitsLayer::backward(const Tensor& dy) {
+  if (activation_ == Activation::linear) return backward_from_logits(dy);
+  Tensor dz(dy.shape());
+  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
+  return backward_from_logits(dz);
 }
+
+// ---- Activation ----
+ActivationLayer::ActivationLayer(const std::string& activation, std::string name)
+    : LogitsLayer(std::move(name), "activation", activation_from_name(activation)) {}
+
+Tensor ActivationLayer::forward(const Tensor& x, RunContext&) { return activate(x); }
 
 Json ActivationLayer::get_config() const {
   Json c = Layer::get_config();

@@ -9,8 +9,8 @@
 namespace seqnet {
 
 Dense::Dense(int64_t units, DenseOptions options)
-    : LogitsLayer(options.name, "dense"), units_(units), options_(std::move(options)),
-      activation_(activation_from_name(options_.activation)) {
+    : LogitsLayer(options.name, "dense", activation_from_name(options.activation)), units_(units),
+      options_(std::move(options)) {
   if (units_ <= 0) fail(fmt::format("units must be positive, got {}", units_));
   validate_initializer(options_.kernel_initializer);
   validate_initializer(options_.bias_initializer);
@@ -34,23 +34,10 @@ Tensor Dense::forward(const Tensor& x, RunContext&) {
   Shape out_shape = x.shape();
   out_shape.back() = units_;
   x_ = x;
-  z_ = Tensor(out_shape);
-  kernels::matmul_forward(z_.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
+  Tensor z(out_shape);
+  kernels::matmul_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
                           units_);
-  if (activation_ == Activation::linear) {
-    y_ = z_;
-  } else {
-    y_ = Tensor(out_shape);
-    activation_forward(activation_, z_.data(), y_.data(), z_.size(), units_);
-  }
-  return y_;
-}
-
-Tensor Dense::backward(const Tensor& dy) {
-  if (activation_ == Activation::linear) return backward_from_logits(dy);
-  Tensor dz(dy.shape());
-  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dz.size(), units_);
-  return backward_from_logits(dz);
+  return activate(std::move(z));
 }
 
 Tensor Dense::backward_from_logits(const Tensor& dz) {

@@ -174,20 +174,12 @@ double prob_xent_rows(const Tensor& p, const std::vector<double>& targets, Rows 
   return sum / double(r.rows);
 }
 
-class CategoricalCrossentropyLoss : public Loss {
+// The two categorical losses differ only in how y_true becomes a (rows, classes) target matrix.
+class CategoricalLossBase : public Loss {
  public:
-  explicit CategoricalCrossentropyLoss(CrossentropyOptions o) : o_(o) {}
-  std::string name() const override { return "categorical_crossentropy"; }
+  explicit CategoricalLossBase(CrossentropyOptions o) : o_(o) {}
   bool fuses_with(Activation act) const override { return !o_.from_logits && act == Activation::softmax; }
   bool expects_probabilities() const override { return !o_.from_logits; }
-  std::vector<double> targets(const Tensor& p, const Tensor& t) const {
-    check_same_size(name(), p, t);
-    Rows r = rows_of(p);
-    std::vector<double> out(size_t(t.size()));
-    for (int64_t i = 0; i < t.size(); ++i)
-      out[size_t(i)] = t[i] * (1.0 - o_.label_smoothing) + o_.label_smoothing / double(r.classes);
-    return out;
-  }
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
     if (o_.from_logits) return softmax_xent_rows(p, targets(p, t), rows_of(p), grad);
     return prob_xent_rows(p, targets(p, t), rows_of(p), grad);
@@ -196,17 +188,34 @@ class CategoricalCrossentropyLoss : public Loss {
     return softmax_xent_rows(z, targets(z, t), rows_of(z), grad);
   }
 
- private:
+ protected:
+  virtual std::vector<double> targets(const Tensor& p, const Tensor& t) const = 0;
   CrossentropyOptions o_;
 };
 
-class SparseCategoricalCrossentropyLoss : public Loss {
+class CategoricalCrossentropyLoss : public CategoricalLossBase {
  public:
-  explicit SparseCategoricalCrossentropyLoss(CrossentropyOptions o) : o_(o) {}
+  using CategoricalLossBase::CategoricalLossBase;
+  std::string name() const override { return "categorical_crossentropy"; }
+
+ protected:
+  std::vector<double> targets(const Tensor& p, const Tensor& t) const override {
+    check_same_size(name(), p, t);
+    Rows r = rows_of(p);
+    std::vector<double> out(size_t(t.size()));
+    for (int64_t i = 0; i < t.size(); ++i)
+      out[size_t(i)] = t[i] * (1.0 - o_.label_smoothing) + o_.label_smoothing / double(r.classes);
+    return out;
+  }
+};
+
+class SparseCategoricalCrossentropyLoss : public CategoricalLossBase {
+ public:
+  using CategoricalLossBase::CategoricalLossBase;
   std::string name() const override { return "sparse_categorical_crossentropy"; }
-  bool fuses_with(Activation act) const override { return !o_.from_logits && act == Activation::softmax; }
-  bool expects_probabilities() const override { return !o_.from_logits; }
-  std::vector<double> targets(const Tensor& p, const Tensor& t) const {
+
+ protected:
+  std::vector<double> targets(const Tensor& p, const Tensor& t) const override {
     Rows r = rows_of(p);
     if (t.size() != r.rows)
       throw Error(fmt::format("{}: y_true must hold one class index per sample ({} values), got shape {} for output {}",
@@ -220,16 +229,6 @@ class SparseCategoricalCrossentropyLoss : public Loss {
     }
     return out;
   }
-  double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
-    if (o_.from_logits) return softmax_xent_rows(p, targets(p, t), rows_of(p), grad);
-    return prob_xent_rows(p, targets(p, t), rows_of(p), grad);
-  }
-  double compute_from_logits(const Tensor& z, const Tensor& t, Tensor* grad) const override {
-    return softmax_xent_rows(z, targets(z, t), rows_of(z), grad);
-  }
-
- private:
-  CrossentropyOptions o_;
 };
 }  // namespace
 

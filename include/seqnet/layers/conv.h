@@ -27,9 +27,6 @@ class Conv1D : public LogitsLayer {
   Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options = {});
   std::string class_name() const override { return "Conv1D"; }
   Tensor forward(const Tensor& x, RunContext& ctx) override;
-  Tensor backward(const Tensor& dy) override;
-  Activation output_activation() const override { return activation_; }
-  const Tensor& logits() const override { return z_; }
   Tensor backward_from_logits(const Tensor& dlogits) override;
   std::optional<Tensor> compute_mask(const Tensor&, const Tensor*) const override { return std::nullopt; }
   Json get_config() const override;
@@ -47,8 +44,7 @@ class Conv1D : public LogitsLayer {
   void check_length(int64_t steps) const;
   int64_t filters_, kernel_size_;
   Conv1DOptions options_;
-  Activation activation_;
-  Tensor x_, z_, y_;  // input, pre-activation, output of the last forward
+  Tensor x_;  // the input of the last forward
 };
 
 struct Pooling1DOptions {

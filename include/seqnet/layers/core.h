@@ -9,12 +9,21 @@ namespace seqnet {
 // (sigmoid + binary_crossentropy, softmax + categorical_crossentropy), as Keras's TF backend does.
 class LogitsLayer : public Layer {
  public:
-  using Layer::Layer;
-  virtual Activation output_activation() const = 0;
+  LogitsLayer(std::string name, std::string class_snake_name, Activation activation)
+      : Layer(std::move(name), std::move(class_snake_name)), activation_(activation) {}
+  Activation output_activation() const { return activation_; }
   // The pre-activation values of the last forward call.
-  virtual const Tensor& logits() const = 0;
+  const Tensor& logits() const { return z_; }
   // backward() given the gradient with respect to the logits instead of the output.
   virtual Tensor backward_from_logits(const Tensor& dlogits) = 0;
+  // Through the activation, then backward_from_logits.
+  Tensor backward(const Tensor& dy) override;
+
+ protected:
+  // Caches z as the logits and returns act(z) (softmax over the last axis), cached too.
+  const Tensor& activate(Tensor z);
+  Activation activation_;
+  Tensor z_, y_;
 };
 
 struct DenseOptions {
@@ -32,9 +41,6 @@ class Dense : public LogitsLayer {
   Dense(int64_t units, DenseOptions options = {});
   std::string class_name() const override { return "Dense"; }
   Tensor forward(const Tensor& x, RunContext& ctx) override;
-  Tensor backward(const Tensor& dy) override;
-  Activation output_activation() const override { return activation_; }
-  const Tensor& logits() const override { return z_; }
   Tensor backward_from_logits(const Tensor& dlogits) override;
   Json get_config() const override;
   int64_t units() const { return units_; }
@@ -45,8 +51,7 @@ class Dense : public LogitsLayer {
  private:
   int64_t units_;
   DenseOptions options_;
-  Activation activation_;
-  Tensor x_, z_, y_;  // input, pre-activation, output of the last forward
+  Tensor x_;  // the input of the last forward
 };
 
 struct EmbeddingOptions {
@@ -134,18 +139,11 @@ class ActivationLayer : public LogitsLayer {
   explicit ActivationLayer(const std::string& activation, std::string name = "");
   std::string class_name() const override { return "Activation"; }
   Tensor forward(const Tensor& x, RunContext& ctx) override;
-  Tensor backward(const Tensor& dy) override;
-  Activation output_activation() const override { return activation_; }
-  const Tensor& logits() const override { return x_; }
   Tensor backward_from_logits(const Tensor& dlogits) override { return dlogits; }
   Json get_config() const override;
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override { return input_shape; }
-
- private:
-  Activation activation_;
-  Tensor x_, y_;
 };
 
 // Factories that read like Keras: layers::Dense(32, {.activation = "relu"}).
