@@ -17,6 +17,8 @@
 #include "seqnet/data/tokenizer.h"
 #include "seqnet/data/train_test_split.h"
 #include "seqnet/data/weather.h"
+#include "seqnet/distributed.h"
+#include "seqnet/experiment.h"
 #include "seqnet/initializers.h"
 #include "seqnet/layer.h"
 #include "seqnet/layers/conv.h"

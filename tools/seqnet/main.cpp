@@ -4,22 +4,27 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "experiment_commands.h"
+#include "seqnet/distributed.h"
 #include "seqnet/seqnet.h"
 
 int main(int argc, char** argv) {
+  // Under `mpirun -np N seqnet train ...` every rank runs this; MPI starts only when mpirun launched us.
+  seqnet::distributed::init(&argc, &argv);
   CLI::App app{"seqnet: Keras-style sequence deep learning in C++"};
   app.set_version_flag("--version", std::string("seqnet ") + seqnet::version());
   app.require_subcommand(1);
 
   std::string model_path;
   int line_length = 0;
-  auto* summary = app.add_subcommand("summary", "Print the Keras summary of a model config (Keras JSON, .keras)");
-  summary->add_option("model", model_path, "Keras model JSON (model.to_json()) or config.json")->required()->check(CLI::ExistingFile);
+  auto* summary = app.add_subcommand("summary", "Print the Keras summary of a model (Keras JSON, .keras, .h5)");
+  summary->add_option("model", model_path, "Keras model JSON (model.to_json()), config.json, .keras or .h5 model file")->required()->check(CLI::ExistingFile);
   summary->add_option("--line-length", line_length, "Table width (Keras default 88)");
 
   seqnet_cli::TrainArgs train_args;
   auto* train = app.add_subcommand("train", "Train a model from an experiment file and print the Keras-style log");
   seqnet_cli::add_train_options(*train, train_args);
+  seqnet_cli::add_experiment_commands(app);
 
   seqnet_cli::BenchArgs bench_args;
   auto* bench = app.add_subcommand("bench", "Time training and inference of the benchmark setups A-J (see BENCHMARKS.md)");
@@ -27,17 +32,25 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "seqnet: error: %s (see seqnet --help)\n", e.what());
+    return 1;
   }
   try {
     if (*summary) {
-      auto model = seqnet::model_from_json_file(model_path);
-      model->summary(line_length);
+      return seqnet_cli::run_summary(model_path, line_length);
     } else if (*train) {
       return seqnet_cli::run_train(train_args);
     } else if (*bench) {
       return seqnet_cli::run_bench(bench_args, argv[0]);
+    } else if (int rc = seqnet_cli::run_experiment_commands(argv[0]); rc >= 0) {
+      return rc;
     }
   } catch (const seqnet::Error& e) {
     std::fprintf(stderr, "seqnet: error: %s\n", e.what());
