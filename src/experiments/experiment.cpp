@@ -1,13 +1,17 @@
 // Runs an experiment file: prepares the data set, builds the model from its Keras config, trains with the
-// Keras-style log, evaluates on the test split and writes the run's files.
+// Keras-style log and the file's callbacks, evaluates the best weights on the test split and writes the
+// run's files (history, figures, best.keras, test.json, run.json, report.md). See docs/experiments.md.
 #include "seqnet/experiment.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
 
 #include "seqnet/data/imdb.h"
 #include "seqnet/data/mnist.h"
@@ -15,7 +19,10 @@
 #include "seqnet/data/pad_sequences.h"
 #include "seqnet/data/timeseries_generator.h"
 #include "seqnet/data/weather.h"
+#include "seqnet/history.h"
 #include "seqnet/model.h"
+#include "seqnet/random.h"
+#include "seqnet/saving.h"
 #include "seqnet/serialization.h"
 
 namespace seqnet {
@@ -24,13 +31,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
+void warn(const std::string& msg) { std::fprintf(stderr, "seqnet: warning: %s\n", msg.c_str()); }
+
 // What a data set hands to fit(): arrays, or generators with step counts (the book's weather setup).
 struct PreparedData {
-  Tensor x_train, y_train, x_test, y_test;
+  Tensor x_train, y_train, x_val, y_val, x_test, y_test;
   std::unique_ptr<data::TimeseriesGenerator> train_gen, val_gen, test_gen;
   int64_t train_steps = 0, val_steps = 0, test_steps = 0;
-  std::optional<double> baseline_mae, target_std;
+  std::map<std::string, double> baseline_val, baseline_test;  // by metric ("mae", "mse"), normalized
+  std::optional<double> target_std;
+  std::string units;
   std::string description;
+  bool has_validation() const { return val_gen != nullptr || !x_val.empty(); }
 };
 
 Tensor labels_as_float(const Tensor& y) {
@@ -44,8 +56,20 @@ Tensor take_rows(const Tensor& t, const Json& spec, const char* key) {
   return t.slice_rows(0, n);
 }
 
+void check_keys(const Json& obj, const std::string& where, const std::set<std::string>& known) {
+  if (!obj.is_object()) throw Error(fmt::format("experiment: '{}' must be a JSON object", where));
+  for (const auto& [k, v] : obj.items()) {
+    if (known.count(k)) continue;
+    std::string list;
+    for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+    throw Error(fmt::format("experiment: unknown key '{}' in '{}' (known: {})", k, where, list));
+  }
+}
+
 PreparedData prepare_mnist(const Json& d, const std::string& data_dir) {
-  auto [train, test] = datasets::mnist::load_data(data_dir.empty() ? "" : data_dir + "/mnist");
+  check_keys(d, "dataset", {"name", "train_samples", "test_samples", "path"});
+  std::string dir = d.value("path", data_dir.empty() ? std::string() : data_dir + "/mnist");
+  auto [train, test] = datasets::mnist::load_data(dir);
   PreparedData p;
   p.x_train = take_rows(train.x, d, "train_samples");
   p.y_train = take_rows(labels_as_float(train.y), d, "train_samples");
@@ -57,12 +81,19 @@ PreparedData prepare_mnist(const Json& d, const std::string& data_dir) {
 }
 
 PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
+  check_keys(d, "dataset", {"name", "num_words", "load_maxlen", "skip_top", "maxlen", "padding", "truncating",
+                            "reverse_sequences", "train_samples", "test_samples", "path"});
   datasets::imdb::LoadOptions o;
   if (d.contains("num_words")) o.num_words = d["num_words"].get<int64_t>();
   if (d.contains("load_maxlen")) o.maxlen = d["load_maxlen"].get<int64_t>();
   o.skip_top = d.value("skip_top", int64_t(0));
-  o.path = data_dir;
+  o.path = d.value("path", data_dir);
   auto [train, test] = datasets::imdb::load_data(o);
+  // DLwP 6.42: x_train = [x[::-1] for x in x_train] before padding.
+  if (d.value("reverse_sequences", false)) {
+    for (auto& s : train.x) std::reverse(s.begin(), s.end());
+    for (auto& s : test.x) std::reverse(s.begin(), s.end());
+  }
   data::PadOptions pad;
   if (d.contains("maxlen")) pad.maxlen = d["maxlen"].get<int64_t>();
   auto side = [&](const char* key) {
@@ -77,22 +108,106 @@ PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
   p.y_train = take_rows(labels_as_float(train.y), d, "train_samples");
   p.x_test = take_rows(data::pad_sequences(test.x, pad), d, "test_samples");
   p.y_test = take_rows(labels_as_float(test.y), d, "test_samples");
-  p.description = fmt::format("IMDB: {} training and {} test reviews, top {} words, padded to {} steps",
+  p.description = fmt::format("IMDB: {} training and {} test reviews, top {} words, padded to {} steps{}",
                               p.x_train.dim(0), p.x_test.dim(0), o.num_words ? std::to_string(*o.num_words) : "all",
-                              p.x_train.dim(1));
+                              p.x_train.dim(1), d.value("reverse_sequences", false) ? ", reversed" : "");
   return p;
 }
 
+// The notes' synthetic series t*sin(t)/3 + 2*sin(5t): windows of n_steps values starting at a uniform
+// random t0, targets the next value at every step (sequence to sequence), shape (n, n_steps, 1).
+float series_value(double t) { return float(t * std::sin(t) / 3.0 + 2.0 * std::sin(5.0 * t)); }
+
+std::pair<Tensor, Tensor> series_windows(int64_t n, int64_t steps, double t_min, double t_max, double resolution,
+                                         uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> x(size_t(n * steps)), y(size_t(n * steps));
+  const double span = t_max - t_min - double(steps) * resolution;
+  if (span <= 0) throw Error("experiment dataset 'series': t_max - t_min must exceed n_steps * resolution");
+  for (int64_t i = 0; i < n; ++i) {
+    double t0 = t_min + double(rng.uniform()) * span;
+    for (int64_t s = 0; s < steps; ++s) {
+      x[size_t(i * steps + s)] = series_value(t0 + double(s) * resolution);
+      y[size_t(i * steps + s)] = series_value(t0 + double(s + 1) * resolution);
+    }
+  }
+  return {Tensor({n, steps, 1}, std::move(x)), Tensor({n, steps, 1}, std::move(y))};
+}
+
+// Last-value baseline of a sequence-to-sequence forecast: the next value equals the current one.
+std::map<std::string, double> last_value_baseline(const Tensor& x, const Tensor& y) {
+  double abs_sum = 0, sq_sum = 0;
+  for (int64_t i = 0; i < x.size(); ++i) {
+    double e = double(x[i]) - double(y[i]);
+    abs_sum += std::fabs(e);
+    sq_sum += e * e;
+  }
+  double n = double(std::max<int64_t>(1, x.size()));
+  return {{"mae", abs_sum / n}, {"mse", sq_sum / n}};
+}
+
+PreparedData prepare_series(const Json& d) {
+  check_keys(d, "dataset", {"name", "n_steps", "t_min", "t_max", "resolution", "train_samples", "val_samples",
+                            "test_samples", "data_seed"});
+  const int64_t steps = d.value("n_steps", int64_t(20));
+  const double t_min = d.value("t_min", 0.0), t_max = d.value("t_max", 30.0), res = d.value("resolution", 0.1);
+  const uint64_t seed = d.value("data_seed", uint64_t(42));
+  const int64_t n_train = d.value("train_samples", int64_t(10000));
+  const int64_t n_val = d.value("val_samples", int64_t(1000));
+  const int64_t n_test = d.value("test_samples", int64_t(1000));
+  if (steps <= 0 || n_train <= 0 || n_val < 0 || n_test < 0)
+    throw Error("experiment dataset 'series': n_steps and train_samples must be positive");
+  PreparedData p;
+  std::tie(p.x_train, p.y_train) = series_windows(n_train, steps, t_min, t_max, res, seed);
+  if (n_val > 0) {
+    std::tie(p.x_val, p.y_val) = series_windows(n_val, steps, t_min, t_max, res, seed + 1);
+    p.baseline_val = last_value_baseline(p.x_val, p.y_val);
+  }
+  if (n_test > 0) {
+    std::tie(p.x_test, p.y_test) = series_windows(n_test, steps, t_min, t_max, res, seed + 2);
+    p.baseline_test = last_value_baseline(p.x_test, p.y_test);
+  }
+  p.description = fmt::format(
+      "series t*sin(t)/3 + 2*sin(5t), t in [{}, {}] every {}: {} training, {} validation and {} test windows of {} "
+      "steps, the next value at every step as target",
+      t_min, t_max, res, n_train, n_val, n_test, steps);
+  return p;
+}
+
+// [first, end) rows; an entry may be null (the end), or a fraction in (0, 1) of the rows.
 std::pair<int64_t, int64_t> row_range(const Json& d, const char* key, int64_t rows) {
   if (!d.contains(key)) throw Error(fmt::format("experiment dataset: missing '{}' ([first, end) rows)", key));
   const Json& r = d[key];
-  int64_t a = r.at(0).get<int64_t>(), b = r.at(1).is_null() ? rows : r.at(1).get<int64_t>();
-  if (a < 0 || b > rows || a >= b) throw Error(fmt::format("experiment dataset: '{}' = [{}, {}) is not within the {} rows", key, a, b, rows));
+  if (!r.is_array() || r.size() != 2) throw Error(fmt::format("experiment dataset: '{}' must be [first, end)", key));
+  auto at = [&](const Json& v, int64_t if_null) -> int64_t {
+    if (v.is_null()) return if_null;
+    if (v.is_number_float() && v.get<double>() > 0 && v.get<double>() < 1) return int64_t(v.get<double>() * double(rows));
+    return v.get<int64_t>();
+  };
+  int64_t a = at(r[0], 0), b = at(r[1], rows);
+  if (a < 0 || b > rows || a >= b)
+    throw Error(fmt::format("experiment dataset: '{}' = [{}, {}) is not within the {} rows", key, a, b, rows));
   return {a, b};
+}
+
+// The common-sense baseline over `steps` batches of a (not shuffled) generator: MAE of "the target
+// `delay` rows from now equals the target now" (the book's evaluate_naive_method).
+double naive_mae(data::TimeseriesGenerator& gen, int64_t steps, int64_t target_col) {
+  double abs_sum = 0;
+  int64_t count = 0;
+  for (int64_t s = 0; s < steps; ++s) {
+    auto [x, y] = gen.next_batch();
+    int64_t len = x.dim(1), feats = x.dim(2);
+    for (int64_t b = 0; b < x.dim(0); ++b, ++count)
+      abs_sum += std::fabs(double(x.data()[(b * len + len - 1) * feats + target_col]) - double(y[b]));
+  }
+  return count ? abs_sum / double(count) : 0.0;
 }
 
 // The book's temperature forecasting setup (DLwP 1st ed. 6.3) on any hourly or 10-minute weather CSV.
 PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_t seed) {
+  check_keys(d, "dataset", {"name", "path", "columns", "target", "units", "lookback", "step", "delay", "batch_size",
+                            "train_rows", "val_rows", "test_rows", "steps_per_epoch"});
   std::string name = d.at("name").get<std::string>();
   data::CsvTable table;
   if (name == "beijing_pm25") {
@@ -141,23 +256,34 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   p.test_gen = make(test_begin, test_end, false);
   p.val_steps = p.val_gen->steps_per_pass();
   p.test_steps = p.test_gen->steps_per_pass();
+  if (p.val_steps <= 0 || p.test_steps <= 0)
+    throw Error(fmt::format("experiment dataset: the validation or test range holds less than one batch of {} windows",
+                            g.batch_size));
   p.train_steps = d.value("steps_per_epoch", int64_t(500));
   p.target_std = norm.std()[size_t(target_col)];
+  bool degrees = target == "TEMP" || target == "T (degC)" || target == "DEWP" || target == "Tdew (degC)";
+  p.units = d.value("units", std::string(degrees ? "°C" : "units"));
 
   // The common-sense baseline: the temperature `delay` rows from now equals the temperature now.
-  auto baseline = make(val_begin, val_end, false);
-  double abs_sum = 0;
-  int64_t count = 0;
-  for (int64_t s = 0; s < p.val_steps; ++s) {
-    auto [x, y] = baseline->next_batch();
-    int64_t steps = x.dim(1), feats = x.dim(2);
-    for (int64_t b = 0; b < x.dim(0); ++b, ++count)
-      abs_sum += std::fabs(double(x.data()[(b * steps + steps - 1) * feats + target_col]) - double(y[b]));
-  }
-  if (count) p.baseline_mae = abs_sum / double(count);
+  auto val_copy = make(val_begin, val_end, false);
+  p.baseline_val["mae"] = naive_mae(*val_copy, p.val_steps, target_col);
+  auto test_copy = make(test_begin, test_end, false);
+  p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col);
   p.description = fmt::format("{}: {} rows, {} features, lookback {} step {} delay {}, target {}", name, rows,
                               columns.size(), g.lookback, g.step, g.delay, target);
   return p;
+}
+
+PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_t seed) {
+  if (!spec.contains("dataset")) throw Error("the experiment has no 'dataset'");
+  const Json& d = spec.at("dataset");
+  std::string dataset = d.at("name").get<std::string>();
+  if (dataset == "mnist") return prepare_mnist(d, data_dir);
+  if (dataset == "imdb") return prepare_imdb(d, data_dir);
+  if (dataset == "series") return prepare_series(d);
+  if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
+    return prepare_weather(d, data_dir, uint32_t(seed));
+  throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, beijing_pm25, jena_climate, csv)");
 }
 
 std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir) {
@@ -170,100 +296,415 @@ std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir
   return model_from_json(spec["model"].dump());
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  std::ofstream f(path);
-  if (!f) throw Error("cannot write " + path.string());
-  f << text;
+void ensure_model_built(Model& model, const PreparedData& data) {
+  if (model.built()) return;
+  if (data.val_gen) {
+    auto [x, y] = data.val_gen->window(data.val_gen->max_index() - 1);
+    auto* seq = dynamic_cast<Sequential*>(&model);
+    if (!seq) throw Error("the experiment's model has no input shape");
+    seq->build(x.shape());
+  } else {
+    ensure_built(model, data.x_train.slice_rows(0, 1));
+  }
 }
 
-void write_run_files(const fs::path& dir, const std::string& name, const Model& model, const ExperimentResult& r,
-                     const std::string& description) {
-  fs::create_directories(dir);
-  // history.csv: epoch, then every logged value, as Keras's CSVLogger writes it.
-  std::string csv = "epoch";
-  for (const auto& [k, v] : r.history.history) csv += "," + k;
-  csv += "\n";
-  for (size_t e = 0; e < r.history.epoch.size(); ++e) {
-    csv += std::to_string(r.history.epoch[e]);
-    for (const auto& [k, v] : r.history.history) csv += fmt::format(",{:.6g}", v[e]);
-    csv += "\n";
-  }
-  write_text(dir / "history.csv", csv);
-  Json h;
-  for (const auto& [k, v] : r.history.history) h[k] = v;
-  write_text(dir / "history.json", h.dump(1) + "\n");
-  write_text(dir / "model.json", model.to_json(1) + "\n");
-  Json test;
-  for (const auto& [k, v] : r.test.items()) test[k] = v;
-  write_text(dir / "test.json", test.dump(1) + "\n");
+void compile_from_spec(Model& model, const Json& spec) {
+  const Json c = spec.value("compile", Json::object());
+  check_keys(c, "compile", {"optimizer", "loss", "metrics"});
+  CompileOptions co;
+  co.optimizer = optimizers::from_config(c.value("optimizer", Json("rmsprop")));
+  if (!c.contains("loss")) throw Error("experiment: 'compile' needs a 'loss'");
+  co.loss = c.at("loss").get<std::string>();
+  co.metrics = c.value("metrics", std::vector<std::string>{});
+  model.compile(co);
+}
 
-  std::string md = fmt::format("# {}\n\n{}\n\n", name, description);
-  md += fmt::format("Seconds per epoch: {:.1f}\n\n| epoch |", r.seconds_per_epoch);
-  for (const auto& [k, v] : r.history.history) md += " " + k + " |";
-  md += "\n|---|";
-  for (size_t i = 0; i < r.history.history.size(); ++i) md += "---|";
-  md += "\n";
-  for (size_t e = 0; e < r.history.epoch.size(); ++e) {
-    md += fmt::format("| {} |", r.history.epoch[e] + 1);
-    for (const auto& [k, v] : r.history.history) md += fmt::format(" {:.4f} |", v[e]);
-    md += "\n";
+bool maximize(const std::string& monitor, const std::string& mode) {
+  if (mode == "max") return true;
+  if (mode == "min") return false;
+  return monitor.find("acc") != std::string::npos;
+}
+
+// Keeps the weights of the best epoch by `monitor` in memory, to evaluate them on the test split.
+class BestWeights : public Callback {
+ public:
+  BestWeights(std::string monitor, bool maximize) : monitor_(std::move(monitor)), max_(maximize) {}
+  void on_epoch_end(int epoch, Logs& logs) override {
+    auto v = logs.get(monitor_);
+    if (!v || !std::isfinite(*v)) return;
+    if (!best_ || (max_ ? *v > *best_ : *v < *best_)) {
+      best_ = *v;
+      weights_ = model()->get_weights();
+    }
   }
-  if (!r.test.items().empty()) {
+  bool restore(Model& m) const {
+    if (weights_.empty()) return false;
+    m.set_weights(weights_);
+    return true;
+  }
+
+ private:
+  std::string monitor_;
+  bool max_;
+  std::optional<double> best_;
+  std::vector<Tensor> weights_;
+};
+
+struct CallbackSetup {
+  std::vector<CallbackPtr> callbacks;
+  std::string monitor = "val_loss";  // what the best epoch and best.keras follow
+  std::string mode = "auto";
+};
+
+// "callbacks": [{"class_name": "EarlyStopping", "config": {...}}, ...] with Keras's config keys. Files
+// (ModelCheckpoint's filepath, CSVLogger's filename) are relative to the run folder; without one they are
+// left out. With a run folder, best.keras is always written (save_best_only on the monitor).
+CallbackSetup callbacks_from_spec(const Json& spec, const fs::path& run_dir, bool has_validation) {
+  CallbackSetup s;
+  s.monitor = has_validation ? "val_loss" : "loss";
+  bool best_keras_written = false;
+  const Json list = spec.value("callbacks", Json::array());
+  if (!list.is_array()) throw Error("experiment: 'callbacks' must be a list of {\"class_name\", \"config\"}");
+  auto in_run_dir = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : run_dir / p; };
+  for (const Json& entry : list) {
+    std::string cls = entry.at("class_name").get<std::string>();
+    Json c = entry.value("config", Json::object());
+    if (cls == "EarlyStopping") {
+      check_keys(c, "EarlyStopping config", {"monitor", "min_delta", "patience", "verbose", "mode", "baseline",
+                                             "restore_best_weights", "start_from_epoch"});
+      EarlyStoppingOptions o;
+      o.monitor = c.value("monitor", o.monitor);
+      o.min_delta = c.value("min_delta", o.min_delta);
+      o.patience = c.value("patience", o.patience);
+      o.verbose = c.value("verbose", o.verbose);
+      o.mode = c.value("mode", o.mode);
+      if (c.contains("baseline") && !c["baseline"].is_null()) o.baseline = c["baseline"].get<double>();
+      o.restore_best_weights = c.value("restore_best_weights", o.restore_best_weights);
+      o.start_from_epoch = c.value("start_from_epoch", o.start_from_epoch);
+      s.callbacks.push_back(callbacks::EarlyStopping(o));
+    } else if (cls == "ModelCheckpoint") {
+      check_keys(c, "ModelCheckpoint config", {"filepath", "monitor", "verbose", "save_best_only", "save_weights_only",
+                                               "mode", "save_freq", "initial_value_threshold"});
+      ModelCheckpointOptions o;
+      o.monitor = c.value("monitor", o.monitor);
+      o.verbose = c.value("verbose", o.verbose);
+      o.save_best_only = c.value("save_best_only", o.save_best_only);
+      o.save_weights_only = c.value("save_weights_only", o.save_weights_only);
+      o.mode = c.value("mode", o.mode);
+      if (c.contains("save_freq")) {
+        if (c["save_freq"].is_string()) {
+          if (c["save_freq"].get<std::string>() != "epoch") throw Error("ModelCheckpoint: save_freq must be \"epoch\" or a number of batches");
+        } else {
+          o.save_freq = c["save_freq"].get<int64_t>();
+        }
+      }
+      if (c.contains("initial_value_threshold") && !c["initial_value_threshold"].is_null())
+        o.initial_value_threshold = c["initial_value_threshold"].get<double>();
+      std::string file = c.value("filepath", std::string("best.keras"));
+      if (o.save_best_only && !o.save_weights_only) {
+        s.monitor = o.monitor;
+        s.mode = o.mode;
+      }
+      if (run_dir.empty()) {
+        warn("ModelCheckpoint left out: the run has no folder (--out)");
+        continue;
+      }
+      if (fs::weakly_canonical(in_run_dir(file)) == fs::weakly_canonical(run_dir / "best.keras")) best_keras_written = true;
+      s.callbacks.push_back(callbacks::ModelCheckpoint(in_run_dir(file).string(), o));
+    } else if (cls == "ReduceLROnPlateau") {
+      check_keys(c, "ReduceLROnPlateau config",
+                 {"monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"});
+      ReduceLROnPlateauOptions o;
+      o.monitor = c.value("monitor", o.monitor);
+      o.factor = c.value("factor", o.factor);
+      o.patience = c.value("patience", o.patience);
+      o.verbose = c.value("verbose", o.verbose);
+      o.mode = c.value("mode", o.mode);
+      o.min_delta = c.value("min_delta", o.min_delta);
+      o.cooldown = c.value("cooldown", o.cooldown);
+      o.min_lr = c.value("min_lr", o.min_lr);
+      s.callbacks.push_back(callbacks::ReduceLROnPlateau(o));
+    } else if (cls == "CSVLogger") {
+      check_keys(c, "CSVLogger config", {"filename", "separator", "append"});
+      if (run_dir.empty()) {
+        warn("CSVLogger left out: the run has no folder (--out)");
+        continue;
+      }
+      s.callbacks.push_back(callbacks::CSVLogger(in_run_dir(c.value("filename", std::string("training.log"))).string(),
+                                                 c.value("separator", std::string(",")), c.value("append", false)));
+    } else if (cls == "TerminateOnNaN") {
+      s.callbacks.push_back(callbacks::TerminateOnNaN());
+    } else {
+      throw Error("experiment: unknown callback '" + cls +
+                  "' (known: EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger, TerminateOnNaN)");
+    }
+  }
+  if (!run_dir.empty() && !best_keras_written) {
+    ModelCheckpointOptions o;
+    o.monitor = s.monitor;
+    o.mode = s.mode;
+    o.save_best_only = true;
+    s.callbacks.push_back(callbacks::ModelCheckpoint((run_dir / "best.keras").string(), o));
+  }
+  return s;
+}
+
+std::string short_metric_name(const std::string& name) {
+  if (name == "mean_absolute_error") return "mae";
+  if (name == "mean_squared_error") return "mse";
+  if (name == "accuracy") return "acc";
+  return name;
+}
+
+// The metric a run is judged by: "report": {"metric": ...}, else the first compile metric, else the loss.
+void choose_metric(const Json& spec, ExperimentResult& r) {
+  const Json rep = spec.value("report", Json::object());
+  check_keys(rep, "report", {"metric"});
+  std::string loss_name = short_metric_name(spec.value("compile", Json::object()).value("loss", std::string("loss")));
+  std::vector<std::string> metrics = spec.value("compile", Json::object()).value("metrics", std::vector<std::string>{});
+  std::string key = rep.value("metric", metrics.empty() ? std::string("loss") : metrics.front());
+  if (key == loss_name) key = "loss";
+  r.metric_key = key;
+  r.metric = key == "loss" ? loss_name : short_metric_name(key);
+}
+
+void summarize(ExperimentResult& r) {
+  r.epochs_run = int(r.history.epoch.size());
+  const std::string vk = "val_" + r.metric_key;
+  if (r.history.contains(vk)) {
+    const auto& v = r.history[vk];
+    bool max = maximize(r.metric_key, "auto");
+    for (size_t e = 0; e < v.size(); ++e) {
+      if (!std::isfinite(v[e])) continue;
+      if (!r.best_val || (max ? v[e] > *r.best_val : v[e] < *r.best_val)) {
+        r.best_val = v[e];
+        r.best_epoch = r.history.epoch[e] + 1;
+      }
+    }
+  }
+  if (auto t = r.test.get(r.metric_key)) r.test_metric = *t;
+}
+
+std::string fmt_value(double v) { return fmt::format("{:.4f}", v); }
+
+// "0.2712 (2.31 °C)" for a normalized MAE with a known target std.
+std::string with_units(const std::string& metric, double v, const Json& run) {
+  std::string s = fmt_value(v);
+  if (metric == "mae" && run.contains("target_std") && run["target_std"].is_number())
+    s += fmt::format(" ({:.2f} {})", v * run["target_std"].get<double>(), run.value("units", std::string()));
+  return s;
+}
+
+void write_text(const fs::path& path, const std::string& text) { write_file_atomic(path.string(), text); }
+
+std::string run_report_markdown(const Json& run) {
+  const std::string metric = run.value("metric", std::string("loss"));
+  std::string md = fmt::format("# {}\n\n", run.value("name", std::string("experiment")));
+  if (!run.value("description", std::string()).empty()) md += run["description"].get<std::string>() + "\n\n";
+  md += fmt::format("Data: {}\n\n", run.value("data", std::string()));
+  md += "| | |\n|---|---|\n";
+  if (run.value("kind", std::string("train")) == "train") {
+    if (run.contains("best_val") && run["best_val"].is_number())
+      md += fmt::format("| best validation {} | {} (epoch {}) |\n", metric,
+                        with_units(metric, run["best_val"].get<double>(), run), run.value("best_epoch", 0));
+    if (run.contains("test_metric") && run["test_metric"].is_number())
+      md += fmt::format("| test {} | {} |\n", metric, with_units(metric, run["test_metric"].get<double>(), run));
+    md += fmt::format("| epochs run | {} |\n", run.value("epochs", 0));
+    md += fmt::format("| seconds per epoch | {:.1f} |\n", run.value("seconds_per_epoch", 0.0));
+  }
+  for (const char* split : {"baseline_val", "baseline_test"}) {
+    if (!run.contains(split)) continue;
+    for (const auto& [m, v] : run[split].items())
+      md += fmt::format("| {} baseline {} | {} |\n", split == std::string("baseline_val") ? "validation" : "test", m,
+                        with_units(m, v.get<double>(), run));
+  }
+  if (run.contains("baseline")) md += "\nBaseline: " + run["baseline"].get<std::string>() + ".\n";
+  if (run.contains("test") && !run["test"].empty()) {
     md += "\nTest set:";
-    for (const auto& [k, v] : r.test.items()) md += fmt::format(" {} {:.4f};", k, v);
+    for (const auto& [k, v] : run["test"].items()) md += fmt::format(" {} {:.4f};", k, v.get<double>());
     md += "\n";
   }
-  if (r.baseline_mae)
-    md += fmt::format("\nCommon-sense baseline (value in `delay` steps = value now): MAE {:.4f} normalized, {:.2f} in the "
-                      "target's units.\n", *r.baseline_mae, *r.baseline_mae * r.target_std.value_or(1.0));
-  write_text(dir / "report.md", md);
+  if (run.contains("figures")) {
+    md += "\n";
+    for (const auto& f : run["figures"]) {
+      std::string file = f.get<std::string>();
+      md += fmt::format("![{}]({})\n", fs::path(file).stem().string(), file);
+    }
+  }
+  return md;
+}
+
+void write_run_files(const fs::path& dir, const Model* model, ExperimentResult& r) {
+  fs::create_directories(dir);
+  std::vector<std::string> figures;
+  if (!r.history.epoch.empty()) {
+    write_history_csv(r.history, (dir / "history.csv").string());
+    write_history_json(r.history, (dir / "history.json").string());
+    r.files.push_back("history.csv");
+    r.files.push_back("history.json");
+    for (const auto& f : plot_history(r.history, dir.string())) figures.push_back(fs::path(f).filename().string());
+    r.files.insert(r.files.end(), figures.begin(), figures.end());
+  }
+  if (model) {
+    write_text(dir / "model.json", model->to_json(1) + "\n");
+    r.files.push_back("model.json");
+    if (fs::exists(dir / "best.keras")) r.files.push_back("best.keras");
+  }
+  nlohmann::ordered_json test = nlohmann::ordered_json::object();
+  for (const auto& [k, v] : r.test.items()) test[k] = v;
+  for (const auto& [k, v] : r.baseline_test) test["baseline_" + k] = v;
+  write_text(dir / "test.json", test.dump(1) + "\n");
+  r.files.push_back("test.json");
+  Json run = run_summary_json(r);
+  run["figures"] = figures;
+  run["files"] = r.files;
+  run["files"].push_back("run.json");
+  run["files"].push_back("report.md");
+  write_text(dir / "run.json", run.dump(1) + "\n");
+  write_text(dir / "report.md", run_report_markdown(run));
+  r.files.push_back("run.json");
+  r.files.push_back("report.md");
+}
+
+void print_baselines(const ExperimentResult& r, const std::string& label) {
+  for (const auto& [split, values] : {std::pair{"validation", &r.baseline_val}, std::pair{"test", &r.baseline_test}}) {
+    for (const auto& [m, v] : *values) {
+      if (m == "mae" && r.target_std)
+        std::printf("%s %s %s: %.4f normalized, %.2f %s\n", label.c_str(), split, m.c_str(), v, v * *r.target_std,
+                    r.units.c_str());
+      else
+        std::printf("%s %s %s: %.4f\n", label.c_str(), split, m.c_str(), v);
+    }
+  }
 }
 
 }  // namespace
 
-ExperimentResult run_experiment(const Json& spec, const std::string& base_dir, const ExperimentOptions& options) {
+void apply_override(Json& spec, const std::string& assignment) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) throw Error("override '" + assignment + "' must be key.path=value");
+  std::string path = assignment.substr(0, eq), text = assignment.substr(eq + 1);
+  Json value;
+  try {
+    value = Json::parse(text);
+  } catch (const Json::parse_error&) {
+    value = text;
+  }
+  Json* node = &spec;
+  std::stringstream ss(path);
+  std::string part;
+  std::vector<std::string> parts;
+  while (std::getline(ss, part, '.')) parts.push_back(part);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (!node->is_object()) throw Error("override '" + assignment + "': '" + parts[i - 1] + "' is not an object");
+    if (i + 1 == parts.size()) {
+      (*node)[parts[i]] = value;
+    } else {
+      node = &(*node)[parts[i]];
+      if (node->is_null()) *node = Json::object();
+    }
+  }
+}
+
+Json load_experiment_spec(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream f(path);
+  if (!f) throw Error("cannot open experiment file '" + path + "'");
+  Json spec;
+  try {
+    spec = Json::parse(f);
+  } catch (const Json::parse_error& e) {
+    throw Error(path + ": not valid JSON: " + e.what());
+  }
+  if (!spec.is_object()) throw Error(path + ": an experiment file holds a JSON object");
+  for (const auto& o : overrides) apply_override(spec, o);
+  return spec;
+}
+
+Json run_summary_json(const ExperimentResult& r) {
+  Json j;
+  j["name"] = r.name;
+  j["kind"] = r.kind;
+  j["description"] = r.description;
+  j["data"] = r.data_description;
+  j["metric"] = r.metric;
+  j["best_val"] = r.best_val ? Json(*r.best_val) : Json(nullptr);
+  j["best_epoch"] = r.best_epoch;
+  j["test_metric"] = r.test_metric ? Json(*r.test_metric) : Json(nullptr);
+  j["test"] = Json::object();
+  for (const auto& [k, v] : r.test.items()) j["test"][k] = v;
+  j["epochs"] = r.epochs_run;
+  j["seconds_per_epoch"] = r.seconds_per_epoch;
+  if (!r.baseline_val.empty()) j["baseline_val"] = r.baseline_val;
+  if (!r.baseline_test.empty()) j["baseline_test"] = r.baseline_test;
+  if (r.target_std) {
+    j["baseline"] = "common sense: the value in `delay` steps equals the value now";
+    j["target_std"] = *r.target_std;
+    j["units"] = r.units;
+  } else if (!r.baseline_val.empty() || !r.baseline_test.empty()) {
+    j["baseline"] = "last value: the next value equals the current one";
+  }
+  return j;
+}
+
+ExperimentResult run_experiment(Json spec, const std::string& base_dir, const ExperimentOptions& options) {
+  for (const auto& o : options.overrides) apply_override(spec, o);
+  check_keys(spec, "experiment", {"name", "description", "kind", "seed", "dataset", "model", "model_path", "compile",
+                                  "fit", "callbacks", "evaluate", "report"});
   ExperimentResult result;
   result.name = spec.value("name", std::string("experiment"));
+  result.description = spec.value("description", std::string());
+  result.kind = spec.value("kind", std::string("train"));
+  if (result.kind != "train" && result.kind != "baseline")
+    throw Error("experiment: 'kind' must be \"train\" or \"baseline\", got '" + result.kind + "'");
   uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
   set_random_seed(seed);
 
-  const Json& d = spec.at("dataset");
-  std::string dataset = d.at("name").get<std::string>();
-  PreparedData data;
-  if (dataset == "mnist") data = prepare_mnist(d, options.data_dir);
-  else if (dataset == "imdb") data = prepare_imdb(d, options.data_dir);
-  else if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
-    data = prepare_weather(d, options.data_dir, uint32_t(seed));
-  else throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, beijing_pm25, jena_climate, csv)");
-  result.baseline_mae = data.baseline_mae;
+  PreparedData data = prepare_data(spec, options.data_dir, seed);
+  result.baseline_val = data.baseline_val;
+  result.baseline_test = data.baseline_test;
+  if (data.baseline_val.count("mae")) result.baseline_mae = data.baseline_val.at("mae");
   result.target_std = data.target_std;
+  result.units = data.units;
+  result.data_description = data.description;
   if (options.verbose) std::printf("%s\n", data.description.c_str());
+
+  if (result.kind == "baseline") {
+    if (data.baseline_val.empty() && data.baseline_test.empty())
+      throw Error("experiment: a baseline needs a forecasting data set (series, beijing_pm25, jena_climate, csv)");
+    result.metric = "mae";
+    if (data.baseline_val.count("mae")) result.best_val = data.baseline_val.at("mae");
+    if (data.baseline_test.count("mae")) result.test_metric = data.baseline_test.at("mae");
+    if (options.verbose) print_baselines(result, "Common-sense baseline");
+    if (!options.out_dir.empty()) write_run_files(options.out_dir, nullptr, result);
+    return result;
+  }
 
   auto model = build_model(spec, base_dir);
   model->set_seed(seed);
-  if (data.train_gen) {
-    auto [x, y] = data.val_gen->window(data.val_gen->max_index() - 1);
-    Shape s = x.shape();
-    if (!model->built()) dynamic_cast<Sequential&>(*model).build(s);
-  } else {
-    ensure_built(*model, data.x_train.slice_rows(0, 1));
-  }
+  ensure_model_built(*model, data);
   if (options.verbose) model->summary();
-
-  const Json c = spec.value("compile", Json::object());
-  CompileOptions co;
-  co.optimizer = optimizers::from_config(c.value("optimizer", Json("rmsprop")));
-  co.loss = c.at("loss").get<std::string>();
-  co.metrics = c.value("metrics", std::vector<std::string>{});
-  model->compile(co);
+  compile_from_spec(*model, spec);
+  choose_metric(spec, result);
 
   const Json f = spec.value("fit", Json::object());
+  check_keys(f, "fit", {"epochs", "batch_size", "validation_split", "shuffle", "steps_per_epoch", "validation_steps",
+                        "tbptt_steps"});
   FitOptions fo;
   fo.epochs = options.epochs ? *options.epochs : f.value("epochs", 1);
   fo.batch_size = f.value("batch_size", int64_t(32));
   fo.verbose = options.verbose;
   fo.validation_split = f.value("validation_split", 0.0f);
   fo.shuffle = f.value("shuffle", true);
+  fo.tbptt_steps = f.value("tbptt_steps", int64_t(0));
+  if (!data.x_val.empty()) fo.validation_data = std::make_pair(data.x_val, data.y_val);
+  const bool has_validation = data.has_validation() || fo.validation_split > 0;
+
+  fs::path run_dir = options.out_dir.empty() ? fs::path() : fs::path(options.out_dir);
+  if (!run_dir.empty()) fs::create_directories(run_dir);
+  CallbackSetup cbs = callbacks_from_spec(spec, run_dir, has_validation);
+  fo.callbacks = cbs.callbacks;
+  auto best = std::make_shared<BestWeights>(cbs.monitor, maximize(cbs.monitor, cbs.mode));
+  fo.callbacks.push_back(best);
 
   auto start = std::chrono::steady_clock::now();
   if (data.train_gen) {
@@ -277,37 +718,128 @@ ExperimentResult run_experiment(const Json& spec, const std::string& base_dir, c
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.seconds_per_epoch = result.history.epoch.empty() ? 0.0 : seconds / double(result.history.epoch.size());
 
+  // The test split is evaluated with the best epoch's weights (by the checkpoint's monitor), as the book
+  // evaluates the model ModelCheckpoint saved; "evaluate": {"weights": "last"} keeps the last epoch's.
+  const Json ev = spec.value("evaluate", Json::object());
+  check_keys(ev, "evaluate", {"weights", "batch_size", "steps"});
+  std::string which = ev.value("weights", std::string("best"));
+  if (which != "best" && which != "last") throw Error("experiment: evaluate.weights must be \"best\" or \"last\"");
+  if (which == "best" && best->restore(*model) && options.verbose >= 2)
+    std::printf("Evaluating the weights of the best epoch by %s\n", cbs.monitor.c_str());
   if (data.test_gen) {
-    result.test = model->evaluate(*data.test_gen, data.test_steps);
+    result.test = model->evaluate(*data.test_gen, std::min(data.test_steps, ev.value("steps", data.test_steps)));
   } else if (!data.x_test.empty()) {
-    result.test = model->evaluate(data.x_test, data.y_test, {.batch_size = fo.batch_size});
+    result.test = model->evaluate(data.x_test, data.y_test, {.batch_size = ev.value("batch_size", fo.batch_size)});
   }
+  summarize(result);
   if (options.verbose && !result.test.items().empty()) {
     std::printf("Test:");
     for (const auto& [k, v] : result.test.items()) std::printf(" %s: %.4f", k.c_str(), v);
+    if (result.metric == "mae" && result.test_metric && result.target_std)
+      std::printf(" (%.2f %s)", *result.test_metric * *result.target_std, result.units.c_str());
     std::printf("\n");
   }
-  if (options.verbose && result.baseline_mae)
-    std::printf("Common-sense baseline MAE: %.4f (%.2f in units)\n", *result.baseline_mae,
-                *result.baseline_mae * result.target_std.value_or(1.0));
-  if (!options.out_dir.empty()) write_run_files(options.out_dir, result.name, *model, result, data.description);
+  if (options.verbose) print_baselines(result, "Baseline");
+  if (!run_dir.empty()) write_run_files(run_dir, model.get(), result);
   return result;
 }
 
 ExperimentResult run_experiment_file(const std::string& path, const ExperimentOptions& options) {
-  std::ifstream f(path);
-  if (!f) throw Error("cannot open experiment file '" + path + "'");
-  Json spec;
+  Json spec = load_experiment_spec(path);
   try {
-    spec = Json::parse(f);
-  } catch (const Json::parse_error& e) {
-    throw Error(path + ": not valid JSON: " + e.what());
-  }
-  try {
-    return run_experiment(spec, fs::path(path).parent_path().string(), options);
+    return run_experiment(std::move(spec), fs::path(path).parent_path().string(), options);
   } catch (const Json::exception& e) {
     throw Error(path + ": malformed experiment: " + e.what());
   }
+}
+
+TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const ExperimentOptions& options) {
+  Json spec = spec_in;
+  for (const auto& o : options.overrides) apply_override(spec, o);
+  try {
+    uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
+    PreparedData data = prepare_data(spec, options.data_dir, seed);
+    TestEvaluation t;
+    t.data_description = data.description;
+    t.baseline_test = data.baseline_test;
+    t.target_std = data.target_std;
+    t.units = data.units;
+    if (!model.compiled()) compile_from_spec(model, spec);
+    if (data.test_gen) {
+      t.logs = model.evaluate(*data.test_gen, data.test_steps);
+    } else if (!data.x_test.empty()) {
+      int64_t bs = spec.value("evaluate", Json::object()).value("batch_size", spec.value("fit", Json::object()).value("batch_size", int64_t(32)));
+      t.logs = model.evaluate(data.x_test, data.y_test, {.batch_size = bs});
+    } else {
+      throw Error("the experiment's data set has no test split");
+    }
+    return t;
+  } catch (const Json::exception& e) {
+    throw Error(std::string("malformed experiment: ") + e.what());
+  }
+}
+
+std::map<std::string, Json> read_reference_table(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) throw Error("cannot open reference table '" + path + "'");
+  std::map<std::string, Json> out;
+  std::string line;
+  bool in_section = false;
+  int row = 0;
+  while (std::getline(f, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.rfind("#", 0) == 0) {
+      in_section = line.find("Reference results") != std::string::npos;
+      row = 0;
+      continue;
+    }
+    if (!in_section || line.rfind("|", 0) != 0) continue;
+    std::vector<std::string> cells;
+    std::string cur;
+    for (size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '|') {
+        size_t a = cur.find_first_not_of(' '), b = cur.find_last_not_of(' ');
+        cells.push_back(a == std::string::npos ? "" : cur.substr(a, b - a + 1));
+        cur.clear();
+      } else {
+        cur += line[i];
+      }
+    }
+    if (row++ < 2 || cells.size() < 4) continue;  // header and separator
+    std::string name = cells[0];
+    name.erase(std::remove(name.begin(), name.end(), '`'), name.end());
+    out[name] = Json{{"source", cells[1]}, {"metric", cells[2]}, {"value", cells[3]},
+                     {"note", cells.size() > 4 ? cells[4] : std::string()}};
+  }
+  return out;
+}
+
+std::string runs_report_markdown(const std::vector<Json>& runs, const std::map<std::string, Json>& refs) {
+  std::string md =
+      "| experiment | metric | best validation (epoch) | test | baseline (test) | epochs | s/epoch | reference | "
+      "source |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const Json& run : runs) {
+    std::string name = run.value("name", std::string("?"));
+    std::string metric = run.value("metric", std::string("loss"));
+    bool baseline = run.value("kind", std::string("train")) == "baseline";
+    std::string best = "–", test = "–", base = "–";
+    if (run.contains("best_val") && run["best_val"].is_number())
+      best = with_units(metric, run["best_val"].get<double>(), run) +
+             (baseline ? std::string() : fmt::format(" ({})", run.value("best_epoch", 0)));
+    if (run.contains("test_metric") && run["test_metric"].is_number())
+      test = with_units(metric, run["test_metric"].get<double>(), run);
+    if (run.contains("baseline_test") && run["baseline_test"].contains(metric))
+      base = with_units(metric, run["baseline_test"][metric].get<double>(), run);
+    std::string ref = "–", src = "";
+    if (auto it = refs.find(name); it != refs.end()) {
+      ref = it->second.value("metric", std::string()) + " " + it->second.value("value", std::string());
+      src = it->second.value("source", std::string());
+    }
+    md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", name, metric, best, test, base,
+                      baseline ? std::string("–") : std::to_string(run.value("epochs", 0)),
+                      baseline ? std::string("–") : fmt::format("{:.1f}", run.value("seconds_per_epoch", 0.0)), ref, src);
+  }
+  return md;
 }
 
 }  // namespace seqnet

@@ -20,6 +20,10 @@ void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dou
 // small-matrix path of the recurrent time loop (small_gemm.cpp). No threads, no packing, no allocation.
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate);
+// C(M,N) = A^T B (+ C when accumulate) with A stored (K, M): the weight gradients of all time steps at once
+// (K = time * batch is long, M and N are small), in K chunks that stay in cache.
+void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                   bool accumulate);
 // dst(cols, rows) = src(rows, cols)^T
 void transpose(const float* src, long rows, long cols, float* dst);
 

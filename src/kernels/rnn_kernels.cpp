@@ -120,17 +120,103 @@ void lstm_step_backward(Activation act, Activation rec, const float* pre, const 
 }
 
 // ---- Fused steps ----
+// Each row's gate math is a helper whose every array is a separate restrict parameter: that is what lets
+// the compiler vectorize the loops over units (and fast_math.h keeps them free of libm calls).
+
+namespace {
+
+void tanh_row(const float* __restrict x, float* __restrict y, long n) {
+  for (long j = 0; j < n; ++j) y[j] = fast_tanh(x[j]);
+}
+void tanh_grad_row(const float* __restrict y, const float* __restrict dy, float* __restrict dx, long n) {
+  for (long j = 0; j < n; ++j) dx[j] = dy[j] * (1.0f - y[j] * y[j]);
+}
+
+void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, const float* __restrict pg,
+                      const float* __restrict po, float* __restrict gi, float* __restrict gf, float* __restrict gg,
+                      float* __restrict go, const float* __restrict cp, float* __restrict c, float* __restrict tc,
+                      float* __restrict h, long u) {
+  for (long j = 0; j < u; ++j) {
+    const float i = fast_sigmoid(pi[j]);
+    const float f = fast_sigmoid(pf[j]);
+    const float g = fast_tanh(pg[j]);
+    const float o = fast_sigmoid(po[j]);
+    const float cn = SEQNET_FMA(f, cp[j], i * g);
+    const float t = fast_tanh(cn);
+    gi[j] = i;
+    gf[j] = f;
+    gg[j] = g;
+    go[j] = o;
+    c[j] = cn;
+    tc[j] = t;
+    h[j] = o * t;
+  }
+}
+
+template <bool kDc>
+void lstm_row_backward(const float* __restrict gi, const float* __restrict gf, const float* __restrict gg,
+                       const float* __restrict go, const float* __restrict cp, const float* __restrict tc,
+                       const float* __restrict dh, const float* __restrict dc, float* __restrict di,
+                       float* __restrict df, float* __restrict dg, float* __restrict dout, float* __restrict dcp,
+                       long u) {
+  for (long j = 0; j < u; ++j) {
+    const float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j];
+    float dct = dh[j] * o * (1.0f - t * t);
+    if constexpr (kDc) dct += dc[j];
+    di[j] = dct * g * i * (1.0f - i);
+    df[j] = dct * cp[j] * f * (1.0f - f);
+    dg[j] = dct * i * (1.0f - g * g);
+    dout[j] = dh[j] * t * o * (1.0f - o);
+    dcp[j] = dct * f;
+  }
+}
+
+void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
+                     const float* __restrict rz, const float* __restrict rr, const float* __restrict rh,
+                     const float* __restrict hp, float* __restrict gz, float* __restrict gr, float* __restrict gh,
+                     float* __restrict h, long u) {
+  for (long j = 0; j < u; ++j) {
+    const float z = fast_sigmoid(xz[j] + rz[j]);
+    const float r = fast_sigmoid(xr[j] + rr[j]);
+    const float hh = fast_tanh(SEQNET_FMA(r, rh[j], xh[j]));
+    gz[j] = z;
+    gr[j] = r;
+    gh[j] = hh;
+    h[j] = SEQNET_FMA(z, hp[j] - hh, hh);
+  }
+}
+
+void gru_row_backward(const float* __restrict gz, const float* __restrict gr, const float* __restrict gh,
+                      const float* __restrict rh, const float* __restrict hp, const float* __restrict dh,
+                      float* __restrict dxz, float* __restrict dxr, float* __restrict dxh, float* __restrict drz,
+                      float* __restrict drr, float* __restrict drh, float* __restrict dhp, long u) {
+  for (long j = 0; j < u; ++j) {
+    const float z = gz[j], r = gr[j], hh = gh[j], d = dh[j];
+    const float dph = d * (1.0f - z) * (1.0f - hh * hh);
+    const float dpz = d * (hp[j] - hh) * z * (1.0f - z);
+    const float dpr = dph * rh[j] * r * (1.0f - r);
+    dxz[j] = dpz;
+    dxr[j] = dpr;
+    dxh[j] = dph;
+    drz[j] = dpz;
+    drr[j] = dpr;
+    drh[j] = dph * r;
+    dhp[j] = d * z;
+  }
+}
+
+}  // namespace
 
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
                               long u) {
   std::copy_n(xw, B * u, pre);
   small_gemm(B, u, u, h_prev, u, R, u, pre, u, true);
-  for (long i = 0; i < B * u; ++i) h[i] = fast_tanh(pre[i]);
+  tanh_row(pre, h, B * u);
 }
 
 void simple_rnn_fused_backward(const float* h, const float* dh, const float* RT, float* dpre, float* dh_prev, long B,
                                long u) {
-  for (long i = 0; i < B * u; ++i) dpre[i] = dh[i] * (1.0f - h[i] * h[i]);
+  tanh_grad_row(h, dh, dpre, B * u);
   small_gemm(B, u, u, dpre, u, RT, u, dh_prev, u, false);
 }
 
@@ -140,27 +226,10 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
   std::copy_n(xw, B * G, pre);
   small_gemm(B, G, u, h_prev, u, R, G, pre, G, true);
   for (long b = 0; b < B; ++b) {
-    const float* __restrict p = pre + b * G;
-    float* __restrict g = gates + b * G;
-    const float* __restrict cp = c_prev + b * u;
-    float* __restrict cb = c + b * u;
-    float* __restrict tcb = tc + b * u;
-    float* __restrict hb = h + b * u;
-    for (long j = 0; j < u; ++j) {
-      const float i = fast_sigmoid(p[j]);
-      const float f = fast_sigmoid(p[u + j]);
-      const float gg = fast_tanh(p[2 * u + j]);
-      const float o = fast_sigmoid(p[3 * u + j]);
-      const float cn = SEQNET_FMA(f, cp[j], i * gg);
-      const float t = fast_tanh(cn);
-      g[j] = i;
-      g[u + j] = f;
-      g[2 * u + j] = gg;
-      g[3 * u + j] = o;
-      cb[j] = cn;
-      tcb[j] = t;
-      hb[j] = o * t;
-    }
+    const float* p = pre + b * G;
+    float* g = gates + b * G;
+    lstm_row_forward(p, p + u, p + 2 * u, p + 3 * u, g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, c + b * u,
+                     tc + b * u, h + b * u, u);
   }
 }
 
@@ -168,21 +237,14 @@ void lstm_fused_backward(const float* gates, const float* c_prev, const float* t
                          const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u) {
   const long G = 4 * u;
   for (long b = 0; b < B; ++b) {
-    const float* __restrict g = gates + b * G;
-    const float* __restrict cp = c_prev + b * u;
-    const float* __restrict t = tc + b * u;
-    const float* __restrict dhb = dh + b * u;
-    float* __restrict d = dpre + b * G;
-    float* __restrict dcp = dc_prev + b * u;
-    for (long j = 0; j < u; ++j) {
-      const float i = g[j], f = g[u + j], gg = g[2 * u + j], o = g[3 * u + j], tj = t[j];
-      const float dct = dhb[j] * o * (1.0f - tj * tj) + (dc ? dc[b * u + j] : 0.0f);
-      d[j] = dct * gg * i * (1.0f - i);
-      d[u + j] = dct * cp[j] * f * (1.0f - f);
-      d[2 * u + j] = dct * i * (1.0f - gg * gg);
-      d[3 * u + j] = dhb[j] * tj * o * (1.0f - o);
-      dcp[j] = dct * f;
-    }
+    const float* g = gates + b * G;
+    float* d = dpre + b * G;
+    if (dc)
+      lstm_row_backward<true>(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, dc + b * u, d,
+                              d + u, d + 2 * u, d + 3 * u, dc_prev + b * u, u);
+    else
+      lstm_row_backward<false>(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, nullptr, d,
+                               d + u, d + 2 * u, d + 3 * u, dc_prev + b * u, u);
   }
   small_gemm(B, u, G, dpre, G, RT, u, dh_prev, u, false);
 }
@@ -197,20 +259,10 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
     small_gemm(B, G, u, h_prev, u, R, G, rec, G, false);
   }
   for (long b = 0; b < B; ++b) {
-    const float* __restrict x = xw + b * G;
-    const float* __restrict rc = rec + b * G;
-    const float* __restrict hp = h_prev + b * u;
-    float* __restrict g = gates + b * G;
-    float* __restrict hb = h + b * u;
-    for (long j = 0; j < u; ++j) {
-      const float z = fast_sigmoid(x[j] + rc[j]);
-      const float r = fast_sigmoid(x[u + j] + rc[u + j]);
-      const float hh = fast_tanh(SEQNET_FMA(r, rc[2 * u + j], x[2 * u + j]));
-      g[j] = z;
-      g[u + j] = r;
-      g[2 * u + j] = hh;
-      hb[j] = SEQNET_FMA(z, hp[j] - hh, hh);
-    }
+    const float* x = xw + b * G;
+    const float* rc = rec + b * G;
+    float* g = gates + b * G;
+    gru_row_forward(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, h_prev + b * u, g, g + u, g + 2 * u, h + b * u, u);
   }
 }
 
@@ -218,26 +270,11 @@ void gru_fused_backward(const float* gates, const float* rec, const float* h_pre
                         float* dxw, float* drec, float* dh_prev, long B, long u) {
   const long G = 3 * u;
   for (long b = 0; b < B; ++b) {
-    const float* __restrict g = gates + b * G;
-    const float* __restrict rc = rec + b * G;
-    const float* __restrict hp = h_prev + b * u;
-    const float* __restrict dhb = dh + b * u;
-    float* __restrict dx = dxw + b * G;
-    float* __restrict dr = drec + b * G;
-    float* __restrict dhp = dh_prev + b * u;
-    for (long j = 0; j < u; ++j) {
-      const float z = g[j], r = g[u + j], hh = g[2 * u + j], d = dhb[j];
-      const float dph = d * (1.0f - z) * (1.0f - hh * hh);
-      const float dpz = d * (hp[j] - hh) * z * (1.0f - z);
-      const float dpr = dph * rc[2 * u + j] * r * (1.0f - r);
-      dx[j] = dpz;
-      dx[u + j] = dpr;
-      dx[2 * u + j] = dph;
-      dr[j] = dpz;
-      dr[u + j] = dpr;
-      dr[2 * u + j] = dph * r;
-      dhp[j] = d * z;
-    }
+    const float* g = gates + b * G;
+    float* dx = dxw + b * G;
+    float* dr = drec + b * G;
+    gru_row_backward(g, g + u, g + 2 * u, rec + b * G + 2 * u, h_prev + b * u, dh + b * u, dx, dx + u, dx + 2 * u, dr,
+                     dr + u, dr + 2 * u, dh_prev + b * u, u);
   }
   small_gemm(B, u, G, drec, G, RT, u, dh_prev, u, true);
 }

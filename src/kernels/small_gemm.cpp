@@ -4,6 +4,7 @@
 // dispatching a 64x32x8 product than computing it. Written in plain loops the compiler vectorizes
 // (AVX2 / AVX-512 with -march=native); the accumulators of a 4 x 32 block stay in registers over K.
 #include <algorithm>
+#include <vector>
 
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
@@ -12,7 +13,8 @@ namespace seqnet::kernels {
 
 namespace {
 
-template <int MR, int NR>
+// A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
+template <int MR, int NR, bool TA = false>
 inline void micro(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
                   float* __restrict C, long ldc, bool accumulate) {
   float acc[MR][NR];
@@ -21,7 +23,7 @@ inline void micro(long K, const float* __restrict A, long lda, const float* __re
   for (long k = 0; k < K; ++k) {
     const float* b = B + k * ldb;
     for (int r = 0; r < MR; ++r) {
-      const float a = A[r * lda + k];
+      const float a = TA ? A[k * lda + r] : A[r * lda + k];
       for (int j = 0; j < NR; ++j) acc[r][j] = SEQNET_FMA(a, b[j], acc[r][j]);
     }
   }
@@ -29,18 +31,50 @@ inline void micro(long K, const float* __restrict A, long lda, const float* __re
     for (int j = 0; j < NR; ++j) C[r * ldc + j] = acc[r][j];
 }
 
-// The last n < 8 columns.
+// Panels 8 and 16 wide: GCC's SLP vectorizer handles the 32-wide float arrays above well but not these
+// (it picks 512-bit vectors and falls back to scalar code), so they use 8-float vector types.
+typedef float v8f __attribute__((vector_size(32)));
+
+template <int MR, int NV, bool TA = false>
+inline void micro_v8(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
+                     float* __restrict C, long ldc, bool accumulate) {
+  v8f acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) {
+      if (accumulate) __builtin_memcpy(&acc[r][v], C + r * ldc + 8 * v, sizeof(v8f));
+      else acc[r][v] = v8f{};
+    }
+  for (long k = 0; k < K; ++k) {
+    v8f b[NV];
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(&b[v], B + k * ldb + 8 * v, sizeof(v8f));
+    for (int r = 0; r < MR; ++r) {
+      const float a = TA ? A[k * lda + r] : A[r * lda + k];
+      for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+    }
+  }
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) __builtin_memcpy(C + r * ldc + 8 * v, &acc[r][v], sizeof(v8f));
+}
+
+template <int NV>
+inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                            bool accumulate) {
+  long i = 0;
+  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+  for (; i < M; ++i) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+}
+
+// The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                  bool accumulate) {
-  for (long i = 0; i < M; ++i) {
-    float acc[8];
-    for (long j = 0; j < n; ++j) acc[j] = accumulate ? C[i * ldc + j] : 0.0f;
-    for (long k = 0; k < K; ++k) {
-      const float a = A[i * lda + k];
-      for (long j = 0; j < n; ++j) acc[j] = SEQNET_FMA(a, B[k * ldb + j], acc[j]);
-    }
-    for (long j = 0; j < n; ++j) C[i * ldc + j] = acc[j];
-  }
+  thread_local std::vector<float> bp, cp;
+  bp.assign(size_t(K * 8), 0.0f);
+  cp.assign(size_t(M * 8), 0.0f);
+  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp.data() + k * 8);
+  if (accumulate)
+    for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp.data() + i * 8);
+  column_panel_v8<1>(M, K, A, lda, bp.data(), 8, cp.data(), 8, accumulate);
+  for (long i = 0; i < M; ++i) std::copy_n(cp.data() + i * 8, n, C + i * ldc);
 }
 
 template <int NR>
@@ -64,14 +98,61 @@ void small_gemm(long M, long N, long K, const float* A, long lda, const float* B
   long j = 0;
   for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
   if (j + 16 <= N) {
-    column_panel<16>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+    column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
     j += 16;
   }
   if (j + 8 <= N) {
-    column_panel<8>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+    column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
     j += 8;
   }
   if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+}
+
+namespace {
+// The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)).
+void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
+  for (long i = 0; i < M; ++i)
+    for (long k = 0; k < K; ++k) {
+      const float a = A[k * lda + i];
+      for (long j = 0; j < n; ++j) C[i * ldc + j] = SEQNET_FMA(a, B[k * ldb + j], C[i * ldc + j]);
+    }
+}
+template <int NR>
+void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
+  long i = 0;
+  if constexpr (NR == 32) {
+    for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+  } else {
+    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+  }
+}
+}  // namespace
+
+void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                   bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  if (!accumulate)
+    for (long i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
+  // K in chunks whose slice of B stays in L2 while every block of C passes over it.
+  const long kc = std::max<long>(64, (192 * 1024 / 4) / std::max<long>(N + M, 1));
+  for (long k0 = 0; k0 < K; k0 += kc) {
+    const long kn = std::min(kc, K - k0);
+    const float* a = A + k0 * lda;
+    const float* b = B + k0 * ldb;
+    long j = 0;
+    for (; j + 32 <= N; j += 32) panel_tn<32>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+    if (j + 16 <= N) {
+      panel_tn<16>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+      j += 16;
+    }
+    if (j + 8 <= N) {
+      panel_tn<8>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+      j += 8;
+    }
+    if (j < N) tail_tn(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc);
+  }
 }
 
 void transpose(const float* src, long rows, long cols, float* dst) {

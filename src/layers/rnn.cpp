@@ -11,6 +11,7 @@
 
 #include "io/layer_registry.h"
 #include "kernels/blas.h"
+#include "kernels/fast_math.h"
 #include "kernels/rnn_kernels.h"
 #include "layers/rnn_cells.h"
 #include "seqnet/layers/recurrent.h"
@@ -71,6 +72,12 @@ void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
 }
 
 namespace {
+// Gives t the shape s, reusing its memory when the shape is unchanged: the contents are then stale, not
+// zero. The time loop's buffers are tens of MB; allocating them afresh each call costs page faults and
+// zero-fills comparable to the arithmetic.
+void reuse(Tensor& t, const Shape& s) {
+  if (t.shape() != s) t = Tensor(s);
+}
 // Inverted dropout masks (n, B, k): 0 with probability `rate`, else 1/(1-rate).
 Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate) {
   Tensor m({n, B, k});
@@ -81,6 +88,7 @@ Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate)
 }  // namespace
 
 Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
+  kernels::DenormalsAreZero daz;
   const int64_t B = x.dim(0), T = x.dim(1), in = x.dim(2), u = units_;
   const int G = cell_->gates(), S = cell_->states();
   const int64_t Gu = G * u;
@@ -92,7 +100,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   const bool two_biases = bias && bias->value.rank() == 2;  // GRU reset_after: [input row, recurrent row]
   auto t_of = [&](int64_t s) { return options_.go_backwards ? T - 1 - s : s; };  // step s reads time t_of(s)
 
-  x_ = x;
+  x_shape_ = x.shape();
   step_mask_ = Tensor();
   if (ctx.mask) {
     if (ctx.mask->shape() != Shape{B, T})
@@ -124,10 +132,10 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   }
 
   // Time-major input in processing order, and its projection for all steps at once.
-  xs_ = Tensor({T, B, in});
+  reuse(xs_, {T, B, in});
   for (int64_t s = 0; s < T; ++s)
     for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + (b * T + t_of(s)) * in, in, xs_.data() + (s * B + b) * in);
-  xw_ = Tensor({T, B, Gu});
+  reuse(xw_, {T, B, Gu});
   {
     const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
     const bool shared = m && n_in_masks == 1;  // one mask for all gates: a single block of G*u columns
@@ -140,7 +148,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   }
 
   // States: (S, T+1, B, u). Step 0 starts from initial_state, the carried state (stateful), or zeros.
-  states_ = Tensor({S, T + 1, B, u});
+  reuse(states_, {S, T + 1, B, u});
   auto state_at = [&](int k, int64_t s) { return states_.data() + (k * (T + 1) + s) * B * u; };
   const std::vector<Tensor>* init = nullptr;
   if (continue_state_ && !final_states_.empty() && final_states_[0].dim(0) == B) init = &final_states_;  // a TBPTT chunk
@@ -152,9 +160,11 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
         fail(fmt::format("initial state {} must be ({}, {}), got {}", k, B, u, (*init)[k].shape_string()));
       std::copy_n((*init)[k].data(), B * u, state_at(k, 0));
     }
+  else
+    for (int k = 0; k < S; ++k) std::fill_n(state_at(k, 0), B * u, 0.0f);
 
   const int64_t cache_n = cell_->cache_floats(B);
-  cache_ = Tensor({T, cache_n});
+  reuse(cache_, {T, cache_n});
   std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
   rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, nullptr, nullptr};
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
@@ -185,8 +195,9 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
 }
 
 Tensor RNN::backward(const Tensor& dy) {
-  if (x_.empty()) fail("backward called before forward");
-  const int64_t B = x_.dim(0), T = x_.dim(1), in = x_.dim(2), u = units_;
+  if (x_shape_.size() != 3) fail("backward called before forward");
+  kernels::DenormalsAreZero daz;  // fading gradients must not fall into the slow denormal range
+  const int64_t B = x_shape_[0], T = x_shape_[1], in = x_shape_[2], u = units_;
   const int G = cell_->gates(), S = cell_->states();
   const int64_t Gu = G * u;
   const bool seq = options_.return_sequences;
@@ -203,19 +214,21 @@ Tensor RNN::backward(const Tensor& dy) {
                      two_biases ? bias->grad.data() + Gu : nullptr};
   const int64_t cache_n = cell_->cache_floats(B);
   std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
-  Tensor dxw({T, B, Gu});
+  Tensor& dxw = dxw_;  // every step writes its rows
+  reuse(dxw, {T, B, Gu});
   Tensor d_next({S, B, u}), d_prev({S, B, u});  // gradients reaching the states after / before a step
   Tensor g({S, B, u}), cell_g({S, B, u});
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
   // Fused cells: dh_prev through the transposed recurrent kernel per step, and the recurrent weight
   // gradients of all steps in one GEMM after the loop (from the states and the per-step gate gradients).
   const bool fused = cell_->fused(!rec_masks_.empty());
-  Tensor rkernel_t, drec;
+  Tensor& drec = drec_;
   if (fused) {
-    rkernel_t = Tensor({Gu, u});
-    kernels::transpose(rkernel->value.data(), u, Gu, rkernel_t.data());
-    w.recurrent_kernel_t = rkernel_t.data();
-    if (cell_->separate_drec()) drec = Tensor({T, B, Gu});
+    reuse(rkernel_t_, {Gu, u});
+    kernels::transpose(rkernel->value.data(), u, Gu, rkernel_t_.data());
+    w.recurrent_kernel_t = rkernel_t_.data();
+    if (cell_->separate_drec()) reuse(drec, {T, B, Gu});
+    else drec = Tensor();
   }
 
   for (int64_t s = T - 1; s >= 0; --s) {
@@ -249,7 +262,7 @@ Tensor RNN::backward(const Tensor& dy) {
   }
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
-    kernels::gemm(true, false, u, Gu, T * B, 1.0f, state_at(0, 0), u, D, Gu, 1.0f, rkernel->grad.data(), Gu);
+    kernels::small_gemm_tn(u, Gu, T * B, state_at(0, 0), u, D, Gu, rkernel->grad.data(), Gu, true);
     if (two_biases) {
       float* db = bias->grad.data() + Gu;
       for (int64_t r = 0; r < T * B; ++r)
@@ -266,10 +279,18 @@ Tensor RNN::backward(const Tensor& dy) {
   Tensor dxs({T, B, in});
   const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
   const bool shared = m && in_masks_.dim(0) == 1;
-  std::vector<float> mm_scratch(m ? size_t(2 * T * B * in) : 0);
-  kernels::gate_matmul_backward(dxs.data(), kernel->grad.data(), dxw.data(), Gu, xs_.data(), T * B, in,
-                                kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B, mm_scratch.data());
-  Tensor dx(x_.shape());
+  if (!m) {
+    // Tall and skinny (T*B rows, in and G*u small): blocked kernels without a BLAS's packing overhead.
+    kernels::small_gemm_tn(in, Gu, T * B, xs_.data(), in, dxw.data(), Gu, kernel->grad.data(), Gu, true);
+    std::vector<float> kernel_t(size_t(Gu * in));
+    kernels::transpose(kernel->value.data(), in, Gu, kernel_t.data());
+    kernels::small_gemm(T * B, in, Gu, dxw.data(), Gu, kernel_t.data(), in, dxs.data(), in, false);
+  } else {
+    std::vector<float> mm_scratch(size_t(2 * T * B * in));
+    kernels::gate_matmul_backward(dxs.data(), kernel->grad.data(), dxw.data(), Gu, xs_.data(), T * B, in,
+                                  kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B, mm_scratch.data());
+  }
+  Tensor dx(x_shape_);
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = options_.go_backwards ? T - 1 - s : s;
     for (int64_t b = 0; b < B; ++b) std::copy_n(dxs.data() + (s * B + b) * in, in, dx.data() + (b * T + t) * in);

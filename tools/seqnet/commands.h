@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace seqnet_cli {
 
@@ -10,9 +11,10 @@ struct TrainArgs {
   std::optional<int> epochs;
   std::string data_dir;
   std::string out_dir;
-  uint64_t seed = 1337;
+  std::optional<uint64_t> seed;  // none: the experiment's "seed"
   int threads = 0;
   int verbose = 1;
+  std::vector<std::string> overrides;  // --set key.path=value
 };
 void add_train_options(CLI::App& cmd, TrainArgs& args);
 int run_train(const TrainArgs& args);

@@ -1,4 +1,4 @@
-// seqnet train EXPERIMENT.json [--epochs N] [--data-dir D] [--out DIR] [--seed S] [--threads T]
+// seqnet train EXPERIMENT.json [--epochs N] [--data-dir D] [--out DIR] [--seed S] [--threads T] [--set k=v]...
 #include "commands.h"
 #include "seqnet/experiment.h"
 #include "seqnet/threads.h"
@@ -6,13 +6,17 @@
 namespace seqnet_cli {
 
 void add_train_options(CLI::App& cmd, TrainArgs& a) {
-  cmd.add_option("experiment", a.experiment, "Experiment file (JSON)")->required()->check(CLI::ExistingFile);
+  cmd.add_option("experiment", a.experiment, "Experiment file (JSON, see docs/experiments.md)")->required()->check(CLI::ExistingFile);
   cmd.add_option("--epochs", a.epochs, "Override the experiment's epoch count");
   cmd.add_option("--data-dir", a.data_dir, "Folder holding the data sets (default: $SEQNET_DATA_DIR, ../shared/data)");
-  cmd.add_option("--out", a.out_dir, "Folder for history, model config and report");
-  cmd.add_option("--seed", a.seed, "Random seed (weights, shuffles, dropout)");
+  cmd.add_option("--out", a.out_dir,
+                 "Run folder: history.csv/.json, figures, best.keras, test.json, run.json, report.md");
+  cmd.add_option("--seed", a.seed, "Random seed (weights, shuffles, dropout); default: the experiment's");
   cmd.add_option("--threads", a.threads, "Threads (default: $SEQNET_NUM_THREADS or all cores)");
   cmd.add_option("--verbose", a.verbose, "0 silent, 1 progress bar, 2 one line per epoch");
+  cmd.add_option("--set", a.overrides,
+                 "Edit the experiment before it runs: key.path=JSON value, e.g. --set fit.steps_per_epoch=20 "
+                 "--set dataset.train_samples=2000 (repeatable)");
 }
 
 int run_train(const TrainArgs& a) {
@@ -23,6 +27,7 @@ int run_train(const TrainArgs& a) {
   o.out_dir = a.out_dir;
   o.seed = a.seed;
   o.verbose = a.verbose;
+  o.overrides = a.overrides;
   seqnet::run_experiment_file(a.experiment, o);
   return 0;
 }

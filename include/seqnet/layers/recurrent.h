@@ -98,11 +98,12 @@ class RNN : public Layer {
  private:
   std::unique_ptr<rnn::Cell> cell_;
   // What forward keeps for backward.
-  Tensor x_;               // (B, T, in)
+  Shape x_shape_;          // (B, T, in) of the last forward
   Tensor xs_;              // (T, B, in) in processing order
   Tensor xw_;              // (T, B, G*u)
   Tensor states_;          // (S, T+1, B, u): states before step 0 .. after step T-1
   Tensor cache_;           // (T, per-step cache)
+  Tensor dxw_, drec_, rkernel_t_;  // backward work buffers, kept so that each call reuses their memory
   Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
   Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
   Tensor fixed_in_masks_, fixed_rec_masks_;

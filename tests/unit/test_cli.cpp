@@ -1,0 +1,168 @@
+// The seqnet command end to end: trains a tiny experiment for one epoch on generated data, checks the run
+// folder, then runs evaluate, predict, summary (.keras, .h5, JSON), plot, report and datasets on it, and
+// checks that failures print one line and exit 1.
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "seqnet/seqnet.h"
+
+using namespace seqnet;
+namespace fs = std::filesystem;
+
+#ifndef SEQNET_CLI
+#define SEQNET_CLI ""
+#endif
+
+namespace {
+
+struct CmdResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = fs::temp_directory_path() / fmt::format("seqnet_cli_{}", ::getpid());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "tiny.json") << R"({
+  "name": "tiny_series",
+  "description": "CLI test: SimpleRNN(4) -> TimeDistributed(Dense(1)) on 64 windows of the series",
+  "seed": 5,
+  "dataset": {"name": "series", "n_steps": 20, "train_samples": 64, "val_samples": 16, "test_samples": 16},
+  "model": {"class_name": "Sequential", "config": {"name": "tiny", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 20, 1], "dtype": "float32", "name": "x"}},
+    {"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 4, "return_sequences": true}},
+    {"class_name": "TimeDistributed", "config": {"name": "td", "layer": {"class_name": "Dense", "config": {"name": "d", "units": 1}}}}
+  ]}},
+  "compile": {"optimizer": "adam", "loss": "mse", "metrics": ["mae"]},
+  "fit": {"epochs": 3, "batch_size": 16},
+  "callbacks": [{"class_name": "EarlyStopping", "config": {"patience": 2}},
+                {"class_name": "CSVLogger", "config": {"filename": "training.log"}}]
+})";
+    std::ofstream(dir_ / "refs.md") << "## Reference results\n\n| experiment | source | metric | value | note |\n"
+                                       "|---|---|---|---|---|\n| tiny_series | the notes | mse | 0.01 | made up |\n";
+  }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
+
+  void SetUp() override {
+    if (std::string(SEQNET_CLI).empty()) GTEST_SKIP() << "built without the seqnet command";
+  }
+
+  static CmdResult run(const std::string& args) {
+    CmdResult r;
+    std::string out = (dir_ / "stdout.txt").string(), err = (dir_ / "stderr.txt").string();
+    std::string cmd = fmt::format("cd '{}' && SEQNET_NUM_THREADS=1 '{}' {} > '{}' 2> '{}'", dir_.string(), SEQNET_CLI,
+                                  args, out, err);
+    int status = std::system(cmd.c_str());
+    r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r.out = read_file_bytes(out);
+    r.err = read_file_bytes(err);
+    return r;
+  }
+  static void train_once() {
+    if (trained_) return;
+    CmdResult r = run("train tiny.json --epochs 1 --out run --verbose 0");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    trained_ = true;
+  }
+  static inline fs::path dir_;
+  static inline bool trained_ = false;
+};
+
+void expect_one_line_error(const CmdResult& r) {
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_EQ(r.err.rfind("seqnet: error: ", 0), 0u) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+}  // namespace
+
+TEST_F(Cli, TrainWritesTheRunFolder) {
+  train_once();
+  for (const char* f : {"history.csv", "history.json", "loss.png", "mae.png", "best.keras", "model.json", "test.json",
+                        "run.json", "report.md", "training.log"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  auto run_json = Json::parse(read_file_bytes((dir_ / "run" / "run.json").string()));
+  EXPECT_EQ(run_json["epochs"], 1);  // --epochs overrides fit.epochs
+  EXPECT_EQ(run_json["metric"], "mae");  // the first compile metric
+  auto test = Json::parse(read_file_bytes((dir_ / "run" / "test.json").string()));
+  EXPECT_TRUE(test.contains("loss"));
+  EXPECT_TRUE(test.contains("baseline_mse"));
+}
+
+TEST_F(Cli, Evaluate) {
+  train_once();
+  CmdResult r = run("evaluate run/best.keras --experiment tiny.json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto test = Json::parse(read_file_bytes((dir_ / "run" / "test.json").string()));
+  EXPECT_NE(r.out.find(fmt::format("loss: {:.4f}", test["loss"].get<double>())), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Baseline test mse"), std::string::npos);
+  expect_one_line_error(run("evaluate missing.keras --experiment tiny.json"));
+  expect_one_line_error(run("evaluate run/best.keras --experiment tiny.json --set dataset.name=nope"));
+}
+
+TEST_F(Cli, Predict) {
+  train_once();
+  std::vector<float> x(3 * 20);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.1f * float(i % 20);
+  data::write_npy((dir_ / "x.npy").string(), data::NpyArray::from_values<float>({3, 20, 1}, x));
+  CmdResult r = run("predict run/best.keras --input x.npy --output y.npy --batch-size 2");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto y = data::read_npy((dir_ / "y.npy").string());
+  EXPECT_EQ(y.shape, (Shape{3, 20, 1}));
+  // The same numbers as the model in-process.
+  auto model = load_model((dir_ / "run" / "best.keras").string());
+  Tensor expect = model->predict(data::read_npy((dir_ / "x.npy").string()).to_tensor(), 32);
+  auto got = y.values<float>();
+  for (int64_t i = 0; i < expect.size(); ++i) EXPECT_NEAR(got[size_t(i)], expect[i], 1e-6);
+  // A wrong shape fails with one line.
+  data::write_npy((dir_ / "bad.npy").string(), data::NpyArray::from_values<float>({2, 5}, std::vector<float>(10)));
+  expect_one_line_error(run("predict run/best.keras --input bad.npy --output z.npy"));
+  expect_one_line_error(run("predict run/best.keras --input missing.npy --output z.npy"));
+}
+
+TEST_F(Cli, SummaryOfEveryModelForm) {
+  train_once();
+  auto model = load_model((dir_ / "run" / "best.keras").string());
+  save_model(*model, (dir_ / "legacy.h5").string());
+  for (const char* f : {"run/best.keras", "legacy.h5", "run/model.json"}) {
+    CmdResult r = run(std::string("summary ") + f);
+    ASSERT_EQ(r.rc, 0) << f << ": " << r.err;
+    EXPECT_NE(r.out.find("Total params: 29"), std::string::npos) << f << ": " << r.out;
+  }
+  std::ofstream(dir_ / "garbage.keras") << "PK not a zip";
+  expect_one_line_error(run("summary garbage.keras"));
+}
+
+TEST_F(Cli, PlotAndReport) {
+  train_once();
+  CmdResult r = run("plot run/history.csv --out figs --svg");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* f : {"loss.png", "loss.svg", "mae.png", "mae.svg"}) EXPECT_TRUE(fs::exists(dir_ / "figs" / f)) << f;
+  r = run("report run --out reports/all.md --references refs.md");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  std::string md = read_file_bytes((dir_ / "reports" / "all.md").string());
+  EXPECT_NE(md.find("| tiny_series | mae |"), std::string::npos) << md;
+  EXPECT_NE(md.find("mse 0.01 | the notes |"), std::string::npos) << md;
+  EXPECT_NE(md.find("](../run/loss.png)"), std::string::npos) << md;
+  expect_one_line_error(run("report figs"));
+  expect_one_line_error(run("plot missing.csv"));
+}
+
+TEST_F(Cli, DatasetsAndUsageErrors) {
+  CmdResult r = run("datasets --data-dir " + dir_.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("series"), std::string::npos);
+  EXPECT_NE(r.out.find("jena_climate"), std::string::npos);
+  expect_one_line_error(run("train"));
+  expect_one_line_error(run("no-such-command"));
+  expect_one_line_error(run("train tiny.json --set fitt.epochs=1 --epochs 1"));
+}

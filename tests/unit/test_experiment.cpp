@@ -1,0 +1,254 @@
+// The experiment runner: overrides, the series and Jena data sets, callbacks from the file, baselines,
+// the run folder's files, and the report table.
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "seqnet/experiment.h"
+#include "seqnet/seqnet.h"
+
+using namespace seqnet;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / fmt::format("seqnet_exp_{}_{}", name, ::getpid());
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+Json tiny_series_spec() {
+  return Json::parse(R"({
+    "name": "tiny_series",
+    "description": "a tiny sequence-to-sequence run",
+    "seed": 7,
+    "dataset": {"name": "series", "n_steps": 20, "train_samples": 64, "val_samples": 16, "test_samples": 16},
+    "model": {"class_name": "Sequential", "config": {"name": "tiny", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 20, 1], "dtype": "float32", "name": "x"}},
+      {"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 4, "return_sequences": true}},
+      {"class_name": "TimeDistributed", "config": {"name": "td", "layer": {"class_name": "Dense", "config": {"name": "d", "units": 1}}}}
+    ]}},
+    "compile": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.01}}, "loss": "mse", "metrics": ["mae"]},
+    "fit": {"epochs": 2, "batch_size": 16}
+  })");
+}
+
+// A Jena-format CSV: "Date Time" then 14 numeric columns, 10-minute rows; T (degC) a ramp of `slope`
+// per row so that the common-sense baseline's MAE is exactly delay * slope.
+std::string write_jena_csv(const fs::path& dir, int rows, double slope) {
+  fs::path p = dir / "jena_climate_2009_2016.csv";
+  std::ofstream f(p);
+  f << "\"Date Time\",\"p (mbar)\",\"T (degC)\",\"Tpot (K)\",\"Tdew (degC)\",\"rh (%)\",\"VPmax (mbar)\",\"VPact (mbar)\","
+       "\"VPdef (mbar)\",\"sh (g/kg)\",\"H2OC (mmol/mol)\",\"rho (g/m**3)\",\"wv (m/s)\",\"max. wv (m/s)\",\"wd (deg)\"\n";
+  for (int r = 0; r < rows; ++r) {
+    int minutes = (r + 1) * 10;
+    f << fmt::format("{:02d}.01.2009 {:02d}:{:02d}:00", 1 + minutes / 1440, (minutes / 60) % 24, minutes % 60);
+    double t = -8.0 + slope * r;
+    double cols[14] = {996.5 + std::sin(r * 0.1), t, t + 273.15, t - 1.0, 93.3, 3.3, 3.1, 0.2, 1.9, 3.1, 1307.7,
+                       1.0 + 0.5 * std::cos(r * 0.2), 1.75, 152.3};
+    for (double c : cols) f << fmt::format(",{:.4f}", c);
+    f << "\n";
+  }
+  return p.string();
+}
+
+Json jena_dataset(const std::string& path) {
+  return Json{{"name", "jena_climate"},
+              {"path", path},
+              {"columns", {"p (mbar)", "T (degC)", "rh (%)", "wv (m/s)"}},
+              {"target", "T (degC)"},
+              {"lookback", 24},
+              {"step", 2},
+              {"delay", 6},
+              {"batch_size", 16},
+              {"train_rows", {0, 0.5}},
+              {"val_rows", {0.5, 0.75}},
+              {"test_rows", {0.75, nullptr}}};
+}
+
+}  // namespace
+
+TEST(Experiment, OverridesSetNestedValues) {
+  Json spec = tiny_series_spec();
+  apply_override(spec, "fit.epochs=5");
+  apply_override(spec, "dataset.train_samples=32");
+  apply_override(spec, "compile.loss=mae");  // not JSON: a string
+  apply_override(spec, "report.metric=\"mae\"");
+  EXPECT_EQ(spec["fit"]["epochs"], 5);
+  EXPECT_EQ(spec["dataset"]["train_samples"], 32);
+  EXPECT_EQ(spec["compile"]["loss"], "mae");
+  EXPECT_EQ(spec["report"]["metric"], "mae");
+  EXPECT_THROW(apply_override(spec, "no_equals_sign"), Error);
+  EXPECT_THROW(apply_override(spec, "name.sub=1"), Error);  // "name" is a string
+}
+
+TEST(Experiment, SeriesRunWritesTheRunFolder) {
+  fs::path dir = temp_dir("series");
+  ExperimentOptions o;
+  o.verbose = 0;
+  o.out_dir = dir.string();
+  ExperimentResult r = run_experiment(tiny_series_spec(), "", o);
+  EXPECT_EQ(r.epochs_run, 2);
+  EXPECT_EQ(r.metric, "mae");  // the first compile metric
+  ASSERT_TRUE(r.best_val.has_value());
+  EXPECT_GE(r.best_epoch, 1);
+  ASSERT_TRUE(r.test_metric.has_value());
+  EXPECT_TRUE(r.test.contains("mae"));
+  // The last-value baseline of the series is positive and the same for any model.
+  ASSERT_TRUE(r.baseline_test.count("mse"));
+  EXPECT_GT(r.baseline_test.at("mse"), 0.1);
+  for (const char* f : {"history.csv", "history.json", "loss.png", "mae.png", "best.keras", "model.json", "test.json",
+                        "run.json", "report.md"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  History h = read_history_csv((dir / "history.csv").string());
+  EXPECT_EQ(h.epoch.size(), 2u);
+  EXPECT_TRUE(h.contains("val_loss"));
+  Json run = Json::parse(read_file_bytes((dir / "run.json").string()));
+  EXPECT_EQ(run["name"], "tiny_series");
+  EXPECT_EQ(run["epochs"], 2);
+  EXPECT_NEAR(run["test_metric"].get<double>(), *r.test_metric, 1e-12);
+  std::string report = read_file_bytes((dir / "report.md").string());
+  EXPECT_NE(report.find("# tiny_series"), std::string::npos);
+  EXPECT_NE(report.find("best validation mae"), std::string::npos);
+  EXPECT_NE(report.find("![loss](loss.png)"), std::string::npos);
+  // best.keras holds the best epoch's weights; the test split was evaluated with them.
+  auto best = load_model((dir / "best.keras").string());
+  auto t = evaluate_on_experiment(*best, tiny_series_spec(), o);
+  EXPECT_NEAR(t.logs.get("loss").value(), r.test.get("loss").value(), 1e-5);
+  fs::remove_all(dir);
+}
+
+TEST(Experiment, SameSeedSameRun) {
+  ExperimentOptions o;
+  o.verbose = 0;
+  auto a = run_experiment(tiny_series_spec(), "", o);
+  auto b = run_experiment(tiny_series_spec(), "", o);
+  EXPECT_EQ(a.history["loss"], b.history["loss"]);
+  o.seed = 8;
+  auto c = run_experiment(tiny_series_spec(), "", o);
+  EXPECT_NE(a.history["loss"], c.history["loss"]);
+}
+
+TEST(Experiment, CallbacksFromTheFile) {
+  fs::path dir = temp_dir("callbacks");
+  Json spec = tiny_series_spec();
+  spec["fit"]["epochs"] = 6;
+  // No epoch improves val_loss by 1e9: EarlyStopping(patience 1) stops after the third epoch.
+  spec["callbacks"] = Json::parse(R"([
+    {"class_name": "EarlyStopping", "config": {"monitor": "val_loss", "patience": 1, "min_delta": 1e9, "restore_best_weights": true}},
+    {"class_name": "ReduceLROnPlateau", "config": {"monitor": "val_loss", "factor": 0.5, "patience": 1}},
+    {"class_name": "CSVLogger", "config": {"filename": "training.log"}},
+    {"class_name": "ModelCheckpoint", "config": {"filepath": "epoch-{epoch:02d}.keras"}}
+  ])");
+  ExperimentOptions o;
+  o.verbose = 0;
+  o.out_dir = dir.string();
+  auto r = run_experiment(spec, "", o);
+  EXPECT_EQ(r.epochs_run, 2);
+  EXPECT_TRUE(fs::exists(dir / "training.log"));
+  EXPECT_TRUE(fs::exists(dir / "epoch-01.keras"));
+  EXPECT_TRUE(fs::exists(dir / "epoch-02.keras"));
+  EXPECT_TRUE(fs::exists(dir / "best.keras"));  // added by the runner
+  fs::remove_all(dir);
+
+  spec["callbacks"] = Json::parse(R"([{"class_name": "EarlyStopping", "config": {"patience": 1, "bogus": 2}}])");
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+  spec["callbacks"] = Json::parse(R"([{"class_name": "NoSuchCallback"}])");
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+}
+
+TEST(Experiment, UnknownKeysAndKindsFail) {
+  ExperimentOptions o;
+  o.verbose = 0;
+  Json spec = tiny_series_spec();
+  spec["fitt"] = Json::object();
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+  spec = tiny_series_spec();
+  spec["kind"] = "something";
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+  spec = tiny_series_spec();
+  spec["dataset"]["name"] = "nope";
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+}
+
+TEST(Experiment, JenaCsvBaselineIsExact) {
+  fs::path dir = temp_dir("jena");
+  const double slope = 0.01;
+  std::string csv = write_jena_csv(dir, 400, slope);
+  Json spec = {{"name", "jena_baseline"}, {"kind", "baseline"}, {"dataset", jena_dataset(csv)}};
+  ExperimentOptions o;
+  o.verbose = 0;
+  o.out_dir = (dir / "run").string();
+  auto r = run_experiment(spec, "", o);
+  ASSERT_TRUE(r.target_std.has_value());
+  EXPECT_EQ(r.units, "°C");
+  // T rises by `slope` a row. As in the book's evaluate_naive_method, "now" is the window's last sample,
+  // samples[:, -1], which is `step` rows before the anchor: the target lies delay + step = 8 rows later.
+  EXPECT_NEAR(r.baseline_val.at("mae") * *r.target_std, 8 * slope, 1e-5);
+  EXPECT_NEAR(r.baseline_test.at("mae") * *r.target_std, 8 * slope, 1e-5);
+  EXPECT_TRUE(fs::exists(dir / "run" / "report.md"));
+  Json run = Json::parse(read_file_bytes((dir / "run" / "run.json").string()));
+  EXPECT_EQ(run["kind"], "baseline");
+  EXPECT_NE(read_file_bytes((dir / "run" / "report.md").string()).find("0.08 °C"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(Experiment, JenaCsvTrainsWithTheGenerator) {
+  fs::path dir = temp_dir("jena_train");
+  std::string csv = write_jena_csv(dir, 400, 0.01);
+  Json spec = Json::parse(R"({
+    "name": "jena_dense", "seed": 3,
+    "model": {"class_name": "Sequential", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 12, 4], "dtype": "float32", "name": "w"}},
+      {"class_name": "Flatten", "config": {"name": "f"}},
+      {"class_name": "Dense", "config": {"name": "t", "units": 1}}]}},
+    "compile": {"optimizer": "rmsprop", "loss": "mae"},
+    "fit": {"epochs": 1, "steps_per_epoch": 3}
+  })");
+  spec["dataset"] = jena_dataset(csv);
+  ExperimentOptions o;
+  o.verbose = 0;
+  auto r = run_experiment(spec, "", o);
+  EXPECT_EQ(r.metric, "mae");
+  EXPECT_EQ(r.epochs_run, 1);
+  ASSERT_TRUE(r.test_metric.has_value());
+  EXPECT_TRUE(std::isfinite(*r.test_metric));
+  ASSERT_TRUE(r.baseline_mae.has_value());
+  fs::remove_all(dir);
+}
+
+TEST(Experiment, BaselineNeedsAForecastingDataSet) {
+  Json spec = {{"name", "b"}, {"kind", "baseline"}, {"dataset", {{"name", "series"}, {"train_samples", 8}, {"val_samples", 0}, {"test_samples", 8}}}};
+  ExperimentOptions o;
+  o.verbose = 0;
+  auto r = run_experiment(spec, "", o);
+  EXPECT_TRUE(r.baseline_test.count("mae"));
+  spec["dataset"] = {{"name", "mnist"}, {"path", "/nonexistent"}};
+  EXPECT_THROW(run_experiment(spec, "", o), Error);
+}
+
+TEST(Experiment, ReportTableWithReferences) {
+  fs::path dir = temp_dir("report");
+  std::ofstream(dir / "refs.md") << "# Experiments\n\n## Reference results\n\n"
+                                    "| experiment | source | metric | value | note |\n|---|---|---|---|---|\n"
+                                    "| `weather_gru` | DLwP 6.39 | val MAE | 0.265 | Jena |\n"
+                                    "| imdb_conv1d | DLwP 6.46 | val acc | ~0.86 | |\n\n## Other\n\n| a | b | c | d |\n|---|---|---|---|\n| x | y | z | w |\n";
+  auto refs = read_reference_table((dir / "refs.md").string());
+  ASSERT_EQ(refs.size(), 2u);
+  EXPECT_EQ(refs["weather_gru"]["value"], "0.265");
+  EXPECT_EQ(refs["imdb_conv1d"]["source"], "DLwP 6.46");
+  Json run = {{"name", "weather_gru"}, {"kind", "train"}, {"metric", "mae"}, {"best_val", 0.25}, {"best_epoch", 3},
+              {"test_metric", 0.3}, {"epochs", 4}, {"seconds_per_epoch", 12.5}, {"target_std", 10.0},
+              {"units", "°C"}, {"baseline_test", {{"mae", 0.32}}}};
+  std::string md = runs_report_markdown({run}, refs);
+  EXPECT_NE(md.find("| weather_gru | mae | 0.2500 (2.50 °C) (3) | 0.3000 (3.00 °C) | 0.3200 (3.20 °C) | 4 | 12.5 | val MAE 0.265 | DLwP 6.39 |"),
+            std::string::npos)
+      << md;
+  fs::remove_all(dir);
+}

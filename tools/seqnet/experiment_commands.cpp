@@ -1,0 +1,247 @@
+// seqnet evaluate MODEL.keras --experiment EXP.json
+// seqnet predict MODEL.keras --input x.npy --output y.npy [--batch-size N]
+// seqnet plot history.csv [--out DIR] [--svg]
+// seqnet report RUN_DIRS... [--out report.md] [--references docs/experiments.md]
+// seqnet datasets [--data-dir D]
+// seqnet summary MODEL (.json, .keras, .h5)
+#include "experiment_commands.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "seqnet/seqnet.h"
+#include "seqnet/experiment.h"
+
+namespace seqnet_cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Args {
+  CLI::App *evaluate = nullptr, *predict = nullptr, *plot = nullptr, *report = nullptr, *datasets = nullptr;
+  std::string model, experiment, data_dir, input, output, history, out, references;
+  std::vector<std::string> overrides, run_dirs;
+  int64_t batch_size = 32;
+  bool svg = false;
+  int threads = 0;
+};
+Args& args() {
+  static Args a;
+  return a;
+}
+
+bool starts_with_bytes(const std::string& path, const std::string& magic) {
+  std::ifstream f(path, std::ios::binary);
+  std::string head(magic.size(), '\0');
+  if (!f.read(head.data(), std::streamsize(head.size()))) return false;
+  return head == magic;
+}
+
+bool is_model_file(const std::string& path) {
+  return starts_with_bytes(path, "PK") || starts_with_bytes(path, std::string("\x89HDF\r\n\x1a\n", 8));
+}
+
+std::unique_ptr<seqnet::Model> load_any_model(const std::string& path, bool compile) {
+  if (is_model_file(path)) return seqnet::load_model(path, compile);
+  return seqnet::model_from_json_file(path);
+}
+
+seqnet::Tensor to_model_input(const seqnet::Tensor& x, seqnet::DType want) {
+  if (want == x.dtype()) return x;
+  if (want == seqnet::DType::float32) return x.as_float();
+  // int32 ids from a float array: every value must be a whole number.
+  std::vector<int32_t> ids(size_t(x.size()));
+  for (int64_t i = 0; i < x.size(); ++i) {
+    float v = x[i];
+    if (v != std::floor(v) || std::fabs(v) > 2147483647.0f)
+      throw seqnet::Error(fmt::format("predict: the model takes int32 ids, but input value {} at flat index {} is not a whole number", v, i));
+    ids[size_t(i)] = int32_t(v);
+  }
+  return seqnet::Tensor(x.shape(), std::move(ids));
+}
+
+int run_evaluate(const Args& a) {
+  auto model = seqnet::load_model(a.model, /*compile=*/true);
+  seqnet::ExperimentOptions o;
+  o.data_dir = a.data_dir;
+  o.overrides = a.overrides;
+  o.verbose = 0;
+  seqnet::Json spec = seqnet::load_experiment_spec(a.experiment);
+  auto t = seqnet::evaluate_on_experiment(*model, spec, o);
+  std::printf("%s\n", t.data_description.c_str());
+  std::printf("Test:");
+  for (const auto& [k, v] : t.logs.items()) {
+    std::printf(" %s: %.4f", k.c_str(), v);
+    if (t.target_std && (k == "mae" || (k == "loss" && model->loss() && model->loss()->name() == "mean_absolute_error")))
+      std::printf(" (%.2f %s)", v * *t.target_std, t.units.c_str());
+  }
+  std::printf("\n");
+  for (const auto& [m, v] : t.baseline_test) {
+    if (m == "mae" && t.target_std) std::printf("Baseline test %s: %.4f (%.2f %s)\n", m.c_str(), v, v * *t.target_std, t.units.c_str());
+    else std::printf("Baseline test %s: %.4f\n", m.c_str(), v);
+  }
+  return 0;
+}
+
+int run_predict(const Args& a) {
+  if (a.batch_size <= 0) throw seqnet::Error("predict: --batch-size must be positive");
+  auto model = load_any_model(a.model, /*compile=*/false);
+  seqnet::Tensor x = to_model_input(seqnet::data::read_npy(a.input).to_tensor(), model->input_dtype());
+  if (x.rank() == 0) throw seqnet::Error("predict: '" + a.input + "' holds a scalar, not a batch");
+  seqnet::Tensor y = model->predict(x, a.batch_size);
+  seqnet::data::write_npy(a.output, y);
+  std::printf("%s: %s -> %s\n", a.output.c_str(), x.shape_string().c_str(), y.shape_string().c_str());
+  return 0;
+}
+
+int run_plot(const Args& a) {
+  std::string ext = fs::path(a.history).extension().string();
+  seqnet::History h = ext == ".json" ? seqnet::read_history_json(a.history) : seqnet::read_history_csv(a.history);
+  if (h.epoch.empty()) throw seqnet::Error(a.history + ": the history holds no epoch");
+  std::string out = a.out.empty() ? fs::path(a.history).parent_path().string() : a.out;
+  if (out.empty()) out = ".";
+  seqnet::PlotOptions po;
+  po.svg = a.svg;
+  for (const auto& f : seqnet::plot_history(h, out, po)) std::printf("%s\n", f.c_str());
+  return 0;
+}
+
+std::string find_references(const Args& a, const char* argv0) {
+  if (!a.references.empty()) {
+    if (!fs::exists(a.references)) throw seqnet::Error("report: no reference table at '" + a.references + "'");
+    return a.references;
+  }
+  std::vector<fs::path> candidates = {fs::path("docs") / "experiments.md"};
+  std::error_code ec;
+  fs::path exe = fs::canonical("/proc/self/exe", ec);
+  if (ec) exe = fs::absolute(argv0);
+  candidates.push_back(exe.parent_path().parent_path() / "docs" / "experiments.md");
+  candidates.push_back(exe.parent_path().parent_path() / "share" / "seqnet" / "experiments.md");
+  for (const auto& c : candidates)
+    if (fs::exists(c)) return c.string();
+  return "";
+}
+
+int run_report(const Args& a, const char* argv0) {
+  std::vector<seqnet::Json> runs;
+  for (const auto& d : a.run_dirs) {
+    fs::path p = fs::path(d) / "run.json";
+    if (fs::path(d).filename() == "run.json") p = d;
+    if (!fs::exists(p)) throw seqnet::Error("report: '" + d + "' is not a run folder (no run.json; make one with seqnet train --out)");
+    runs.push_back(seqnet::Json::parse(seqnet::read_file_bytes(p.string())));
+    runs.back()["run_dir"] = fs::path(p).parent_path().string();
+  }
+  std::string ref_path = find_references(a, argv0);
+  std::map<std::string, seqnet::Json> refs;
+  if (!ref_path.empty()) refs = seqnet::read_reference_table(ref_path);
+  std::string md = "# seqnet runs\n\n" + seqnet::runs_report_markdown(runs, refs);
+  md += ref_path.empty() ? "\nNo reference table found (pass --references docs/experiments.md).\n"
+                         : "\nReference figures: " + ref_path + ".\n";
+  fs::path out_dir = a.out.empty() ? fs::path() : fs::path(a.out).parent_path();
+  bool figures = false;
+  for (const auto& r : runs) {
+    if (!r.contains("figures") || r["figures"].empty()) continue;
+    if (!figures) md += "\n## Figures\n";
+    figures = true;
+    md += "\n### " + r.value("name", std::string("?")) + "\n\n";
+    for (const auto& f : r["figures"]) {
+      fs::path fig = fs::path(r["run_dir"].get<std::string>()) / f.get<std::string>();
+      std::string link = a.out.empty() ? fig.string() : fs::absolute(fig).lexically_proximate(fs::absolute(out_dir.empty() ? fs::path(".") : out_dir)).string();
+      md += fmt::format("![{}]({})\n", fs::path(f.get<std::string>()).stem().string(), link);
+    }
+  }
+  if (a.out.empty()) {
+    std::fputs(md.c_str(), stdout);
+  } else {
+    if (!out_dir.empty()) fs::create_directories(out_dir);
+    seqnet::write_file_atomic(a.out, md);
+    std::printf("%s\n", a.out.c_str());
+  }
+  return 0;
+}
+
+int run_datasets(const Args& a) {
+  std::printf("Data folders, in lookup order:\n");
+  for (const auto& d : seqnet::datasets::data_dirs(a.data_dir))
+    std::printf("  %s%s\n", d.c_str(), fs::is_directory(d) ? "" : " (absent)");
+  struct Entry {
+    const char* name;
+    std::vector<const char*> files;
+    const char* what;
+  };
+  const std::vector<Entry> entries = {
+      {"imdb", {"imdb/imdb.npz", "imdb/keras_sequences/imdb_train.txt.gz"}, "IMDB reviews (keras.datasets.imdb)"},
+      {"mnist", {"mnist/train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte"}, "MNIST digits (IDX files)"},
+      {"beijing_pm25", {"beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv"}, "UCI Beijing PM2.5 hourly weather"},
+      {"jena_climate", {"jena_climate/jena_climate_2009_2016.csv"}, "Jena climate 2009-2016 (10-minute rows)"},
+  };
+  std::printf("\nData sets:\n");
+  for (const auto& e : entries) {
+    std::string found;
+    for (const char* f : e.files)
+      if (found.empty()) found = seqnet::datasets::try_find_data_file(f, a.data_dir);
+    std::printf("  %-13s %-42s %s\n", e.name, e.what, found.empty() ? "not found" : found.c_str());
+  }
+  std::printf("  %-13s %-42s %s\n", "series", "t*sin(t)/3 + 2*sin(5t), synthetic", "built in");
+  std::printf("  %-13s %-42s %s\n", "csv", "any CSV time series", "dataset.path in the experiment");
+  return 0;
+}
+
+}  // namespace
+
+void add_experiment_commands(CLI::App& app) {
+  Args& a = args();
+  a.evaluate = app.add_subcommand("evaluate", "Evaluate a saved model on an experiment's test split");
+  a.evaluate->add_option("model", a.model, "Model file (.keras or .h5)")->required()->check(CLI::ExistingFile);
+  a.evaluate->add_option("--experiment", a.experiment, "Experiment file whose data set and test split to use")
+      ->required()->check(CLI::ExistingFile);
+  a.evaluate->add_option("--data-dir", a.data_dir, "Folder holding the data sets");
+  a.evaluate->add_option("--set", a.overrides, "Edit the experiment: key.path=JSON value (repeatable)");
+  a.evaluate->add_option("--threads", a.threads, "Threads");
+
+  a.predict = app.add_subcommand("predict", "Run a saved model on a NumPy array, in batches, and save the output");
+  a.predict->add_option("model", a.model, "Model file (.keras, .h5) or Keras model JSON")->required()->check(CLI::ExistingFile);
+  a.predict->add_option("--input", a.input, "Input batch (.npy)")->required()->check(CLI::ExistingFile);
+  a.predict->add_option("--output", a.output, "Where to write the predictions (.npy, float32)")->required();
+  a.predict->add_option("--batch-size", a.batch_size, "Batch size (default 32)");
+  a.predict->add_option("--threads", a.threads, "Threads");
+
+  a.plot = app.add_subcommand("plot", "Draw the figures of a training history (one per metric, as the book's)");
+  a.plot->add_option("history", a.history, "history.csv (or CSVLogger output, or history.json)")->required()->check(CLI::ExistingFile);
+  a.plot->add_option("--out", a.out, "Folder for the figures (default: the history's folder)");
+  a.plot->add_flag("--svg", a.svg, "Also write SVG figures");
+
+  a.report = app.add_subcommand("report", "Gather run folders into one Markdown table beside the book's figures");
+  a.report->add_option("runs", a.run_dirs, "Run folders written by seqnet train --out")->required();
+  a.report->add_option("--out", a.out, "Write the report here (default: print it)");
+  a.report->add_option("--references", a.references, "Reference table (default: docs/experiments.md)");
+
+  a.datasets = app.add_subcommand("datasets", "List the data sets found and where");
+  a.datasets->add_option("--data-dir", a.data_dir, "Folder looked up first");
+}
+
+int run_experiment_commands(const char* argv0) {
+  Args& a = args();
+  if (a.threads > 0) seqnet::set_num_threads(a.threads);
+  if (a.evaluate && *a.evaluate) return run_evaluate(a);
+  if (a.predict && *a.predict) return run_predict(a);
+  if (a.plot && *a.plot) return run_plot(a);
+  if (a.report && *a.report) return run_report(a, argv0);
+  if (a.datasets && *a.datasets) return run_datasets(a);
+  return -1;
+}
+
+int run_summary(const std::string& path, int line_length) {
+  auto model = load_any_model(path, /*compile=*/false);
+  model->summary(line_length);
+  return 0;
+}
+
+}  // namespace seqnet_cli
