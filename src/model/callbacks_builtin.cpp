@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "seqnet/callbacks.h"
+#include "seqnet/distributed.h"
 #include "seqnet/model.h"
 #include "seqnet/saving.h"
 
@@ -207,6 +208,8 @@ void ModelCheckpoint::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void ModelCheckpoint::save(int epoch, std::optional<int> batch, const Logs& logs) {
+  // In a data-parallel run every rank holds the same weights and logs; rank 0 alone writes.
+  if (!distributed::is_root()) return;
   std::string path = format_checkpoint_path(filepath_, epoch, batch, logs);
   if (o_.save_best_only) {
     if (!op_set_) {
@@ -249,6 +252,7 @@ CSVLogger::~CSVLogger() {
 }
 
 void CSVLogger::on_train_begin(Logs&) {
+  if (!distributed::is_root()) return;  // rank 0 alone writes
   bool has_content = false;
   if (append_) {
     std::error_code ec;
