@@ -280,7 +280,8 @@ TEST(Conv1D, KerasConfigRoundTrip) {
   // Keras 2 writes plain ints too and may omit groups.
   Json k2 = {{"name", "k2"}, {"filters", 4}, {"kernel_size", 3}, {"strides", 1}, {"padding", "causal"},
              {"dilation_rate", 2}, {"activation", "linear"}, {"use_bias", false}};
-  auto* conv2 = dynamic_cast<Conv1D*>(layer_from_config("Conv1D", k2).get());
+  LayerPtr conv2_owner = layer_from_config("Conv1D", k2);  // keeps the layer alive while we look at it
+  auto* conv2 = dynamic_cast<Conv1D*>(conv2_owner.get());
   ASSERT_NE(conv2, nullptr);
   EXPECT_EQ(conv2->kernel_size(), 3);
   EXPECT_EQ(conv2->options().dilation_rate, 2);
@@ -401,7 +402,8 @@ TEST(Pooling1D, KerasConfigRoundTrip) {
   EXPECT_EQ(layer_from_config("AveragePooling1D", a)->get_config(), a);
   // strides null means pool_size; Keras 2 ints; the short aliases.
   Json k2 = {{"name", "p2"}, {"pool_size", 4}, {"strides", nullptr}, {"padding", "same"}};
-  auto* p = dynamic_cast<Pooling1D*>(layer_from_config("MaxPool1D", k2).get());
+  LayerPtr pool_owner = layer_from_config("MaxPool1D", k2);  // keeps the layer alive while we look at it
+  auto* p = dynamic_cast<Pooling1D*>(pool_owner.get());
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->pool_size(), 4);
   EXPECT_EQ(p->strides(), 4);
