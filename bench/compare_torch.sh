@@ -12,6 +12,7 @@
 #   STEPS, MIN_S    minimum timed steps and seconds per config  (default 20 and 1; the peer's own default is 2 s)
 #   PEER            the peer script                             (default ../shared/peers/bench_torch.py)
 #   PYTHON          a Python with torch                         (default /usr/bin/python3, Debian's python3-torch)
+#   OMP_WAIT_POLICY passed to both sides (default passive: idle OpenMP threads sleep instead of spinning).
 #   OPENBLAS_CORETYPE  passed to both sides. When unset and OpenBLAS reports the generic "Prescott" core on
 #                   a CPU it does not know (OpenBLAS 0.3.21 on Sapphire/Emerald Rapids), the script sets
 #                   SkylakeX (AVX-512) or Haswell (AVX2) for BOTH processes, so neither side runs the SSE3
@@ -55,6 +56,11 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   fi
 fi
 
+# Both sides use libgomp. Its default of spinning after each parallel region steals the core from the
+# other pool (OpenBLAS's threads) and, on a busy machine, makes every 2-thread run slower than 1 thread
+# (seqnet D: 164 ms on 2 threads vs 80 on 1; passive: 75). Sleeping waiters for BOTH sides unless set.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
 [ -n "$out" ] || out="$(mktemp -d /tmp/seqnet_vs_torch.XXXXXX)"
 mkdir -p "$out"
 : > "$out/seqnet.jsonl"; : > "$out/torch.jsonl"; : > "$out/extra.txt"; : > "$out/log.txt"
@@ -64,7 +70,7 @@ mkdir -p "$out"
   echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# seqnet: $("$seqnet" --version) ($seqnet) threads $SEQNET_THREADS"
   echo "# torch: $("$PYTHON" -c 'import torch; print(torch.__version__)') threads $TORCH_THREADS"
-  echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} STEPS=$STEPS MIN_S=$MIN_S rounds=$rounds"
+  echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_WAIT_POLICY=$OMP_WAIT_POLICY STEPS=$STEPS MIN_S=$MIN_S rounds=$rounds"
 } | tee -a "$out/log.txt"
 
 for ((r = 1; r <= rounds; r++)); do

@@ -52,6 +52,8 @@ struct ExperimentResult {
   std::optional<double> target_std;    // to turn a normalized MAE back into units
   std::string units;                   // of the target ("°C"), when target_std is set
   std::vector<std::string> files;      // files written into the run folder
+  uint64_t seed = 0;                   // the seed the run used
+  std::vector<std::string> overrides;  // the edits it ran with (--set, and --epochs as fit.epochs=N)
 };
 
 // Runs an experiment given as JSON; base_dir resolves relative paths ("model_path").

@@ -511,6 +511,11 @@ std::string run_report_markdown(const Json& run) {
       md += fmt::format("| test {} | {} |\n", metric, with_units(metric, run["test_metric"].get<double>(), run));
     md += fmt::format("| epochs run | {} |\n", run.value("epochs", 0));
     md += fmt::format("| seconds per epoch | {:.1f} |\n", run.value("seconds_per_epoch", 0.0));
+    if (run.contains("overrides") && !run["overrides"].empty()) {
+      std::string edits;
+      for (const auto& o : run["overrides"]) edits += (edits.empty() ? "`" : ", `") + o.get<std::string>() + "`";
+      md += "| run with | " + edits + " |\n";
+    }
   }
   for (const char* split : {"baseline_val", "baseline_test"}) {
     if (!run.contains(split)) continue;
@@ -634,6 +639,8 @@ Json run_summary_json(const ExperimentResult& r) {
   for (const auto& [k, v] : r.test.items()) j["test"][k] = v;
   j["epochs"] = r.epochs_run;
   j["seconds_per_epoch"] = r.seconds_per_epoch;
+  j["seed"] = r.seed;
+  j["overrides"] = r.overrides;
   if (!r.baseline_val.empty()) j["baseline_val"] = r.baseline_val;
   if (!r.baseline_test.empty()) j["baseline_test"] = r.baseline_test;
   if (r.target_std) {
@@ -658,6 +665,9 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     throw Error("experiment: 'kind' must be \"train\" or \"baseline\", got '" + result.kind + "'");
   uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
   set_random_seed(seed);
+  result.seed = seed;
+  result.overrides = options.overrides;
+  if (options.epochs) result.overrides.push_back(fmt::format("fit.epochs={}", *options.epochs));
 
   PreparedData data = prepare_data(spec, options.data_dir, seed);
   result.baseline_val = data.baseline_val;
@@ -818,6 +828,8 @@ std::string runs_report_markdown(const std::vector<Json>& runs, const std::map<s
   std::string md =
       "| experiment | metric | best validation (epoch) | test | baseline (test) | epochs | s/epoch | reference | "
       "source |\n|---|---|---|---|---|---|---|---|---|\n";
+  std::string footnotes;
+  int note = 0;
   for (const Json& run : runs) {
     std::string name = run.value("name", std::string("?"));
     std::string metric = run.value("metric", std::string("loss"));
@@ -835,10 +847,17 @@ std::string runs_report_markdown(const std::vector<Json>& runs, const std::map<s
       ref = it->second.value("metric", std::string()) + " " + it->second.value("value", std::string());
       src = it->second.value("source", std::string());
     }
+    if (run.contains("overrides") && !run["overrides"].empty()) {
+      std::string edits;
+      for (const auto& o : run["overrides"]) edits += (edits.empty() ? "" : ", ") + o.get<std::string>();
+      footnotes += fmt::format("{}. {}: {}\n", ++note, name, edits);
+      name += fmt::format(" [{}]", note);
+    }
     md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", name, metric, best, test, base,
                       baseline ? std::string("–") : std::to_string(run.value("epochs", 0)),
                       baseline ? std::string("–") : fmt::format("{:.1f}", run.value("seconds_per_epoch", 0.0)), ref, src);
   }
+  if (!footnotes.empty()) md += "\nRun with edits to the experiment file:\n\n" + footnotes;
   return md;
 }
 

@@ -27,4 +27,15 @@ void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float
 // dst(cols, rows) = src(rows, cols)^T
 void transpose(const float* src, long rows, long cols, float* dst);
 
+// While alive, BLAS calls run on one thread (restored to seqnet::num_threads() after): for BLAS calls made
+// inside seqnet's own parallel regions, so that two thread pools do not fight over the same cores.
+// OpenBLAS splits a GEMM over rows and columns, never over K, so its results do not depend on this.
+class BlasSingleThreaded {
+ public:
+  BlasSingleThreaded();
+  ~BlasSingleThreaded();
+  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
+  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
+};
+
 }  // namespace seqnet::kernels

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <omp.h>
 #include <vector>
 
 #include "kernels/blas.h"
@@ -58,12 +59,111 @@ void conv1d_col2im(float* dinp, const float* dcol, long r0, long r1, long L, lon
   }
 }
 
+// ---- Direct path: stride 1, dilation 1, no im2col ----
+// With stride 1 and dilation 1 the im2col row of output (b, t) is the K*C floats starting at row t of
+// sample b of the (padded) input xp: the col matrix is xp itself read with a row stride of C floats
+// (overlapping rows). small_gemm takes any lda, so out = view(xp) @ weight is one register-blocked
+// product per sample with no copy and no packing. The backward uses the same trick: dweight =
+// view(xp)^T @ dext, and dxp = view(dext) @ wflip, where dext is dout spread onto the Lp rows of each
+// sample (zero rows in between, K-1 zero rows in front) and wflip(j*F + f, c) = weight(K-1-j, c, f).
+// Threads split samples (forward, dx) or rows of dweight: every output value is computed by the same
+// sequence of operations whatever the thread count, so results do not depend on it.
+namespace {
+bool use_direct(long K, long stride, long dilation) { return stride == 1 && dilation == 1 && K > 1; }
+
+// xp: the input with pad_left zero rows in front and zero rows after, Lp = Lout + K - 1 rows per sample.
+// Returns inp itself when no padding is needed (valid padding).
+const float* padded_input(std::vector<float>& buf, const float* inp, long B, long L, long C, long Lp,
+                          long pad_left) {
+  if (pad_left == 0 && Lp == L) return inp;
+  buf.assign(size_t(B * Lp * C), 0.0f);
+  for (long b = 0; b < B; ++b)
+    for (long r = 0; r < Lp; ++r) {
+      const long p = r - pad_left;
+      if (p >= 0 && p < L) std::memcpy(buf.data() + (b * Lp + r) * C, inp + (b * L + p) * C, sizeof(float) * size_t(C));
+    }
+  return buf.data();
+}
+
+void direct_forward(float* out, const float* inp, const float* weight, const float* bias, long B, long L, long C,
+                    long F, long K, long Lout, long pad_left) {
+  const long Lp = Lout + K - 1, KC = K * C;
+  std::vector<float> xbuf;
+  const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
+#pragma omp parallel for schedule(static) if (B * Lout * KC * F >= kParallelMin * 64)
+  for (long b = 0; b < B; ++b) {
+    float* o = out + b * Lout * F;
+    if (bias)
+      for (long t = 0; t < Lout; ++t)
+        for (long f = 0; f < F; ++f) o[t * F + f] = bias[f];
+    // K in chunks whose slice of the weight stays in L1 while all rows of the sample pass over it.
+    const long kc = std::max(64L, (16L * 1024 / 4) / F);
+    for (long k0 = 0; k0 < KC; k0 += kc)
+      small_gemm(Lout, F, std::min(kc, KC - k0), xp + b * Lp * C + k0, C, weight + k0 * F, F, o, F,
+                 bias != nullptr || k0 > 0);
+  }
+}
+
+void direct_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
+                     const float* weight, long B, long L, long C, long F, long K, long Lout, long pad_left) {
+  const long Lp = Lout + K - 1, KC = K * C, M = B * Lp - K + 1;
+  // dext: K-1 zero rows, then per sample its Lout rows of dout and K-1 zero rows (B*Lp + K-1 rows).
+  std::vector<float> dext(size_t((B * Lp + K - 1) * F), 0.0f);
+  for (long b = 0; b < B; ++b)
+    std::memcpy(dext.data() + (K - 1 + b * Lp) * F, dout + b * Lout * F, sizeof(float) * size_t(Lout * F));
+  if (dbias)
+    for (long r = 0; r < B * Lout; ++r)
+      for (long f = 0; f < F; ++f) dbias[f] += dout[r * F + f];
+  const bool parallel = M * KC * F >= kParallelMin * 64;
+  if (dweight) {
+    // dweight(KC, F) += view(xp)^T @ dext over the M rows of the flattened batch (rows straddling two
+    // samples meet zero rows of dext). Threads take blocks of dweight rows.
+    std::vector<float> xbuf;
+    const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
+    const float* d0 = dext.data() + (K - 1) * F;
+    // One contiguous share of rows (a multiple of 8) per thread, so that small_gemm_tn's K chunks of
+    // dext are reused across many rows while they are in cache.
+#pragma omp parallel if (parallel)
+    {
+      const long parts = omp_get_num_threads(), part = omp_get_thread_num();
+      const long share = ((KC + parts - 1) / parts + 7) / 8 * 8;
+      const long i0 = std::min(KC, part * share), i1 = std::min(KC, i0 + share);
+      if (i1 > i0) small_gemm_tn(i1 - i0, F, M, xp + i0, C, d0, F, dweight + i0 * F, F, true);
+    }
+  }
+  if (!dinp) return;
+  std::vector<float> wflip(size_t(K * F * C));
+  for (long j = 0; j < K; ++j)
+    for (long c = 0; c < C; ++c)
+      for (long f = 0; f < F; ++f) wflip[size_t(((K - 1 - j) * F + f) * C + c)] = weight[(j * C + c) * F + f];
+  const bool padded = !(pad_left == 0 && Lp == L);
+  std::vector<float> dbuf(padded ? size_t(B * Lp * C) : 0);
+  float* dxp = padded ? dbuf.data() : dinp;
+  // dxp(q, c) = sum_{j', f} dext(q + j', f) * wflip(j'*F + f, c): per sample, rows q of that sample.
+#pragma omp parallel for schedule(static) if (parallel)
+  for (long b = 0; b < B; ++b)
+    small_gemm(Lp, C, K * F, dext.data() + b * Lp * F, F, wflip.data(), C, dxp + b * Lp * C, C, false);
+  if (padded)
+    for (long b = 0; b < B; ++b)
+      for (long p = 0; p < L; ++p) {
+        const long r = p + pad_left;
+        float* dst = dinp + (b * L + p) * C;
+        if (r >= 0 && r < Lp) std::memcpy(dst, dxp + (b * Lp + r) * C, sizeof(float) * size_t(C));
+        else std::memset(dst, 0, sizeof(float) * size_t(C));
+      }
+}
+}  // namespace
+
 void conv1d_forward(float* out, const float* inp, const float* weight, const float* bias, long B, long L, long C,
                     long F, long K, long Lout, long stride, long dilation, long pad_left) {
   const long KC = K * C, rows = B * Lout;
   if (rows == 0) return;
   if (col_is_input(L, K, Lout, stride, pad_left)) {
     matmul_forward(out, inp, weight, bias, rows, KC, F);
+    return;
+  }
+  if (use_direct(K, stride, dilation)) {
+    direct_forward(out, inp, weight, bias, B, L, C, F, K, Lout, pad_left);
     return;
   }
   const long chunk = rows_per_chunk(rows, KC);
@@ -79,6 +179,10 @@ void conv1d_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, long B, long L, long C, long F, long K, long Lout, long stride,
                      long dilation, long pad_left) {
   const long KC = K * C, rows = B * Lout;
+  if (rows > 0 && use_direct(K, stride, dilation)) {  // writes every row of dinp
+    direct_backward(dinp, dweight, dbias, dout, inp, weight, B, L, C, F, K, Lout, pad_left);
+    return;
+  }
   if (dinp) std::fill(dinp, dinp + B * L * C, 0.0f);
   if (rows == 0) return;
   if (col_is_input(L, K, Lout, stride, pad_left)) {

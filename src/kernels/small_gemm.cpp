@@ -81,6 +81,10 @@ template <int NR>
 inline void column_panel(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                          bool accumulate) {
   long i = 0;
+  // 8 x 32 blocks: 16 AVX-512 accumulators hide the FMA latency (4 x 32 has only 8 chains). Every C value
+  // gets the same FMAs in the same order either way.
+  if constexpr (NR == 32)
+    for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
   for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
   for (; i < M; ++i) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
 }
@@ -109,18 +113,26 @@ void small_gemm(long M, long N, long K, const float* A, long lda, const float* B
 }
 
 namespace {
-// The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)).
+template <int NR>
+void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
+
+// The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)): through 8-wide zero-padded copies of
+// those columns of B and C, so they run in the vector kernel too (a scalar loop here cost as much as
+// all the other columns for N = 100).
 void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
-  for (long i = 0; i < M; ++i)
-    for (long k = 0; k < K; ++k) {
-      const float a = A[k * lda + i];
-      for (long j = 0; j < n; ++j) C[i * ldc + j] = SEQNET_FMA(a, B[k * ldb + j], C[i * ldc + j]);
-    }
+  thread_local std::vector<float> bp, cp;
+  bp.assign(size_t(K * 8), 0.0f);
+  cp.assign(size_t(M * 8), 0.0f);
+  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp.data() + k * 8);
+  for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp.data() + i * 8);
+  panel_tn<8>(M, K, A, lda, bp.data(), 8, cp.data(), 8);
+  for (long i = 0; i < M; ++i) std::copy_n(cp.data() + i * 8, n, C + i * ldc);
 }
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
   if constexpr (NR == 32) {
+    for (; i + 8 <= M; i += 8) micro<8, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
   } else {

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <omp.h>
 
+#include "kernels/blas.h"
+
 #ifdef SEQNET_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int);
 #endif
@@ -37,5 +39,18 @@ void set_num_threads(int n) {
 }
 
 int num_threads() { return current(); }
+
+namespace kernels {
+BlasSingleThreaded::BlasSingleThreaded() {
+#ifdef SEQNET_HAVE_OPENBLAS
+  if (num_threads() > 1) openblas_set_num_threads(1);
+#endif
+}
+BlasSingleThreaded::~BlasSingleThreaded() {
+#ifdef SEQNET_HAVE_OPENBLAS
+  if (num_threads() > 1) openblas_set_num_threads(num_threads());
+#endif
+}
+}  // namespace kernels
 
 }  // namespace seqnet

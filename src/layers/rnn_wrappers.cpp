@@ -1,16 +1,61 @@
 // Bidirectional and TimeDistributed. A wrapper owns no weights of its own: its params() are its
 // inner layers' Param objects (collect_params), so models, optimizers, summaries and weight files
 // see the inner weights themselves, and the inner backward passes accumulate straight into them.
+#include <exception>
 #include <fmt/format.h>
+#include <functional>
+#include <omp.h>
 #include <nlohmann/json.hpp>
 
 #include "io/layer_registry.h"
+#include "kernels/blas.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/serialization.h"
+#include "seqnet/threads.h"
 
 namespace seqnet {
 
 namespace {
+// Runs a() and b(). With two or more threads (and outside any parallel region) they run at once, one per
+// thread, with the BLAS single-threaded meanwhile. The two directions share no state (own weights,
+// buffers and gradients; callers only pass work here that draws no random numbers), and every kernel
+// gives the same results on one thread as on two, so the outcome is bitwise that of a() then b().
+void run_both(bool may_parallelize, const std::function<void()>& a, const std::function<void()>& b) {
+  if (!may_parallelize || num_threads() < 2 || omp_in_parallel()) {
+    a();
+    b();
+    return;
+  }
+  kernels::BlasSingleThreaded blas_one;
+  std::exception_ptr ea, eb;
+#pragma omp parallel sections num_threads(2)
+  {
+#pragma omp section
+    {
+      try {
+        a();
+      } catch (...) {
+        ea = std::current_exception();
+      }
+    }
+#pragma omp section
+    {
+      try {
+        b();
+      } catch (...) {
+        eb = std::current_exception();
+      }
+    }
+  }
+  if (ea) std::rethrow_exception(ea);
+  if (eb) std::rethrow_exception(eb);
+}
+
+// The layer draws dropout masks from the shared generator in this call: the draws' order matters.
+bool draws_random(const RNN& l, const RunContext& ctx) {
+  return ctx.training && (l.options().dropout > 0.0f || l.options().recurrent_dropout > 0.0f);
+}
+
 // (B, T, u) reversed along time.
 Tensor flip_time(const Tensor& y) {
   const int64_t B = y.dim(0), T = y.dim(1), u = y.dim(2);
@@ -93,8 +138,12 @@ void Bidirectional::collect_params(std::vector<Param*>& out) {
 }
 
 Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
-  yf_ = forward_->call(x, ctx);
-  yb_ = backward_->call(x, ctx);
+  // The inner layers get their own copies of the context (they only read it).
+  RunContext ctx_f = ctx, ctx_b = ctx;
+  // Below a few hundred thousand step-units, waking a second thread costs more than it saves (batch 1).
+  const bool big = x.rank() == 3 && x.dim(0) * x.dim(1) * std::max(forward_->units(), backward_->units()) >= (1 << 16);
+  parallel_ = big && !draws_random(*forward_, ctx) && !draws_random(*backward_, ctx);
+  run_both(parallel_, [&] { yf_ = forward_->call(x, ctx_f); }, [&] { yb_ = backward_->call(x, ctx_b); });
   if (backward_->return_sequences()) yb_ = flip_time(yb_);  // back into time order
   const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
   Shape shape = yf_.shape();
@@ -140,8 +189,8 @@ Tensor Bidirectional::backward(const Tensor& dy) {
     }
   }
   if (backward_->return_sequences()) db = flip_time(db);
-  Tensor dx = forward_->backward(df);
-  Tensor dxb = backward_->backward(db);
+  Tensor dx, dxb;
+  run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
   for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
   return dx;
 }

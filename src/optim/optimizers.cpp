@@ -16,6 +16,19 @@ Optimizer::Optimizer(std::string name, float learning_rate, ClipOptions clip, fl
 }
 
 void Optimizer::apply(const std::vector<Param*>& params) {
+  const bool clipping = clip_.global_clipnorm || clip_.clipnorm || clip_.clipvalue;
+  if (!clipping) {
+    // Nothing modifies the gradients: update from them in place (no copy of every gradient per step).
+    for (Param* p : params) {
+      if (weight_decay_ > 0.0f) {
+        float* v = p->value.data();
+        for (int64_t i = 0; i < p->value.size(); ++i) v[i] -= v[i] * weight_decay_ * learning_rate_;
+      }
+      update(p->value, p->grad, slots_[p]);
+    }
+    ++iterations_;
+    return;
+  }
   std::vector<Tensor> grads;
   grads.reserve(params.size());
   for (Param* p : params) grads.push_back(p->grad);
@@ -108,6 +121,18 @@ class RMSpropOptimizer : public Optimizer {
     float* vel = slots[0].data();
     float* mg = slots[1].data();
     float* mom = slots[2].data();
+    if (!o_.centered && o_.momentum <= 0.0f) {
+      // The Keras default, as its own loop so that it vectorizes; the same arithmetic as below.
+      const float eps = o_.epsilon;
+      const int64_t n = value.size();
+      for (int64_t i = 0; i < n; ++i) {
+        const float gi = g[i];
+        const float ve = rho * vel[i] + (1.0f - rho) * gi * gi;
+        vel[i] = ve;
+        v[i] -= lr * gi / std::sqrt(ve + eps);
+      }
+      return;
+    }
     for (int64_t i = 0; i < value.size(); ++i) {
       vel[i] = rho * vel[i] + (1.0f - rho) * g[i] * g[i];
       float denom;

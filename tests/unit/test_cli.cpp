@@ -150,7 +150,8 @@ TEST_F(Cli, PlotAndReport) {
   r = run("report run --out reports/all.md --references refs.md");
   ASSERT_EQ(r.rc, 0) << r.err;
   std::string md = read_file_bytes((dir_ / "reports" / "all.md").string());
-  EXPECT_NE(md.find("| tiny_series | mae |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| tiny_series [1] | mae |"), std::string::npos) << md;  // [1]: run with --epochs 1
+  EXPECT_NE(md.find("1. tiny_series: fit.epochs=1"), std::string::npos) << md;
   EXPECT_NE(md.find("mse 0.01 | the notes |"), std::string::npos) << md;
   EXPECT_NE(md.find("](../run/loss.png)"), std::string::npos) << md;
   expect_one_line_error(run("report figs"));

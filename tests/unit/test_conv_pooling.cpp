@@ -105,6 +105,24 @@ TEST(Conv1D, EveryPaddingStrideDilationMatchesTheDirectConvolution) {
   EXPECT_GT(combos, 100);
 }
 
+TEST(Conv1D, WideInputsTakeTheDirectShiftedGemmPath) {
+  // Stride 1 and dilation 1 run one GEMM over an overlapping-row view of the input (no im2col):
+  // forward against the definition, gradients by finite differences, for every padding.
+  for (const char* padding : {"valid", "same", "causal"})
+    for (int64_t k : {2, 3, 4}) {
+      SCOPED_TRACE(fmt::format("padding={} k={}", padding, k));
+      Conv1D conv(5, k, {.padding = padding});
+      Rng rng(5);
+      conv.build({-1, 9, 32}, rng);
+      conv.params()[1]->value = random_tensor({5}, 9);
+      Tensor x = random_tensor({3, 9, 32}, 7);
+      expect_tensor_near(run(conv, x),
+                         reference_conv(x, conv.params()[0]->value, &conv.params()[1]->value, padding, 1, 1), 1e-5,
+                         "direct conv vs definition");
+      expect_gradients_match(conv, random_tensor({2, 9, 32}, 21), {.max_checks_per_tensor = 64});
+    }
+}
+
 TEST(Conv1D, KerasParamCountsAndWeightLayout) {
   Conv1D a(32, 7), b(32, 7);
   Rng rng(1);

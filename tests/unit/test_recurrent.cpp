@@ -798,3 +798,46 @@ TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
   GRU gru(3, {.recurrent_activation = "hard_sigmoid_keras2", .reset_after = false});
   expect_gradients_match(gru, x);
 }
+
+TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
+  // Bidirectional runs its two directions on two threads (with the BLAS single-threaded meanwhile), the
+  // direct Conv1D splits samples and weight rows over threads: neither may change a single bit of the
+  // outputs or the gradients. (A whole model is not compared: OpenBLAS itself rounds some products
+  // differently on two threads.)
+  auto run_layer = [](Layer& l, const Tensor& x, int threads) {
+    set_num_threads(threads);
+    for (Param* p : l.params()) p->grad.fill(0.0f);
+    Rng rng(1);
+    RunContext ctx;
+    ctx.training = true;
+    ctx.rng = &rng;
+    std::vector<Tensor> out{l.call(x, ctx)};
+    out.push_back(l.backward(random_tensor(out[0].shape(), 9)));
+    for (Param* p : l.params()) out.push_back(p->grad);
+    return out;
+  };
+  auto expect_same = [](const std::vector<Tensor>& one, const std::vector<Tensor>& two) {
+    ASSERT_EQ(one.size(), two.size());
+    for (size_t i = 0; i < one.size(); ++i) {
+      ASSERT_EQ(one[i].shape(), two[i].shape());
+      for (int64_t j = 0; j < one[i].size(); ++j) ASSERT_EQ(one[i][j], two[i][j]) << "tensor " << i << " value " << j;
+    }
+  };
+  const int before = num_threads();
+  {
+    Bidirectional bi(layers::GRU(16, {.return_sequences = true}),
+                     {.backward_layer = layers::LSTM(8, {.return_sequences = true, .go_backwards = true})});
+    Rng rng(3);
+    bi.build({-1, 64, 6}, rng);
+    Tensor x = random_tensor({64, 64, 6}, 5);  // 64 * 64 steps * 16 units: large enough to run in parallel
+    expect_same(run_layer(bi, x, 1), run_layer(bi, x, 2));
+  }
+  {
+    Conv1D conv(32, 5, {.padding = "same", .activation = "relu"});
+    Rng rng(3);
+    conv.build({-1, 50, 48}, rng);
+    Tensor x = random_tensor({32, 50, 48}, 5);
+    expect_same(run_layer(conv, x, 1), run_layer(conv, x, 2));
+  }
+  set_num_threads(before);
+}

@@ -185,6 +185,7 @@ class Bidirectional : public Layer {
   bool backward_given_;
   MergeMode merge_;
   Tensor yf_, yb_;  // sublayer outputs of the last forward (backward one in time order)
+  bool parallel_ = false;  // the last forward ran the two directions on two threads; backward does too
 };
 
 // Applies `layer` to every time step: (batch, time, ...) -> (batch, time, ...'). The inner layer sees
