@@ -2,6 +2,8 @@
 //   mpi_train --out FILE            trains a small recurrent model; rank 0 writes its weights and history
 //   mpi_train --compare A B TOL     exits 0 when the two runs agree to TOL
 //   mpi_train --die-at-step K       rank 1 kills itself at step K: the other ranks must not hang
+//   mpi_train --first-epoch FILE    trains epoch 1 only and checkpoints to FILE (.keras)
+//   mpi_train --resume FILE OUT     loads FILE and trains epochs 2-3 (any number of ranks), writes OUT
 #include <csignal>
 #include <cmath>
 #include <cstdio>
@@ -78,6 +80,25 @@ int main(int argc, char** argv) {
   auto [x, y] = make_data(403);  // 403 rows, batch 31: uneven shards on 2 ranks
   auto m = model();
   FitOptions fit{.batch_size = 31, .epochs = 3, .verbose = 0, .validation_split = 0.2f};
+  if (argc == 3 && std::strcmp(argv[1], "--first-epoch") == 0) {
+    fit.epochs = 1;
+    fit.callbacks.push_back(callbacks::ModelCheckpoint(argv[2]));
+    m->fit(x, y, fit);
+    return 0;
+  }
+  if (argc == 4 && std::strcmp(argv[1], "--resume") == 0) {
+    m = std::unique_ptr<Sequential>(dynamic_cast<Sequential*>(load_model(argv[2]).release()));
+    if (!m) return 2;
+    fit.initial_epoch = m->epochs_completed;
+    History h = m->fit(x, y, fit);
+    if (distributed::is_root()) {
+      std::FILE* f = std::fopen(argv[3], "w");
+      for (Param* p : m->params())
+        for (int64_t i = 0; i < p->value.size(); ++i) std::fprintf(f, "%.9g\n", p->value[i]);
+      std::fclose(f);
+    }
+    return 0;
+  }
   if (argc == 3 && std::strcmp(argv[1], "--die-at-step") == 0) fit.callbacks.push_back(std::make_shared<DieAt>(std::atoi(argv[2])));
   History h = m->fit(x, y, fit);
   if (argc == 3 && std::strcmp(argv[1], "--out") == 0 && distributed::is_root()) {

@@ -1,5 +1,6 @@
 # One process versus 2 MPI ranks with the same global batch and seed: the trained weights and the logged
-# history must agree to float tolerance. Then a rank that dies must make the job stop, not hang.
+# history must agree to float tolerance. A 2-rank checkpoint resumes on 1 process to the same weights.
+# Then a rank that dies must make the job stop, not hang.
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT} 1)
 set(ENV{OMPI_ALLOW_RUN_AS_ROOT_CONFIRM} 1)
 set(ENV{SEQNET_NUM_THREADS} 1)
@@ -18,6 +19,27 @@ execute_process(COMMAND ${PROGRAM} --compare ${WORK_DIR}/one.txt ${WORK_DIR}/two
 if(rc)
   message(FATAL_ERROR "the 2-rank run does not match the single process")
 endif()
+# Resume with another rank count: epoch 1 on 2 ranks, epochs 2-3 on 1 process, against 3 epochs on 1 process.
+execute_process(COMMAND ${MPIRUN} ${PROGRAM} --first-epoch ${WORK_DIR}/epoch1.keras RESULT_VARIABLE rc TIMEOUT 300)
+if(rc)
+  message(FATAL_ERROR "2-rank first epoch failed (${rc})")
+endif()
+execute_process(COMMAND ${PROGRAM} --resume ${WORK_DIR}/epoch1.keras ${WORK_DIR}/resumed.txt RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "resuming on 1 process failed (${rc})")
+endif()
+# one.txt holds the uninterrupted run's weights first, then its history: compare the weights.
+file(STRINGS ${WORK_DIR}/resumed.txt resumed_lines)
+list(LENGTH resumed_lines n)
+file(STRINGS ${WORK_DIR}/one.txt one_lines)
+list(SUBLIST one_lines 0 ${n} one_weights)
+string(REPLACE ";" "\n" one_weights_text "${one_weights}")
+file(WRITE ${WORK_DIR}/one_weights_only.txt "${one_weights_text}\n")
+execute_process(COMMAND ${PROGRAM} --compare ${WORK_DIR}/one_weights_only.txt ${WORK_DIR}/resumed.txt 2e-5 RESULT_VARIABLE rc)
+if(rc)
+  message(FATAL_ERROR "training resumed on 1 process from a 2-rank checkpoint does not match uninterrupted training")
+endif()
+
 string(TIMESTAMP start "%s")
 execute_process(COMMAND ${MPIRUN} ${PROGRAM} --die-at-step 2 RESULT_VARIABLE rc OUTPUT_QUIET ERROR_VARIABLE err TIMEOUT 120)
 string(TIMESTAMP end "%s")
