@@ -3,6 +3,7 @@
 // seqnet plot history.csv [--out DIR] [--svg]
 // seqnet report RUN_DIRS... [--out report.md] [--references docs/experiments.md]
 // seqnet datasets [--data-dir D]
+// seqnet datasets head NAME [-n N] [--num-words W]
 // seqnet summary MODEL (.json, .keras, .h5)
 #include "experiment_commands.h"
 
@@ -25,7 +26,10 @@ namespace fs = std::filesystem;
 namespace {
 
 struct Args {
-  CLI::App *evaluate = nullptr, *predict = nullptr, *plot = nullptr, *report = nullptr, *datasets = nullptr;
+  CLI::App *evaluate = nullptr, *predict = nullptr, *plot = nullptr, *report = nullptr, *datasets = nullptr,
+           *datasets_head = nullptr;
+  std::string dataset_name;
+  int64_t head_rows = 3, num_words = 10000;
   std::string model, experiment, data_dir, input, output, history, out, references;
   std::vector<std::string> overrides, run_dirs;
   int64_t batch_size = 32;
@@ -194,6 +198,56 @@ int run_datasets(const Args& a) {
   return 0;
 }
 
+// The first rows of a data set, as its loader gives them: proof that the data is read the way Keras reads it.
+int run_datasets_head(const Args& a) {
+  namespace ds = seqnet::datasets;
+  const std::string& name = a.dataset_name;
+  if (name == "imdb") {
+    auto [train, test] = ds::imdb::load_data({.num_words = a.num_words, .path = a.data_dir});
+    int64_t positive = 0;
+    for (int64_t i = 0; i < train.y.size(); ++i) positive += train.y.idata()[i];
+    std::printf("imdb: load_data(num_words=%lld): %zu training and %zu test reviews; %lld positive and %lld negative "
+                "training labels\n",
+                static_cast<long long>(a.num_words), train.x.size(), test.x.size(), static_cast<long long>(positive),
+                static_cast<long long>(train.y.size() - positive));
+    auto index = ds::imdb::get_word_index(a.data_dir);
+    for (int64_t i = 0; i < std::min<int64_t>(a.head_rows, int64_t(train.x.size())); ++i) {
+      std::string text = ds::imdb::decode_review(train.x[size_t(i)], index);
+      if (text.size() > 300) text = text.substr(0, 300) + " ...";
+      std::printf("\n[%lld] label %d, %zu words:\n%s\n", static_cast<long long>(i), train.y.idata()[i],
+                  train.x[size_t(i)].size(), text.c_str());
+    }
+    return 0;
+  }
+  if (name == "mnist") {
+    auto [train, test] = ds::mnist::load_data(a.data_dir.empty() ? "" : a.data_dir + "/mnist");
+    std::printf("mnist: %lld training and %lld test images of %lld x %lld\n", static_cast<long long>(train.x.dim(0)),
+                static_cast<long long>(test.x.dim(0)), static_cast<long long>(train.x.dim(1)),
+                static_cast<long long>(train.x.dim(2)));
+    std::vector<int64_t> counts(10, 0);
+    for (int64_t i = 0; i < train.y.size(); ++i) ++counts[size_t(train.y.idata()[i])];
+    std::printf("training label counts:");
+    for (int d = 0; d < 10; ++d) std::printf(" %d: %lld", d, static_cast<long long>(counts[size_t(d)]));
+    std::printf("\nfirst labels:");
+    for (int64_t i = 0; i < std::min<int64_t>(a.head_rows, train.y.size()); ++i) std::printf(" %d", train.y.idata()[i]);
+    std::printf("\n");
+    return 0;
+  }
+  if (name == "beijing_pm25" || name == "jena_climate") {
+    seqnet::data::CsvTable t = name == "beijing_pm25" ? ds::beijing_pm25::load_data({.path = a.data_dir})
+                                                      : ds::jena_climate::load_data(a.data_dir);
+    std::printf("%s: %lld rows, %zu columns\n", name.c_str(), static_cast<long long>(t.rows()), t.columns.size());
+    for (const auto& c : t.columns) std::printf("%s ", c.c_str());
+    std::printf("\n");
+    for (int64_t r = 0; r < std::min<int64_t>(a.head_rows, t.rows()); ++r) {
+      for (size_t c = 0; c < t.columns.size(); ++c) std::printf("%g ", t.values.data()[r * int64_t(t.columns.size()) + int64_t(c)]);
+      std::printf("\n");
+    }
+    return 0;
+  }
+  throw seqnet::Error("datasets head: unknown data set '" + name + "' (known: imdb, mnist, beijing_pm25, jena_climate)");
+}
+
 }  // namespace
 
 void add_experiment_commands(CLI::App& app) {
@@ -225,6 +279,11 @@ void add_experiment_commands(CLI::App& app) {
 
   a.datasets = app.add_subcommand("datasets", "List the data sets found and where");
   a.datasets->add_option("--data-dir", a.data_dir, "Folder looked up first");
+  a.datasets_head = a.datasets->add_subcommand("head", "Show the first rows of a data set as its loader reads them");
+  a.datasets_head->add_option("name", a.dataset_name, "imdb, mnist, beijing_pm25 or jena_climate")->required();
+  a.datasets_head->add_option("-n", a.head_rows, "Rows to show (default 3)");
+  a.datasets_head->add_option("--num-words", a.num_words, "imdb: keep the most frequent words (default 10000)");
+  a.datasets_head->add_option("--data-dir", a.data_dir, "Folder looked up first");
 }
 
 int run_experiment_commands(const char* argv0) {
@@ -234,6 +293,7 @@ int run_experiment_commands(const char* argv0) {
   if (a.predict && *a.predict) return run_predict(a);
   if (a.plot && *a.plot) return run_plot(a);
   if (a.report && *a.report) return run_report(a, argv0);
+  if (a.datasets_head && *a.datasets_head) return run_datasets_head(a);
   if (a.datasets && *a.datasets) return run_datasets(a);
   return -1;
 }
