@@ -14,7 +14,11 @@ packages=(
   libhdf5-dev                # Keras .h5 / .keras weights
   libzip-dev                 # the .keras zip container
   libcairo2-dev              # history plots (PNG / SVG)
+  libarchive-dev             # the Stanford aclImdb tarball (IMDB from raw text)
+  libcurl4-openssl-dev       # data set downloads
+  libssl-dev                 # sha256 of data set files (OpenSSL EVP)
   openmpi-bin libopenmpi-dev # data-parallel training (mpirun)
+  clang libclang-rt-14-dev libomp-14-dev unzip  # libFuzzer targets (scripts/fuzz.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

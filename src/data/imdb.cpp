@@ -4,17 +4,23 @@
 // [skip_top, num_words) become oov_char (or are dropped when oov_char is None).
 #include "seqnet/data/imdb.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 
 #include "gzip_file.h"
 #include "seqnet/data/data_dir.h"
 #include "seqnet/data/npz.h"
 #include "seqnet/data/numpy_random.h"
+#include "seqnet/data/tokenizer.h"
 
 namespace seqnet::datasets::imdb {
 namespace {
@@ -120,23 +126,137 @@ void filter_long(Split& s, int64_t maxlen) {
   s.y = Tensor::ints({n}, std::move(y));
 }
 
+bool is_tarball(const std::string& path) { return path.ends_with(".tar.gz") || path.ends_with(".tgz") || path.ends_with(".tar"); }
+
+// The word index that goes with a tarball: the one beside it (shared/data keeps them together), else the
+// data folders' (which may download it).
+std::string word_index_for(const std::string& tarball, const std::string& data_dir) {
+  std::filesystem::path beside = std::filesystem::path(tarball).parent_path() / "imdb_word_index.json";
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(beside, ec)) return beside.string();
+  return find_data_file("imdb/imdb_word_index.json", is_tarball(data_dir) ? "" : data_dir);
+}
+
+// Stanford's layout: <anything>/{train,test}/{pos,neg}/<id>_<rating>.txt. Returns false for other members
+// (README, imdb.vocab, urls_*.txt, *.feat, train/unsup/...).
+bool review_member(const std::string& name, int& split, int& label, std::string& file) {
+  if (!name.ends_with(".txt")) return false;
+  std::vector<std::string_view> parts;
+  for (size_t i = 0; i < name.size();) {
+    size_t j = name.find('/', i);
+    if (j == std::string::npos) j = name.size();
+    if (j > i) parts.push_back(std::string_view(name).substr(i, j - i));
+    i = j + 1;
+  }
+  if (parts.size() < 3) return false;
+  std::string_view s = parts[parts.size() - 3], l = parts[parts.size() - 2];
+  if ((s != "train" && s != "test") || (l != "pos" && l != "neg")) return false;
+  split = s == "train" ? 0 : 1;
+  label = l == "pos" ? 0 : 1;
+  file = parts.back();
+  return true;
+}
+
 }  // namespace
+
+std::vector<int32_t> review_to_ids(std::string_view text, const std::unordered_map<std::string, int32_t>& word_index) {
+  static const std::array<bool, 256> separator = [] {
+    std::array<bool, 256> s{};
+    for (const char* f = data::kKerasFilters; *f; ++f) s[static_cast<unsigned char>(*f)] = true;
+    s[static_cast<unsigned char>(' ')] = true;
+    return s;
+  }();
+  std::vector<int32_t> ids;
+  std::string word;  // reused: no allocation per token
+  auto flush = [&] {
+    if (word.empty()) return;
+    if (auto it = word_index.find(word); it != word_index.end()) ids.push_back(it->second);
+    word.clear();
+  };
+  for (char ch : text) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c >= 'A' && c <= 'Z') c = static_cast<unsigned char>(c - 'A' + 'a');
+    if (separator[c]) flush();
+    else word += static_cast<char>(c);
+  }
+  flush();
+  return ids;
+}
+
+RawArrays load_raw_from_tarball(const std::string& tarball, const std::unordered_map<std::string, int32_t>& word_index) {
+  std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
+  if (!a) throw Error(tarball + ": libarchive could not start");
+  archive_read_support_filter_all(a.get());
+  archive_read_support_format_tar(a.get());
+  if (archive_read_open_filename(a.get(), tarball.c_str(), 1 << 20) != ARCHIVE_OK)
+    throw Error(tarball + ": cannot read as a tarball: " + archive_error_string(a.get()));
+  // [train|test][pos|neg]: file name -> ids. std::map orders std::string as unsigned bytes, as Python 2
+  // sorted the byte-string file names when imdb.npz was made.
+  std::map<std::string, std::vector<int32_t>> reviews[2][2];
+  std::string member, text;
+  std::vector<char> buf(1 << 16);
+  archive_entry* e = nullptr;
+  int r;
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    const char* p = archive_entry_pathname(e);
+    member = p ? p : "";
+    int split = 0, label = 0;
+    std::string file;
+    if (archive_entry_filetype(e) != AE_IFREG || !review_member(member, split, label, file)) continue;
+    text.clear();
+    la_ssize_t n;
+    while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) text.append(buf.data(), static_cast<size_t>(n));
+    if (n < 0) throw Error(tarball + ": member " + member + ": corrupt or truncated data: " + archive_error_string(a.get()));
+    if (!reviews[split][label].emplace(file, review_to_ids(text, word_index)).second)
+      throw Error(tarball + ": member " + member + " appears twice");
+  }
+  if (r != ARCHIVE_EOF)
+    throw Error(tarball + ": corrupt or truncated tarball " + (member.empty() ? "at its start" : "after member " + member) + ": " +
+                archive_error_string(a.get()));
+  RawArrays raw;
+  const char* names[2][2] = {{"train/pos", "train/neg"}, {"test/pos", "test/neg"}};
+  for (int split = 0; split < 2; ++split) {
+    auto& x = split == 0 ? raw.x_train : raw.x_test;
+    auto& y = split == 0 ? raw.y_train : raw.y_test;
+    for (int label = 0; label < 2; ++label) {
+      if (reviews[split][label].empty())
+        throw Error(tarball + ": no reviews under " + names[split][label] +
+                    "/ (expected Stanford's aclImdb layout: aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt)");
+      for (auto& [file, ids] : reviews[split][label]) {
+        x.push_back(std::move(ids));
+        y.push_back(label == 0 ? 1 : 0);
+      }
+    }
+  }
+  return raw;
+}
 
 RawArrays load_raw(const std::string& path) {
   if (path.ends_with(".npz")) return from_npz(path);
+  if (is_tarball(path)) return load_raw_from_tarball(path, get_word_index(word_index_for(path, "")));
   std::string npz = try_find_data_file("imdb/imdb.npz", path);
   if (!npz.empty()) return from_npz(npz);
   std::string train = try_find_data_file("imdb/keras_sequences/imdb_train.txt.gz", path);
   std::string test = try_find_data_file("imdb/keras_sequences/imdb_test.txt.gz", path);
-  if (train.empty() || test.empty()) {
-    std::string tried;
-    for (const auto& d : data_dirs(path)) tried += "\n  " + d + "/imdb/imdb.npz or " + d + "/imdb/keras_sequences/imdb_{train,test}.txt.gz";
-    throw Error("imdb: data not found; looked for:" + tried + "\nset SEQNET_DATA_DIR to the folder that holds imdb/");
+  if (!train.empty() && !test.empty()) {
+    RawArrays r;
+    parse_lines(train, r.x_train, r.y_train);
+    parse_lines(test, r.x_test, r.y_test);
+    return r;
   }
-  RawArrays r;
-  parse_lines(train, r.x_train, r.y_train);
-  parse_lines(test, r.x_test, r.y_test);
-  return r;
+  for (const char* name : {"imdb/aclImdb_v1_train_test.tar.gz", "imdb/aclImdb_v1.tar.gz"})
+    if (std::string tarball = try_find_data_file(name, path); !tarball.empty())
+      return load_raw_from_tarball(tarball, get_word_index(word_index_for(tarball, path)));
+  // Nothing here: Keras's imdb.npz, downloaded when allowed.
+  try {
+    return from_npz(find_data_file("imdb/imdb.npz", path));
+  } catch (const Error& e) {
+    std::string folders;
+    for (const auto& d : data_dirs(path)) folders += "\n  " + d;
+    throw Error("imdb: data not found. In each data folder D, looked for D/imdb/imdb.npz, "
+                "D/imdb/keras_sequences/imdb_{train,test}.txt.gz, or D/imdb/aclImdb_v1.tar.gz (or "
+                "aclImdb_v1_train_test.tar.gz) with D/imdb/imdb_word_index.json; the folders:" + folders + "\n" + e.what());
+  }
 }
 
 std::pair<Split, Split> load_data(const LoadOptions& o) { return load_data(load_raw(o.path), o); }
@@ -178,7 +298,9 @@ std::pair<Split, Split> load_data(RawArrays raw, const LoadOptions& o) {
 }
 
 std::unordered_map<std::string, int32_t> get_word_index(const std::string& path) {
-  std::string file = path.ends_with(".json") ? path : find_data_file("imdb/imdb_word_index.json", path);
+  std::string file = path.ends_with(".json") ? path
+                     : is_tarball(path)    ? word_index_for(path, "")
+                                           : find_data_file("imdb/imdb_word_index.json", path);
   std::ifstream in(file);
   if (!in) throw Error(file + ": cannot open for reading");
   nlohmann::json j;

@@ -29,6 +29,9 @@ std::vector<int64_t> idx_header(const std::string& bytes, const std::string& pat
   uint64_t count = 1;
   for (size_t i = 0; i < ndim; ++i) {
     dims.push_back(be32(bytes, 4 + 4 * i));
+    // No real file is over 2^40 bytes; the bound keeps the product from wrapping around.
+    if (dims.back() > 0 && count > (uint64_t{1} << 40) / static_cast<uint64_t>(dims.back()))
+      throw Error(path + ": byte " + std::to_string(4 + 4 * i) + ": implausible IDX dimensions");
     count *= static_cast<uint64_t>(dims.back());
   }
   data_at = 4 + 4 * ndim;
@@ -61,8 +64,10 @@ std::pair<ImageSplit, ImageSplit> load(const std::string& dir, const std::string
 
 }  // namespace
 
-Tensor read_idx_images(const std::string& path) {
-  const std::string bytes = data::detail::read_gzip(path);
+Tensor read_idx_images(const std::string& path) { return parse_idx_images(data::detail::read_gzip(path), path); }
+Tensor read_idx_labels(const std::string& path) { return parse_idx_labels(data::detail::read_gzip(path), path); }
+
+Tensor parse_idx_images(const std::string& bytes, const std::string& path) {
   size_t at = 0;
   std::vector<int64_t> dims = idx_header(bytes, path, 0x00000803, at);
   Tensor x(Shape(dims.begin(), dims.end()));
@@ -71,8 +76,7 @@ Tensor read_idx_images(const std::string& path) {
   return x;
 }
 
-Tensor read_idx_labels(const std::string& path) {
-  const std::string bytes = data::detail::read_gzip(path);
+Tensor parse_idx_labels(const std::string& bytes, const std::string& path) {
   size_t at = 0;
   std::vector<int64_t> dims = idx_header(bytes, path, 0x00000801, at);
   std::vector<int32_t> y(static_cast<size_t>(dims[0]));

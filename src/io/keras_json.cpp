@@ -126,10 +126,19 @@ const LayerFactoryEntry kLayerFactories[] = {
 }  // namespace config
 
 LayerPtr layer_from_config(const std::string& class_name, const Json& c) {
-  for (const auto& e : config::kLayerFactories)
-    if (class_name == e.class_name) return e.make(c);
-  throw Error(fmt::format("unknown layer class '{}' (layer '{}') in the model config", class_name,
-                          c.value("name", std::string("?"))));
+  const std::string name = c.is_object() && c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "?";
+  for (const auto& e : config::kLayerFactories) {
+    if (class_name != e.class_name) continue;
+    try {
+      return e.make(c);
+    } catch (const Error& err) {
+      // A check in a layer's constructor runs before the config's name is applied: say which entry it was.
+      const std::string msg = err.what();
+      if (msg.find("'" + name + "'") != std::string::npos) throw;
+      throw Error(fmt::format("layer '{}' ({}) in the model config: {}", name, class_name, msg));
+    }
+  }
+  throw Error(fmt::format("unknown layer class '{}' (layer '{}') in the model config", class_name, name));
 }
 
 namespace {
@@ -310,17 +319,23 @@ std::unique_ptr<Model> model_from_json(const std::string& text) {
   Json root;
   try {
     root = Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
     throw Error(std::string("the model config is not valid JSON: ") + e.what());
   }
   // A full .keras config.json, or a to_json() string, or Keras 2's {"class_name", "config"}.
-  std::string cls = root.value("class_name", std::string());
-  if (!root.contains("config")) throw Error("the model config has no 'config' entry");
-  if (written_by_keras2(root)) use_keras2_hard_sigmoid(root["config"]);
-  const Json& cfg = root["config"];
-  if (cls == "Sequential") return sequential_from(cfg);
-  if (cls == "Functional" || cls == "Model") return functional_from(cfg);
-  throw Error("unsupported model class '" + cls + "' (expected Sequential, Functional or Model)");
+  if (!root.is_object()) throw Error("the model config is not a JSON object");
+  try {
+    std::string cls = root.value("class_name", std::string());
+    if (!root.contains("config")) throw Error("the model config has no 'config' entry");
+    if (written_by_keras2(root)) use_keras2_hard_sigmoid(root["config"]);
+    const Json& cfg = root["config"];
+    if (cls == "Sequential") return sequential_from(cfg);
+    if (cls == "Functional" || cls == "Model") return functional_from(cfg);
+    throw Error("unsupported model class '" + cls + "' (expected Sequential, Functional or Model)");
+  } catch (const Json::exception& e) {
+    // A value of the wrong JSON type somewhere in the config (a string where a number belongs, ...).
+    throw Error(std::string("malformed Keras config: ") + e.what());
+  }
 }
 
 std::unique_ptr<Model> model_from_json_file(const std::string& path) {

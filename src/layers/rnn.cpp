@@ -22,6 +22,14 @@ RNN::RNN(int64_t units, RecurrentOptions options, const std::string& snake_name)
     : Layer(options.name, snake_name), units_(units), options_(std::move(options)),
       activation_(activation_from_name(options_.activation)),
       recurrent_activation_(activation_from_name(options_.recurrent_activation)) {
+  if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
+}
+
+RNN::~RNN() = default;
+
+// The checks live here, not in RNN's constructor: their messages name the class, a virtual call that is
+// only valid once the subclass is being constructed.
+void RNN::init_cell() {
   if (units_ <= 0) fail(fmt::format("units must be positive, got {}", units_));
   if (options_.dropout < 0 || options_.dropout >= 1) fail(fmt::format("dropout must be in [0, 1), got {}", options_.dropout));
   if (options_.recurrent_dropout < 0 || options_.recurrent_dropout >= 1)
@@ -29,12 +37,8 @@ RNN::RNN(int64_t units, RecurrentOptions options, const std::string& snake_name)
   validate_initializer(options_.kernel_initializer);
   validate_initializer(options_.recurrent_initializer);
   validate_initializer(options_.bias_initializer);
-  if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
+  cell_ = make_cell();
 }
-
-RNN::~RNN() = default;
-
-void RNN::init_cell() { cell_ = make_cell(); }
 int RNN::num_states() const { return cell_->states(); }
 
 Shape RNN::bias_shape() const { return {cell_->gates() * units_}; }

@@ -107,6 +107,31 @@ TEST(Config, UnknownLayerAndOptionAreNamed) {
   EXPECT_THROW(model_from_json("{not json"), Error);
 }
 
+
+// Inputs the fuzzer (tests/fuzz/fuzz_model_files.cpp) found escaping as JSON-library exceptions or as a
+// pure virtual call: each must be a seqnet::Error that says what is wrong.
+TEST(Config, MalformedConfigsAreErrorsNotCrashes) {
+  auto message = [](const std::string& json) {
+    try {
+      model_from_json(json);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message("0").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(message("[1, 2]").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(message(R"({"class_name": "Sequential", "config": 1e999})").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(message(R"({"class_name": 5, "config": {}})").find("malformed Keras config"), std::string::npos);
+  EXPECT_NE(message(R"({"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "Dense", "config": {"name": "d", "units": "two"}}]}})").find("malformed Keras config"),
+            std::string::npos);
+  // A recurrent layer's option check runs while the layer is being constructed.
+  const std::string lstm = message(R"({"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "LSTM", "config": {"name": "l", "units": -3, "batch_input_shape": [null, 4, 2]}}]}})");
+  EXPECT_NE(lstm.find("layer 'l' (LSTM) in the model config"), std::string::npos) << lstm;
+  EXPECT_NE(lstm.find("units must be positive, got -3"), std::string::npos) << lstm;
+}
 TEST(Fit, LearnsASequenceTask) {
   set_random_seed(3);
   auto [x, y] = token_task(2000, 1);

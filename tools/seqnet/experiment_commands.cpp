@@ -2,12 +2,13 @@
 // seqnet predict MODEL.keras --input x.npy --output y.npy [--batch-size N]
 // seqnet plot history.csv [--out DIR] [--svg]
 // seqnet report RUN_DIRS... [--out report.md] [--references docs/experiments.md]
-// seqnet datasets [--data-dir D]
+// seqnet datasets [--data-dir D] [--verify]
 // seqnet datasets head NAME [-n N] [--num-words W]
 // seqnet summary MODEL (.json, .keras, .h5)
 #include "experiment_commands.h"
 
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
@@ -33,7 +34,7 @@ struct Args {
   std::string model, experiment, data_dir, input, output, history, out, references;
   std::vector<std::string> overrides, run_dirs;
   int64_t batch_size = 32;
-  bool svg = false;
+  bool svg = false, verify = false;
   int threads = 0;
 };
 Args& args() {
@@ -171,30 +172,75 @@ int run_report(const Args& a, const char* argv0) {
   return 0;
 }
 
+// Where each data set resolves, and whether its files are the published ones. Sizes are always
+// compared (free); sha256 only with --verify, since hashing every file costs about a second per 100 MB.
 int run_datasets(const Args& a) {
+  namespace ds = seqnet::datasets;
+  const std::string cache = ds::cache_dir();
   std::printf("Data folders, in lookup order:\n");
-  for (const auto& d : seqnet::datasets::data_dirs(a.data_dir))
-    std::printf("  %s%s\n", d.c_str(), fs::is_directory(d) ? "" : " (absent)");
+  for (const auto& d : ds::data_dirs(a.data_dir))
+    std::printf("  %s%s\n", d.c_str(), d == cache ? (fs::is_directory(d) ? " (download cache)" : " (download cache, absent)")
+                                         : fs::is_directory(d) ? "" : " (absent)");
+  const char* mirror = std::getenv("SEQNET_DATASETS_BASE_URL");
+  if (!ds::downloads_enabled()) std::printf("Downloads: off (SEQNET_OFFLINE is set)\n");
+  else if (mirror && *mirror) std::printf("Downloads: on, from the mirror %s (SEQNET_DATASETS_BASE_URL)\n", mirror);
+  else std::printf("Downloads: on, from the publishers' URLs below (SEQNET_OFFLINE=1 turns them off)\n");
   struct Entry {
     const char* name;
     std::vector<const char*> files;
     const char* what;
   };
   const std::vector<Entry> entries = {
-      {"imdb", {"imdb/imdb.npz", "imdb/keras_sequences/imdb_train.txt.gz"}, "IMDB reviews (keras.datasets.imdb)"},
+      {"imdb",
+       {"imdb/imdb.npz", "imdb/keras_sequences/imdb_train.txt.gz", "imdb/aclImdb_v1_train_test.tar.gz", "imdb/aclImdb_v1.tar.gz"},
+       "IMDB reviews (keras.datasets.imdb)"},
       {"mnist", {"mnist/train-images-idx3-ubyte.gz", "mnist/train-images-idx3-ubyte"}, "MNIST digits (IDX files)"},
+      {"fashion_mnist", {"fashion_mnist/train-images-idx3-ubyte.gz", "fashion_mnist/train-images-idx3-ubyte"}, "Fashion-MNIST (IDX files)"},
       {"beijing_pm25", {"beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv"}, "UCI Beijing PM2.5 hourly weather"},
       {"jena_climate", {"jena_climate/jena_climate_2009_2016.csv"}, "Jena climate 2009-2016 (10-minute rows)"},
   };
-  std::printf("\nData sets:\n");
+  std::printf("\nData sets (the source each loader uses):\n");
   for (const auto& e : entries) {
     std::string found;
     for (const char* f : e.files)
-      if (found.empty()) found = seqnet::datasets::try_find_data_file(f, a.data_dir);
-    std::printf("  %-13s %-42s %s\n", e.name, e.what, found.empty() ? "not found" : found.c_str());
+      if (found.empty()) found = ds::try_find_data_file(f, a.data_dir);
+    std::printf("  %-13s %-42s %s\n", e.name, e.what, found.empty() ? (ds::downloads_enabled() ? "not found (downloaded on first use)" : "not found") : found.c_str());
   }
   std::printf("  %-13s %-42s %s\n", "series", "t*sin(t)/3 + 2*sin(5t), synthetic", "built in");
   std::printf("  %-13s %-42s %s\n", "csv", "any CSV time series", "dataset.path in the experiment");
+
+  std::printf("\nFiles (%s):\n", a.verify ? "sizes and sha256 checked" : "sizes checked; --verify also checks sha256");
+  int bad = 0;
+  for (const auto& f : ds::known_data_files()) {
+    std::string path = ds::try_find_data_file(f.relative, a.data_dir);
+    std::string state;
+    if (path.empty()) {
+      state = f.url.empty() ? "not found (a local re-pack; no download source)" : "not found; source " + ds::download_url(f);
+    } else {
+      std::error_code ec;
+      const auto size = int64_t(fs::file_size(path, ec));
+      state = path + ": ";
+      if (f.size >= 0 && size != f.size) {
+        state += fmt::format("{} bytes, expected {}: NOT the published file", size, f.size);
+        ++bad;
+      } else if (!a.verify) {
+        state += f.size >= 0 ? "size ok" : "found";
+      } else {
+        std::string got = ds::sha256_file(path);
+        if (f.sha256.empty()) state += "sha256 " + got + " (no published sha256 to compare)";
+        else if (got == f.sha256) state += "sha256 ok";
+        else {
+          state += "sha256 MISMATCH: " + got + ", expected " + f.sha256;
+          ++bad;
+        }
+      }
+    }
+    std::printf("  %-46s %s\n", f.relative.c_str(), state.c_str());
+  }
+  if (bad) {
+    std::fprintf(stderr, "seqnet: error: %d data file(s) differ from the published ones (see above)\n", bad);
+    return 1;
+  }
   return 0;
 }
 
@@ -279,6 +325,7 @@ void add_experiment_commands(CLI::App& app) {
 
   a.datasets = app.add_subcommand("datasets", "List the data sets found and where");
   a.datasets->add_option("--data-dir", a.data_dir, "Folder looked up first");
+  a.datasets->add_flag("--verify", a.verify, "Also check each file's sha256 against the published one");
   a.datasets_head = a.datasets->add_subcommand("head", "Show the first rows of a data set as its loader reads them");
   a.datasets_head->add_option("name", a.dataset_name, "imdb, mnist, beijing_pm25 or jena_climate")->required();
   a.datasets_head->add_option("-n", a.head_rows, "Rows to show (default 3)");

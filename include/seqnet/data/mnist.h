@@ -15,6 +15,9 @@ struct ImageSplit {
 // IDX readers: images (magic 0x00000803) and labels (magic 0x00000801).
 Tensor read_idx_images(const std::string& path);
 Tensor read_idx_labels(const std::string& path);
+// The same on the (inflated) file contents; `name` labels errors.
+Tensor parse_idx_images(const std::string& bytes, const std::string& name);
+Tensor parse_idx_labels(const std::string& bytes, const std::string& name);
 
 namespace mnist {
 // `dir`: the folder holding train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz,

@@ -85,7 +85,7 @@ class RNN : public Layer {
  protected:
   RNN(int64_t units, RecurrentOptions options, const std::string& snake_name);
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
-  void init_cell();  // called by subclass constructors
+  void init_cell();  // called by subclass constructors: checks the options, makes the cell
   virtual std::unique_ptr<rnn::Cell> make_cell() const = 0;
   virtual Shape bias_shape() const;
   virtual Tensor initial_bias(Rng& rng) const;

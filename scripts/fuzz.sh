@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, AddressSanitizer) in build-fuzz/ and runs each briefly on its seed
+# corpus. A crash, a sanitizer report or an exception other than seqnet::Error fails the script and
+# leaves the reproducer in build-fuzz/artifacts/.
+#   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-20}"
+scripts/install-deps.sh
+cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+      -DSEQNET_FUZZ=ON -DSEQNET_BUILD_TESTS=OFF -DSEQNET_BUILD_BENCH=OFF -DSEQNET_BUILD_CLI=OFF \
+      -DSEQNET_BUILD_EXAMPLES=OFF -DSEQNET_WITH_MPI=OFF -DSEQNET_NATIVE=OFF > /dev/null
+targets=(fuzz_model_files fuzz_npy fuzz_csv fuzz_idx)
+cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
+
+# The seeds are real files: Keras-written models, NumPy-written arrays, CSV and IDX samples.
+declare -A seeds=(
+  [fuzz_model_files]="tests/fixtures/model_files build-fuzz/seeds/model_json"
+  [fuzz_npy]="tests/fixtures/data"
+  [fuzz_csv]="tests/fuzz/corpus/csv"
+  [fuzz_idx]="tests/fuzz/corpus/idx"
+)
+mkdir -p build-fuzz/seeds/model_json
+rm -rf build-fuzz/artifacts && mkdir -p build-fuzz/artifacts
+# Keras JSON configs, gathered from the fixtures rather than kept twice in the repository.
+cp tests/fixtures/hybrid_model.json tests/fixtures/imdb_conv1d_model.json build-fuzz/seeds/model_json/
+unzip -p tests/fixtures/model_files/gru.keras config.json > build-fuzz/seeds/model_json/gru_config.json
+
+# The innermost frame of a failure's stack that is neither the fuzzer, the sanitizer nor libc.
+innermost_frame() {
+  grep -E '^ +#[0-9]+ ' | grep -vE 'fuzzer::|__sanitizer|__asan|__interceptor|libc\.so|libstdc\+\+|LLVMFuzzer|asan_' | head -1
+}
+
+failed=0
+for t in "${targets[@]}"; do
+  # New inputs go to a scratch folder first on the command line, never into the repository's seeds.
+  work="build-fuzz/corpus/$t"
+  mkdir -p "$work"
+  echo "fuzz: $t for ${seconds} s"
+  # Fork mode keeps going after a failure so that one run sees every kind; each is triaged below.
+  # shellcheck disable=SC2086
+  ASAN_OPTIONS=detect_leaks=0 build-fuzz/"$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
+    -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+    -artifact_prefix=build-fuzz/artifacts/"$t"- "$work" ${seeds[$t]} > build-fuzz/"$t".log 2>&1 || true
+  grep -E '^#[0-9]+: cov: ' build-fuzz/"$t".log | tail -1 | sed 's/^/  /'
+  for a in build-fuzz/artifacts/"$t"-*; do
+    [[ -e "$a" ]] || continue
+    frame=$(ASAN_OPTIONS=detect_leaks=0 timeout 120 build-fuzz/"$t" -timeout=10 -rss_limit_mb=2048 "$a" 2>&1 | innermost_frame || true)
+    if [[ "$frame" == *libhdf5* ]]; then
+      # Debian 12's libhdf5 1.10.8 hangs or reads out of bounds on some corrupt files (its global heap,
+      # H5HG_read); that is the library's bug, reported here but not failing the run (docs/model-files.md).
+      echo "  known libhdf5 failure on $(basename "$a"):$(sed 's/(BuildId.*//' <<< "$frame")"
+    else
+      echo "  FAILURE on $a:$(sed 's/(BuildId.*//' <<< "$frame")" >&2
+      failed=1
+    fi
+  done
+done
+if [[ $failed -ne 0 ]]; then
+  echo "fuzz: failures above; reproduce with build-fuzz/TARGET ARTIFACT" >&2
+  exit 1
+fi
+echo "fuzz: all targets ran clean"
