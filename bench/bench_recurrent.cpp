@@ -104,7 +104,7 @@ void BM_LstmStep_Fused(benchmark::State& st) {
   std::vector<float> pre(size_t(B * G)), gates(size_t(B * G)), cn(size_t(B * u)), tc(size_t(B * u)), hn(size_t(B * u));
   for (auto _ : st) {
     kernels::lstm_fused_forward(xw.data(), h.data(), c.data(), R.data(), pre.data(), gates.data(), cn.data(), tc.data(),
-                                hn.data(), B, u);
+                                hn.data(), B, u, nullptr, nullptr);
     benchmark::DoNotOptimize(hn.data());
   }
 }
@@ -133,7 +133,7 @@ void BM_LstmStepBackward_Fused(benchmark::State& st) {
   std::vector<float> dpre(size_t(B * G)), dhp(size_t(B * u)), dcp(size_t(B * u));
   for (auto _ : st) {
     kernels::lstm_fused_backward(gates.data(), cp.data(), tc.data(), dh.data(), dc.data(), RT.data(), dpre.data(),
-                                 dhp.data(), dcp.data(), B, u);
+                                 dhp.data(), dcp.data(), B, u, nullptr, nullptr);
     benchmark::DoNotOptimize(dhp.data());
   }
 }
@@ -146,11 +146,26 @@ void BM_GruStep_Fused(benchmark::State& st) {
   auto br = random_vec(size_t(G), 4);
   std::vector<float> rec(size_t(B * G)), gates(size_t(B * G)), hn(size_t(B * u));
   for (auto _ : st) {
-    kernels::gru_fused_forward(xw.data(), h.data(), R.data(), br.data(), rec.data(), gates.data(), hn.data(), B, u);
+    kernels::gru_fused_forward(xw.data(), h.data(), R.data(), br.data(), rec.data(), gates.data(), hn.data(), B, u,
+                               nullptr, nullptr);
     benchmark::DoNotOptimize(hn.data());
   }
 }
 BENCHMARK(BM_GruStep_Fused)->Args({64, 8})->Args({128, 32})->Args({128, 64})->ArgNames({"B", "u"});
+
+// The same step with recurrent dropout: one (B, u) x (u, u) product per gate on h * m_k.
+void BM_GruStep_FusedRecurrentDropout(benchmark::State& st) {
+  const long B = st.range(0), u = st.range(1), G = 3 * u;
+  auto xw = random_vec(size_t(B * G), 1), h = random_vec(size_t(B * u), 2), R = random_vec(size_t(u * G), 3);
+  auto br = random_vec(size_t(G), 4), masks = random_vec(size_t(B * G), 5);
+  std::vector<float> rec(size_t(B * G)), gates(size_t(B * G)), hn(size_t(B * u)), scratch(size_t(B * u));
+  for (auto _ : st) {
+    kernels::gru_fused_forward(xw.data(), h.data(), R.data(), br.data(), rec.data(), gates.data(), hn.data(), B, u,
+                               masks.data(), scratch.data());
+    benchmark::DoNotOptimize(hn.data());
+  }
+}
+BENCHMARK(BM_GruStep_FusedRecurrentDropout)->Args({128, 32})->Args({128, 64})->ArgNames({"B", "u"});
 
 void BM_GruStepBackward_Fused(benchmark::State& st) {
   const long B = st.range(0), u = st.range(1), G = 3 * u;
@@ -159,7 +174,7 @@ void BM_GruStepBackward_Fused(benchmark::State& st) {
   std::vector<float> dxw(size_t(B * G)), drec(size_t(B * G)), dhp(size_t(B * u));
   for (auto _ : st) {
     kernels::gru_fused_backward(gates.data(), rec.data(), h.data(), dh.data(), RT.data(), dxw.data(), drec.data(),
-                                dhp.data(), B, u);
+                                dhp.data(), B, u, nullptr, nullptr);
     benchmark::DoNotOptimize(dhp.data());
   }
 }

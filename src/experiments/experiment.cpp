@@ -19,6 +19,7 @@
 #include "seqnet/data/pad_sequences.h"
 #include "seqnet/data/timeseries_generator.h"
 #include "seqnet/data/weather.h"
+#include "seqnet/distributed.h"
 #include "seqnet/history.h"
 #include "seqnet/model.h"
 #include "seqnet/random.h"
@@ -654,6 +655,10 @@ Json run_summary_json(const ExperimentResult& r) {
 }
 
 ExperimentResult run_experiment(Json spec, const std::string& base_dir, const ExperimentOptions& options) {
+  // Under mpirun every rank runs the experiment; rank 0 alone prints and writes the run folder (the others
+  // hold the same weights and logs, and the file-writing callbacks already write on rank 0 only).
+  const bool root = distributed::is_root();
+  const int verbose = root ? options.verbose : 0;
   for (const auto& o : options.overrides) apply_override(spec, o);
   check_keys(spec, "experiment", {"name", "description", "kind", "seed", "dataset", "model", "model_path", "compile",
                                   "fit", "callbacks", "evaluate", "report"});
@@ -676,7 +681,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   result.target_std = data.target_std;
   result.units = data.units;
   result.data_description = data.description;
-  if (options.verbose) std::printf("%s\n", data.description.c_str());
+  if (verbose) std::printf("%s\n", data.description.c_str());
 
   if (result.kind == "baseline") {
     if (data.baseline_val.empty() && data.baseline_test.empty())
@@ -684,15 +689,15 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     result.metric = "mae";
     if (data.baseline_val.count("mae")) result.best_val = data.baseline_val.at("mae");
     if (data.baseline_test.count("mae")) result.test_metric = data.baseline_test.at("mae");
-    if (options.verbose) print_baselines(result, "Common-sense baseline");
-    if (!options.out_dir.empty()) write_run_files(options.out_dir, nullptr, result);
+    if (verbose) print_baselines(result, "Common-sense baseline");
+    if (root && !options.out_dir.empty()) write_run_files(options.out_dir, nullptr, result);
     return result;
   }
 
   auto model = build_model(spec, base_dir);
   model->set_seed(seed);
   ensure_model_built(*model, data);
-  if (options.verbose) model->summary();
+  if (verbose) model->summary();
   compile_from_spec(*model, spec);
   choose_metric(spec, result);
 
@@ -702,7 +707,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   FitOptions fo;
   fo.epochs = options.epochs ? *options.epochs : f.value("epochs", 1);
   fo.batch_size = f.value("batch_size", int64_t(32));
-  fo.verbose = options.verbose;
+  fo.verbose = verbose;
   fo.validation_split = f.value("validation_split", 0.0f);
   fo.shuffle = f.value("shuffle", true);
   fo.tbptt_steps = f.value("tbptt_steps", int64_t(0));
@@ -710,7 +715,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   const bool has_validation = data.has_validation() || fo.validation_split > 0;
 
   fs::path run_dir = options.out_dir.empty() ? fs::path() : fs::path(options.out_dir);
-  if (!run_dir.empty()) fs::create_directories(run_dir);
+  if (root && !run_dir.empty()) fs::create_directories(run_dir);
   CallbackSetup cbs = callbacks_from_spec(spec, run_dir, has_validation);
   fo.callbacks = cbs.callbacks;
   auto best = std::make_shared<BestWeights>(cbs.monitor, maximize(cbs.monitor, cbs.mode));
@@ -734,7 +739,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   check_keys(ev, "evaluate", {"weights", "batch_size", "steps"});
   std::string which = ev.value("weights", std::string("best"));
   if (which != "best" && which != "last") throw Error("experiment: evaluate.weights must be \"best\" or \"last\"");
-  if (which == "best" && best->restore(*model) && options.verbose >= 2)
+  if (which == "best" && best->restore(*model) && verbose >= 2)
     std::printf("Evaluating the weights of the best epoch by %s\n", cbs.monitor.c_str());
   if (data.test_gen) {
     result.test = model->evaluate(*data.test_gen, std::min(data.test_steps, ev.value("steps", data.test_steps)));
@@ -742,15 +747,15 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     result.test = model->evaluate(data.x_test, data.y_test, {.batch_size = ev.value("batch_size", fo.batch_size)});
   }
   summarize(result);
-  if (options.verbose && !result.test.items().empty()) {
+  if (verbose && !result.test.items().empty()) {
     std::printf("Test:");
     for (const auto& [k, v] : result.test.items()) std::printf(" %s: %.4f", k.c_str(), v);
     if (result.metric == "mae" && result.test_metric && result.target_std)
       std::printf(" (%.2f %s)", *result.test_metric * *result.target_std, result.units.c_str());
     std::printf("\n");
   }
-  if (options.verbose) print_baselines(result, "Baseline");
-  if (!run_dir.empty()) write_run_files(run_dir, model.get(), result);
+  if (verbose) print_baselines(result, "Baseline");
+  if (root && !run_dir.empty()) write_run_files(run_dir, model.get(), result);
   return result;
 }
 

@@ -207,24 +207,66 @@ void gru_row_backward(const float* __restrict gz, const float* __restrict gr, co
 
 }  // namespace
 
+void recurrent_matmul(const float* h, const float* rmask, const float* R, float* out, long B, long u, int G,
+                      bool accumulate, float* scratch) {
+  const long Gu = G * u;
+  if (!rmask) {
+    small_gemm(B, Gu, u, h, u, R, Gu, out, Gu, accumulate);
+    return;
+  }
+  for (int k = 0; k < G; ++k) {
+    apply_mask(scratch, h, rmask + k * B * u, B, u, B);
+    small_gemm(B, u, u, scratch, u, R + k * u, Gu, out + k * u, Gu, accumulate);
+  }
+}
+
+void recurrent_matmul_t(const float* d, const float* rmask, const float* RT, float* dh, long B, long u, int G,
+                        bool accumulate, float* scratch) {
+  const long Gu = G * u;
+  if (!rmask) {
+    small_gemm(B, u, Gu, d, Gu, RT, u, dh, u, accumulate);
+    return;
+  }
+  if (!accumulate) std::fill_n(dh, B * u, 0.0f);
+  for (int k = 0; k < G; ++k) {
+    small_gemm(B, u, u, d + k * u, Gu, RT + k * u * u, u, scratch, u, false);
+    const float* m = rmask + k * B * u;
+    for (long i = 0; i < B * u; ++i) dh[i] = SEQNET_FMA(scratch[i], m[i], dh[i]);
+  }
+}
+
+void recurrent_weight_grad(const float* H, const float* rmask, const float* D, float* dR, long TB, long B, long u,
+                           int G, float* scratch) {
+  const long Gu = G * u;
+  if (!rmask) {
+    small_gemm_tn(u, Gu, TB, H, u, D, Gu, dR, Gu, true);
+    return;
+  }
+  for (int k = 0; k < G; ++k) {
+    apply_mask(scratch, H, rmask + k * B * u, TB, u, B);
+    small_gemm_tn(u, u, TB, scratch, u, D + k * u, Gu, dR + k * u, Gu, true);
+  }
+}
+
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
-                              long u) {
+                              long u, const float* rmask, float* scratch) {
   std::copy_n(xw, B * u, pre);
-  small_gemm(B, u, u, h_prev, u, R, u, pre, u, true);
+  recurrent_matmul(h_prev, rmask, R, pre, B, u, 1, true, scratch);
   tanh_row(pre, h, B * u);
 }
 
 void simple_rnn_fused_backward(const float* h, const float* dh, const float* RT, float* dpre, float* dh_prev, long B,
-                               long u) {
+                               long u, const float* rmask, float* scratch) {
   tanh_grad_row(h, dh, dpre, B * u);
-  small_gemm(B, u, u, dpre, u, RT, u, dh_prev, u, false);
+  recurrent_matmul_t(dpre, rmask, RT, dh_prev, B, u, 1, false, scratch);
 }
 
 void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_prev, const float* R, float* pre,
-                        float* gates, float* c, float* tc, float* h, long B, long u) {
+                        float* gates, float* c, float* tc, float* h, long B, long u, const float* rmask,
+                        float* scratch) {
   const long G = 4 * u;
   std::copy_n(xw, B * G, pre);
-  small_gemm(B, G, u, h_prev, u, R, G, pre, G, true);
+  recurrent_matmul(h_prev, rmask, R, pre, B, u, 4, true, scratch);
   for (long b = 0; b < B; ++b) {
     const float* p = pre + b * G;
     float* g = gates + b * G;
@@ -234,7 +276,8 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
 }
 
 void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
-                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u) {
+                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u,
+                         const float* rmask, float* scratch) {
   const long G = 4 * u;
   for (long b = 0; b < B; ++b) {
     const float* g = gates + b * G;
@@ -246,18 +289,15 @@ void lstm_fused_backward(const float* gates, const float* c_prev, const float* t
       lstm_row_backward<false>(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, nullptr, d,
                                d + u, d + 2 * u, d + 3 * u, dc_prev + b * u, u);
   }
-  small_gemm(B, u, G, dpre, G, RT, u, dh_prev, u, false);
+  recurrent_matmul_t(dpre, rmask, RT, dh_prev, B, u, 4, false, scratch);
 }
 
 void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
-                       float* gates, float* h, long B, long u) {
+                       float* gates, float* h, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
-  if (b_rec) {
+  if (b_rec)
     for (long b = 0; b < B; ++b) std::copy_n(b_rec, G, rec + b * G);
-    small_gemm(B, G, u, h_prev, u, R, G, rec, G, true);
-  } else {
-    small_gemm(B, G, u, h_prev, u, R, G, rec, G, false);
-  }
+  recurrent_matmul(h_prev, rmask, R, rec, B, u, 3, b_rec != nullptr, scratch);
   for (long b = 0; b < B; ++b) {
     const float* x = xw + b * G;
     const float* rc = rec + b * G;
@@ -267,7 +307,7 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
 }
 
 void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
-                        float* dxw, float* drec, float* dh_prev, long B, long u) {
+                        float* dxw, float* drec, float* dh_prev, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
   for (long b = 0; b < B; ++b) {
     const float* g = gates + b * G;
@@ -276,7 +316,7 @@ void gru_fused_backward(const float* gates, const float* rec, const float* h_pre
     gru_row_backward(g, g + u, g + 2 * u, rec + b * G + 2 * u, h_prev + b * u, dh + b * u, dx, dx + u, dx + 2 * u, dr,
                      dr + u, dr + 2 * u, dh_prev + b * u, u);
   }
-  small_gemm(B, u, G, drec, G, RT, u, dh_prev, u, true);
+  recurrent_matmul_t(drec, rmask, RT, dh_prev, B, u, 3, true, scratch);
 }
 
 }  // namespace seqnet::kernels

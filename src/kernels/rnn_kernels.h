@@ -41,26 +41,42 @@ void lstm_step_backward(Activation act, Activation rec, const float* pre, const 
 // step; backward returns the gradients of the pre-activations and of the previous states, and leaves the
 // recurrent weight gradients to one GEMM over all steps (RT is the recurrent kernel transposed, (G*u, u)).
 
+// Recurrent dropout (Keras's implementation 1): gate k sees h_prev * m_k, so the recurrent product is
+// G products of (B, u) by (u, u). `rmask` is null (no dropout) or (G, B, u); `scratch` holds B*u floats.
+// out(B, G*u) (+)= sum over gates of (h ⊙ m_k) @ R[:, k*u:(k+1)*u].
+void recurrent_matmul(const float* h, const float* rmask, const float* R, float* out, long B, long u, int G,
+                      bool accumulate, float* scratch);
+// dh(B, u) (+)= sum over gates of (d[:, k*u:(k+1)*u] @ RT[k*u:(k+1)*u, :]) ⊙ m_k, d of width G*u.
+void recurrent_matmul_t(const float* d, const float* rmask, const float* RT, float* dh, long B, long u, int G,
+                        bool accumulate, float* scratch);
+// dR(u, G*u) += sum over the T*B rows of the states: (H ⊙ m_k)^T @ D[:, gate k], with the mask row
+// repeating every B rows (one mask per sequence, the same at every step). H is (T*B, u), D (T*B, G*u);
+// `scratch` holds T*B*u floats when rmask is set.
+void recurrent_weight_grad(const float* H, const float* rmask, const float* D, float* dR, long TB, long B, long u,
+                           int G, float* scratch);
+
 // SimpleRNN: pre = xw + h_prev @ R, h = tanh(pre).
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
-                              long u);
+                              long u, const float* rmask, float* scratch);
 // dpre = dh * (1 - h^2); dh_prev = dpre @ R^T.
 void simple_rnn_fused_backward(const float* h, const float* dh, const float* RT, float* dpre, float* dh_prev, long B,
-                               long u);
+                               long u, const float* rmask, float* scratch);
 // LSTM, gates i, f, c, o: writes pre (B, 4u), gates (B, 4u), c, tc = tanh(c), h = o * tc.
 void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_prev, const float* R, float* pre,
-                        float* gates, float* c, float* tc, float* h, long B, long u);
+                        float* gates, float* c, float* tc, float* h, long B, long u, const float* rmask,
+                        float* scratch);
 // dh, dc (dc may be null) -> dpre (B, 4u), dh_prev = dpre @ R^T, dc_prev.
 void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
-                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u);
+                         const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u,
+                         const float* rmask, float* scratch);
 // GRU with reset_after, gates z, r, h: rec = h_prev @ R + b_rec (b_rec may be null), z = sig(xw_z + rec_z),
 // r = sig(xw_r + rec_r), hh = tanh(xw_h + r * rec_h), h = z * h_prev + (1 - z) * hh. Writes rec and
 // gates [z, r, hh] (B, 3u each).
 void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
-                       float* gates, float* h, long B, long u);
+                       float* gates, float* h, long B, long u, const float* rmask, float* scratch);
 // Writes dxw = d[pre_z, pre_r, pre_h], drec = d(rec) = [dpre_z, dpre_r, dpre_h * r], and
 // dh_prev = dh * z + drec @ R^T.
 void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
-                        float* dxw, float* drec, float* dh_prev, long B, long u);
+                        float* dxw, float* drec, float* dh_prev, long B, long u, const float* rmask, float* scratch);
 
 }  // namespace seqnet::kernels

@@ -225,7 +225,7 @@ Tensor RNN::backward(const Tensor& dy) {
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
   // Fused cells: dh_prev through the transposed recurrent kernel per step, and the recurrent weight
   // gradients of all steps in one GEMM after the loop (from the states and the per-step gate gradients).
-  const bool fused = cell_->fused(!rec_masks_.empty());
+  const bool fused = cell_->fused();
   Tensor& drec = drec_;
   if (fused) {
     reuse(rkernel_t_, {Gu, u});
@@ -266,7 +266,9 @@ Tensor RNN::backward(const Tensor& dy) {
   }
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
-    kernels::small_gemm_tn(u, Gu, T * B, state_at(0, 0), u, D, Gu, rkernel->grad.data(), Gu, true);
+    std::vector<float> masked_states(rec_masks_.empty() ? 0 : size_t(T * B * u));
+    kernels::recurrent_weight_grad(state_at(0, 0), rec_masks_.empty() ? nullptr : rec_masks_.data(), D,
+                                   rkernel->grad.data(), T * B, B, u, G, masked_states.data());
     if (two_biases) {
       float* db = bias->grad.data() + Gu;
       for (int64_t r = 0; r < T * B; ++r)

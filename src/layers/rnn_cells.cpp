@@ -23,8 +23,8 @@ class SimpleRNNCell final : public Cell {
 
   void step_forward(const CellWeights& w, const StepTensors& s, int64_t B, float* scratch) const override {
     float* pre = s.cache;
-    if (fused(s.rmask != nullptr)) {
-      kernels::simple_rnn_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, pre, s.h, B, u_);
+    if (fused()) {
+      kernels::simple_rnn_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, pre, s.h, B, u_, s.rmask, scratch);
       return;
     }
     gate_matmul_forward(pre, u_, s.h_prev, B, u_, w.recurrent_kernel, u_, u_, 0, 1, s.rmask, B, scratch);
@@ -35,7 +35,7 @@ class SimpleRNNCell final : public Cell {
   void step_backward(const CellWeights& w, const StepTensors& s, int64_t B, const float* dh, const float*,
                      float* dxw, float* dh_prev, float*, float* scratch) const override {
     if (w.recurrent_kernel_t) {
-      kernels::simple_rnn_fused_backward(s.h, dh, w.recurrent_kernel_t, dxw, dh_prev, B, u_);
+      kernels::simple_rnn_fused_backward(s.h, dh, w.recurrent_kernel_t, dxw, dh_prev, B, u_, s.rmask, scratch);
       return;
     }
     activation_backward(act_, s.cache, s.h, dh, dxw, B * u_, u_);
@@ -52,15 +52,16 @@ class LSTMCell final : public Cell {
   int gates() const override { return 4; }
   int states() const override { return 2; }
   int64_t cache_floats(int64_t B) const override { return 9 * B * u_; }
-  bool fused(bool rd) const override { return Cell::fused(rd) && rec_ == Activation::sigmoid; }
+  bool fused() const override { return Cell::fused() && rec_ == Activation::sigmoid; }
 
   void step_forward(const CellWeights& w, const StepTensors& s, int64_t B, float* scratch) const override {
     const int64_t G = 4 * u_;
     float* pre = s.cache;
     float* gates = pre + B * G;
     float* tc = gates + B * G;
-    if (fused(s.rmask != nullptr)) {
-      kernels::lstm_fused_forward(s.xw, s.h_prev, s.c_prev, w.recurrent_kernel, pre, gates, s.c, tc, s.h, B, u_);
+    if (fused()) {
+      kernels::lstm_fused_forward(s.xw, s.h_prev, s.c_prev, w.recurrent_kernel, pre, gates, s.c, tc, s.h, B, u_, s.rmask,
+                                  scratch);
       return;
     }
     gate_matmul_forward(pre, G, s.h_prev, B, u_, w.recurrent_kernel, G, u_, 0, 4, s.rmask, B, scratch);
@@ -75,7 +76,8 @@ class LSTMCell final : public Cell {
     const float* gates = pre + B * G;
     const float* tc = gates + B * G;
     if (w.recurrent_kernel_t) {
-      kernels::lstm_fused_backward(gates, s.c_prev, tc, dh, dc, w.recurrent_kernel_t, dxw, dh_prev, dc_prev, B, u_);
+      kernels::lstm_fused_backward(gates, s.c_prev, tc, dh, dc, w.recurrent_kernel_t, dxw, dh_prev, dc_prev, B, u_,
+                                   s.rmask, scratch);
       return;
     }
     kernels::lstm_step_backward(act_, rec_, pre, gates, s.c_prev, s.c, tc, dh, dc, dxw, dc_prev, B, u_);
@@ -94,15 +96,16 @@ class GRUCell final : public Cell {
   GRUCell(int64_t units, Activation act, Activation rec, bool reset_after) : Cell(units, act, rec), after_(reset_after) {}
   int gates() const override { return 3; }
   int64_t cache_floats(int64_t B) const override { return (after_ ? 9 : 7) * B * u_; }
-  bool fused(bool rd) const override { return Cell::fused(rd) && rec_ == Activation::sigmoid && after_; }
+  bool fused() const override { return Cell::fused() && rec_ == Activation::sigmoid && after_; }
   bool separate_drec() const override { return true; }
 
   void step_forward(const CellWeights& w, const StepTensors& s, int64_t B, float* scratch) const override {
     const int64_t G = 3 * u_, u = u_;
     float* pre = s.cache;
     float* gates = pre + B * G;
-    if (fused(s.rmask != nullptr)) {
-      kernels::gru_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, w.recurrent_bias, gates + B * G, gates, s.h, B, u);
+    if (fused()) {
+      kernels::gru_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, w.recurrent_bias, gates + B * G, gates, s.h, B, u,
+                                 s.rmask, scratch);
       return;
     }
     if (after_) {
@@ -145,7 +148,8 @@ class GRUCell final : public Cell {
     const float* pre = s.cache;
     const float* gates = pre + B * G;
     if (w.recurrent_kernel_t) {
-      kernels::gru_fused_backward(gates, gates + B * G, s.h_prev, dh, w.recurrent_kernel_t, dxw, s.drec, dh_prev, B, u);
+      kernels::gru_fused_backward(gates, gates + B * G, s.h_prev, dh, w.recurrent_kernel_t, dxw, s.drec, dh_prev, B, u,
+                                  s.rmask, scratch);
       return;
     }
     // dxw = [dz, ., dhh] as gradients of the gate outputs first; dh_prev = dh * z (the direct path).

@@ -45,9 +45,9 @@ class Cell {
   int64_t scratch_floats(int64_t B) const { return (2 * gates() + 4) * B * u_; }
   int64_t units() const { return u_; }
   // True when the steps take the fused path: one small register-blocked GEMM plus one pass of
-  // vectorized gate math per step, and deferred recurrent weight gradients. Needs the default
-  // activations (tanh, sigmoid) and no recurrent dropout.
-  virtual bool fused(bool recurrent_dropout) const { return !recurrent_dropout && act_ == Activation::tanh; }
+  // vectorized gate math per step (per gate with recurrent dropout), and deferred recurrent weight
+  // gradients. Needs the default activations (tanh, sigmoid).
+  virtual bool fused() const { return act_ == Activation::tanh; }
   // Fused backward: the gradient of the recurrent product differs from dxw and goes to StepTensors::drec.
   virtual bool separate_drec() const { return false; }
 

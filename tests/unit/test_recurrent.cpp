@@ -322,6 +322,37 @@ TEST(Recurrent, DropoutMasksAreFixedPerSequenceAndOffInInference) {
   EXPECT_GT(diff, 1e-3) << "training with dropout should differ from inference";
 }
 
+// Recurrent dropout is one mask per gate on h_prev (Keras's implementation 1): dropping unit j of h in
+// gate k's mask equals zeroing row j of gate k's block of the recurrent kernel.
+TEST(Recurrent, RecurrentDropoutMaskDropsOneGatesRecurrentRow) {
+  Tensor x = random_tensor({2, 6, 3}, 24);
+  const int64_t u = 4, B = 2, j = 1;
+  std::vector<std::shared_ptr<RNN>> layers = {
+      std::make_shared<SimpleRNN>(u, RecurrentOptions{.recurrent_dropout = 0.5f, .return_sequences = true}),
+      std::make_shared<LSTM>(u, RecurrentOptions{.recurrent_dropout = 0.5f, .return_sequences = true}),
+      std::make_shared<GRU>(u, RecurrentOptions{.recurrent_dropout = 0.5f, .return_sequences = true}),
+      std::make_shared<GRU>(u, RecurrentOptions{.reset_after = false, .recurrent_dropout = 0.5f, .return_sequences = true}),
+  };
+  for (auto& l : layers) {
+    SCOPED_TRACE(l->class_name());
+    run(*l, x);  // builds the weights
+    const int G = static_cast<int>(l->params()[1]->value.dim(1) / u);
+    const Tensor kernel = l->params()[1]->value;
+    for (int k = 0; k < G; ++k) {
+      SCOPED_TRACE(k);
+      Tensor m = Tensor::full({G, B, u}, 1.0f);
+      for (int64_t b = 0; b < B; ++b) m[(k * B + b) * u + j] = 0.0f;
+      l->set_dropout_masks({}, m);
+      Tensor dropped = run(*l, x, nullptr, true);
+      l->set_dropout_masks({}, {});
+      Tensor& R = l->params()[1]->value;
+      for (int64_t c = 0; c < u; ++c) R[j * G * u + k * u + c] = 0.0f;
+      expect_tensor_near(dropped, run(*l, x), 1e-6, "masked row");
+      R = kernel;
+    }
+  }
+}
+
 TEST(RecurrentGrad, BidirectionalMergeModes) {
   Tensor x = random_tensor({2, 4, 3}, 31);
   Tensor mask({2, 4}, std::vector<float>{1, 1, 1, 0, 1, 1, 1, 1});

@@ -69,11 +69,15 @@ Tensor random_uniform(Rng& rng, int64_t B) {
 }
 
 // scale < 1 shrinks the batch and time axes (CI smoke runs); 1 is the peer's exact setup.
-Setup build_setup(char name, double scale) {
+Setup build_setup(char name, double scale, float recurrent_dropout) {
   set_random_seed(0);
   reset_layer_names();
   Rng rng(0);
   auto sc = [&](int64_t v) { return std::max<int64_t>(1, int64_t(std::lround(double(v) * scale))); };
+  auto rd = [&](RecurrentOptions o = {}) {
+    o.recurrent_dropout = recurrent_dropout;
+    return o;
+  };
   Setup s;
   auto seq = std::make_shared<Sequential>();
   s.model = seq;
@@ -83,16 +87,16 @@ Setup build_setup(char name, double scale) {
     seq->add(Input({T}, {.dtype = DType::int32}));
     seq->add(L::Embedding(V, E));
     if (name == 'A') {
-      seq->add(L::LSTM(8));
+      seq->add(L::LSTM(8, rd()));
       s.desc = "Embedding(500,16) LSTM(8) Dense(1,sigmoid); B=64 T=100; BCE RMSprop(1e-4)";
     } else if (name == 'B') {
       seq->add(L::Dropout(0.3f));
-      seq->add(L::LSTM(8, {.return_sequences = true}));
+      seq->add(L::LSTM(8, rd({.return_sequences = true})));
       seq->add(L::Dropout(0.3f));
-      seq->add(L::LSTM(8));
+      seq->add(L::LSTM(8, rd()));
       s.desc = "Embedding(500,16) Dropout(.3) LSTM(8,rs) Dropout(.3) LSTM(8) Dense(1,sigmoid); B=64 T=100; BCE RMSprop(1e-4)";
     } else {
-      seq->add(L::GRU(8));
+      seq->add(L::GRU(8, rd()));
       s.desc = "Embedding(500,16) GRU(8) Dense(1,sigmoid); B=64 T=100; BCE RMSprop(1e-4)";
     }
     seq->add(L::Dense(1, {.activation = "sigmoid"}));
@@ -116,20 +120,20 @@ Setup build_setup(char name, double scale) {
     const int64_t B = sc(128), F = 14, T = name == 'H' ? std::max<int64_t>(sc(480), 30) : sc(240);
     seq->add(Input({T, F}));
     if (name == 'E') {
-      seq->add(L::GRU(32));
+      seq->add(L::GRU(32, rd()));
       s.desc = "GRU(32) Dense(1); B=128 T=240 F=14; MAE RMSprop(1e-3)";
     } else if (name == 'F') {
-      seq->add(L::GRU(32, {.return_sequences = true}));
-      seq->add(L::GRU(64));
+      seq->add(L::GRU(32, rd({.return_sequences = true})));
+      seq->add(L::GRU(64, rd()));
       s.desc = "GRU(32,rs) GRU(64) Dense(1); B=128 T=240 F=14; MAE RMSprop(1e-3)";
     } else if (name == 'G') {
-      seq->add(L::Bidirectional(L::GRU(32)));
+      seq->add(L::Bidirectional(L::GRU(32, rd())));
       s.desc = "Bidirectional(GRU(32)) Dense(1); B=128 T=240 F=14; MAE RMSprop(1e-3)";
     } else {
       seq->add(L::Conv1D(32, 5, {.activation = "relu"}));
       seq->add(L::MaxPooling1D(3));
       seq->add(L::Conv1D(32, 5, {.activation = "relu"}));
-      seq->add(L::GRU(32));
+      seq->add(L::GRU(32, rd()));
       s.desc = "Conv1D(32,5,relu) MaxPool1D(3) Conv1D(32,5,relu) GRU(32) Dense(1); B=128 T=480 F=14; MAE RMSprop(1e-3)";
     }
     seq->add(L::Dense(1));
@@ -141,10 +145,10 @@ Setup build_setup(char name, double scale) {
     seq->add(Input({T, F}));
     seq->add(L::Conv1D(32, 10, {.activation = "swish"}));
     seq->add(L::MaxPooling1D(2));
-    seq->add(L::Bidirectional(L::LSTM(24, {.return_sequences = true}),
-                           {.backward_layer = L::GRU(16, {.return_sequences = true, .go_backwards = true})}));
-    seq->add(L::Bidirectional(L::LSTM(24, {.return_sequences = true}),
-                           {.backward_layer = L::GRU(24, {.return_sequences = true, .go_backwards = true})}));
+    seq->add(L::Bidirectional(L::LSTM(24, rd({.return_sequences = true})),
+                           {.backward_layer = L::GRU(16, rd({.return_sequences = true, .go_backwards = true}))}));
+    seq->add(L::Bidirectional(L::LSTM(24, rd({.return_sequences = true})),
+                           {.backward_layer = L::GRU(24, rd({.return_sequences = true, .go_backwards = true}))}));
     seq->add(L::Flatten());
     seq->add(L::Dense(256, {.activation = "swish"}));
     seq->add(L::Dense(1, {.activation = "relu"}));
@@ -156,7 +160,7 @@ Setup build_setup(char name, double scale) {
   } else if (name == 'J') {
     const int64_t B = sc(150), T = 28, F = 28;
     seq->add(Input({T, F}));
-    seq->add(L::SimpleRNN(100));
+    seq->add(L::SimpleRNN(100, rd()));
     seq->add(L::Dense(10, {.activation = "softmax"}));
     seq->compile({.optimizer = adam(), .loss = "sparse_categorical_crossentropy"});
     s.x = random_normal(rng, {B, T, F});
@@ -238,7 +242,8 @@ std::vector<int> parse_threads(const std::string& spec) {
 }
 
 int bench_one(char name, const BenchArgs& a) {
-  Setup s = build_setup(name, a.scale);
+  Setup s = build_setup(name, a.scale, a.recurrent_dropout);
+  if (a.recurrent_dropout > 0) s.desc += fmt::format("; recurrent_dropout={}", a.recurrent_dropout);
   std::printf("# model=%c %s\n", name, s.desc.c_str());
   if (!s.skipped.empty()) {
     std::printf("RESULT model=%c skipped: needs %s\n", name, s.skipped.c_str());
@@ -345,6 +350,9 @@ void add_bench_options(CLI::App& cmd, BenchArgs& a) {
   cmd.add_option("--jsonl", a.jsonl, "Append one JSON record per result to this file");
   cmd.add_option("--scale", a.scale, "Shrink batch and time axes by this factor (smoke tests; 1 = the peer's shapes)")
       ->capture_default_str();
+  cmd.add_option("--recurrent-dropout", a.recurrent_dropout,
+                 "Set this recurrent_dropout on every recurrent layer (what it costs a training step)")
+      ->capture_default_str();
   cmd.add_flag("--quick", a.quick, "One warm-up step, no minimum time (smoke tests)");
   cmd.add_flag("--no-isolate", a.no_isolate, "Run every model in this process (peak_rss_mb is then cumulative)");
 }
@@ -353,6 +361,7 @@ int run_bench(const BenchArgs& a, const char* argv0) {
   const std::string models = models_of(a.model);
   if (a.scale <= 0 || a.scale > 1) throw Error("bench: --scale must be in (0, 1]");
   if (a.steps < 1) throw Error("bench: --steps must be >= 1");
+  if (a.recurrent_dropout < 0 || a.recurrent_dropout >= 1) throw Error("bench: --recurrent-dropout must be in [0, 1)");
   if (models.size() == 1 || a.no_isolate) {
     for (char m : models) bench_one(m, a);
     return 0;
@@ -366,6 +375,7 @@ int run_bench(const BenchArgs& a, const char* argv0) {
                                      "--rounds",     std::to_string(a.rounds),   "--scale",     fmt::format("{}", a.scale)};
     if (!a.jsonl.empty()) args.insert(args.end(), {"--jsonl", a.jsonl});
     if (a.quick) args.push_back("--quick");
+    if (a.recurrent_dropout > 0) args.insert(args.end(), {"--recurrent-dropout", fmt::format("{}", a.recurrent_dropout)});
     std::vector<char*> cargs;
     for (auto& s : args) cargs.push_back(s.data());
     cargs.push_back(nullptr);

@@ -29,6 +29,7 @@ struct BenchArgs {
   int rounds = 4;
   std::string jsonl;
   double scale = 1.0;
+  float recurrent_dropout = 0.0f;  // set on every recurrent layer: what recurrent dropout costs a step
   bool quick = false;
   bool no_isolate = false;
 };
