@@ -6,6 +6,7 @@
 // h @ recurrent_kernel GEMM (one per gate with recurrent dropout) plus fused elementwise gates;
 // every buffer is allocated once per call, none per step.
 #include <algorithm>
+#include <omp.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,7 @@
 #include "kernels/rnn_kernels.h"
 #include "layers/rnn_cells.h"
 #include "seqnet/layers/recurrent.h"
+#include "seqnet/threads.h"
 
 namespace seqnet {
 
@@ -88,6 +90,28 @@ Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate)
   const float keep = 1.0f / (1.0f - rate);
   for (int64_t i = 0; i < m.size(); ++i) m[i] = rng.uniform() < rate ? 0.0f : keep;
   return m;
+}
+// How many row shards the time loop runs in: one per thread when the sequence is worth it. Every row's
+// arithmetic is the same whichever shard runs it, so results do not depend on the thread count.
+int shard_count(int64_t B, int64_t T, int64_t Gu, int64_t u, bool fused) {
+  const int threads = num_threads();
+  if (!fused || threads < 2 || omp_in_parallel() || B < 16) return 1;
+  if (2.0 * double(T) * double(B) * double(Gu) * double(u) < 2e6) return 1;  // under ~0.1 ms: not worth a fork
+  return int(std::min<int64_t>(threads, B / 8));
+}
+
+// Runs body(shard index) for every shard, on one thread each when there are several.
+template <typename Body>
+void for_each_shard(int n, Body&& body) {
+  if (n == 1) {
+    body(0);
+    return;
+  }
+#pragma omp parallel for num_threads(n) schedule(static, 1)
+  for (int j = 0; j < n; ++j) {
+    kernels::DenormalsAreZero daz;  // the flag is per thread
+    body(j);
+  }
 }
 }  // namespace
 
@@ -167,30 +191,48 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   else
     for (int k = 0; k < S; ++k) std::fill_n(state_at(k, 0), B * u, 0.0f);
 
-  const int64_t cache_n = cell_->cache_floats(B);
-  reuse(cache_, {T, cache_n});
-  std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
+  const int n_shards = shard_count(B, T, Gu, u, cell_->fused());
+  shards_.resize(size_t(n_shards));
+  for (int j = 0; j < n_shards; ++j) {
+    Shard& sh = shards_[size_t(j)];
+    sh.b0 = B * j / n_shards;
+    sh.b1 = B * (j + 1) / n_shards;
+    const int64_t Bj = sh.b1 - sh.b0;
+    reuse(sh.cache, {T, cell_->cache_floats(Bj)});
+    sh.rmask = Tensor();
+    if (n_shards > 1 && !rec_masks_.empty()) {
+      sh.rmask = Tensor({G, Bj, u});
+      for (int k = 0; k < G; ++k) std::copy_n(rec_masks_.data() + (k * B + sh.b0) * u, Bj * u, sh.rmask.data() + k * Bj * u);
+    }
+  }
   rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, nullptr, nullptr};
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
   const bool seq = options_.return_sequences;
   Tensor y(seq ? Shape{B, T, u} : Shape{B, u});
 
-  for (int64_t s = 0; s < T; ++s) {
-    rnn::StepTensors st{xw_.data() + s * B * Gu, state_at(0, s), S > 1 ? state_at(1, s) : nullptr,
-                        state_at(0, s + 1), S > 1 ? state_at(1, s + 1) : nullptr, cache_.data() + s * cache_n,
-                        rec_masks_.empty() ? nullptr : rec_masks_.data()};
-    cell_->step_forward(w, st, B, scratch.data());
-    for (int64_t b = 0; b < B; ++b) {
-      const bool masked = mask && mask[s * B + b] == 0.0f;
-      if (masked)  // a masked step carries the states over
-        for (int k = 0; k < S; ++k) std::copy_n(state_at(k, s) + b * u, u, state_at(k, s + 1) + b * u);
-      if (seq || s == T - 1) {
-        float* out = seq ? y.data() + (b * T + s) * u : y.data() + b * u;
-        if (masked && options_.zero_output_for_mask) std::fill_n(out, u, 0.0f);
-        else std::copy_n(state_at(0, s + 1) + b * u, u, out);
+  for_each_shard(n_shards, [&](int j) {
+    Shard& sh = shards_[size_t(j)];
+    const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
+    const int64_t cache_n = sh.cache.dim(1);
+    const float* rmask = !sh.rmask.empty() ? sh.rmask.data() : rec_masks_.empty() ? nullptr : rec_masks_.data();
+    std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
+    for (int64_t s = 0; s < T; ++s) {
+      rnn::StepTensors st{xw_.data() + (s * B + b0) * Gu, state_at(0, s) + b0 * u,
+                          S > 1 ? state_at(1, s) + b0 * u : nullptr, state_at(0, s + 1) + b0 * u,
+                          S > 1 ? state_at(1, s + 1) + b0 * u : nullptr, sh.cache.data() + s * cache_n, rmask};
+      cell_->step_forward(w, st, Bj, scratch.data());
+      for (int64_t b = b0; b < sh.b1; ++b) {
+        const bool masked = mask && mask[s * B + b] == 0.0f;
+        if (masked)  // a masked step carries the states over
+          for (int k = 0; k < S; ++k) std::copy_n(state_at(k, s) + b * u, u, state_at(k, s + 1) + b * u);
+        if (seq || s == T - 1) {
+          float* out = seq ? y.data() + (b * T + s) * u : y.data() + b * u;
+          if (masked && options_.zero_output_for_mask) std::fill_n(out, u, 0.0f);
+          else std::copy_n(state_at(0, s + 1) + b * u, u, out);
+        }
       }
     }
-  }
+  });
 
   final_states_.assign(S, Tensor({B, u}));
   for (int k = 0; k < S; ++k) std::copy_n(state_at(k, T), B * u, final_states_[k].data());
@@ -216,12 +258,8 @@ Tensor RNN::backward(const Tensor& dy) {
 
   rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, rkernel->grad.data(),
                      two_biases ? bias->grad.data() + Gu : nullptr};
-  const int64_t cache_n = cell_->cache_floats(B);
-  std::vector<float> scratch(size_t(cell_->scratch_floats(B)));
   Tensor& dxw = dxw_;  // every step writes its rows
   reuse(dxw, {T, B, Gu});
-  Tensor d_next({S, B, u}), d_prev({S, B, u});  // gradients reaching the states after / before a step
-  Tensor g({S, B, u}), cell_g({S, B, u});
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
   // Fused cells: dh_prev through the transposed recurrent kernel per step, and the recurrent weight
   // gradients of all steps in one GEMM after the loop (from the states and the per-step gate gradients).
@@ -234,36 +272,51 @@ Tensor RNN::backward(const Tensor& dy) {
     if (cell_->separate_drec()) reuse(drec, {T, B, Gu});
     else drec = Tensor();
   }
+  // Shards exist only for fused cells, whose steps leave the shared weight gradients alone.
+  const int n_shards = int(shards_.size());
+  d_initial_.assign(S, Tensor({B, u}));
 
-  for (int64_t s = T - 1; s >= 0; --s) {
-    // Gradient reaching this step's states: from the next step, plus the output's.
-    g = d_next;
-    for (int64_t b = 0; b < B; ++b) {
-      const bool masked = mask && mask[s * B + b] == 0.0f;
-      if (masked && options_.zero_output_for_mask) continue;  // the output was a constant 0
-      if (!seq && s != T - 1) continue;
-      const float* d = seq ? dy.data() + (b * T + s) * u : dy.data() + b * u;
-      for (int64_t j = 0; j < u; ++j) g[b * u + j] += d[j];
+  for_each_shard(n_shards, [&](int j) {
+    Shard& sh = shards_[size_t(j)];
+    const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
+    const int64_t cache_n = sh.cache.dim(1);
+    const float* rmask = !sh.rmask.empty() ? sh.rmask.data() : rec_masks_.empty() ? nullptr : rec_masks_.data();
+    std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
+    // Gradients reaching the states after / before a step, (S, Bj, u).
+    Tensor d_next({S, Bj, u}), d_prev({S, Bj, u}), g({S, Bj, u}), cell_g({S, Bj, u});
+    for (int64_t s = T - 1; s >= 0; --s) {
+      // Gradient reaching this step's states: from the next step, plus the output's.
+      g = d_next;
+      for (int64_t b = b0; b < sh.b1; ++b) {
+        const bool masked = mask && mask[s * B + b] == 0.0f;
+        if (masked && options_.zero_output_for_mask) continue;  // the output was a constant 0
+        if (!seq && s != T - 1) continue;
+        const float* d = seq ? dy.data() + (b * T + s) * u : dy.data() + b * u;
+        for (int64_t i = 0; i < u; ++i) g[(b - b0) * u + i] += d[i];
+      }
+      // Masked rows skip the cell: their gradient passes straight to the previous states.
+      cell_g = g;
+      if (mask)
+        for (int64_t b = b0; b < sh.b1; ++b)
+          if (mask[s * B + b] == 0.0f)
+            for (int k = 0; k < S; ++k) std::fill_n(cell_g.data() + (k * Bj + b - b0) * u, u, 0.0f);
+      rnn::StepTensors st{xw_.data() + (s * B + b0) * Gu, state_at(0, s) + b0 * u,
+                          S > 1 ? state_at(1, s) + b0 * u : nullptr, state_at(0, s + 1) + b0 * u,
+                          S > 1 ? state_at(1, s + 1) + b0 * u : nullptr, sh.cache.data() + s * cache_n,
+                          rmask};
+      if (!drec.empty()) st.drec = drec.data() + (s * B + b0) * Gu;
+      cell_->step_backward(w, st, Bj, cell_g.data(), S > 1 ? cell_g.data() + Bj * u : nullptr,
+                           dxw.data() + (s * B + b0) * Gu, d_prev.data(), S > 1 ? d_prev.data() + Bj * u : nullptr,
+                           scratch.data());
+      if (mask)
+        for (int64_t b = b0; b < sh.b1; ++b)
+          if (mask[s * B + b] == 0.0f)
+            for (int k = 0; k < S; ++k)
+              for (int64_t i = 0; i < u; ++i) d_prev[(k * Bj + b - b0) * u + i] += g[(k * Bj + b - b0) * u + i];
+      std::swap(d_next, d_prev);
     }
-    // Masked rows skip the cell: their gradient passes straight to the previous states.
-    cell_g = g;
-    if (mask)
-      for (int64_t b = 0; b < B; ++b)
-        if (mask[s * B + b] == 0.0f)
-          for (int k = 0; k < S; ++k) std::fill_n(cell_g.data() + (k * B + b) * u, u, 0.0f);
-    rnn::StepTensors st{xw_.data() + s * B * Gu, state_at(0, s), S > 1 ? state_at(1, s) : nullptr,
-                        state_at(0, s + 1), S > 1 ? state_at(1, s + 1) : nullptr, cache_.data() + s * cache_n,
-                        rec_masks_.empty() ? nullptr : rec_masks_.data()};
-    if (!drec.empty()) st.drec = drec.data() + s * B * Gu;
-    cell_->step_backward(w, st, B, cell_g.data(), S > 1 ? cell_g.data() + B * u : nullptr, dxw.data() + s * B * Gu,
-                         d_prev.data(), S > 1 ? d_prev.data() + B * u : nullptr, scratch.data());
-    if (mask)
-      for (int64_t b = 0; b < B; ++b)
-        if (mask[s * B + b] == 0.0f)
-          for (int k = 0; k < S; ++k)
-            for (int64_t j = 0; j < u; ++j) d_prev[(k * B + b) * u + j] += g[(k * B + b) * u + j];
-    std::swap(d_next, d_prev);
-  }
+    for (int k = 0; k < S; ++k) std::copy_n(d_next.data() + k * Bj * u, Bj * u, d_initial_[k].data() + b0 * u);
+  });
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
     std::vector<float> masked_states(rec_masks_.empty() ? 0 : size_t(T * B * u));
@@ -275,8 +328,6 @@ Tensor RNN::backward(const Tensor& dy) {
         for (int64_t j = 0; j < Gu; ++j) db[j] += D[r * Gu + j];
     }
   }
-  d_initial_.assign(S, Tensor({B, u}));
-  for (int k = 0; k < S; ++k) std::copy_n(d_next.data() + k * B * u, B * u, d_initial_[k].data());
 
   // The input projection for all steps at once.
   if (bias)

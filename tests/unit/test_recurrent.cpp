@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "gradcheck.h"
@@ -831,8 +832,8 @@ TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
 }
 
 TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
-  // Bidirectional runs its two directions on two threads (with the BLAS single-threaded meanwhile), the
-  // direct Conv1D splits samples and weight rows over threads: neither may change a single bit of the
+  // Bidirectional runs its two directions on two threads (with the BLAS single-threaded meanwhile), a
+  // recurrent layer its batch shards, the direct Conv1D splits samples and weight rows over threads: neither may change a single bit of the
   // outputs or the gradients. (A whole model is not compared: OpenBLAS itself rounds some products
   // differently on two threads.)
   auto run_layer = [](Layer& l, const Tensor& x, int threads) {
@@ -862,6 +863,19 @@ TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
     bi.build({-1, 64, 6}, rng);
     Tensor x = random_tensor({64, 64, 6}, 5);  // 64 * 64 steps * 16 units: large enough to run in parallel
     expect_same(run_layer(bi, x, 1), run_layer(bi, x, 2));
+  }
+  // The time loop splits the batch into one shard of rows per thread: an odd batch, a mask and recurrent
+  // dropout (each shard takes its rows of the masks).
+  for (auto make : std::vector<std::function<std::shared_ptr<RNN>()>>{
+           [] { return std::make_shared<LSTM>(12, RecurrentOptions{.recurrent_dropout = 0.3f, .return_sequences = true}); },
+           [] { return std::make_shared<GRU>(16, RecurrentOptions{.dropout = 0.2f, .recurrent_dropout = 0.3f}); },
+           [] { return std::make_shared<SimpleRNN>(20, RecurrentOptions{.go_backwards = true}); }}) {
+    auto l = make();
+    SCOPED_TRACE(l->class_name());
+    Rng rng(3);
+    l->build({-1, 80, 5}, rng);
+    Tensor x = random_tensor({37, 80, 5}, 6);  // large enough to shard
+    expect_same(run_layer(*l, x, 1), run_layer(*l, x, 2));
   }
   {
     Conv1D conv(32, 5, {.padding = "same", .activation = "relu"});

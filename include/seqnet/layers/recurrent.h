@@ -102,7 +102,14 @@ class RNN : public Layer {
   Tensor xs_;              // (T, B, in) in processing order
   Tensor xw_;              // (T, B, G*u)
   Tensor states_;          // (S, T+1, B, u): states before step 0 .. after step T-1
-  Tensor cache_;           // (T, per-step cache)
+  // Threads split the batch into shards of rows, each running the whole sequence (no synchronisation per
+  // step). Each shard keeps its cells' per-step caches and its rows of the recurrent dropout masks.
+  struct Shard {
+    int64_t b0 = 0, b1 = 0;  // rows [b0, b1) of the batch
+    Tensor cache;            // (T, cell cache of b1 - b0 rows)
+    Tensor rmask;            // (G, b1 - b0, u) when there is more than one shard and recurrent dropout
+  };
+  std::vector<Shard> shards_;
   Tensor dxw_, drec_, rkernel_t_;  // backward work buffers, kept so that each call reuses their memory
   Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
   Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
