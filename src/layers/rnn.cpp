@@ -77,6 +77,12 @@ void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
   fixed_rec_masks_ = std::move(recurrent_masks);
 }
 
+// The recurrent dropout masks of a shard's rows: its own copy when the batch is split, else the layer's.
+const float* RNN::shard_rec_masks(const Shard& sh) const {
+  if (!sh.rmask.empty()) return sh.rmask.data();
+  return rec_masks_.empty() ? nullptr : rec_masks_.data();
+}
+
 namespace {
 // Gives t the shape s, reusing its memory when the shape is unchanged: the contents are then stale, not
 // zero. The time loop's buffers are tens of MB; allocating them afresh each call costs page faults and
@@ -218,7 +224,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     Shard& sh = shards_[size_t(j)];
     const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
     const int64_t cache_n = sh.cache.dim(1);
-    const float* rmask = !sh.rmask.empty() ? sh.rmask.data() : rec_masks_.empty() ? nullptr : rec_masks_.data();
+    const float* rmask = shard_rec_masks(sh);
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
     for (int64_t s = 0; s < T; ++s) {
       rnn::StepTensors st{xw_.data() + (s * B + b0) * Gu, state_at(0, s) + b0 * u,
@@ -284,7 +290,7 @@ Tensor RNN::backward(const Tensor& dy) {
     Shard& sh = shards_[size_t(j)];
     const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
     const int64_t cache_n = sh.cache.dim(1);
-    const float* rmask = !sh.rmask.empty() ? sh.rmask.data() : rec_masks_.empty() ? nullptr : rec_masks_.data();
+    const float* rmask = shard_rec_masks(sh);
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
     // Gradients reaching the states after / before a step, (S, Bj, u).
     Tensor d_next({S, Bj, u}), d_prev({S, Bj, u}), g({S, Bj, u}), cell_g({S, Bj, u});

@@ -110,6 +110,7 @@ class RNN : public Layer {
     Tensor rmask;            // (G, b1 - b0, u) when there is more than one shard and recurrent dropout
   };
   std::vector<Shard> shards_;
+  const float* shard_rec_masks(const Shard& sh) const;
   Tensor dxw_, drec_, rkernel_t_;  // backward work buffers, kept so that each call reuses their memory
   Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
   Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
