@@ -27,6 +27,8 @@ struct RunContext {
   bool training = false;
   Rng* rng = nullptr;            // dropout masks; set when training
   const Tensor* mask = nullptr;  // (batch, time) 0/1 mask of the input sequence, if any
+  // False when no backward follows (predict, evaluate): layers may then skip what only backward reads.
+  bool keep_for_backward = true;
 };
 
 class Layer {

@@ -146,7 +146,8 @@ class Model {
 
   // Lower level: one training step on a batch (forward, loss, backward, optimizer); returns the loss.
   double train_on_batch(const Tensor& x, const Tensor& y);
-  Tensor forward(const Tensor& x, bool training);
+  // keep_for_backward = false (predict, evaluate) lets layers drop what only backward reads.
+  Tensor forward(const Tensor& x, bool training, bool keep_for_backward = true);
   // Backward from dLoss/dOutput; accumulates into every parameter's grad. Returns dLoss/dInput.
   Tensor backward(const Tensor& dy);
   void zero_grads();

@@ -183,8 +183,12 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   }
 
   // States: (S, T+1, B, u). Step 0 starts from initial_state, the carried state (stateful), or zeros.
-  reuse(states_, {S, T + 1, B, u});
-  auto state_at = [&](int k, int64_t s) { return states_.data() + (k * (T + 1) + s) * B * u; };
+  // Backward reads every step's states and cell caches; inference only needs the current step, so it keeps
+  // two state slots and one step of cache, which stay in cache instead of streaming tens of MB to memory.
+  kept_for_backward_ = ctx.keep_for_backward;
+  const int64_t slots = kept_for_backward_ ? T + 1 : 2;
+  reuse(states_, {S, slots, B, u});
+  auto state_at = [&](int k, int64_t s) { return states_.data() + (k * slots + s % slots) * B * u; };
   const std::vector<Tensor>* init = nullptr;
   if (continue_state_ && !final_states_.empty() && final_states_[0].dim(0) == B) init = &final_states_;  // a TBPTT chunk
   else if (!initial_states_.empty()) init = &initial_states_;
@@ -208,7 +212,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     sh.b0 = boundary(j);
     sh.b1 = boundary(j + 1);
     const int64_t Bj = sh.b1 - sh.b0;
-    reuse(sh.cache, {T, cell_->cache_floats(Bj)});
+    reuse(sh.cache, {kept_for_backward_ ? T : 1, cell_->cache_floats(Bj)});
     sh.rmask = Tensor();
     if (n_shards > 1 && !rec_masks_.empty()) {
       sh.rmask = Tensor({G, Bj, u});
@@ -223,7 +227,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   for_each_shard(n_shards, [&](int j) {
     Shard& sh = shards_[size_t(j)];
     const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
-    const int64_t cache_n = sh.cache.dim(1);
+    const int64_t cache_n = sh.cache.dim(0) == T ? sh.cache.dim(1) : 0;  // 0: one step's cache, reused
     const float* rmask = shard_rec_masks(sh);
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
     for (int64_t s = 0; s < T; ++s) {
@@ -252,6 +256,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
 
 Tensor RNN::backward(const Tensor& dy) {
   if (x_shape_.size() != 3) fail("backward called before forward");
+  if (!kept_for_backward_) fail("backward after a forward that did not keep its activations (keep_for_backward)");
   kernels::DenormalsAreZero daz;  // fading gradients must not fall into the slow denormal range
   const int64_t B = x_shape_[0], T = x_shape_[1], in = x_shape_[2], u = units_;
   const int G = cell_->gates(), S = cell_->states();

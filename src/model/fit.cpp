@@ -293,7 +293,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) 
     }
     if (end > begin) {
       Tensor bx = x.slice_rows(begin, end), by = y.slice_rows(begin, end);
-      Tensor pred = forward(bx, false);
+      Tensor pred = forward(bx, false, /*keep_for_backward=*/false);
       avg.add(loss_->compute(pred, by, nullptr), double(end - begin));
       for (auto& m : metrics_) m->update(pred, by);
     }
@@ -327,7 +327,7 @@ Logs Model::evaluate(BatchSource& source, int64_t steps) {
     if (distributed::active()) std::tie(begin, end) = distributed::shard(x.dim(0));
     if (end <= begin) continue;
     Tensor bx = x.slice_rows(begin, end), by = y.slice_rows(begin, end);
-    Tensor pred = forward(bx, false);
+    Tensor pred = forward(bx, false, /*keep_for_backward=*/false);
     avg.add(loss_->compute(pred, by, nullptr), double(end - begin));
     for (auto& m : metrics_) m->update(pred, by);
   }
@@ -349,7 +349,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   int64_t row = 0;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     int64_t end = std::min(n, begin + batch_size);
-    Tensor pred = forward(x.slice_rows(begin, end), false);
+    Tensor pred = forward(x.slice_rows(begin, end), false, /*keep_for_backward=*/false);
     if (out.empty()) {
       Shape s = pred.shape();
       s[0] = n;

@@ -102,7 +102,7 @@ const Shape& Model::output_shape() const {
 }
 DType Model::input_dtype() const { return input_dtype_; }
 
-Tensor Model::forward(const Tensor& x, bool training) {
+Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward) {
   if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!shape_compatible(input_shape(), x.shape()))
     throw Error(fmt::format("model '{}': expected input shape {}, got {}", name_, shape_to_string(input_shape()),
@@ -113,6 +113,7 @@ Tensor Model::forward(const Tensor& x, bool training) {
     Layer& layer = *nodes_[i].layer;
     RunContext ctx;
     ctx.training = training;
+    ctx.keep_for_backward = keep_for_backward;
     ctx.rng = &rng_;
     ctx.mask = mask ? &*mask : nullptr;
     Tensor out = layer.call(value, ctx);

@@ -354,6 +354,40 @@ TEST(Recurrent, RecurrentDropoutMaskDropsOneGatesRecurrentRow) {
   }
 }
 
+// predict / evaluate run forward with keep_for_backward = false: two state slots and one step of cell cache.
+// The outputs and final states must be exactly those of a forward that keeps everything.
+TEST(Recurrent, InferenceWithoutKeptActivationsGivesTheSameOutputs) {
+  Tensor x = random_tensor({5, 7, 3}, 25);
+  Tensor mask({5, 7}, std::vector<float>(35, 1.0f));
+  for (int i : {5, 6, 13, 34}) mask[i] = 0.0f;
+  for (bool seq : {false, true})
+    for (bool back : {false, true}) {
+      std::vector<std::shared_ptr<RNN>> layers = {
+          std::make_shared<SimpleRNN>(4, RecurrentOptions{.return_sequences = seq, .go_backwards = back}),
+          std::make_shared<LSTM>(4, RecurrentOptions{.return_sequences = seq, .go_backwards = back}),
+          std::make_shared<GRU>(4, RecurrentOptions{.return_sequences = seq, .go_backwards = back}),
+          std::make_shared<GRU>(4, RecurrentOptions{.reset_after = false, .return_sequences = seq, .go_backwards = back}),
+      };
+      for (auto& l : layers) {
+        SCOPED_TRACE(l->class_name() + (seq ? " seq" : "") + (back ? " backwards" : ""));
+        Tensor kept = run(*l, x, &mask);
+        std::vector<Tensor> kept_states = l->final_states();
+        RunContext ctx;
+        ctx.mask = &mask;
+        ctx.keep_for_backward = false;
+        Tensor lean = l->call(x, ctx);
+        expect_tensor_near(lean, kept, 0, "outputs");
+        for (size_t k = 0; k < kept_states.size(); ++k) expect_tensor_near(l->final_states()[k], kept_states[k], 0, "state");
+        try {
+          l->backward(Tensor::full(lean.shape(), 1.0f));
+          ADD_FAILURE() << "backward after a lean forward must fail";
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("keep_for_backward"), std::string::npos) << e.what();
+        }
+      }
+    }
+}
+
 TEST(RecurrentGrad, BidirectionalMergeModes) {
   Tensor x = random_tensor({2, 4, 3}, 31);
   Tensor mask({2, 4}, std::vector<float>{1, 1, 1, 0, 1, 1, 1, 1});
