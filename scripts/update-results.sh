@@ -11,8 +11,11 @@ for run in "$@"; do
   name=$(basename "$run")
   dest="docs/results/$name"
   rm -rf "$dest" && mkdir -p "$dest"
-  cp "$run"/run.json "$run"/test.json "$run"/history.csv "$run"/report.md "$dest"/
-  cp "$run"/*.png "$dest"/ 2> /dev/null || true
+  # A baseline run has no history or figures.
+  for f in run.json test.json history.csv report.md "$run"/*.png; do
+    f=$(basename "$f")
+    [[ -f "$run/$f" ]] && cp "$run/$f" "$dest/"
+  done
   [[ -f "$run.log" ]] && grep -E "^(Epoch [0-9]+/|[0-9]+/[0-9]+ - |Test:|Baseline|Common-sense)" "$run.log" > "$dest/log.txt" || true
 done
 mapfile -t kept < <(find docs/results -mindepth 2 -maxdepth 2 -name run.json -printf '%h\n' | sed 's|^docs/||' | sort)
