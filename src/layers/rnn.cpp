@@ -227,7 +227,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   for_each_shard(n_shards, [&](int j) {
     Shard& sh = shards_[size_t(j)];
     const int64_t b0 = sh.b0, Bj = sh.b1 - sh.b0;
-    const int64_t cache_n = sh.cache.dim(0) == T ? sh.cache.dim(1) : 0;  // 0: one step's cache, reused
+    const int64_t cache_n = kept_for_backward_ ? sh.cache.dim(1) : 0;  // 0: one step's cache, reused
     const float* rmask = shard_rec_masks(sh);
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
     for (int64_t s = 0; s < T; ++s) {
@@ -334,9 +334,9 @@ Tensor RNN::backward(const Tensor& dy) {
   });
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
-    std::vector<float> masked_states(rec_masks_.empty() ? 0 : size_t(T * B * u));
+    if (!rec_masks_.empty()) reuse(masked_states_, {T * B, u});
     kernels::recurrent_weight_grad(state_at(0, 0), rec_masks_.empty() ? nullptr : rec_masks_.data(), D,
-                                   rkernel->grad.data(), T * B, B, u, G, masked_states.data());
+                                   rkernel->grad.data(), T * B, B, u, G, masked_states_.data());
     if (two_biases) {
       float* db = bias->grad.data() + Gu;
       for (int64_t r = 0; r < T * B; ++r)
