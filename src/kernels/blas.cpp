@@ -1,22 +1,66 @@
 #include "kernels/blas.h"
 
+#include <algorithm>
 #include <cblas.h>
+
+#include "kernels/parallel.h"
 
 namespace seqnet::kernels {
 
+namespace {
+// Parts start on multiples of this many rows/columns: whole register tiles of the BLAS kernels.
+constexpr long kPartAlign = 16;
+
+void blas_sgemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda,
+                const float* B, long ldb, float beta, float* C, long ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N),
+              int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+}
+}  // namespace
+
+// The BLAS itself always runs on one thread (see threads.cpp); a large product is split here over
+// seqnet's own OpenMP threads instead, by rows of C or by columns, never over K: every element of C
+// is the same dot product in the same order whatever the thread count. One pool of threads serves
+// both the GEMMs and seqnet's loops, so no second pool spins on the cores the first one needs.
 void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
           long ldb, float beta, float* C, long ldc) {
   if (M == 0 || N == 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N),
-              int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
+  num_threads();  // its first use pins the BLAS to one thread
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  if (M >= N)  // rows [begin, end) of op(A) and of C
+    split_range(M, kPartAlign, flops, [&](long begin, long end) {
+      blas_sgemm(trans_a, trans_b, end - begin, N, K, alpha, trans_a ? A + begin : A + begin * lda, lda, B, ldb, beta,
+                 C + begin * ldc, ldc);
+    });
+  else  // columns [begin, end) of op(B) and of C
+    split_range(N, kPartAlign, flops, [&](long begin, long end) {
+      blas_sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, trans_b ? B + begin * ldb : B + begin, ldb, beta,
+                 C + begin, ldc);
+    });
+}
+
+void add_row_vector(float* m, const float* v, long rows, long cols) {
+  split_range(rows, 8, double(rows) * double(cols), [&](long begin, long end) {
+    for (long r = begin; r < end; ++r)
+      for (long j = 0; j < cols; ++j) m[r * cols + j] += v[j];
+  });
+}
+
+void add_column_sums(float* sums, const float* m, long rows, long cols) {
+  // By columns, so that every sum runs over the rows in order whatever the thread count.
+  split_range(cols, 16, double(rows) * double(cols), [&](long begin, long end) {
+    for (long r = 0; r < rows; ++r)
+      for (long j = begin; j < end; ++j) sums[j] += m[r * cols + j];
+  });
 }
 
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, long rows, long in_dim,
                     long out_dim) {
   float beta = 0.0f;
   if (bias) {
-    for (long r = 0; r < rows; ++r)
-      for (long j = 0; j < out_dim; ++j) out[r * out_dim + j] = bias[j];
+    split_range(rows, 8, double(rows) * double(out_dim), [&](long begin, long end) {
+      for (long r = begin; r < end; ++r) std::copy_n(bias, out_dim, out + r * out_dim);
+    });
     beta = 1.0f;
   }
   gemm(false, false, rows, out_dim, in_dim, 1.0f, inp, in_dim, weight, out_dim, beta, out, out_dim);
@@ -25,9 +69,7 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, long rows, long in_dim, long out_dim) {
   if (dweight) gemm(true, false, in_dim, out_dim, rows, 1.0f, inp, in_dim, dout, out_dim, 1.0f, dweight, out_dim);
-  if (dbias)
-    for (long r = 0; r < rows; ++r)
-      for (long j = 0; j < out_dim; ++j) dbias[j] += dout[r * out_dim + j];
+  if (dbias) add_column_sums(dbias, dout, rows, out_dim);
   if (dinp) gemm(false, true, rows, in_dim, out_dim, 1.0f, dout, out_dim, weight, out_dim, 0.0f, dinp, in_dim);
 }
 

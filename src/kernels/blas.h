@@ -4,7 +4,8 @@
 
 namespace seqnet::kernels {
 
-// C(M,N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when the flag is set.
+// C(M,N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when the flag is set. Large products run
+// on seqnet::num_threads() threads (split by rows or columns of C, so the result does not depend on the count).
 void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
           long ldb, float beta, float* C, long ldc);
 
@@ -17,25 +18,20 @@ void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, long rows, long in_dim, long out_dim);
 
 // C(M,N) = A(M,K) @ B(K,N) (+ C when accumulate), row-major, no transposes: the register-blocked
-// small-matrix path of the recurrent time loop (small_gemm.cpp). No threads, no packing, no allocation.
+// small-matrix path of the recurrent time loop (small_gemm.cpp). No packing, no allocation; threads only for a
+// large call made outside a parallel region.
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate);
 // C(M,N) = A^T B (+ C when accumulate) with A stored (K, M): the weight gradients of all time steps at once
 // (K = time * batch is long, M and N are small), in K chunks that stay in cache.
 void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                    bool accumulate);
+// m(rows, cols) += v(cols) on every row.
+void add_row_vector(float* m, const float* v, long rows, long cols);
+// sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
+void add_column_sums(float* sums, const float* m, long rows, long cols);
 // dst(cols, rows) = src(rows, cols)^T
 void transpose(const float* src, long rows, long cols, float* dst);
 
-// While alive, BLAS calls run on one thread (restored to seqnet::num_threads() after): for BLAS calls made
-// inside seqnet's own parallel regions, so that two thread pools do not fight over the same cores.
-// OpenBLAS splits a GEMM over rows and columns, never over K, so its results do not depend on this.
-class BlasSingleThreaded {
- public:
-  BlasSingleThreaded();
-  ~BlasSingleThreaded();
-  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
-  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
-};
 
 }  // namespace seqnet::kernels

@@ -60,6 +60,34 @@ class DenormalsAreZero {
 #endif
 };
 
+// The floating-point mode (MXCSR) of the thread that created it, carried into worker threads: a GEMM
+// split over threads must flush denormals in every part exactly as the calling thread would.
+class FloatMode {
+ public:
+#if defined(__SSE__)
+  FloatMode() : csr_(_mm_getcsr()) {}
+  // Applies the captured mode on the calling thread while `Scope` is alive.
+  class Scope {
+   public:
+    explicit Scope(const FloatMode& mode) : saved_(_mm_getcsr()) { _mm_setcsr(mode.csr_); }
+    ~Scope() { _mm_setcsr(saved_); }
+    Scope(const Scope&) = delete;
+    Scope& operator=(const Scope&) = delete;
+
+   private:
+    unsigned saved_;
+  };
+
+ private:
+  unsigned csr_;
+#else
+  class Scope {
+   public:
+    explicit Scope(const FloatMode&) {}
+  };
+#endif
+};
+
 inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
 
 inline float fast_tanh(float x) {

@@ -1,13 +1,15 @@
 // A register-blocked GEMM for the small row-major products of the recurrent time loop (h @ R and
 // dgates @ R^T per step: M = batch <= a few hundred, N = gates*units, K = units). It has no call
-// overhead, no packing and no threads, which is what these shapes need: a BLAS spends more time
-// dispatching a 64x32x8 product than computing it. Written in plain loops the compiler vectorizes
-// (AVX2 / AVX-512 with -march=native); the accumulators of a 4 x 32 block stay in registers over K.
+// overhead and no packing, which is what these shapes need: a BLAS spends more time dispatching a 64x32x8
+// product than computing it. Written in plain loops the compiler vectorizes (AVX2 / AVX-512 with
+// -march=native); the accumulators of a 4 x 32 block stay in registers over K. A large call made outside a
+// parallel region (the products of all time steps at once) splits over threads.
 #include <algorithm>
 #include <vector>
 
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
+#include "kernels/parallel.h"
 
 namespace seqnet::kernels {
 
@@ -91,9 +93,9 @@ inline void column_panel(long M, long K, const float* A, long lda, const float* 
 
 }  // namespace
 
-void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                bool accumulate) {
-  if (M <= 0 || N <= 0) return;
+namespace {
+void small_gemm_serial(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                       bool accumulate) {
   if (K <= 0) {
     if (!accumulate)
       for (long i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
@@ -110,6 +112,16 @@ void small_gemm(long M, long N, long K, const float* A, long lda, const float* B
     j += 8;
   }
   if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+}
+}  // namespace
+
+// Row blocks of 8: every row gets the same FMAs in the same order in any block, so the split is invisible.
+void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  split_range(M, 8, 2.0 * double(M) * double(N) * double(K), [&](long begin, long end) {
+    small_gemm_serial(end - begin, N, K, A + begin * lda, lda, B, ldb, C + begin * ldc, ldc, accumulate);
+  });
 }
 
 namespace {
@@ -142,9 +154,9 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
 }
 }  // namespace
 
-void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                   bool accumulate) {
-  if (M <= 0 || N <= 0) return;
+namespace {
+void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C,
+                          long ldc, bool accumulate) {
   if (!accumulate)
     for (long i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
   // K in chunks whose slice of B stays in L2 while every block of C passes over it.
@@ -165,6 +177,23 @@ void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float
     }
     if (j < N) tail_tn(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc);
   }
+}
+}  // namespace
+
+// Split by rows of C (columns of A) in blocks of 8, or when those are few by columns in panels of 32; never
+// over K, whose sums would then depend on the thread count.
+void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                   bool accumulate) {
+  if (M <= 0 || N <= 0) return;
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  if (M >= 16)
+    split_range(M, 8, flops, [&](long begin, long end) {
+      small_gemm_tn_serial(end - begin, N, K, A + begin, lda, B, ldb, C + begin * ldc, ldc, accumulate);
+    });
+  else
+    split_range(N, 32, flops, [&](long begin, long end) {
+      small_gemm_tn_serial(M, end - begin, K, A, lda, B + begin, ldb, C + begin, ldc, accumulate);
+    });
 }
 
 void transpose(const float* src, long rows, long cols, float* dst) {

@@ -3,8 +3,6 @@
 #include <cstdlib>
 #include <omp.h>
 
-#include "kernels/blas.h"
-
 #ifdef SEQNET_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int);
 #endif
@@ -21,7 +19,10 @@ int& current() {
     }
     omp_set_num_threads(value);
 #ifdef SEQNET_HAVE_OPENBLAS
-    openblas_set_num_threads(value);
+    // The BLAS stays on one thread; kernels::gemm splits large products over seqnet's OpenMP threads.
+    // OpenBLAS's own pool would spin for ~0.1 s after every call (its THREAD_TIMEOUT), on the very cores
+    // the recurrent shards and the Bidirectional directions run on next.
+    openblas_set_num_threads(1);
 #endif
     return value;
   }();
@@ -33,24 +34,8 @@ void set_num_threads(int n) {
   if (n < 1) n = 1;
   current() = n;
   omp_set_num_threads(n);
-#ifdef SEQNET_HAVE_OPENBLAS
-  openblas_set_num_threads(n);
-#endif
 }
 
 int num_threads() { return current(); }
-
-namespace kernels {
-BlasSingleThreaded::BlasSingleThreaded() {
-#ifdef SEQNET_HAVE_OPENBLAS
-  if (num_threads() > 1) openblas_set_num_threads(1);
-#endif
-}
-BlasSingleThreaded::~BlasSingleThreaded() {
-#ifdef SEQNET_HAVE_OPENBLAS
-  if (num_threads() > 1) openblas_set_num_threads(num_threads());
-#endif
-}
-}  // namespace kernels
 
 }  // namespace seqnet

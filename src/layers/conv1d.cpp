@@ -65,20 +65,22 @@ Shape Conv1D::build_impl(const Shape& in, Rng& rng) {
   return {in[0], in[1] < 0 ? -1 : output_length(in[1]), filters_};
 }
 
-Tensor Conv1D::forward(const Tensor& x, RunContext&) {
+Tensor Conv1D::forward(const Tensor& x, RunContext& ctx) {
   const Param* kernel = params()[0];
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
   check_length(L);
   const int64_t Lout = output_length(L);
-  x_ = x;
+  // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
+  x_ = ctx.keep_for_backward ? x : Tensor();
   Tensor z({B, Lout, filters_});
   kernels::conv1d_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
                           filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));
-  return activate(std::move(z));
+  return activate(std::move(z), ctx.keep_for_backward);
 }
 
 Tensor Conv1D::backward_from_logits(const Tensor& dz) {
+  if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t B = x_.dim(0), L = x_.dim(1), C = x_.dim(2), Lout = dz.dim(1);

@@ -111,21 +111,37 @@ Json Dropout::get_config() const {
 }
 
 // ---- LogitsLayer: the activation step shared by Dense, Conv1D and Activation ----
-const Tensor& LogitsLayer::activate(Tensor z) {
-  z_ = std::move(z);
+namespace {
+// Activations whose derivative backward reads from the output y. relu's reads y > 0, which is z > 0, so
+// z serves as y there; the others read z alone.
+bool backward_reads_output(Activation a) {
+  return a == Activation::sigmoid || a == Activation::tanh || a == Activation::softmax || a == Activation::exponential;
+}
+}  // namespace
+
+Tensor LogitsLayer::activate(Tensor z, bool keep_for_backward) {
+  // The output moves on to the next layer: keep z (moved, not copied) and a copy of y only where backward
+  // reads it. A linear activation returns z itself: its backward needs neither.
+  y_ = Tensor();
   if (activation_ == Activation::linear) {
-    y_ = z_;
-  } else {
-    y_ = Tensor(z_.shape());
-    activation_forward(activation_, z_.data(), y_.data(), z_.size(), z_.rank() ? z_.dim(-1) : 1);
+    z_ = Tensor();
+    return z;
   }
-  return y_;
+  Tensor y(z.shape());
+  activation_forward(activation_, z.data(), y.data(), z.size(), z.rank() ? z.dim(-1) : 1);
+  if (keep_for_backward && backward_reads_output(activation_)) y_ = y;
+  z_ = std::move(z);
+  return y;
 }
 
 Tensor LogitsLayer::backward(const Tensor& dy) {
   if (activation_ == Activation::linear) return backward_from_logits(dy);
+  if (z_.shape() != dy.shape()) fail("backward got a gradient of shape " + dy.shape_string() + " before a matching forward");
+  const float* y = backward_reads_output(activation_) ? y_.data() : z_.data();
+  if (backward_reads_output(activation_) && y_.empty())
+    fail("backward without a forward that kept its output (keep_for_backward)");
   Tensor dz(dy.shape());
-  activation_backward(activation_, z_.data(), y_.data(), dy.data(), dz.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
+  activation_backward(activation_, z_.data(), y, dy.data(), dz.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
   return backward_from_logits(dz);
 }
 
@@ -133,7 +149,7 @@ Tensor LogitsLayer::backward(const Tensor& dy) {
 ActivationLayer::ActivationLayer(const std::string& activation, std::string name)
     : LogitsLayer(std::move(name), "activation", activation_from_name(activation)) {}
 
-Tensor ActivationLayer::forward(const Tensor& x, RunContext&) { return activate(x); }
+Tensor ActivationLayer::forward(const Tensor& x, RunContext& ctx) { return activate(x, ctx.keep_for_backward); }
 
 Json ActivationLayer::get_config() const {
   Json c = Layer::get_config();

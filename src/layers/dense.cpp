@@ -27,20 +27,22 @@ Shape Dense::build_impl(const Shape& in, Rng& rng) {
   return out;
 }
 
-Tensor Dense::forward(const Tensor& x, RunContext&) {
+Tensor Dense::forward(const Tensor& x, RunContext& ctx) {
   const Param* kernel = params()[0];
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t in_dim = x.dim(-1), rows = x.size() / in_dim;
   Shape out_shape = x.shape();
   out_shape.back() = units_;
-  x_ = x;
+  // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
+  x_ = ctx.keep_for_backward ? x : Tensor();
   Tensor z(out_shape);
   kernels::matmul_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
                           units_);
-  return activate(std::move(z));
+  return activate(std::move(z), ctx.keep_for_backward);
 }
 
 Tensor Dense::backward_from_logits(const Tensor& dz) {
+  if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t in_dim = x_.dim(-1), rows = x_.size() / in_dim;

@@ -178,8 +178,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     kernels::gate_matmul_forward(xw_.data(), Gu, xs_.data(), T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0,
                                  shared ? 1 : G, m, B, scratch.data());
     if (bias)
-      for (int64_t r = 0; r < T * B; ++r)
-        for (int64_t j = 0; j < Gu; ++j) xw_[r * Gu + j] += bias->value[j];
+      kernels::add_row_vector(xw_.data(), bias->value.data(), T * B, Gu);
   }
 
   // States: (S, T+1, B, u). Step 0 starts from initial_state, the carried state (stateful), or zeros.
@@ -337,17 +336,11 @@ Tensor RNN::backward(const Tensor& dy) {
     if (!rec_masks_.empty()) reuse(masked_states_, {T * B, u});
     kernels::recurrent_weight_grad(state_at(0, 0), rec_masks_.empty() ? nullptr : rec_masks_.data(), D,
                                    rkernel->grad.data(), T * B, B, u, G, masked_states_.data());
-    if (two_biases) {
-      float* db = bias->grad.data() + Gu;
-      for (int64_t r = 0; r < T * B; ++r)
-        for (int64_t j = 0; j < Gu; ++j) db[j] += D[r * Gu + j];
-    }
+    if (two_biases) kernels::add_column_sums(bias->grad.data() + Gu, D, T * B, Gu);
   }
 
   // The input projection for all steps at once.
-  if (bias)
-    for (int64_t r = 0; r < T * B; ++r)
-      for (int64_t j = 0; j < Gu; ++j) bias->grad[j] += dxw[r * Gu + j];
+  if (bias) kernels::add_column_sums(bias->grad.data(), dxw.data(), T * B, Gu);
   Tensor dxs({T, B, in});
   const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
   const bool shared = m && in_masks_.dim(0) == 1;

@@ -17,7 +17,7 @@ namespace seqnet {
 
 namespace {
 // Runs a() and b(). With two or more threads (and outside any parallel region) they run at once, one per
-// thread, with the BLAS single-threaded meanwhile. The two directions share no state (own weights,
+// thread (GEMMs inside a parallel region run on their caller's thread). The two directions share no state (own weights,
 // buffers and gradients; callers only pass work here that draws no random numbers), and every kernel
 // gives the same results on one thread as on two, so the outcome is bitwise that of a() then b().
 void run_both(bool may_parallelize, const std::function<void()>& a, const std::function<void()>& b) {
@@ -26,7 +26,6 @@ void run_both(bool may_parallelize, const std::function<void()>& a, const std::f
     b();
     return;
   }
-  kernels::BlasSingleThreaded blas_one;
   std::exception_ptr ea, eb;
 #pragma omp parallel sections num_threads(2)
   {

@@ -107,7 +107,9 @@ Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward) {
   if (!shape_compatible(input_shape(), x.shape()))
     throw Error(fmt::format("model '{}': expected input shape {}, got {}", name_, shape_to_string(input_shape()),
                             x.shape_string()));
-  Tensor value = x;
+  if (nodes_.size() == 1) return x;
+  const Tensor* input = &x;  // the batch itself feeds the first layer: no copy
+  Tensor value;
   std::optional<Tensor> mask;
   for (size_t i = 1; i < nodes_.size(); ++i) {
     Layer& layer = *nodes_[i].layer;
@@ -116,9 +118,10 @@ Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward) {
     ctx.keep_for_backward = keep_for_backward;
     ctx.rng = &rng_;
     ctx.mask = mask ? &*mask : nullptr;
-    Tensor out = layer.call(value, ctx);
-    mask = layer.compute_mask(value, ctx.mask);
+    Tensor out = layer.call(*input, ctx);
+    mask = layer.compute_mask(*input, ctx.mask);
     value = std::move(out);
+    input = &value;
   }
   return value;
 }

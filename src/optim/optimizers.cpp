@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "kernels/parallel.h"
+
 namespace seqnet {
 
 Optimizer::Optimizer(std::string name, float learning_rate, ClipOptions clip, float weight_decay)
@@ -76,6 +78,15 @@ Json Optimizer::get_config() const {
 }
 
 namespace {
+// Runs body(i) for every element index, split over threads for large tensors (an embedding table): every
+// element's update is independent, so the result is the same on any thread count.
+template <typename Body>
+void for_each_element(int64_t n, Body&& body) {
+  kernels::split_range(long(n), 64, 8.0 * double(n), [&](long begin, long end) {
+    for (long i = begin; i < end; ++i) body(i);
+  });
+}
+
 void ensure_slots(std::vector<Tensor>& slots, size_t n, const Tensor& like, float init = 0.0f) {
   while (slots.size() < n) slots.push_back(Tensor::full(like.shape(), init));
 }
@@ -88,15 +99,15 @@ class SGDOptimizer : public Optimizer {
     float* v = value.data();
     const float* g = grad.data();
     if (o_.momentum == 0.0f) {
-      for (int64_t i = 0; i < value.size(); ++i) v[i] -= lr * g[i];
+      for_each_element(value.size(), [&](int64_t i) { v[i] -= lr * g[i]; });
       return;
     }
     ensure_slots(slots, 1, value);
     float* m = slots[0].data();
-    for (int64_t i = 0; i < value.size(); ++i) {
+    for_each_element(value.size(), [&](int64_t i) {
       m[i] = o_.momentum * m[i] - lr * g[i];
       v[i] += o_.nesterov ? o_.momentum * m[i] - lr * g[i] : m[i];
-    }
+    });
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -125,15 +136,17 @@ class RMSpropOptimizer : public Optimizer {
       // The Keras default, as its own loop so that it vectorizes; the same arithmetic as below.
       const float eps = o_.epsilon;
       const int64_t n = value.size();
-      for (int64_t i = 0; i < n; ++i) {
-        const float gi = g[i];
-        const float ve = rho * vel[i] + (1.0f - rho) * gi * gi;
-        vel[i] = ve;
-        v[i] -= lr * gi / std::sqrt(ve + eps);
-      }
+      kernels::split_range(long(n), 64, 8.0 * double(n), [&](long begin, long end) {
+        for (long i = begin; i < end; ++i) {
+          const float gi = g[i];
+          const float ve = rho * vel[i] + (1.0f - rho) * gi * gi;
+          vel[i] = ve;
+          v[i] -= lr * gi / std::sqrt(ve + eps);
+        }
+      });
       return;
     }
-    for (int64_t i = 0; i < value.size(); ++i) {
+    for_each_element(value.size(), [&](int64_t i) {
       vel[i] = rho * vel[i] + (1.0f - rho) * g[i] * g[i];
       float denom;
       if (o_.centered) {
@@ -149,7 +162,7 @@ class RMSpropOptimizer : public Optimizer {
       } else {
         v[i] -= inc;
       }
-    }
+    });
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -179,7 +192,7 @@ class AdamOptimizer : public Optimizer {
     float* m = slots[0].data();
     float* s = slots[1].data();
     float* vhat = amsgrad_ ? slots[2].data() : nullptr;
-    for (int64_t i = 0; i < value.size(); ++i) {
+    for_each_element(value.size(), [&](int64_t i) {
       m[i] += (g[i] - m[i]) * (1.0f - b1_);
       s[i] += (g[i] * g[i] - s[i]) * (1.0f - b2_);
       float denom_v = s[i];
@@ -188,7 +201,7 @@ class AdamOptimizer : public Optimizer {
         denom_v = vhat[i];
       }
       v[i] -= m[i] * alpha / (std::sqrt(denom_v) + eps_);
-    }
+    });
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -213,10 +226,10 @@ class AdagradOptimizer : public Optimizer {
     float* v = value.data();
     const float* g = grad.data();
     float* acc = slots[0].data();
-    for (int64_t i = 0; i < value.size(); ++i) {
+    for_each_element(value.size(), [&](int64_t i) {
       acc[i] += g[i] * g[i];
       v[i] -= lr * g[i] / std::sqrt(acc[i] + o_.epsilon);
-    }
+    });
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();

@@ -42,6 +42,34 @@ TEST(Dense, NoBiasAndEveryActivation) {
   }
 }
 
+TEST(Dense, InferenceKeepsNothingForBackwardAndBackwardSaysSo) {
+  // predict / evaluate run with keep_for_backward = false: no copy of the input or the output is kept,
+  // the outputs are those of a training-mode call, and a backward afterwards is a clear error, never a
+  // gradient from a stale earlier batch.
+  for (const char* act : {"linear", "relu", "sigmoid"}) {
+    SCOPED_TRACE(act);
+    Dense d(4, {.activation = act, .name = "head"});
+    Rng rng(1);
+    d.build({-1, 3}, rng);
+    Tensor x = random_tensor({2, 3}, 5), other = random_tensor({2, 3}, 6);
+    RunContext keep;
+    Tensor y = d.call(x, keep);
+    d.backward(random_tensor({2, 4}, 7));  // a training call first: the layer holds x
+    RunContext lean;
+    lean.keep_for_backward = false;
+    Tensor y_lean = d.call(x, lean);
+    for (int64_t i = 0; i < y.size(); ++i) EXPECT_EQ(y[i], y_lean[i]);
+    d.call(other, lean);
+    try {
+      d.backward(random_tensor({2, 4}, 7));
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("layer 'head' (Dense): backward without a forward that kept"), std::string::npos)
+          << e.what();
+    }
+  }
+}
+
 TEST(Dense, KerasParamCount) {
   Dense d(1);
   Rng rng(1);

@@ -865,11 +865,36 @@ TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
   expect_gradients_match(gru, x);
 }
 
+TEST(Recurrent, WholeModelTrainsBitwiseTheSameOnOneAndTwoThreads) {
+  // The BLAS never splits a product by itself (seqnet splits rows or columns, never K), so a whole
+  // training run, with every parallel path taken (big GEMMs, Conv1D, shards, both directions, dropout),
+  // ends on the same bits whatever the thread count.
+  auto train = [](int threads) {
+    set_num_threads(threads);
+    set_random_seed(7);
+    Sequential model;
+    model.add(Input({60, 12}));
+    model.add(layers::Conv1D(32, 5, {.activation = "relu"}));
+    model.add(layers::Bidirectional(layers::GRU(24, {.dropout = 0.1f, .recurrent_dropout = 0.2f, .return_sequences = true})));
+    model.add(layers::LSTM(16));
+    model.add(layers::Dense(1));
+    model.compile({.optimizer = "adam", .loss = "mse"});
+    Tensor x = random_tensor({96, 60, 12}, 3), y = random_tensor({96, 1}, 4);
+    model.fit(x, y, {.batch_size = 48, .epochs = 2, .verbose = 0});
+    return model.get_weights();
+  };
+  const int before = num_threads();
+  auto one = train(1), two = train(2);
+  set_num_threads(before);
+  ASSERT_EQ(one.size(), two.size());
+  for (size_t i = 0; i < one.size(); ++i)
+    for (int64_t j = 0; j < one[i].size(); ++j) ASSERT_EQ(one[i][j], two[i][j]) << "weight " << i << " value " << j;
+}
+
 TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
-  // Bidirectional runs its two directions on two threads (with the BLAS single-threaded meanwhile), a
-  // recurrent layer its batch shards, the direct Conv1D splits samples and weight rows over threads: neither may change a single bit of the
-  // outputs or the gradients. (A whole model is not compared: OpenBLAS itself rounds some products
-  // differently on two threads.)
+  // Bidirectional runs its two directions on two threads, a recurrent layer its batch shards, the direct
+  // Conv1D splits samples and weight rows over threads, a large GEMM its rows or columns: none may change a
+  // single bit of the outputs or the gradients.
   auto run_layer = [](Layer& l, const Tensor& x, int threads) {
     set_num_threads(threads);
     for (Param* p : l.params()) p->grad.fill(0.0f);
@@ -899,11 +924,10 @@ TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
     expect_same(run_layer(bi, x, 1), run_layer(bi, x, 2));
   }
   // The time loop splits the batch into one shard of rows per thread: an odd batch, a mask and recurrent
-  // dropout (each shard takes its rows of the masks). Input dropout is left out: its masked products go
-  // through the BLAS, which rounds differently on two threads.
+  // dropout (each shard takes its rows of the masks) and input dropout (masked products through the GEMM).
   for (auto make : std::vector<std::function<std::shared_ptr<RNN>()>>{
            [] { return std::make_shared<LSTM>(32, RecurrentOptions{.recurrent_dropout = 0.3f, .return_sequences = true}); },
-           [] { return std::make_shared<GRU>(40, RecurrentOptions{.recurrent_dropout = 0.3f}); },
+           [] { return std::make_shared<GRU>(40, RecurrentOptions{.dropout = 0.2f, .recurrent_dropout = 0.3f}); },
            [] { return std::make_shared<SimpleRNN>(64, RecurrentOptions{.go_backwards = true}); }}) {
     auto l = make();
     SCOPED_TRACE(l->class_name());

@@ -12,7 +12,7 @@ class LogitsLayer : public Layer {
   LogitsLayer(std::string name, std::string class_snake_name, Activation activation)
       : Layer(std::move(name), std::move(class_snake_name)), activation_(activation) {}
   Activation output_activation() const { return activation_; }
-  // The pre-activation values of the last forward call.
+  // The pre-activation values of the last forward call (empty for a linear activation, whose output they are).
   const Tensor& logits() const { return z_; }
   // backward() given the gradient with respect to the logits instead of the output.
   virtual Tensor backward_from_logits(const Tensor& dlogits) = 0;
@@ -20,8 +20,8 @@ class LogitsLayer : public Layer {
   Tensor backward(const Tensor& dy) override;
 
  protected:
-  // Caches z as the logits and returns act(z) (softmax over the last axis), cached too.
-  const Tensor& activate(Tensor z);
+  // Returns act(z) (softmax over the last axis), keeping z as the logits and what backward needs.
+  Tensor activate(Tensor z, bool keep_for_backward);
   Activation activation_;
   Tensor z_, y_;
 };
