@@ -12,7 +12,8 @@
 #   STEPS, MIN_S    minimum timed steps and seconds per config  (default 20 and 1; the peer's own default is 2 s)
 #   PEER            the peer script                             (default ../shared/peers/bench_torch.py)
 #   PYTHON          a Python with torch                         (default /usr/bin/python3, Debian's python3-torch)
-#   OMP_WAIT_POLICY passed to both sides (default passive: idle OpenMP threads sleep instead of spinning).
+#   TORCH_WAIT_POLICY, SEQNET_WAIT_POLICY  OMP_WAIT_POLICY of each side (default passive for PyTorch, libgomp's
+#                   default for seqnet: each side's faster setting); OMP_WAIT_POLICY, when set, applies to both.
 #   OPENBLAS_CORETYPE  passed to both sides. When unset and OpenBLAS reports the generic "Prescott" core on
 #                   a CPU it does not know (OpenBLAS 0.3.21 on Sapphire/Emerald Rapids), the script sets
 #                   SkylakeX (AVX-512) or Haswell (AVX2) for BOTH processes, so neither side runs the SSE3
@@ -56,10 +57,18 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   fi
 fi
 
-# Both sides use libgomp. Its default of spinning after each parallel region steals the core from the
-# other pool (OpenBLAS's threads) and, on a busy machine, makes every 2-thread run slower than 1 thread
-# (seqnet D: 164 ms on 2 threads vs 80 on 1; passive: 75). Sleeping waiters for BOTH sides unless set.
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+# Both sides use libgomp; its wait policy is set per side, each at its best (measured here, 2 threads):
+# PyTorch runs its intra-op pool beside OpenBLAS's threads and needs idle OpenMP threads to sleep (default
+# spinning: E's 2-thread train step 258 -> 328 ms, A's 20 -> 71 ms); seqnet has a single pool (its BLAS
+# runs single-threaded), where spinning between parallel regions is what a quick wake-up needs (J's
+# 2-thread step 7.4 ms passive vs 4.1 ms default). An explicit OMP_WAIT_POLICY applies to both sides.
+TORCH_WAIT_POLICY="${TORCH_WAIT_POLICY:-${OMP_WAIT_POLICY:-passive}}"
+SEQNET_WAIT_POLICY="${SEQNET_WAIT_POLICY:-${OMP_WAIT_POLICY:-}}"
+unset OMP_WAIT_POLICY
+with_policy() {  # with_policy POLICY CMD...: runs CMD with OMP_WAIT_POLICY=POLICY, or unset when empty
+  local policy="$1"; shift
+  if [ -n "$policy" ]; then OMP_WAIT_POLICY="$policy" "$@"; else "$@"; fi
+}
 
 [ -n "$out" ] || out="$(mktemp -d /tmp/seqnet_vs_torch.XXXXXX)"
 mkdir -p "$out"
@@ -70,19 +79,19 @@ mkdir -p "$out"
   echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "# seqnet: $("$seqnet" --version) ($seqnet) threads $SEQNET_THREADS"
   echo "# torch: $("$PYTHON" -c 'import torch; print(torch.__version__)') threads $TORCH_THREADS"
-  echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_WAIT_POLICY=$OMP_WAIT_POLICY STEPS=$STEPS MIN_S=$MIN_S rounds=$rounds"
+  echo "# OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OMP_WAIT_POLICY seqnet=${SEQNET_WAIT_POLICY:-default} torch=$TORCH_WAIT_POLICY STEPS=$STEPS MIN_S=$MIN_S rounds=$rounds"
 } | tee -a "$out/log.txt"
 
 for ((r = 1; r <= rounds; r++)); do
   for ((i = 0; i < ${#models}; i++)); do
     m="${models:$i:1}"
     echo "# round $r model $m (load $(cut -d' ' -f1 /proc/loadavg))" | tee -a "$out/log.txt"
-    "$seqnet" bench --model "$m" --threads "$SEQNET_THREADS" --steps "$STEPS" --min-s "$MIN_S" \
+    with_policy "$SEQNET_WAIT_POLICY" "$seqnet" bench --model "$m" --threads "$SEQNET_THREADS" --steps "$STEPS" --min-s "$MIN_S" \
       --jsonl "$out/seqnet.jsonl" | grep '^RESULT' | sed "s/^/seqnet round=$r /" | tee -a "$out/log.txt"
-    "$PYTHON" "$PEER" --model "$m" --threads "$TORCH_THREADS" --steps "$STEPS" --min-s "$MIN_S" \
+    with_policy "$TORCH_WAIT_POLICY" "$PYTHON" "$PEER" --model "$m" --threads "$TORCH_THREADS" --steps "$STEPS" --min-s "$MIN_S" \
       --jsonl "$out/torch.jsonl" | grep '^RESULT' | sed "s/^/torch round=$r /" | cut -c1-160 | tee -a "$out/log.txt"
     if [ "$r" = 1 ]; then
-      "$PYTHON" "$here/torch_extra.py" --peer "$PEER" --model "$m" --threads 1,2 | tee -a "$out/extra.txt"
+      with_policy "$TORCH_WAIT_POLICY" "$PYTHON" "$here/torch_extra.py" --peer "$PEER" --model "$m" --threads 1,2 | tee -a "$out/extra.txt"
     fi
   done
 done

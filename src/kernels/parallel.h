@@ -8,8 +8,9 @@
 
 namespace seqnet::kernels {
 
-// Below this many flops a fork/join costs more than a second core saves (about 20-40 us of work).
-constexpr double kParallelFlops = 2e6;
+// Below this many flops a fork/join costs more than a second core saves: waking a sleeping OpenMP thread
+// takes 50-100 us on a VM (futex wake, OMP_WAIT_POLICY=passive), the time of ~10 MFLOP on one core.
+constexpr double kParallelFlops = 2e7;
 
 // Calls part(begin, end) on consecutive pieces of [0, n) that start on multiples of `align`, one piece per
 // thread of seqnet::num_threads(), when `flops` is worth it and no parallel region is running already

@@ -82,7 +82,7 @@ namespace {
 // element's update is independent, so the result is the same on any thread count.
 template <typename Body>
 void for_each_element(int64_t n, Body&& body) {
-  kernels::split_range(long(n), 64, 8.0 * double(n), [&](long begin, long end) {
+  kernels::split_range(long(n), 64, 16.0 * double(n), [&](long begin, long end) {
     for (long i = begin; i < end; ++i) body(i);
   });
 }
@@ -136,7 +136,7 @@ class RMSpropOptimizer : public Optimizer {
       // The Keras default, as its own loop so that it vectorizes; the same arithmetic as below.
       const float eps = o_.epsilon;
       const int64_t n = value.size();
-      kernels::split_range(long(n), 64, 8.0 * double(n), [&](long begin, long end) {
+      kernels::split_range(long(n), 64, 16.0 * double(n), [&](long begin, long end) {
         for (long i = begin; i < end; ++i) {
           const float gi = g[i];
           const float ve = rho * vel[i] + (1.0f - rho) * gi * gi;

@@ -867,20 +867,22 @@ TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
 
 TEST(Recurrent, WholeModelTrainsBitwiseTheSameOnOneAndTwoThreads) {
   // The BLAS never splits a product by itself (seqnet splits rows or columns, never K), so a whole
-  // training run, with every parallel path taken (big GEMMs, Conv1D, shards, both directions, dropout),
+  // training run, with the parallel paths taken (big GEMMs, Conv1D, shards, both directions, dropout),
   // ends on the same bits whatever the thread count.
   auto train = [](int threads) {
     set_num_threads(threads);
     set_random_seed(7);
     Sequential model;
-    model.add(Input({60, 12}));
+    // Sizes above the parallel thresholds: the GRU's input projection and gradients split over threads,
+    // its two directions run side by side, the LSTM runs in batch shards with dropout masks.
+    model.add(Input({100, 12}));
     model.add(layers::Conv1D(32, 5, {.activation = "relu"}));
-    model.add(layers::Bidirectional(layers::GRU(24, {.dropout = 0.1f, .recurrent_dropout = 0.2f, .return_sequences = true})));
-    model.add(layers::LSTM(16));
+    model.add(layers::Bidirectional(layers::GRU(32, {.return_sequences = true})));
+    model.add(layers::LSTM(24, {.dropout = 0.1f, .recurrent_dropout = 0.2f}));
     model.add(layers::Dense(1));
     model.compile({.optimizer = "adam", .loss = "mse"});
-    Tensor x = random_tensor({96, 60, 12}, 3), y = random_tensor({96, 1}, 4);
-    model.fit(x, y, {.batch_size = 48, .epochs = 2, .verbose = 0});
+    Tensor x = random_tensor({192, 100, 12}, 3), y = random_tensor({192, 1}, 4);
+    model.fit(x, y, {.batch_size = 96, .epochs = 2, .verbose = 0});
     return model.get_weights();
   };
   const int before = num_threads();
