@@ -2,7 +2,9 @@
 #pragma once
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace seqnet {
@@ -16,6 +18,27 @@ const char* dtype_name(DType dtype);
 std::string shape_to_string(const Shape& shape);
 int64_t shape_size(const Shape& shape);  // product of the dimensions; every dimension must be known
 
+namespace detail {
+// std::allocator, except that resize() leaves new elements uninitialized (Tensor::uninitialized); every
+// other way of sizing a vector (assign, a count and a value) still writes the value.
+template <typename T>
+struct DefaultInitAllocator : std::allocator<T> {
+  template <typename U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  using std::allocator<T>::allocator;
+  template <typename U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <typename U, typename... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+}  // namespace detail
+
 class Tensor {
  public:
   Tensor() = default;
@@ -24,6 +47,8 @@ class Tensor {
   Tensor(Shape shape, std::vector<int32_t> values);
 
   static Tensor zeros(Shape shape) { return Tensor(std::move(shape)); }
+  // float32 with unspecified contents, for outputs a kernel overwrites entirely (saves zeroing megabytes).
+  static Tensor uninitialized(Shape shape);
   static Tensor full(Shape shape, float value);
   static Tensor ints(Shape shape, std::vector<int32_t> values) { return Tensor(std::move(shape), std::move(values)); }
 
@@ -60,7 +85,7 @@ class Tensor {
   Shape shape_;
   int64_t size_ = 0;
   DType dtype_ = DType::float32;
-  std::vector<float> f_;
+  std::vector<float, detail::DefaultInitAllocator<float>> f_;
   std::vector<int32_t> i_;
 };
 

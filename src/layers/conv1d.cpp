@@ -73,7 +73,7 @@ Tensor Conv1D::forward(const Tensor& x, RunContext& ctx) {
   const int64_t Lout = output_length(L);
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
   x_ = ctx.keep_for_backward ? x : Tensor();
-  Tensor z({B, Lout, filters_});
+  Tensor z = Tensor::uninitialized({B, Lout, filters_});  // every path of conv1d_forward writes every value
   kernels::conv1d_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
                           filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));
   return activate(std::move(z), ctx.keep_for_backward);
@@ -84,7 +84,7 @@ Tensor Conv1D::backward_from_logits(const Tensor& dz) {
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t B = x_.dim(0), L = x_.dim(1), C = x_.dim(2), Lout = dz.dim(1);
-  Tensor dx(x_.shape());
+  Tensor dx = Tensor::uninitialized(x_.shape());  // conv1d_backward writes (or zero-fills) every row
   kernels::conv1d_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
                            kernel->value.data(), B, L, C, filters_, kernel_size_, Lout, options_.strides,
                            options_.dilation_rate, pad_left(L, Lout));

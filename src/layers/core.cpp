@@ -127,7 +127,7 @@ Tensor LogitsLayer::activate(Tensor z, bool keep_for_backward) {
     z_ = Tensor();
     return z;
   }
-  Tensor y(z.shape());
+  Tensor y = Tensor::uninitialized(z.shape());
   activation_forward(activation_, z.data(), y.data(), z.size(), z.rank() ? z.dim(-1) : 1);
   if (keep_for_backward && backward_reads_output(activation_)) y_ = y;
   z_ = std::move(z);
@@ -140,7 +140,7 @@ Tensor LogitsLayer::backward(const Tensor& dy) {
   const float* y = backward_reads_output(activation_) ? y_.data() : z_.data();
   if (backward_reads_output(activation_) && y_.empty())
     fail("backward without a forward that kept its output (keep_for_backward)");
-  Tensor dz(dy.shape());
+  Tensor dz = Tensor::uninitialized(dy.shape());
   activation_backward(activation_, z_.data(), y, dy.data(), dz.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
   return backward_from_logits(dz);
 }

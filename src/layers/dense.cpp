@@ -35,7 +35,7 @@ Tensor Dense::forward(const Tensor& x, RunContext& ctx) {
   out_shape.back() = units_;
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
   x_ = ctx.keep_for_backward ? x : Tensor();
-  Tensor z(out_shape);
+  Tensor z = Tensor::uninitialized(out_shape);  // the GEMM writes every value (beta 0, or over the bias)
   kernels::matmul_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
                           units_);
   return activate(std::move(z), ctx.keep_for_backward);
@@ -46,7 +46,7 @@ Tensor Dense::backward_from_logits(const Tensor& dz) {
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t in_dim = x_.dim(-1), rows = x_.size() / in_dim;
-  Tensor dx(x_.shape());
+  Tensor dx = Tensor::uninitialized(x_.shape());
   kernels::matmul_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
                            kernel->value.data(), rows, in_dim, units_);
   return dx;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/config_values.h"
+#include "kernels/parallel.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -41,27 +42,34 @@ Tensor Embedding::forward(const Tensor& x, RunContext&) {
   }
   Shape out_shape = x.shape();
   out_shape.push_back(output_dim_);
-  Tensor y(out_shape);
-  const float* table = params()[0]->value.data();
-  float* out = y.data();
+  Tensor y = Tensor::uninitialized(out_shape);  // every row is copied in below
   for (int64_t i = 0; i < n; ++i) {
     int32_t id = ids_[static_cast<size_t>(i)];
     if (id < 0 || id >= input_dim_)
       fail(fmt::format("id {} at flat position {} is out of range [0, {}) (input_dim is {})", id, i, input_dim_,
                        input_dim_));
-    std::copy_n(table + int64_t(id) * output_dim_, output_dim_, out + i * output_dim_);
   }
+  const float* table = params()[0]->value.data();
+  float* out = y.data();
+  kernels::split_range(long(n), 64, 4.0 * double(n) * double(output_dim_), [&](long begin, long end) {
+    for (long i = begin; i < end; ++i)
+      std::copy_n(table + int64_t(ids_[size_t(i)]) * output_dim_, output_dim_, out + i * output_dim_);
+  });
   return y;
 }
 
 Tensor Embedding::backward(const Tensor& dy) {
   float* grad = params()[0]->grad.data();
   const float* g = dy.data();
-  for (size_t i = 0; i < ids_.size(); ++i) {
-    float* row = grad + int64_t(ids_[i]) * output_dim_;
-    const float* src = g + int64_t(i) * output_dim_;
-    for (int64_t j = 0; j < output_dim_; ++j) row[j] += src[j];
-  }
+  // Ids repeat, so threads split the embedding's columns, not the positions: each row's sums run over the
+  // positions in order, whatever the thread count.
+  kernels::split_range(long(output_dim_), 16, 4.0 * double(ids_.size()) * double(output_dim_), [&](long c0, long c1) {
+    for (size_t i = 0; i < ids_.size(); ++i) {
+      float* row = grad + int64_t(ids_[i]) * output_dim_;
+      const float* src = g + int64_t(i) * output_dim_;
+      for (long j = c0; j < c1; ++j) row[j] += src[j];
+    }
+  });
   return Tensor();  // ids have no gradient
 }
 

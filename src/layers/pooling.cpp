@@ -59,7 +59,7 @@ Tensor Pooling1D::forward(const Tensor& x, RunContext&) {
   const int64_t pad_left =
       options_.padding == "same" ? std::max<int64_t>((Lout - 1) * strides_ + pool_size_ - L, 0) / 2 : 0;
   x_shape_ = x.shape();
-  Tensor y({B, Lout, C});
+  Tensor y = Tensor::uninitialized({B, Lout, C});  // every output row is filled below
   const float* in = x.data();
   float* out = y.data();
   const bool max = max_;

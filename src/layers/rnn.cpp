@@ -221,7 +221,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   rnn::CellWeights w{rkernel->value.data(), two_biases ? bias->value.data() + Gu : nullptr, nullptr, nullptr};
   const float* mask = step_mask_.empty() ? nullptr : step_mask_.data();
   const bool seq = options_.return_sequences;
-  Tensor y(seq ? Shape{B, T, u} : Shape{B, u});
+  Tensor y = Tensor::uninitialized(seq ? Shape{B, T, u} : Shape{B, u});  // every row of every step is written
 
   for_each_shard(n_shards, [&](int j) {
     Shard& sh = shards_[size_t(j)];
@@ -355,7 +355,7 @@ Tensor RNN::backward(const Tensor& dy) {
     kernels::gate_matmul_backward(dxs.data(), kernel->grad.data(), dxw.data(), Gu, xs_.data(), T * B, in,
                                   kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B, mm_scratch.data());
   }
-  Tensor dx(x_shape_);
+  Tensor dx = Tensor::uninitialized(x_shape_);
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = options_.go_backwards ? T - 1 - s : s;
     for (int64_t b = 0; b < B; ++b) std::copy_n(dxs.data() + (s * B + b) * in, in, dx.data() + (b * T + t) * in);

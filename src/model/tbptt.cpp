@@ -16,7 +16,7 @@ namespace seqnet {
 namespace {
 // x[:, t0:t1, ...] of a float or int32 tensor of rank >= 2.
 Tensor slice_time(const Tensor& x, int64_t t0, int64_t t1) {
-  const int64_t B = x.dim(0), T = x.dim(1), inner = B * T ? x.size() / (B * T) : 0, n = (t1 - t0) * inner;
+  const int64_t B = x.dim(0), T = x.dim(1), inner = (B * T) != 0 ? x.size() / (B * T) : 0, n = (t1 - t0) * inner;
   Shape s = x.shape();
   s[1] = t1 - t0;
   Tensor out(s, x.dtype());

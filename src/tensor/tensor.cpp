@@ -33,7 +33,7 @@ Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), size_(shape
 }
 
 Tensor::Tensor(Shape shape, std::vector<float> values)
-    : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(DType::float32), f_(std::move(values)) {
+    : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(DType::float32), f_(values.begin(), values.end()) {
   if (static_cast<int64_t>(f_.size()) != size_)
     throw Error(fmt::format("tensor of shape {} needs {} values, got {}", shape_to_string(shape_), size_, f_.size()));
 }
@@ -42,6 +42,14 @@ Tensor::Tensor(Shape shape, std::vector<int32_t> values)
     : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(DType::int32), i_(std::move(values)) {
   if (static_cast<int64_t>(i_.size()) != size_)
     throw Error(fmt::format("tensor of shape {} needs {} values, got {}", shape_to_string(shape_), size_, i_.size()));
+}
+
+Tensor Tensor::uninitialized(Shape shape) {
+  Tensor t;
+  t.shape_ = std::move(shape);
+  t.size_ = shape_size(t.shape_);
+  t.f_.resize(static_cast<size_t>(t.size_));
+  return t;
 }
 
 Tensor Tensor::full(Shape shape, float value) {
@@ -116,7 +124,7 @@ Tensor Tensor::slice_rows(int64_t begin, int64_t end) const {
   Shape s = shape_;
   s[0] = end - begin;
   int64_t row = shape_[0] ? size_ / shape_[0] : 0;
-  Tensor t(s, dtype_);
+  Tensor t = dtype_ == DType::float32 ? uninitialized(s) : Tensor(s, dtype_);
   if (dtype_ == DType::float32) std::copy_n(f_.data() + begin * row, (end - begin) * row, t.f_.data());
   else std::copy_n(i_.data() + begin * row, (end - begin) * row, t.i_.data());
   return t;
@@ -127,7 +135,7 @@ Tensor Tensor::gather_rows(const std::vector<int64_t>& rows) const {
   Shape s = shape_;
   s[0] = static_cast<int64_t>(rows.size());
   int64_t row = shape_[0] ? size_ / shape_[0] : 0;
-  Tensor t(s, dtype_);
+  Tensor t = dtype_ == DType::float32 ? uninitialized(s) : Tensor(s, dtype_);
   for (size_t r = 0; r < rows.size(); ++r) {
     int64_t src = rows[r];
     if (src < 0 || src >= shape_[0]) throw Error(fmt::format("row {} is out of range for shape {}", src, shape_string()));
