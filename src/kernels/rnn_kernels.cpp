@@ -171,14 +171,19 @@ void lstm_row_backward(const float* __restrict gi, const float* __restrict gf, c
   }
 }
 
+// rz, rr, rh: h_prev @ R per gate; the recurrent bias (when given) is added here, after the product as in
+// Keras, and rh keeps its biased value for the backward pass.
+template <bool kBias>
 void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
-                     const float* __restrict rz, const float* __restrict rr, const float* __restrict rh,
-                     const float* __restrict hp, float* __restrict gz, float* __restrict gr, float* __restrict gh,
-                     float* __restrict h, long u) {
+                     const float* __restrict rz, const float* __restrict rr, float* __restrict rh,
+                     const float* __restrict bias, const float* __restrict hp, float* __restrict gz,
+                     float* __restrict gr, float* __restrict gh, float* __restrict h, long u) {
   for (long j = 0; j < u; ++j) {
-    const float z = fast_sigmoid(xz[j] + rz[j]);
-    const float r = fast_sigmoid(xr[j] + rr[j]);
-    const float hh = fast_tanh(SEQNET_FMA(r, rh[j], xh[j]));
+    const float z = fast_sigmoid(xz[j] + (kBias ? rz[j] + bias[j] : rz[j]));
+    const float r = fast_sigmoid(xr[j] + (kBias ? rr[j] + bias[u + j] : rr[j]));
+    const float rhj = kBias ? rh[j] + bias[2 * u + j] : rh[j];
+    if (kBias) rh[j] = rhj;
+    const float hh = fast_tanh(SEQNET_FMA(r, rhj, xh[j]));
     gz[j] = z;
     gr[j] = r;
     gh[j] = hh;
@@ -295,14 +300,17 @@ void lstm_fused_backward(const float* gates, const float* c_prev, const float* t
 void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
                        float* gates, float* h, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
-  if (b_rec)
-    for (long b = 0; b < B; ++b) std::copy_n(b_rec, G, rec + b * G);
-  recurrent_matmul(h_prev, rmask, R, rec, B, u, 3, b_rec != nullptr, scratch);
+  recurrent_matmul(h_prev, rmask, R, rec, B, u, 3, false, scratch);
   for (long b = 0; b < B; ++b) {
     const float* x = xw + b * G;
-    const float* rc = rec + b * G;
+    float* rc = rec + b * G;
     float* g = gates + b * G;
-    gru_row_forward(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, h_prev + b * u, g, g + u, g + 2 * u, h + b * u, u);
+    if (b_rec)
+      gru_row_forward<true>(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, b_rec, h_prev + b * u, g, g + u, g + 2 * u,
+                            h + b * u, u);
+    else
+      gru_row_forward<false>(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, nullptr, h_prev + b * u, g, g + u,
+                             g + 2 * u, h + b * u, u);
   }
 }
 

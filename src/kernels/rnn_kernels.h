@@ -70,8 +70,9 @@ void lstm_fused_backward(const float* gates, const float* c_prev, const float* t
                          const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u,
                          const float* rmask, float* scratch);
 // GRU with reset_after, gates z, r, h: rec = h_prev @ R + b_rec (b_rec may be null), z = sig(xw_z + rec_z),
-// r = sig(xw_r + rec_r), hh = tanh(xw_h + r * rec_h), h = z * h_prev + (1 - z) * hh. Writes rec and
-// gates [z, r, hh] (B, 3u each).
+// r = sig(xw_r + rec_r), hh = tanh(xw_h + r * rec_h), h = z * h_prev + (1 - z) * hh. The bias is added
+// after the product, as in Keras. Writes gates [z, r, hh] (B, 3u each) and rec, of which the backward reads
+// only rec_h (kept with its bias).
 void gru_fused_forward(const float* xw, const float* h_prev, const float* R, const float* b_rec, float* rec,
                        float* gates, float* h, long B, long u, const float* rmask, float* scratch);
 // Writes dxw = d[pre_z, pre_r, pre_h], drec = d(rec) = [dpre_z, dpre_r, dpre_h * r], and
