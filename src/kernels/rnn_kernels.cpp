@@ -20,15 +20,24 @@ void apply_mask(float* dst, const float* a, const float* m, long rows, long k, l
 }
 }  // namespace
 
+namespace {
+// out(rows, cols) = a(rows, k) @ W(k, cols). With few inputs per row (a recurrent layer's features or units),
+// the register-blocked small GEMM beats the BLAS, which packs both operands first (10 % of an LSTM(8) step).
+void project(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long cols) {
+  if (k <= 64) small_gemm(rows, cols, k, a, k, W, ldw, out, ldo, false);
+  else gemm(false, false, rows, cols, k, 1.0f, a, k, W, ldw, 0.0f, out, ldo);
+}
+}  // namespace
+
 void gate_matmul_forward(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long n,
                          int g0, int g1, const float* masks, long period, float* scratch) {
   if (!masks) {
-    gemm(false, false, rows, (g1 - g0) * n, k, 1.0f, a, k, W + g0 * n, ldw, 0.0f, out, ldo);
+    project(out, ldo, a, rows, k, W + g0 * n, ldw, (g1 - g0) * n);
     return;
   }
   for (int g = g0; g < g1; ++g) {
     apply_mask(scratch, a, masks + g * period * k, rows, k, period);
-    gemm(false, false, rows, n, k, 1.0f, scratch, k, W + g * n, ldw, 0.0f, out + (g - g0) * n, ldo);
+    project(out + (g - g0) * n, ldo, scratch, rows, k, W + g * n, ldw, n);
   }
 }
 
