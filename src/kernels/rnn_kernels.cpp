@@ -141,10 +141,14 @@ void tanh_grad_row(const float* __restrict y, const float* __restrict dy, float*
   for (long j = 0; j < n; ++j) dx[j] = dy[j] * (1.0f - y[j] * y[j]);
 }
 
-void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, const float* __restrict pg,
-                      const float* __restrict po, float* __restrict gi, float* __restrict gf, float* __restrict gg,
-                      float* __restrict go, const float* __restrict cp, float* __restrict c, float* __restrict tc,
-                      float* __restrict h, long u) {
+// kUnits > 0 fixes the width at compile time: for the 8-unit layers of the IMDB models a row is one vector,
+// and a loop of unknown length around it (vector body, remainder, checks) cost more than its arithmetic.
+template <long kUnits = 0>
+inline void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, const float* __restrict pg,
+                             const float* __restrict po, float* __restrict gi, float* __restrict gf,
+                             float* __restrict gg, float* __restrict go, const float* __restrict cp,
+                             float* __restrict c, float* __restrict tc, float* __restrict h, long u) {
+  if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
     const float i = fast_sigmoid(pi[j]);
     const float f = fast_sigmoid(pf[j]);
@@ -162,12 +166,13 @@ void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, co
   }
 }
 
-template <bool kDc>
-void lstm_row_backward(const float* __restrict gi, const float* __restrict gf, const float* __restrict gg,
-                       const float* __restrict go, const float* __restrict cp, const float* __restrict tc,
-                       const float* __restrict dh, const float* __restrict dc, float* __restrict di,
-                       float* __restrict df, float* __restrict dg, float* __restrict dout, float* __restrict dcp,
-                       long u) {
+template <bool kDc, long kUnits = 0>
+inline void lstm_row_backward(const float* __restrict gi, const float* __restrict gf, const float* __restrict gg,
+                              const float* __restrict go, const float* __restrict cp, const float* __restrict tc,
+                              const float* __restrict dh, const float* __restrict dc, float* __restrict di,
+                              float* __restrict df, float* __restrict dg, float* __restrict dout,
+                              float* __restrict dcp, long u) {
+  if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
     const float i = gi[j], f = gf[j], g = gg[j], o = go[j], t = tc[j];
     float dct = dh[j] * o * (1.0f - t * t);
@@ -182,11 +187,12 @@ void lstm_row_backward(const float* __restrict gi, const float* __restrict gf, c
 
 // rz, rr, rh: h_prev @ R per gate; the recurrent bias (when given) is added here, after the product as in
 // Keras, and rh keeps its biased value for the backward pass.
-template <bool kBias>
-void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
-                     const float* __restrict rz, const float* __restrict rr, float* __restrict rh,
-                     const float* __restrict bias, const float* __restrict hp, float* __restrict gz,
-                     float* __restrict gr, float* __restrict gh, float* __restrict h, long u) {
+template <bool kBias, long kUnits = 0>
+inline void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
+                            const float* __restrict rz, const float* __restrict rr, float* __restrict rh,
+                            const float* __restrict bias, const float* __restrict hp, float* __restrict gz,
+                            float* __restrict gr, float* __restrict gh, float* __restrict h, long u) {
+  if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
     const float z = fast_sigmoid(xz[j] + (kBias ? rz[j] + bias[j] : rz[j]));
     const float r = fast_sigmoid(xr[j] + (kBias ? rr[j] + bias[u + j] : rr[j]));
@@ -200,10 +206,13 @@ void gru_row_forward(const float* __restrict xz, const float* __restrict xr, con
   }
 }
 
-void gru_row_backward(const float* __restrict gz, const float* __restrict gr, const float* __restrict gh,
-                      const float* __restrict rh, const float* __restrict hp, const float* __restrict dh,
-                      float* __restrict dxz, float* __restrict dxr, float* __restrict dxh, float* __restrict drz,
-                      float* __restrict drr, float* __restrict drh, float* __restrict dhp, long u) {
+template <long kUnits = 0>
+inline void gru_row_backward(const float* __restrict gz, const float* __restrict gr, const float* __restrict gh,
+                             const float* __restrict rh, const float* __restrict hp, const float* __restrict dh,
+                             float* __restrict dxz, float* __restrict dxr, float* __restrict dxh,
+                             float* __restrict drz, float* __restrict drr, float* __restrict drh,
+                             float* __restrict dhp, long u) {
+  if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
     const float z = gz[j], r = gr[j], hh = gh[j], d = dh[j];
     const float dph = d * (1.0f - z) * (1.0f - hh * hh);
@@ -281,28 +290,32 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
   const long G = 4 * u;
   std::copy_n(xw, B * G, pre);
   recurrent_matmul(h_prev, rmask, R, pre, B, u, 4, true, scratch);
-  for (long b = 0; b < B; ++b) {
-    const float* p = pre + b * G;
-    float* g = gates + b * G;
-    lstm_row_forward(p, p + u, p + 2 * u, p + 3 * u, g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, c + b * u,
-                     tc + b * u, h + b * u, u);
-  }
+  auto rows = [&](auto row) {
+    for (long b = 0; b < B; ++b) {
+      const float* p = pre + b * G;
+      float* g = gates + b * G;
+      row(p, p + u, p + 2 * u, p + 3 * u, g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, c + b * u, tc + b * u,
+          h + b * u, u);
+    }
+  };
+  if (u == 8) rows(lstm_row_forward<8>);
+  else rows(lstm_row_forward<0>);
 }
 
 void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
                          const float* RT, float* dpre, float* dh_prev, float* dc_prev, long B, long u,
                          const float* rmask, float* scratch) {
   const long G = 4 * u;
-  for (long b = 0; b < B; ++b) {
-    const float* g = gates + b * G;
-    float* d = dpre + b * G;
-    if (dc)
-      lstm_row_backward<true>(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, dc + b * u, d,
-                              d + u, d + 2 * u, d + 3 * u, dc_prev + b * u, u);
-    else
-      lstm_row_backward<false>(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, nullptr, d,
-                               d + u, d + 2 * u, d + 3 * u, dc_prev + b * u, u);
-  }
+  auto rows = [&](auto row) {
+    for (long b = 0; b < B; ++b) {
+      const float* g = gates + b * G;
+      float* d = dpre + b * G;
+      row(g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, tc + b * u, dh + b * u, dc ? dc + b * u : nullptr, d, d + u,
+          d + 2 * u, d + 3 * u, dc_prev + b * u, u);
+    }
+  };
+  if (dc) u == 8 ? rows(lstm_row_backward<true, 8>) : rows(lstm_row_backward<true>);
+  else u == 8 ? rows(lstm_row_backward<false, 8>) : rows(lstm_row_backward<false>);
   recurrent_matmul_t(dpre, rmask, RT, dh_prev, B, u, 4, false, scratch);
 }
 
@@ -310,29 +323,31 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
                        float* gates, float* h, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
   recurrent_matmul(h_prev, rmask, R, rec, B, u, 3, false, scratch);
-  for (long b = 0; b < B; ++b) {
-    const float* x = xw + b * G;
-    float* rc = rec + b * G;
-    float* g = gates + b * G;
-    if (b_rec)
-      gru_row_forward<true>(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, b_rec, h_prev + b * u, g, g + u, g + 2 * u,
-                            h + b * u, u);
-    else
-      gru_row_forward<false>(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, nullptr, h_prev + b * u, g, g + u,
-                             g + 2 * u, h + b * u, u);
-  }
+  auto rows = [&](auto row) {
+    for (long b = 0; b < B; ++b) {
+      const float* x = xw + b * G;
+      float* rc = rec + b * G;
+      float* g = gates + b * G;
+      row(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, b_rec, h_prev + b * u, g, g + u, g + 2 * u, h + b * u, u);
+    }
+  };
+  if (b_rec) u == 8 ? rows(gru_row_forward<true, 8>) : rows(gru_row_forward<true>);
+  else u == 8 ? rows(gru_row_forward<false, 8>) : rows(gru_row_forward<false>);
 }
 
 void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
                         float* dxw, float* drec, float* dh_prev, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
-  for (long b = 0; b < B; ++b) {
-    const float* g = gates + b * G;
-    float* dx = dxw + b * G;
-    float* dr = drec + b * G;
-    gru_row_backward(g, g + u, g + 2 * u, rec + b * G + 2 * u, h_prev + b * u, dh + b * u, dx, dx + u, dx + 2 * u, dr,
-                     dr + u, dr + 2 * u, dh_prev + b * u, u);
-  }
+  auto rows = [&](auto row) {
+    for (long b = 0; b < B; ++b) {
+      const float* g = gates + b * G;
+      float* dx = dxw + b * G;
+      float* dr = drec + b * G;
+      row(g, g + u, g + 2 * u, rec + b * G + 2 * u, h_prev + b * u, dh + b * u, dx, dx + u, dx + 2 * u, dr, dr + u,
+          dr + 2 * u, dh_prev + b * u, u);
+    }
+  };
+  u == 8 ? rows(gru_row_backward<8>) : rows(gru_row_backward<0>);
   recurrent_matmul_t(drec, rmask, RT, dh_prev, B, u, 3, true, scratch);
 }
 

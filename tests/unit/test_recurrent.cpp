@@ -280,6 +280,20 @@ TEST(RecurrentGrad, GRUResetBefore) {
   }, "GRU(reset_after=False)");
 }
 
+TEST(RecurrentGrad, EightUnitsTakeTheFixedWidthKernels) {
+  // The fused LSTM and GRU steps have compile-time-width row kernels for 8 units (the IMDB models):
+  // gradients through them, with a carried cell gradient (return_sequences) and without.
+  Tensor x = random_tensor({3, 5, 4}, 23);
+  for (bool seq : {false, true}) {
+    SCOPED_TRACE(seq);
+    RecurrentOptions o{.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq};
+    LSTM lstm(8, o);
+    expect_gradients_match(lstm, x);
+    GRU gru(8, o);
+    expect_gradients_match(gru, x);
+  }
+}
+
 TEST(RecurrentGrad, DropoutWithFixedMasks) {
   // Masks come from a freshly seeded Rng on every call of the harness, so they are fixed across the
   // finite-difference evaluations.
