@@ -281,8 +281,8 @@ TEST(RecurrentGrad, GRUResetBefore) {
 }
 
 TEST(RecurrentGrad, EightUnitsTakeTheFixedWidthKernels) {
-  // The fused LSTM and GRU steps have compile-time-width row kernels for 8 units (the IMDB models):
-  // gradients through them, with a carried cell gradient (return_sequences) and without.
+  // The fused LSTM and GRU steps have compile-time-width kernels for 8 units (the IMDB models): gradients
+  // through them, with a carried cell gradient (return_sequences) and without, with recurrent dropout.
   Tensor x = random_tensor({3, 5, 4}, 23);
   for (bool seq : {false, true}) {
     SCOPED_TRACE(seq);
@@ -291,6 +291,12 @@ TEST(RecurrentGrad, EightUnitsTakeTheFixedWidthKernels) {
     expect_gradients_match(lstm, x);
     GRU gru(8, o);
     expect_gradients_match(gru, x);
+    // With recurrent dropout: one small product per gate, 8 columns wide.
+    o.recurrent_dropout = 0.4f;
+    LSTM lstm_rd(8, o);
+    expect_gradients_match(lstm_rd, x, {.training = true});
+    GRU gru_rd(8, o);
+    expect_gradients_match(gru_rd, x, {.training = true});
   }
 }
 
