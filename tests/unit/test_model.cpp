@@ -236,6 +236,31 @@ TEST(Fit, ProgressLogLooksLikeKeras) {
   EXPECT_NE(out.find("Epoch 2/2\n"), std::string::npos) << out;
 }
 
+TEST(Model, DropoutIsTheIdentityInInferenceAndAppliedInTraining) {
+  // In inference a model's outputs are those of the same model without its Dropout layers (the last layer
+  // included); in training the masks apply.
+  set_random_seed(5);
+  Sequential with;
+  with.add(Input({6}));
+  with.add(layers::Dense(8, {.activation = "relu"}));
+  with.add(layers::Dropout(0.5f));
+  with.add(layers::Dense(3));
+  with.add(layers::Dropout(0.3f));  // the last layer too: the model returns the previous output
+  Sequential without;
+  without.add(Input({6}));
+  without.add(layers::Dense(8, {.activation = "relu"}));
+  without.add(layers::Dense(3));
+  without.set_weights(with.get_weights());
+  Tensor x = random_tensor({5, 6}, 3);
+  Tensor a = with.forward(x, false), b = without.forward(x, false);
+  ASSERT_EQ(a.shape(), b.shape());
+  for (int64_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
+  Tensor t = with.forward(x, true);
+  bool differs = false;
+  for (int64_t i = 0; i < t.size(); ++i) differs = differs || t[i] != b[i];
+  EXPECT_TRUE(differs) << "training mode must apply the dropout masks";
+}
+
 TEST(Model, WholeModelGradientCheck) {
   // Backward through a chain equals finite differences of the model's output.
   set_random_seed(2);
