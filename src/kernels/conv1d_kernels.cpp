@@ -111,9 +111,7 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
   std::vector<float> dext(size_t((B * Lp + K - 1) * F), 0.0f);
   for (long b = 0; b < B; ++b)
     std::memcpy(dext.data() + (K - 1 + b * Lp) * F, dout + b * Lout * F, sizeof(float) * size_t(Lout * F));
-  if (dbias)
-    for (long r = 0; r < B * Lout; ++r)
-      for (long f = 0; f < F; ++f) dbias[f] += dout[r * F + f];
+  if (dbias) add_column_sums(dbias, dout, B * Lout, F);
   const bool parallel = M * KC * F >= kParallelMin * 64;
   if (dweight) {
     // dweight(KC, F) += view(xp)^T @ dext over the M rows of the flattened batch (rows straddling two
