@@ -29,6 +29,9 @@ struct RunContext {
   const Tensor* mask = nullptr;  // (batch, time) 0/1 mask of the input sequence, if any
   // False when no backward follows (predict, evaluate): layers may then skip what only backward reads.
   bool keep_for_backward = true;
+  // False when the caller discards the gradient of this input (the first layer of a training step: the
+  // data has no gradient). backward() may then skip it and return an empty tensor.
+  bool input_grad = true;
 };
 
 class Layer {
@@ -88,11 +91,14 @@ class Layer {
   // Must not modify the layer (the const params() calls it too).
   virtual void collect_params(std::vector<Param*>& out);
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed with where()
+  // RunContext::input_grad of the last call(): whether backward() must return the input gradient.
+  bool input_grad_wanted() const { return input_grad_wanted_; }
 
  private:
   std::string name_;
   bool trainable_ = true;
   bool built_ = false;
+  bool input_grad_wanted_ = true;
   Shape input_shape_, output_shape_;
   std::optional<Shape> declared_input_shape_;
   std::vector<std::unique_ptr<Param>> params_;

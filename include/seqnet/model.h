@@ -146,9 +146,11 @@ class Model {
 
   // Lower level: one training step on a batch (forward, loss, backward, optimizer); returns the loss.
   double train_on_batch(const Tensor& x, const Tensor& y);
-  // keep_for_backward = false (predict, evaluate) lets layers drop what only backward reads.
-  Tensor forward(const Tensor& x, bool training, bool keep_for_backward = true);
-  // Backward from dLoss/dOutput; accumulates into every parameter's grad. Returns dLoss/dInput.
+  // keep_for_backward = false (predict, evaluate) lets layers drop what only backward reads;
+  // input_grad = false lets the next backward() skip dLoss/dInput (a training step discards it).
+  Tensor forward(const Tensor& x, bool training, bool keep_for_backward = true, bool input_grad = true);
+  // Backward from dLoss/dOutput; accumulates into every parameter's grad. Returns dLoss/dInput (empty when
+  // the forward was told input_grad = false, or when the input is integer ids).
   Tensor backward(const Tensor& dy);
   void zero_grads();
 

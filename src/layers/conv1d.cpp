@@ -84,8 +84,10 @@ Tensor Conv1D::backward_from_logits(const Tensor& dz) {
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t B = x_.dim(0), L = x_.dim(1), C = x_.dim(2), Lout = dz.dim(1);
-  Tensor dx = Tensor::uninitialized(x_.shape());  // conv1d_backward writes (or zero-fills) every row
-  kernels::conv1d_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
+  // conv1d_backward writes (or zero-fills) every row of dx
+  const bool want_dx = input_grad_wanted();
+  Tensor dx = want_dx ? Tensor::uninitialized(x_.shape()) : Tensor();
+  kernels::conv1d_backward(want_dx ? dx.data() : nullptr, kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
                            kernel->value.data(), B, L, C, filters_, kernel_size_, Lout, options_.strides,
                            options_.dilation_rate, pad_left(L, Lout));
   return dx;

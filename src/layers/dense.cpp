@@ -46,8 +46,9 @@ Tensor Dense::backward_from_logits(const Tensor& dz) {
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   const int64_t in_dim = x_.dim(-1), rows = x_.size() / in_dim;
-  Tensor dx = Tensor::uninitialized(x_.shape());
-  kernels::matmul_backward(dx.data(), kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
+  const bool want_dx = input_grad_wanted();
+  Tensor dx = want_dx ? Tensor::uninitialized(x_.shape()) : Tensor();
+  kernels::matmul_backward(want_dx ? dx.data() : nullptr, kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
                            kernel->value.data(), rows, in_dim, units_);
   return dx;
 }

@@ -59,6 +59,7 @@ Tensor Layer::call(const Tensor& x, RunContext& ctx) {
   if (!built_) fail("called before it was built");
   if (!shape_compatible(input_shape_, x.shape()))
     fail(fmt::format("expected input shape {}, got {}", shape_to_string(input_shape_), x.shape_string()));
+  input_grad_wanted_ = ctx.input_grad;
   return forward(x, ctx);
 }
 

@@ -341,20 +341,26 @@ Tensor RNN::backward(const Tensor& dy) {
 
   // The input projection for all steps at once.
   if (bias) kernels::add_column_sums(bias->grad.data(), dxw.data(), T * B, Gu);
-  Tensor dxs({T, B, in});
+  // The input gradient only when the caller wants it (not for the first layer of a training step).
+  const bool want_dx = input_grad_wanted();
+  Tensor dxs = want_dx ? Tensor({T, B, in}) : Tensor();
   const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
   const bool shared = m && in_masks_.dim(0) == 1;
   if (!m) {
     // Tall and skinny (T*B rows, in and G*u small): blocked kernels without a BLAS's packing overhead.
     kernels::small_gemm_tn(in, Gu, T * B, xs_.data(), in, dxw.data(), Gu, kernel->grad.data(), Gu, true);
-    std::vector<float> kernel_t(size_t(Gu * in));
-    kernels::transpose(kernel->value.data(), in, Gu, kernel_t.data());
-    kernels::small_gemm(T * B, in, Gu, dxw.data(), Gu, kernel_t.data(), in, dxs.data(), in, false);
+    if (want_dx) {
+      std::vector<float> kernel_t(size_t(Gu * in));
+      kernels::transpose(kernel->value.data(), in, Gu, kernel_t.data());
+      kernels::small_gemm(T * B, in, Gu, dxw.data(), Gu, kernel_t.data(), in, dxs.data(), in, false);
+    }
   } else {
     std::vector<float> mm_scratch(size_t(2 * T * B * in));
-    kernels::gate_matmul_backward(dxs.data(), kernel->grad.data(), dxw.data(), Gu, xs_.data(), T * B, in,
-                                  kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B, mm_scratch.data());
+    kernels::gate_matmul_backward(want_dx ? dxs.data() : nullptr, kernel->grad.data(), dxw.data(), Gu, xs_.data(),
+                                  T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B,
+                                  mm_scratch.data());
   }
+  if (!want_dx) return Tensor();
   Tensor dx = Tensor::uninitialized(x_shape_);
   for (int64_t s = 0; s < T; ++s) {
     const int64_t t = options_.go_backwards ? T - 1 - s : s;

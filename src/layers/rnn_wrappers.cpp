@@ -190,6 +190,7 @@ Tensor Bidirectional::backward(const Tensor& dy) {
   if (backward_->return_sequences()) db = flip_time(db);
   Tensor dx, dxb;
   run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
+  if (dx.empty() || dxb.empty()) return Tensor();  // the input gradient was not wanted (input_grad)
   for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
   return dx;
 }

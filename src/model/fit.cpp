@@ -41,7 +41,8 @@ void Model::check_xy(const Tensor& x, const Tensor& y, const char* what) const {
 }
 
 double Model::loss_and_backward(const Tensor& x, const Tensor& y, bool update_metrics) {
-  Tensor y_pred = forward(x, /*training=*/true);
+  // The data has no gradient: the first layer may skip its input gradient.
+  Tensor y_pred = forward(x, /*training=*/true, /*keep_for_backward=*/true, /*input_grad=*/false);
   auto* last = dynamic_cast<LogitsLayer*>(nodes_.back().layer.get());
   double loss_value;
   Tensor grad;

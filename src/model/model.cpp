@@ -104,7 +104,7 @@ const Shape& Model::output_shape() const {
 }
 DType Model::input_dtype() const { return input_dtype_; }
 
-Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward) {
+Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward, bool input_grad) {
   if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!shape_compatible(input_shape(), x.shape()))
     throw Error(fmt::format("model '{}': expected input shape {}, got {}", name_, shape_to_string(input_shape()),
@@ -118,6 +118,7 @@ Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward) {
     RunContext ctx;
     ctx.training = training;
     ctx.keep_for_backward = keep_for_backward;
+    ctx.input_grad = i > 1 || input_grad;
     ctx.rng = &rng_;
     ctx.mask = mask ? &*mask : nullptr;
     Tensor out = layer.call(*input, ctx);

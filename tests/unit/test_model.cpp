@@ -1,5 +1,6 @@
 // Sequential and functional models: summary, configs, fit / evaluate / predict, errors, determinism.
 #include <cmath>
+#include <functional>
 #include <gtest/gtest.h>
 
 #include "fixtures.h"
@@ -282,5 +283,41 @@ TEST(Model, WholeModelGradientCheck) {
     Tensor xp = x, xm = x;
     xp[i] += 1e-3f, xm[i] -= 1e-3f;
     EXPECT_NEAR(dx[i], (objective(xp) - objective(xm)) / 2e-3, 2e-3);
+  }
+}
+
+TEST(Model, FirstLayerSkipsTheInputGradientOnlyWhenToldAndWeightGradientsStayTheSame) {
+  // A training step discards dLoss/dInput, so it runs forward with input_grad = false and the first layer
+  // skips that product. The weight gradients must be exactly those of a backward that computed it.
+  std::vector<std::pair<std::string, std::function<LayerPtr()>>> firsts = {
+      {"Dense", [] { return layers::Dense(4, {.activation = "tanh"}); }},
+      {"Conv1D", [] { return layers::Conv1D(3, 2, {.padding = "same", .activation = "relu"}); }},
+      {"GRU", [] { return layers::GRU(4, {.return_sequences = true}); }},
+      {"LSTM with input dropout", [] { return layers::LSTM(4, {.dropout = 0.3f, .return_sequences = true}); }},
+      {"Bidirectional", [] {
+         return layers::Bidirectional(layers::LSTM(3, {.return_sequences = true}),
+                                      {.backward_layer = layers::GRU(2, {.return_sequences = true, .go_backwards = true})});
+       }},
+      {"TimeDistributed", [] { return layers::TimeDistributed(layers::Dense(3)); }},
+  };
+  for (auto& [what, make] : firsts) {
+    SCOPED_TRACE(what);
+    std::vector<std::vector<float>> grads[2];
+    Tensor dx[2];
+    for (int wanted = 0; wanted < 2; ++wanted) {
+      set_random_seed(5);
+      auto in = Input({6, 3});
+      auto out = in | make() | layers::Flatten() | layers::Dense(2);
+      Model model(in, out);
+      Tensor x = random_tensor({4, 6, 3}, 11);
+      Tensor y = model.forward(x, /*training=*/true, /*keep_for_backward=*/true, /*input_grad=*/wanted == 1);
+      model.zero_grads();
+      dx[wanted] = model.backward(random_tensor(y.shape(), 12));
+      for (Param* p : model.params()) grads[wanted].emplace_back(p->grad.data(), p->grad.data() + p->grad.size());
+    }
+    EXPECT_TRUE(dx[0].empty()) << "input_grad = false: no input gradient";
+    EXPECT_EQ(dx[1].shape(), (Shape{4, 6, 3})) << "input_grad = true: the input gradient";
+    ASSERT_EQ(grads[0].size(), grads[1].size());
+    for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << "param " << i;
   }
 }
