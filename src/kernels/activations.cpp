@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/fast_math.h"
 #include "seqnet/tensor.h"
 
 namespace seqnet {
@@ -10,7 +11,11 @@ namespace seqnet {
 namespace {
 constexpr float kSeluAlpha = 1.67326324f;
 constexpr float kSeluScale = 1.05070098f;
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+// The vectorizable exp / tanh of the recurrent kernels (a few ulp; libm's scalar calls cost a model such as
+// the notes' hybrid, whose swish layers see 20 K values a step, a sixth of its step).
+using kernels::fast_exp;
+using kernels::fast_sigmoid;
+using kernels::fast_tanh;
 }  // namespace
 
 Activation activation_from_name(const std::string& name) {
@@ -76,10 +81,10 @@ void activation_forward(Activation a, const float* x, float* y, long n, long row
       for (long i = 0; i < n; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
       return;
     case Activation::sigmoid:
-      for (long i = 0; i < n; ++i) y[i] = sigmoid(x[i]);
+      for (long i = 0; i < n; ++i) y[i] = fast_sigmoid(x[i]);
       return;
     case Activation::tanh:
-      for (long i = 0; i < n; ++i) y[i] = std::tanh(x[i]);
+      for (long i = 0; i < n; ++i) y[i] = fast_tanh(x[i]);
       return;
     case Activation::softmax:
       for (long r = 0; r < n / row; ++r) {
@@ -87,12 +92,12 @@ void activation_forward(Activation a, const float* x, float* y, long n, long row
         float* yi = y + r * row;
         float m = *std::max_element(xi, xi + row);
         float s = 0.0f;
-        for (long j = 0; j < row; ++j) s += (yi[j] = std::exp(xi[j] - m));
+        for (long j = 0; j < row; ++j) s += (yi[j] = fast_exp(xi[j] - m));
         for (long j = 0; j < row; ++j) yi[j] /= s;
       }
       return;
     case Activation::silu:
-      for (long i = 0; i < n; ++i) y[i] = x[i] * sigmoid(x[i]);
+      for (long i = 0; i < n; ++i) y[i] = x[i] * fast_sigmoid(x[i]);
       return;
     case Activation::gelu:  // Keras's default: the exact erf form (approximate=False)
       for (long i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678f));
@@ -147,7 +152,7 @@ void activation_backward(Activation a, const float* x, const float* y, const flo
       return;
     case Activation::silu:
       for (long i = 0; i < n; ++i) {
-        float s = sigmoid(x[i]);
+        float s = fast_sigmoid(x[i]);
         dx[i] = dy[i] * (s + x[i] * s * (1.0f - s));
       }
       return;
@@ -165,7 +170,7 @@ void activation_backward(Activation a, const float* x, const float* y, const flo
       for (long i = 0; i < n; ++i) dx[i] = dy[i] * kSeluScale * (x[i] > 0.0f ? 1.0f : kSeluAlpha * std::exp(x[i]));
       return;
     case Activation::softplus:
-      for (long i = 0; i < n; ++i) dx[i] = dy[i] * sigmoid(x[i]);
+      for (long i = 0; i < n; ++i) dx[i] = dy[i] * fast_sigmoid(x[i]);
       return;
     case Activation::softsign:
       for (long i = 0; i < n; ++i) {
