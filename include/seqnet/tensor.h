@@ -60,10 +60,23 @@ class Tensor {
   DType dtype() const { return dtype_; }
   bool is_float() const { return dtype_ == DType::float32; }
 
-  float* data();
-  const float* data() const;
-  int32_t* idata();
-  const int32_t* idata() const;
+  // The elements; asking for the other dtype is an error naming the shape. Inline: kernels call these per row.
+  float* data() {
+    if (dtype_ != DType::float32) [[unlikely]] wrong_dtype();
+    return f_.data();
+  }
+  const float* data() const {
+    if (dtype_ != DType::float32) [[unlikely]] wrong_dtype();
+    return f_.data();
+  }
+  int32_t* idata() {
+    if (dtype_ != DType::int32) [[unlikely]] wrong_dtype();
+    return i_.data();
+  }
+  const int32_t* idata() const {
+    if (dtype_ != DType::int32) [[unlikely]] wrong_dtype();
+    return i_.data();
+  }
   float& operator[](int64_t i) { return f_[static_cast<size_t>(i)]; }
   float operator[](int64_t i) const { return f_[static_cast<size_t>(i)]; }
 
@@ -81,6 +94,7 @@ class Tensor {
   std::string shape_string() const { return shape_to_string(shape_); }
 
  private:
+  [[noreturn]] void wrong_dtype() const;
   Shape resolve(Shape shape) const;
   Shape shape_;
   int64_t size_ = 0;

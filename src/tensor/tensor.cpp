@@ -65,21 +65,9 @@ int64_t Tensor::dim(int axis) const {
   return shape_[static_cast<size_t>(a)];
 }
 
-float* Tensor::data() {
-  if (dtype_ != DType::float32) throw Error("expected a float32 tensor, got int32 of shape " + shape_string());
-  return f_.data();
-}
-const float* Tensor::data() const {
-  if (dtype_ != DType::float32) throw Error("expected a float32 tensor, got int32 of shape " + shape_string());
-  return f_.data();
-}
-int32_t* Tensor::idata() {
-  if (dtype_ != DType::int32) throw Error("expected an int32 tensor, got float32 of shape " + shape_string());
-  return i_.data();
-}
-const int32_t* Tensor::idata() const {
-  if (dtype_ != DType::int32) throw Error("expected an int32 tensor, got float32 of shape " + shape_string());
-  return i_.data();
+void Tensor::wrong_dtype() const {
+  if (dtype_ == DType::int32) throw Error("expected a float32 tensor, got int32 of shape " + shape_string());
+  throw Error("expected an int32 tensor, got float32 of shape " + shape_string());
 }
 
 Shape Tensor::resolve(Shape shape) const {
