@@ -39,13 +39,6 @@ void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const
     });
 }
 
-void add_row_vector(float* m, const float* v, long rows, long cols) {
-  split_range(rows, 8, double(rows) * double(cols), [&](long begin, long end) {
-    for (long r = begin; r < end; ++r)
-      for (long j = 0; j < cols; ++j) m[r * cols + j] += v[j];
-  });
-}
-
 void add_column_sums(float* sums, const float* m, long rows, long cols) {
   // By columns, so that every sum runs over the rows in order whatever the thread count.
   split_range(cols, 16, double(rows) * double(cols), [&](long begin, long end) {
@@ -65,6 +58,11 @@ bool small_forward(long in_dim, long out_dim) { return in_dim <= 256 && out_dim 
 
 void matmul_forward(float* out, const float* inp, const float* weight, const float* bias, long rows, long in_dim,
                     long out_dim) {
+  if (small_forward(in_dim, out_dim)) {
+    if (bias) small_gemm_bias(rows, out_dim, in_dim, inp, in_dim, weight, out_dim, bias, out, out_dim);
+    else small_gemm(rows, out_dim, in_dim, inp, in_dim, weight, out_dim, out, out_dim, false);
+    return;
+  }
   float beta = 0.0f;
   if (bias) {
     split_range(rows, 8, double(rows) * double(out_dim), [&](long begin, long end) {
@@ -72,10 +70,7 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
     });
     beta = 1.0f;
   }
-  if (small_forward(in_dim, out_dim))
-    small_gemm(rows, out_dim, in_dim, inp, in_dim, weight, out_dim, out, out_dim, bias != nullptr);
-  else
-    gemm(false, false, rows, out_dim, in_dim, 1.0f, inp, in_dim, weight, out_dim, beta, out, out_dim);
+  gemm(false, false, rows, out_dim, in_dim, 1.0f, inp, in_dim, weight, out_dim, beta, out, out_dim);
 }
 
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,

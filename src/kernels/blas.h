@@ -22,12 +22,14 @@ void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dou
 // large call made outside a parallel region.
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate);
+// C(M,N) = bias(N) + A(M,K) @ B(K,N): small_gemm whose accumulators start from the bias row, so that a
+// layer's bias costs no pass of its own over C.
+void small_gemm_bias(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* bias,
+                     float* C, long ldc);
 // C(M,N) = A^T B (+ C when accumulate) with A stored (K, M): the weight gradients of all time steps at once
 // (K = time * batch is long, M and N are small), in K chunks that stay in cache.
 void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                    bool accumulate);
-// m(rows, cols) += v(cols) on every row.
-void add_row_vector(float* m, const float* v, long rows, long cols);
 // sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
 void add_column_sums(float* sums, const float* m, long rows, long cols);
 // dst(cols, rows) = src(rows, cols)^T

@@ -93,14 +93,15 @@ void direct_forward(float* out, const float* inp, const float* weight, const flo
 #pragma omp parallel for schedule(static) if (B * Lout * KC * F >= kParallelMin * 64)
   for (long b = 0; b < B; ++b) {
     float* o = out + b * Lout * F;
-    if (bias)
-      for (long t = 0; t < Lout; ++t)
-        for (long f = 0; f < F; ++f) o[t * F + f] = bias[f];
-    // K in chunks whose slice of the weight stays in L1 while all rows of the sample pass over it.
+    // K in chunks whose slice of the weight stays in L1 while all rows of the sample pass over it; the
+    // first chunk starts from the bias.
     const long kc = std::max(64L, (16L * 1024 / 4) / F);
-    for (long k0 = 0; k0 < KC; k0 += kc)
-      small_gemm(Lout, F, std::min(kc, KC - k0), xp + b * Lp * C + k0, C, weight + k0 * F, F, o, F,
-                 bias != nullptr || k0 > 0);
+    for (long k0 = 0; k0 < KC; k0 += kc) {
+      const long kn = std::min(kc, KC - k0);
+      const float* a = xp + b * Lp * C + k0;
+      if (k0 == 0 && bias) small_gemm_bias(Lout, F, kn, a, C, weight, F, bias, o, F);
+      else small_gemm(Lout, F, kn, a, C, weight + k0 * F, F, o, F, k0 > 0);
+    }
   }
 }
 

@@ -23,21 +23,30 @@ void apply_mask(float* dst, const float* a, const float* m, long rows, long k, l
 namespace {
 // out(rows, cols) = a(rows, k) @ W(k, cols). With few inputs per row (a recurrent layer's features or units),
 // the register-blocked small GEMM beats the BLAS, which packs both operands first (10 % of an LSTM(8) step).
-void project(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long cols) {
-  if (k <= 64) small_gemm(rows, cols, k, a, k, W, ldw, out, ldo, false);
-  else gemm(false, false, rows, cols, k, 1.0f, a, k, W, ldw, 0.0f, out, ldo);
+// A bias row (may be null) starts the small GEMM's accumulators; the BLAS path adds it afterwards.
+void project(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long cols,
+             const float* bias) {
+  if (k <= 64) {
+    if (bias) small_gemm_bias(rows, cols, k, a, k, W, ldw, bias, out, ldo);
+    else small_gemm(rows, cols, k, a, k, W, ldw, out, ldo, false);
+    return;
+  }
+  gemm(false, false, rows, cols, k, 1.0f, a, k, W, ldw, 0.0f, out, ldo);
+  if (bias)
+    for (long r = 0; r < rows; ++r)
+      for (long j = 0; j < cols; ++j) out[r * ldo + j] += bias[j];
 }
 }  // namespace
 
 void gate_matmul_forward(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long n,
-                         int g0, int g1, const float* masks, long period, float* scratch) {
+                         int g0, int g1, const float* masks, long period, float* scratch, const float* bias) {
   if (!masks) {
-    project(out, ldo, a, rows, k, W + g0 * n, ldw, (g1 - g0) * n);
+    project(out, ldo, a, rows, k, W + g0 * n, ldw, (g1 - g0) * n, bias);
     return;
   }
   for (int g = g0; g < g1; ++g) {
     apply_mask(scratch, a, masks + g * period * k, rows, k, period);
-    project(out + (g - g0) * n, ldo, scratch, rows, k, W + g * n, ldw, n);
+    project(out + (g - g0) * n, ldo, scratch, rows, k, W + g * n, ldw, n, bias ? bias + (g - g0) * n : nullptr);
   }
 }
 

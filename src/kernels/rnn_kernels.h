@@ -10,9 +10,11 @@ namespace seqnet::kernels {
 //   out[:, (g-g0)*n : (g-g0+1)*n] = (a ⊙ m_g) @ W[:, block g]       for g in [g0, g1)
 // a is (rows, k); masks is null (no dropout: one GEMM over all the blocks) or (G, period, k), where
 // row r of `a` uses row r % period of mask m_g (masks drawn per batch row, reused at every time step).
-// out has row stride ldo. scratch holds rows*k floats (unused when masks is null).
+// out has row stride ldo. scratch holds rows*k floats (unused when masks is null). bias (may be null): the
+// (g1 - g0) * n values added to every row of out.
 void gate_matmul_forward(float* out, long ldo, const float* a, long rows, long k, const float* W, long ldw, long n,
-                         int g0, int g1, const float* masks, long period, float* scratch);
+                         int g0, int g1, const float* masks, long period, float* scratch,
+                         const float* bias = nullptr);
 // The backward of gate_matmul_forward for the gradient dout (rows, ldd):
 //   dW[:, block g] += (a ⊙ m_g)^T @ dout_g ;  da += (dout_g @ W_g^T) ⊙ m_g   (da or dW may be null)
 // scratch holds 2*rows*k floats (unused when masks is null).

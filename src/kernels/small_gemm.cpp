@@ -16,12 +16,13 @@ namespace seqnet::kernels {
 namespace {
 
 // A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
+// The accumulators start from C (accumulate), from the row vector `init` (a bias: C = init + A B), or from 0.
 template <int MR, int NR, bool TA = false>
 inline void micro(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                  float* __restrict C, long ldc, bool accumulate) {
+                  float* __restrict C, long ldc, bool accumulate, const float* __restrict init = nullptr) {
   float acc[MR][NR];
   for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NR; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : 0.0f;
+    for (int j = 0; j < NR; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : init ? init[j] : 0.0f;
   for (long k = 0; k < K; ++k) {
     const float* b = B + k * ldb;
     for (int r = 0; r < MR; ++r) {
@@ -39,11 +40,12 @@ typedef float v8f __attribute__((vector_size(32)));
 
 template <int MR, int NV, bool TA = false>
 inline void micro_v8(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                     float* __restrict C, long ldc, bool accumulate) {
+                     float* __restrict C, long ldc, bool accumulate, const float* __restrict init = nullptr) {
   v8f acc[MR][NV];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) {
       if (accumulate) __builtin_memcpy(&acc[r][v], C + r * ldc + 8 * v, sizeof(v8f));
+      else if (init) __builtin_memcpy(&acc[r][v], init + 8 * v, sizeof(v8f));
       else acc[r][v] = v8f{};
     }
   for (long k = 0; k < K; ++k) {
@@ -60,68 +62,82 @@ inline void micro_v8(long K, const float* __restrict A, long lda, const float* _
 
 template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                            bool accumulate) {
+                            bool accumulate, const float* init) {
   long i = 0;
-  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
-  for (; i < M; ++i) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i < M; ++i) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                 bool accumulate) {
+                 bool accumulate, const float* init) {
   thread_local std::vector<float> bp, cp;
   bp.assign(size_t(K * 8), 0.0f);
   cp.assign(size_t(M * 8), 0.0f);
   for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp.data() + k * 8);
-  if (accumulate)
-    for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp.data() + i * 8);
-  column_panel_v8<1>(M, K, A, lda, bp.data(), 8, cp.data(), 8, accumulate);
+  if (accumulate || init)
+    for (long i = 0; i < M; ++i) std::copy_n(accumulate ? C + i * ldc : init, n, cp.data() + i * 8);
+  column_panel_v8<1>(M, K, A, lda, bp.data(), 8, cp.data(), 8, accumulate || init, nullptr);
   for (long i = 0; i < M; ++i) std::copy_n(cp.data() + i * 8, n, C + i * ldc);
 }
 
 template <int NR>
 inline void column_panel(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                         bool accumulate) {
+                         bool accumulate, const float* init) {
   long i = 0;
   // 8 x 32 blocks: 16 AVX-512 accumulators hide the FMA latency (4 x 32 has only 8 chains). Every C value
   // gets the same FMAs in the same order either way.
   if constexpr (NR == 32)
-    for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
-  for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
-  for (; i < M; ++i) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate);
+    for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i < M; ++i) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
 }  // namespace
 
 namespace {
 void small_gemm_serial(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                       bool accumulate) {
+                       bool accumulate, const float* init) {
   if (K <= 0) {
     if (!accumulate)
-      for (long i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
+      for (long i = 0; i < M; ++i) {
+        if (init) std::copy_n(init, N, C + i * ldc);
+        else std::fill_n(C + i * ldc, N, 0.0f);
+      }
     return;
   }
+  auto at = [&](long j) { return init ? init + j : nullptr; };
   long j = 0;
-  for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+  for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
   if (j + 16 <= N) {
-    column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+    column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
     j += 16;
   }
   if (j + 8 <= N) {
-    column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+    column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
     j += 8;
   }
-  if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, accumulate);
+  if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+}
+
+void small_gemm_split(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                      bool accumulate, const float* init) {
+  if (M <= 0 || N <= 0) return;
+  // Row blocks of 8: every row gets the same FMAs in the same order in any block, so the split is invisible.
+  split_range(M, 8, 2.0 * double(M) * double(N) * double(K), [&](long begin, long end) {
+    small_gemm_serial(end - begin, N, K, A + begin * lda, lda, B, ldb, C + begin * ldc, ldc, accumulate, init);
+  });
 }
 }  // namespace
 
-// Row blocks of 8: every row gets the same FMAs in the same order in any block, so the split is invisible.
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate) {
-  if (M <= 0 || N <= 0) return;
-  split_range(M, 8, 2.0 * double(M) * double(N) * double(K), [&](long begin, long end) {
-    small_gemm_serial(end - begin, N, K, A + begin * lda, lda, B, ldb, C + begin * ldc, ldc, accumulate);
-  });
+  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, accumulate, nullptr);
+}
+
+void small_gemm_bias(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* bias,
+                     float* C, long ldc) {
+  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, false, bias);
 }
 
 namespace {

@@ -176,9 +176,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     const bool shared = m && n_in_masks == 1;  // one mask for all gates: a single block of G*u columns
     std::vector<float> scratch(m ? size_t(2 * T * B * in) : 0);
     kernels::gate_matmul_forward(xw_.data(), Gu, xs_.data(), T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0,
-                                 shared ? 1 : G, m, B, scratch.data());
-    if (bias)
-      kernels::add_row_vector(xw_.data(), bias->value.data(), T * B, Gu);
+                                 shared ? 1 : G, m, B, scratch.data(), bias ? bias->value.data() : nullptr);
   }
 
   // States: (S, T+1, B, u). Step 0 starts from initial_state, the carried state (stateful), or zeros.
