@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/blas.h"
+#include "kernels/parallel.h"
 
 namespace seqnet::kernels {
 
@@ -90,19 +91,29 @@ void direct_forward(float* out, const float* inp, const float* weight, const flo
   const long Lp = Lout + K - 1, KC = K * C;
   std::vector<float> xbuf;
   const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
-#pragma omp parallel for schedule(static) if (B * Lout * KC * F >= kParallelMin * 64)
-  for (long b = 0; b < B; ++b) {
-    float* o = out + b * Lout * F;
-    // K in chunks whose slice of the weight stays in L1 while all rows of the sample pass over it; the
-    // first chunk starts from the bias.
-    const long kc = std::max(64L, (16L * 1024 / 4) / F);
+  // Rows [r0, r1) of sample b. K in chunks whose slice of the weight stays in L1 while the rows pass over it;
+  // the first chunk starts from the bias.
+  const long kc = std::max(64L, (16L * 1024 / 4) / F);
+  auto rows_of_sample = [&](long b, long r0, long r1) {
+    float* o = out + (b * Lout + r0) * F;
     for (long k0 = 0; k0 < KC; k0 += kc) {
       const long kn = std::min(kc, KC - k0);
-      const float* a = xp + b * Lp * C + k0;
-      if (k0 == 0 && bias) small_gemm_bias(Lout, F, kn, a, C, weight, F, bias, o, F);
-      else small_gemm(Lout, F, kn, a, C, weight + k0 * F, F, o, F, k0 > 0);
+      const float* a = xp + (b * Lp + r0) * C + k0;
+      if (k0 == 0 && bias) small_gemm_bias(r1 - r0, F, kn, a, C, weight, F, bias, o, F);
+      else small_gemm(r1 - r0, F, kn, a, C, weight + k0 * F, F, o, F, k0 > 0);
     }
+  };
+  if (B < num_threads()) {
+    // Fewer samples than threads (batch-1 prediction): each sample's rows split over the threads, in blocks of
+    // 8 rows, which the small GEMM computes exactly as it would whole.
+    for (long b = 0; b < B; ++b)
+      split_range(Lout, 8, 2.0 * double(Lout) * double(KC) * double(F),
+                  [&](long r0, long r1) { rows_of_sample(b, r0, r1); });
+    return;
   }
+  // Otherwise threads take whole samples.
+#pragma omp parallel for schedule(static) if (B * Lout * KC * F >= kParallelMin * 64)
+  for (long b = 0; b < B; ++b) rows_of_sample(b, 0, Lout);
 }
 
 void direct_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
