@@ -227,6 +227,27 @@ TEST(Conv1D, LargeInputGoesThroughSeveralChunks) {
   expect_tensor_near(conv.params()[1]->grad, one.params()[1]->grad, 2e-3, "bias gradient");
 }
 
+TEST(Conv1D, OneSampleSplitsItsRowsOverThreadsWithTheSameResult) {
+  // A batch smaller than the thread count splits each sample's rows over the threads (batch-1 prediction);
+  // the values must be exactly those of one thread, and match the reference convolution.
+  const int before = num_threads();
+  Conv1D conv(32, 7, {.activation = "relu"});
+  Rng rng(3);
+  conv.build({-1, 500, 128}, rng);
+  Tensor x = random_tensor({1, 500, 128}, 4);
+  Tensor y[2];
+  for (int threads = 1; threads <= 2; ++threads) {
+    set_num_threads(threads);
+    y[threads - 1] = run(conv, x);
+  }
+  set_num_threads(before);
+  ASSERT_EQ(y[0].shape(), y[1].shape());
+  for (int64_t i = 0; i < y[0].size(); ++i) ASSERT_EQ(y[0][i], y[1][i]) << "value " << i;
+  Tensor ref = reference_conv(x, conv.params()[0]->value, &conv.params()[1]->value, "valid", 1, 1);
+  for (int64_t i = 0; i < ref.size(); ++i) ref[i] = std::max(ref[i], 0.0f);
+  expect_tensor_near(y[0], ref, 1e-4, "batch-1 conv vs reference");
+}
+
 TEST(Conv1D, IsALogitsLayerAndDropsTheMask) {
   auto l = layers::Conv1D(1, 3, {.activation = "sigmoid"});
   auto* logits = dynamic_cast<LogitsLayer*>(l.get());
