@@ -123,19 +123,26 @@ Tensor LogitsLayer::activate(Tensor z, bool keep_for_backward) {
   // The output moves on to the next layer: keep z (moved, not copied) and a copy of y only where backward
   // reads it. A linear activation returns z itself: its backward needs neither.
   y_ = Tensor();
+  kept_for_backward_ = keep_for_backward;
   if (activation_ == Activation::linear) {
     z_ = Tensor();
     return z;
   }
+  if (!keep_for_backward) {  // inference: in place, nothing kept (every activation may overwrite its input)
+    z_ = Tensor();
+    activation_forward(activation_, z.data(), z.data(), z.size(), z.rank() ? z.dim(-1) : 1);
+    return z;
+  }
   Tensor y = Tensor::uninitialized(z.shape());
   activation_forward(activation_, z.data(), y.data(), z.size(), z.rank() ? z.dim(-1) : 1);
-  if (keep_for_backward && backward_reads_output(activation_)) y_ = y;
+  if (backward_reads_output(activation_)) y_ = y;
   z_ = std::move(z);
   return y;
 }
 
 Tensor LogitsLayer::backward(const Tensor& dy) {
   if (activation_ == Activation::linear) return backward_from_logits(dy);
+  if (!kept_for_backward_) fail("backward without a forward that kept its logits (keep_for_backward)");
   if (z_.shape() != dy.shape()) fail("backward got a gradient of shape " + dy.shape_string() + " before a matching forward");
   const float* y = backward_reads_output(activation_) ? y_.data() : z_.data();
   if (backward_reads_output(activation_) && y_.empty())

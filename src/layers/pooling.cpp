@@ -51,7 +51,7 @@ Shape Pooling1D::build_impl(const Shape& in, Rng&) {
   return {in[0], in[1] < 0 ? -1 : output_length(in[1]), in[2]};
 }
 
-Tensor Pooling1D::forward(const Tensor& x, RunContext&) {
+Tensor Pooling1D::forward(const Tensor& x, RunContext& ctx) {
   const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
   check_length(L);
   const int64_t Lout = output_length(L);
@@ -63,22 +63,37 @@ Tensor Pooling1D::forward(const Tensor& x, RunContext&) {
   const float* in = x.data();
   float* out = y.data();
   const bool max = max_;
-  if (max) argmax_.assign(size_t(B * Lout * C), -1);
-  else inv_count_.assign(size_t(Lout), 0.0f);
+  // Max pooling records where each maximum came from only when a backward will route gradients there.
+  const bool keep_arg = max && ctx.keep_for_backward;
+  kept_for_backward_ = ctx.keep_for_backward;
+  if (keep_arg) argmax_.resize(size_t(B * Lout * C));  // every entry is written below
+  else argmax_.clear();
+  if (!max) inv_count_.assign(size_t(Lout), 0.0f);
   // Each sample writes its own output rows.
 #pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
   for (int64_t b = 0; b < B; ++b) {
     for (int64_t t = 0; t < Lout; ++t) {
       const int64_t p0 = std::max<int64_t>(t * strides_ - pad_left, 0);
       const int64_t p1 = std::min<int64_t>(t * strides_ - pad_left + pool_size_, L);
-      float* o = out + (b * Lout + t) * C;
+      float* __restrict o = out + (b * Lout + t) * C;
       if (max) {
-        int32_t* arg = argmax_.data() + (b * Lout + t) * C;
-        std::fill(o, o + C, -std::numeric_limits<float>::infinity());
-        for (int64_t p = p0; p < p1; ++p) {
-          const float* row = in + (b * L + p) * C;
-          for (int64_t c = 0; c < C; ++c)
-            if (row[c] > o[c] || arg[c] < 0) o[c] = row[c], arg[c] = int32_t(p);
+        int32_t* __restrict arg = keep_arg ? argmax_.data() + (b * Lout + t) * C : nullptr;
+        if (p0 >= p1) {  // an empty window (no input under it)
+          std::fill_n(o, C, -std::numeric_limits<float>::infinity());
+          if (arg) std::fill_n(arg, C, -1);
+          continue;
+        }
+        // The first step of the window, then strictly greater values: ties keep the earliest step.
+        std::copy_n(in + (b * L + p0) * C, C, o);
+        if (arg) std::fill_n(arg, C, int32_t(p0));
+        for (int64_t p = p0 + 1; p < p1; ++p) {
+          const float* __restrict row = in + (b * L + p) * C;
+          if (arg) {
+            for (int64_t c = 0; c < C; ++c)
+              if (row[c] > o[c]) o[c] = row[c], arg[c] = int32_t(p);
+          } else {
+            for (int64_t c = 0; c < C; ++c) o[c] = row[c] > o[c] ? row[c] : o[c];
+          }
         }
       } else {
         const float inv = 1.0f / float(p1 - p0);
@@ -96,6 +111,8 @@ Tensor Pooling1D::forward(const Tensor& x, RunContext&) {
 }
 
 Tensor Pooling1D::backward(const Tensor& dy) {
+  if (x_shape_.size() != 3) fail("backward called before forward");
+  if (max_ && !kept_for_backward_) fail("backward after a forward that did not keep its argmax (keep_for_backward)");
   const int64_t B = x_shape_[0], L = x_shape_[1], C = x_shape_[2], Lout = dy.dim(1);
   const int64_t pad_left =
       options_.padding == "same" ? std::max<int64_t>((Lout - 1) * strides_ + pool_size_ - L, 0) / 2 : 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <fmt/format.h>
 #include <fstream>
+#include <limits>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -405,6 +406,28 @@ TEST(Pooling1D, GradientsForEveryOption) {
     expect_gradients_match(mp, x, {.max_checks_per_tensor = 66});
     AveragePooling1D ap(c.pool, c.o);
     expect_gradients_match(ap, x, {.max_checks_per_tensor = 66});
+  }
+}
+
+TEST(Pooling1D, InferenceGivesTheTrainingValuesKeepsNoArgmaxAndBackwardSaysSo) {
+  // predict / evaluate (keep_for_backward = false) skip the argmax bookkeeping; the maxima are the same,
+  // ties and NaN included (the first step of a window wins unless a later one is strictly greater).
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x({1, 6, 2}, std::vector<float>{1, nan, 1, 2, 3, 2, nan, 2, 0, 5, 4, 5});
+  for (auto o : {Pooling1DOptions{}, Pooling1DOptions{.strides = 1, .padding = "same"}}) {
+    MaxPooling1D mp(3, o);
+    Rng rng(1);
+    mp.build({-1, 6, 2}, rng);
+    RunContext train;
+    Tensor y = mp.call(x, train);
+    RunContext lean;
+    lean.keep_for_backward = false;
+    Tensor y_lean = mp.call(x, lean);
+    ASSERT_EQ(y.shape(), y_lean.shape());
+    for (int64_t i = 0; i < y.size(); ++i)
+      EXPECT_TRUE(y[i] == y_lean[i] || (std::isnan(y[i]) && std::isnan(y_lean[i]))) << i;
+    expect_error_containing([&] { mp.backward(Tensor::full(y.shape(), 1.0f)); },
+                            "backward after a forward that did not keep its argmax");
   }
 }
 

@@ -82,6 +82,7 @@ class Pooling1D : public Layer {
   Pooling1DOptions options_;
   Shape x_shape_;
   std::vector<int32_t> argmax_;  // max: the input step each output came from (-1: empty window)
+  bool kept_for_backward_ = false;  // the last forward recorded argmax_ (not in inference)
   std::vector<float> inv_count_;  // average: 1 / real elements in each output window, per output step
 };
 

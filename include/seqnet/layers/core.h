@@ -12,7 +12,8 @@ class LogitsLayer : public Layer {
   LogitsLayer(std::string name, std::string class_snake_name, Activation activation)
       : Layer(std::move(name), std::move(class_snake_name)), activation_(activation) {}
   Activation output_activation() const { return activation_; }
-  // The pre-activation values of the last forward call (empty for a linear activation, whose output they are).
+  // The pre-activation values of the last training-mode forward call (empty for a linear activation, whose
+  // output they are, and after an inference call, which applies the activation in place).
   const Tensor& logits() const { return z_; }
   // backward() given the gradient with respect to the logits instead of the output.
   virtual Tensor backward_from_logits(const Tensor& dlogits) = 0;
@@ -20,10 +21,12 @@ class LogitsLayer : public Layer {
   Tensor backward(const Tensor& dy) override;
 
  protected:
-  // Returns act(z) (softmax over the last axis), keeping z as the logits and what backward needs.
+  // Returns act(z) (softmax over the last axis), keeping z as the logits and what backward needs; without
+  // keep_for_backward, z itself overwritten (no copy, nothing kept).
   Tensor activate(Tensor z, bool keep_for_backward);
   Activation activation_;
   Tensor z_, y_;
+  bool kept_for_backward_ = false;
 };
 
 struct DenseOptions {
