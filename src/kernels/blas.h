@@ -28,8 +28,9 @@ void small_gemm_bias(long M, long N, long K, const float* A, long lda, const flo
                      float* C, long ldc);
 // C(M,N) = A^T B (+ C when accumulate) with A stored (K, M): the weight gradients of all time steps at once
 // (K = time * batch is long, M and N are small), in K chunks that stay in cache.
+// column_sums (may be null): += the column sums of B (a bias gradient), each added row by row in order.
 void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                   bool accumulate);
+                   bool accumulate, float* column_sums = nullptr);
 // sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
 void add_column_sums(float* sums, const float* m, long rows, long cols);
 // dst(cols, rows) = src(rows, cols)^T

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <omp.h>
 #include <vector>
 
@@ -120,9 +121,15 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, long B, long L, long C, long F, long K, long Lout, long pad_left) {
   const long Lp = Lout + K - 1, KC = K * C, M = B * Lp - K + 1;
   // dext: K-1 zero rows, then per sample its Lout rows of dout and K-1 zero rows (B*Lp + K-1 rows).
-  std::vector<float> dext(size_t((B * Lp + K - 1) * F), 0.0f);
-  for (long b = 0; b < B; ++b)
-    std::memcpy(dext.data() + (K - 1 + b * Lp) * F, dout + b * Lout * F, sizeof(float) * size_t(Lout * F));
+  // Only the zero rows are zeroed: the rest is dout (megabytes; a full zero-fill cost as much as the copy).
+  std::unique_ptr<float[]> dext_buf(new float[size_t((B * Lp + K - 1) * F)]);
+  float* dext = dext_buf.get();
+  std::fill_n(dext, (K - 1) * F, 0.0f);
+  for (long b = 0; b < B; ++b) {
+    float* rows = dext + (K - 1 + b * Lp) * F;
+    std::memcpy(rows, dout + b * Lout * F, sizeof(float) * size_t(Lout * F));
+    std::fill_n(rows + Lout * F, (K - 1) * F, 0.0f);
+  }
   if (dbias) add_column_sums(dbias, dout, B * Lout, F);
   const bool parallel = M * KC * F >= kParallelMin * 64;
   if (dweight) {
@@ -130,7 +137,7 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
     // samples meet zero rows of dext). Threads take blocks of dweight rows.
     std::vector<float> xbuf;
     const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
-    const float* d0 = dext.data() + (K - 1) * F;
+    const float* d0 = dext + (K - 1) * F;
     // One contiguous share of rows (a multiple of 8) per thread, so that small_gemm_tn's K chunks of
     // dext are reused across many rows while they are in cache.
 #pragma omp parallel if (parallel)
@@ -152,7 +159,7 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
   // dxp(q, c) = sum_{j', f} dext(q + j', f) * wflip(j'*F + f, c): per sample, rows q of that sample.
 #pragma omp parallel for schedule(static) if (parallel)
   for (long b = 0; b < B; ++b)
-    small_gemm(Lp, C, K * F, dext.data() + b * Lp * F, F, wflip.data(), C, dxp + b * Lp * C, C, false);
+    small_gemm(Lp, C, K * F, dext + b * Lp * F, F, wflip.data(), C, dxp + b * Lp * C, C, false);
   if (padded)
     for (long b = 0; b < B; ++b)
       for (long p = 0; p < L; ++p) {

@@ -268,15 +268,15 @@ void recurrent_matmul_t(const float* d, const float* rmask, const float* RT, flo
 }
 
 void recurrent_weight_grad(const float* H, const float* rmask, const float* D, float* dR, long TB, long B, long u,
-                           int G, float* scratch) {
+                           int G, float* scratch, float* dbias) {
   const long Gu = G * u;
   if (!rmask) {
-    small_gemm_tn(u, Gu, TB, H, u, D, Gu, dR, Gu, true);
+    small_gemm_tn(u, Gu, TB, H, u, D, Gu, dR, Gu, true, dbias);
     return;
   }
   for (int k = 0; k < G; ++k) {
     apply_mask(scratch, H, rmask + k * B * u, TB, u, B);
-    small_gemm_tn(u, u, TB, scratch, u, D + k * u, Gu, dR + k * u, Gu, true);
+    small_gemm_tn(u, u, TB, scratch, u, D + k * u, Gu, dR + k * u, Gu, true, dbias ? dbias + k * u : nullptr);
   }
 }
 

@@ -172,7 +172,7 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
 
 namespace {
 void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C,
-                          long ldc, bool accumulate) {
+                          long ldc, bool accumulate, float* column_sums) {
   if (!accumulate)
     for (long i = 0; i < M; ++i) std::fill_n(C + i * ldc, N, 0.0f);
   // K in chunks whose slice of B stays in L2 while every block of C passes over it.
@@ -192,23 +192,31 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
       j += 8;
     }
     if (j < N) tail_tn(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc);
+    // The chunk of B is still in cache: its column sums (a bias gradient) cost no pass of their own. Row by
+    // row in order, as add_column_sums adds them.
+    if (column_sums)
+      for (long k = 0; k < kn; ++k)
+        for (long c = 0; c < N; ++c) column_sums[c] += b[k * ldb + c];
   }
 }
 }  // namespace
 
 // Split by rows of C (columns of A) in blocks of 8, or when those are few by columns in panels of 32; never
-// over K, whose sums would then depend on the thread count.
+// over K, whose sums would then depend on the thread count. The column sums go with the part that holds
+// the first rows (row split) or with each part's own columns (column split).
 void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                   bool accumulate) {
+                   bool accumulate, float* column_sums) {
   if (M <= 0 || N <= 0) return;
   const double flops = 2.0 * double(M) * double(N) * double(K);
   if (M >= 16)
     split_range(M, 8, flops, [&](long begin, long end) {
-      small_gemm_tn_serial(end - begin, N, K, A + begin, lda, B, ldb, C + begin * ldc, ldc, accumulate);
+      small_gemm_tn_serial(end - begin, N, K, A + begin, lda, B, ldb, C + begin * ldc, ldc, accumulate,
+                           begin == 0 ? column_sums : nullptr);
     });
   else
     split_range(N, 32, flops, [&](long begin, long end) {
-      small_gemm_tn_serial(M, end - begin, K, A, lda, B + begin, ldb, C + begin, ldc, accumulate);
+      small_gemm_tn_serial(M, end - begin, K, A, lda, B + begin, ldb, C + begin, ldc, accumulate,
+                           column_sums ? column_sums + begin : nullptr);
     });
 }
 

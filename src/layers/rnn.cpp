@@ -332,27 +332,30 @@ Tensor RNN::backward(const Tensor& dy) {
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
     if (!rec_masks_.empty()) reuse(masked_states_, {T * B, u});
+    // The recurrent bias gradient (GRU reset_after) is the column sums of D, taken while the GEMM reads it.
     kernels::recurrent_weight_grad(state_at(0, 0), rec_masks_.empty() ? nullptr : rec_masks_.data(), D,
-                                   rkernel->grad.data(), T * B, B, u, G, masked_states_.data());
-    if (two_biases) kernels::add_column_sums(bias->grad.data() + Gu, D, T * B, Gu);
+                                   rkernel->grad.data(), T * B, B, u, G, masked_states_.data(),
+                                   two_biases ? bias->grad.data() + Gu : nullptr);
   }
 
-  // The input projection for all steps at once.
-  if (bias) kernels::add_column_sums(bias->grad.data(), dxw.data(), T * B, Gu);
+  // The input projection for all steps at once; its bias gradient is the column sums of dxw.
   // The input gradient only when the caller wants it (not for the first layer of a training step).
   const bool want_dx = input_grad_wanted();
-  Tensor dxs = want_dx ? Tensor({T, B, in}) : Tensor();
   const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
+  // The masked product accumulates into dxs; the unmasked one writes every value.
+  Tensor dxs = !want_dx ? Tensor() : m ? Tensor({T, B, in}) : Tensor::uninitialized({T, B, in});
   const bool shared = m && in_masks_.dim(0) == 1;
   if (!m) {
     // Tall and skinny (T*B rows, in and G*u small): blocked kernels without a BLAS's packing overhead.
-    kernels::small_gemm_tn(in, Gu, T * B, xs_.data(), in, dxw.data(), Gu, kernel->grad.data(), Gu, true);
+    kernels::small_gemm_tn(in, Gu, T * B, xs_.data(), in, dxw.data(), Gu, kernel->grad.data(), Gu, true,
+                           bias ? bias->grad.data() : nullptr);
     if (want_dx) {
       std::vector<float> kernel_t(size_t(Gu * in));
       kernels::transpose(kernel->value.data(), in, Gu, kernel_t.data());
       kernels::small_gemm(T * B, in, Gu, dxw.data(), Gu, kernel_t.data(), in, dxs.data(), in, false);
     }
   } else {
+    if (bias) kernels::add_column_sums(bias->grad.data(), dxw.data(), T * B, Gu);
     std::vector<float> mm_scratch(size_t(2 * T * B * in));
     kernels::gate_matmul_backward(want_dx ? dxs.data() : nullptr, kernel->grad.data(), dxw.data(), Gu, xs_.data(),
                                   T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0, shared ? 1 : G, m, B,
