@@ -88,7 +88,7 @@ namespace {
 // zero. The time loop's buffers are tens of MB; allocating them afresh each call costs page faults and
 // zero-fills comparable to the arithmetic.
 void reuse(Tensor& t, const Shape& s) {
-  if (t.shape() != s) t = Tensor(s);
+  if (t.shape() != s) t = Tensor::uninitialized(s);  // callers write before they read, as with a reused buffer
 }
 // Inverted dropout masks (n, B, k): 0 with probability `rate`, else 1/(1-rate).
 Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate) {
