@@ -13,6 +13,7 @@
 #include "io/layer_registry.h"
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
+#include "kernels/parallel.h"
 #include "kernels/rnn_kernels.h"
 #include "layers/rnn_cells.h"
 #include "seqnet/layers/recurrent.h"
@@ -97,6 +98,24 @@ Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate)
   for (int64_t i = 0; i < m.size(); ++i) m[i] = rng.uniform() < rate ? 0.0f : keep;
   return m;
 }
+// src (B, T, n) -> dst (T, B, n) in processing order (time reversed for go_backwards), and back. Megabytes of
+// copying between layers: split over threads by steps (each step's rows are its own).
+void time_major(const float* src, float* dst, int64_t B, int64_t T, int64_t n, bool reverse) {
+  kernels::split_range(long(T), 1, 20.0 * double(B * T * n), [&](long s0, long s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t t = reverse ? T - 1 - s : s;
+      for (int64_t b = 0; b < B; ++b) std::copy_n(src + (b * T + t) * n, n, dst + (s * B + b) * n);
+    }
+  });
+}
+void batch_major(const float* src, float* dst, int64_t B, int64_t T, int64_t n, bool reverse) {
+  kernels::split_range(long(T), 1, 20.0 * double(B * T * n), [&](long s0, long s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int64_t t = reverse ? T - 1 - s : s;
+      for (int64_t b = 0; b < B; ++b) std::copy_n(src + (s * B + b) * n, n, dst + (b * T + t) * n);
+    }
+  });
+}
 // How many row shards the time loop runs in: one per thread when the sequence is worth it. Every row's
 // arithmetic is the same whichever shard runs it, so results do not depend on the thread count.
 int shard_count(int64_t B, int64_t T, int64_t Gu, int64_t u, bool fused) {
@@ -168,8 +187,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
 
   // Time-major input in processing order, and its projection for all steps at once.
   reuse(xs_, {T, B, in});
-  for (int64_t s = 0; s < T; ++s)
-    for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + (b * T + t_of(s)) * in, in, xs_.data() + (s * B + b) * in);
+  time_major(x.data(), xs_.data(), B, T, in, options_.go_backwards);
   reuse(xw_, {T, B, Gu});
   {
     const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
@@ -363,10 +381,7 @@ Tensor RNN::backward(const Tensor& dy) {
   }
   if (!want_dx) return Tensor();
   Tensor dx = Tensor::uninitialized(x_shape_);
-  for (int64_t s = 0; s < T; ++s) {
-    const int64_t t = options_.go_backwards ? T - 1 - s : s;
-    for (int64_t b = 0; b < B; ++b) std::copy_n(dxs.data() + (s * B + b) * in, in, dx.data() + (b * T + t) * in);
-  }
+  batch_major(dxs.data(), dx.data(), B, T, in, options_.go_backwards);
   return dx;
 }
 
