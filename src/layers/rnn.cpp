@@ -185,12 +185,17 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
       fail(fmt::format("recurrent dropout masks must be ({}, {}, {}), got {}", G, B, u, rec_masks_.shape_string()));
   }
 
-  // Time-major input in processing order, and its projection for all steps at once.
+  // Time-major input in processing order. Its projection x W + b: step by step inside the time loop, where
+  // each shard's rows stay in cache until the step reads them (the projection of all steps at once is tens of
+  // MB written, then read back from memory); for all steps at once under input dropout (per-gate masks).
   reuse(xs_, {T, B, in});
   time_major(x.data(), xs_.data(), B, T, in, options_.go_backwards);
-  reuse(xw_, {T, B, Gu});
-  {
-    const float* m = in_masks_.empty() ? nullptr : in_masks_.data();
+  const bool project_per_step = in_masks_.empty();
+  if (project_per_step) {
+    xw_ = Tensor();
+  } else {
+    reuse(xw_, {T, B, Gu});
+    const float* m = in_masks_.data();
     const bool shared = m && n_in_masks == 1;  // one mask for all gates: a single block of G*u columns
     std::vector<float> scratch(m ? size_t(2 * T * B * in) : 0);
     kernels::gate_matmul_forward(xw_.data(), Gu, xs_.data(), T * B, in, kernel->value.data(), Gu, shared ? Gu : u, 0,
@@ -245,8 +250,20 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     const int64_t cache_n = kept_for_backward_ ? sh.cache.dim(1) : 0;  // 0: one step's cache, reused
     const float* rmask = shard_rec_masks(sh);
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
+    std::vector<float> xw_step(project_per_step ? size_t(Bj * Gu) : 0);
+    const float* in_kernel = kernel->value.data();
+    const float* in_bias = bias ? bias->value.data() : nullptr;
     for (int64_t s = 0; s < T; ++s) {
-      rnn::StepTensors st{xw_.data() + (s * B + b0) * Gu, state_at(0, s) + b0 * u,
+      const float* xw_s;
+      if (project_per_step) {
+        const float* xs_rows = xs_.data() + (s * B + b0) * in;
+        if (in_bias) kernels::small_gemm_bias(Bj, Gu, in, xs_rows, in, in_kernel, Gu, in_bias, xw_step.data(), Gu);
+        else kernels::small_gemm(Bj, Gu, in, xs_rows, in, in_kernel, Gu, xw_step.data(), Gu, false);
+        xw_s = xw_step.data();
+      } else {
+        xw_s = xw_.data() + (s * B + b0) * Gu;
+      }
+      rnn::StepTensors st{xw_s, state_at(0, s) + b0 * u,
                           S > 1 ? state_at(1, s) + b0 * u : nullptr, state_at(0, s + 1) + b0 * u,
                           S > 1 ? state_at(1, s + 1) + b0 * u : nullptr, sh.cache.data() + s * cache_n, rmask};
       cell_->step_forward(w, st, Bj, scratch.data());
@@ -330,7 +347,7 @@ Tensor RNN::backward(const Tensor& dy) {
         for (int64_t b = b0; b < sh.b1; ++b)
           if (mask[s * B + b] == 0.0f)
             for (int k = 0; k < S; ++k) std::fill_n(cell_g.data() + (k * Bj + b - b0) * u, u, 0.0f);
-      rnn::StepTensors st{xw_.data() + (s * B + b0) * Gu, state_at(0, s) + b0 * u,
+      rnn::StepTensors st{nullptr /* backward never reads the projection */, state_at(0, s) + b0 * u,
                           S > 1 ? state_at(1, s) + b0 * u : nullptr, state_at(0, s + 1) + b0 * u,
                           S > 1 ? state_at(1, s + 1) + b0 * u : nullptr, sh.cache.data() + s * cache_n,
                           rmask};

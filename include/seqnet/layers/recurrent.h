@@ -100,7 +100,7 @@ class RNN : public Layer {
   // What forward keeps for backward.
   Shape x_shape_;          // (B, T, in) of the last forward
   Tensor xs_;              // (T, B, in) in processing order
-  Tensor xw_;              // (T, B, G*u)
+  Tensor xw_;              // (T, B, G*u) input projection, under input dropout only (else made per step)
   Tensor states_;          // (S, T+1, B, u): states before step 0 .. after step T-1 (2 slots when !kept)
   bool kept_for_backward_ = true;
   // Threads split the batch into shards of rows, each running the whole sequence (no synchronisation per
