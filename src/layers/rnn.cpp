@@ -188,9 +188,16 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   // Time-major input in processing order. Its projection x W + b: step by step inside the time loop, where
   // each shard's rows stay in cache until the step reads them (the projection of all steps at once is tens of
   // MB written, then read back from memory); for all steps at once under input dropout (per-gate masks).
-  reuse(xs_, {T, B, in});
-  time_major(x.data(), xs_.data(), B, T, in, options_.go_backwards);
+  // Inference reads each step's rows straight from the batch-major input (row stride T*in); the time-major
+  // copy exists for backward's kernel gradient and for the masked projection.
   const bool project_per_step = in_masks_.empty();
+  const bool time_major_copy = ctx.keep_for_backward || !project_per_step;
+  if (time_major_copy) {
+    reuse(xs_, {T, B, in});
+    time_major(x.data(), xs_.data(), B, T, in, options_.go_backwards);
+  } else {
+    xs_ = Tensor();
+  }
   if (project_per_step) {
     xw_ = Tensor();
   } else {
@@ -256,9 +263,10 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
     for (int64_t s = 0; s < T; ++s) {
       const float* xw_s;
       if (project_per_step) {
-        const float* xs_rows = xs_.data() + (s * B + b0) * in;
-        if (in_bias) kernels::small_gemm_bias(Bj, Gu, in, xs_rows, in, in_kernel, Gu, in_bias, xw_step.data(), Gu);
-        else kernels::small_gemm(Bj, Gu, in, xs_rows, in, in_kernel, Gu, xw_step.data(), Gu, false);
+        const float* rows = time_major_copy ? xs_.data() + (s * B + b0) * in : x.data() + (b0 * T + t_of(s)) * in;
+        const int64_t ld = time_major_copy ? in : T * in;
+        if (in_bias) kernels::small_gemm_bias(Bj, Gu, in, rows, ld, in_kernel, Gu, in_bias, xw_step.data(), Gu);
+        else kernels::small_gemm(Bj, Gu, in, rows, ld, in_kernel, Gu, xw_step.data(), Gu, false);
         xw_s = xw_step.data();
       } else {
         xw_s = xw_.data() + (s * B + b0) * Gu;
