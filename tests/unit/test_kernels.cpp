@@ -1,0 +1,128 @@
+// The small-matrix kernels every layer goes through (src/kernels): each against a double-precision reference
+// over shapes that reach every panel width (32, 24, 16, 8) and the zero-padded tail, with strided operands and
+// each way the accumulators start (zero, C, a bias row); and bitwise the same on one and two threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "kernels/blas.h"
+#include "seqnet/random.h"
+#include "seqnet/threads.h"
+
+using namespace seqnet;
+
+namespace {
+
+std::vector<float> uniform(size_t n, uint64_t seed) {
+  Rng rng(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = rng.uniform(-1.0f, 1.0f);
+  return v;
+}
+
+enum class Start { zero, accumulate, bias };
+
+// C(M, N) = [C or bias or 0] + A(M, K) B(K, N) in double precision.
+std::vector<double> reference(long M, long N, long K, const std::vector<float>& A, long lda, const std::vector<float>& B,
+                              long ldb, const std::vector<float>& C, long ldc, const std::vector<float>& bias,
+                              Start start) {
+  std::vector<double> out(size_t(M * N));
+  for (long i = 0; i < M; ++i)
+    for (long j = 0; j < N; ++j) {
+      double s = start == Start::accumulate ? C[size_t(i * ldc + j)] : start == Start::bias ? bias[size_t(j)] : 0.0;
+      for (long k = 0; k < K; ++k) s += double(A[size_t(i * lda + k)]) * double(B[size_t(k * ldb + j)]);
+      out[size_t(i * N + j)] = s;
+    }
+  return out;
+}
+
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : before_(num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(before_); }
+
+ private:
+  int before_;
+};
+
+}  // namespace
+
+TEST(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
+  for (long M : {1L, 3L, 8L, 13L, 64L})
+    for (long N : {1L, 5L, 8L, 16L, 24L, 29L, 32L, 40L, 56L, 72L, 96L, 100L})
+      for (long K : {1L, 7L, 32L, 70L})
+        for (Start start : {Start::zero, Start::accumulate, Start::bias}) {
+          SCOPED_TRACE(::testing::Message() << "M=" << M << " N=" << N << " K=" << K << " start=" << int(start));
+          const long lda = K + 3, ldb = N + 2, ldc = N + 1;  // strided operands, as the layers pass them
+          const auto A = uniform(size_t(M * lda), 1), B = uniform(size_t(K * ldb), 2), bias = uniform(size_t(N), 3);
+          auto C = uniform(size_t(M * ldc), 4);
+          const auto want = reference(M, N, K, A, lda, B, ldb, C, ldc, bias, start);
+          if (start == Start::bias)
+            kernels::small_gemm_bias(M, N, K, A.data(), lda, B.data(), ldb, bias.data(), C.data(), ldc);
+          else
+            kernels::small_gemm(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, start == Start::accumulate);
+          for (long i = 0; i < M; ++i)
+            for (long j = 0; j < N; ++j)
+              ASSERT_NEAR(C[size_t(i * ldc + j)], want[size_t(i * N + j)], 1e-5 * (1 + double(K)))
+                  << "C(" << i << ", " << j << ")";
+        }
+}
+
+TEST(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
+  // C(M, N) += A^T B with A stored (K, M), over K chunks (700 > one chunk), and the column sums of B.
+  for (long M : {3L, 8L, 20L})
+    for (long N : {5L, 24L, 32L, 40L, 100L})
+      for (long K : {1L, 100L, 700L}) {
+        SCOPED_TRACE(::testing::Message() << "M=" << M << " N=" << N << " K=" << K);
+        const long lda = M + 1, ldb = N + 3, ldc = N;
+        const auto A = uniform(size_t(K * lda), 5), B = uniform(size_t(K * ldb), 6);
+        auto C = uniform(size_t(M * ldc), 7);
+        std::vector<float> sums = uniform(size_t(N), 8), want_sums = sums;
+        for (long k = 0; k < K; ++k)
+          for (long j = 0; j < N; ++j) want_sums[size_t(j)] += B[size_t(k * ldb + j)];  // the order add_column_sums uses
+        std::vector<double> want(size_t(M * N));
+        for (long i = 0; i < M; ++i)
+          for (long j = 0; j < N; ++j) {
+            double s = C[size_t(i * ldc + j)];
+            for (long k = 0; k < K; ++k) s += double(A[size_t(k * lda + i)]) * double(B[size_t(k * ldb + j)]);
+            want[size_t(i * N + j)] = s;
+          }
+        kernels::small_gemm_tn(M, N, K, A.data(), lda, B.data(), ldb, C.data(), ldc, true, sums.data());
+        for (long i = 0; i < M; ++i)
+          for (long j = 0; j < N; ++j)
+            ASSERT_NEAR(C[size_t(i * ldc + j)], want[size_t(i * N + j)], 1e-5 * (1 + double(K))) << i << ", " << j;
+        for (long j = 0; j < N; ++j) ASSERT_EQ(sums[size_t(j)], want_sums[size_t(j)]) << "column " << j;
+      }
+}
+
+TEST(SmallGemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
+  // Above the parallel threshold the kernels split rows (or, for few rows, columns) over threads, never the
+  // reduction: every value must come out bit for bit as on one thread.
+  struct Shape3 {
+    long M, N, K;
+  };
+  for (Shape3 s : {Shape3{2048, 96, 64}, Shape3{1000, 24, 500}}) {
+    const auto A = uniform(size_t(s.M * s.K), 9), B = uniform(size_t(s.K * s.N), 10), bias = uniform(size_t(s.N), 11);
+    std::vector<float> C[2];
+    for (int threads = 1; threads <= 2; ++threads) {
+      ThreadCount t(threads);
+      C[threads - 1].assign(size_t(s.M * s.N), 0.0f);
+      kernels::small_gemm_bias(s.M, s.N, s.K, A.data(), s.K, B.data(), s.N, bias.data(), C[threads - 1].data(), s.N);
+    }
+    ASSERT_EQ(C[0], C[1]) << "small_gemm_bias " << s.M << "x" << s.N << "x" << s.K;
+  }
+  for (Shape3 s : {Shape3{64, 96, 4096}, Shape3{8, 256, 8192}}) {  // row split; column split (M < 16)
+    const auto A = uniform(size_t(s.K * s.M), 12), B = uniform(size_t(s.K * s.N), 13);
+    std::vector<float> C[2], sums[2];
+    for (int threads = 1; threads <= 2; ++threads) {
+      ThreadCount t(threads);
+      C[threads - 1].assign(size_t(s.M * s.N), 0.0f);
+      sums[threads - 1].assign(size_t(s.N), 0.0f);
+      kernels::small_gemm_tn(s.M, s.N, s.K, A.data(), s.M, B.data(), s.N, C[threads - 1].data(), s.N, false,
+                             sums[threads - 1].data());
+    }
+    ASSERT_EQ(C[0], C[1]) << "small_gemm_tn " << s.M << "x" << s.N << "x" << s.K;
+    ASSERT_EQ(sums[0], sums[1]) << "column sums " << s.M << "x" << s.N << "x" << s.K;
+  }
+}
