@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
@@ -239,6 +240,23 @@ inline void gru_row_backward(const float* __restrict gz, const float* __restrict
 
 }  // namespace
 
+namespace {
+// Calls f(std::integral_constant<long, W>) with W = u for the unit counts of the book's and the notes' models
+// (8, 16, 24, 32, 64), else W = 0 (the width only known at run time). With W fixed the compiler unrolls a
+// row's gates into whole vectors with no remainder loop.
+template <typename F>
+void with_units(long u, F&& f) {
+  switch (u) {
+    case 8: f(std::integral_constant<long, 8>{}); return;
+    case 16: f(std::integral_constant<long, 16>{}); return;
+    case 24: f(std::integral_constant<long, 24>{}); return;
+    case 32: f(std::integral_constant<long, 32>{}); return;
+    case 64: f(std::integral_constant<long, 64>{}); return;
+    default: f(std::integral_constant<long, 0>{});
+  }
+}
+}  // namespace
+
 void recurrent_matmul(const float* h, const float* rmask, const float* R, float* out, long B, long u, int G,
                       bool accumulate, float* scratch) {
   const long Gu = G * u;
@@ -307,8 +325,7 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
           h + b * u, u);
     }
   };
-  if (u == 8) rows(lstm_row_forward<8>);
-  else rows(lstm_row_forward<0>);
+  with_units(u, [&](auto w) { rows(lstm_row_forward<decltype(w)::value>); });
 }
 
 void lstm_fused_backward(const float* gates, const float* c_prev, const float* tc, const float* dh, const float* dc,
@@ -323,8 +340,10 @@ void lstm_fused_backward(const float* gates, const float* c_prev, const float* t
           d + 2 * u, d + 3 * u, dc_prev + b * u, u);
     }
   };
-  if (dc) u == 8 ? rows(lstm_row_backward<true, 8>) : rows(lstm_row_backward<true>);
-  else u == 8 ? rows(lstm_row_backward<false, 8>) : rows(lstm_row_backward<false>);
+  with_units(u, [&](auto w) {
+    if (dc) rows(lstm_row_backward<true, decltype(w)::value>);
+    else rows(lstm_row_backward<false, decltype(w)::value>);
+  });
   recurrent_matmul_t(dpre, rmask, RT, dh_prev, B, u, 4, false, scratch);
 }
 
@@ -340,8 +359,10 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
       row(x, x + u, x + 2 * u, rc, rc + u, rc + 2 * u, b_rec, h_prev + b * u, g, g + u, g + 2 * u, h + b * u, u);
     }
   };
-  if (b_rec) u == 8 ? rows(gru_row_forward<true, 8>) : rows(gru_row_forward<true>);
-  else u == 8 ? rows(gru_row_forward<false, 8>) : rows(gru_row_forward<false>);
+  with_units(u, [&](auto w) {
+    if (b_rec) rows(gru_row_forward<true, decltype(w)::value>);
+    else rows(gru_row_forward<false, decltype(w)::value>);
+  });
 }
 
 void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
@@ -356,7 +377,7 @@ void gru_fused_backward(const float* gates, const float* rec, const float* h_pre
           dr + 2 * u, dh_prev + b * u, u);
     }
   };
-  u == 8 ? rows(gru_row_backward<8>) : rows(gru_row_backward<0>);
+  with_units(u, [&](auto w) { rows(gru_row_backward<decltype(w)::value>); });
   recurrent_matmul_t(drec, rmask, RT, dh_prev, B, u, 3, true, scratch);
 }
 
