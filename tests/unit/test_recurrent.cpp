@@ -300,6 +300,21 @@ TEST(RecurrentGrad, EightUnitsTakeTheFixedWidthKernels) {
   }
 }
 
+TEST(RecurrentGrad, EveryFixedWidthKernel) {
+  // Compile-time-width gate kernels also exist for 16, 24, 32 and 64 units (the notes' hybrid model, the weather
+  // GRUs): gradients through each, with and without a carried cell gradient.
+  Tensor x = random_tensor({2, 3, 3}, 24);
+  for (int64_t units : {16, 24, 32, 64})
+    for (bool seq : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << units << " units, return_sequences " << seq);
+      RecurrentOptions o{.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq};
+      LSTM lstm(units, o);
+      expect_gradients_match(lstm, x, {.max_checks_per_tensor = 24});
+      GRU gru(units, o);
+      expect_gradients_match(gru, x, {.max_checks_per_tensor = 24});
+    }
+}
+
 TEST(RecurrentGrad, DropoutWithFixedMasks) {
   // Masks come from a freshly seeded Rng on every call of the harness, so they are fixed across the
   // finite-difference evaluations.
