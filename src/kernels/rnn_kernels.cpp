@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
+#include "kernels/parallel.h"
 
 namespace seqnet::kernels {
 
@@ -286,16 +288,32 @@ void recurrent_matmul_t(const float* d, const float* rmask, const float* RT, flo
 }
 
 void recurrent_weight_grad(const float* H, const float* rmask, const float* D, float* dR, long TB, long B, long u,
-                           int G, float* scratch, float* dbias) {
+                           int G, float* dbias) {
   const long Gu = G * u;
   if (!rmask) {
     small_gemm_tn(u, Gu, TB, H, u, D, Gu, dR, Gu, true, dbias);
     return;
   }
-  for (int k = 0; k < G; ++k) {
-    apply_mask(scratch, H, rmask + k * B * u, TB, u, B);
-    small_gemm_tn(u, u, TB, scratch, u, D + k * u, Gu, dR + k * u, Gu, true, dbias ? dbias + k * u : nullptr);
-  }
+  // The mask of sequence b is the same at every step, so
+  //   dR[i, gate k] += sum_b m_k[b, i] * (H_b^T D_b)[i, gate k],
+  // H_b and D_b the T rows of sequence b (every B-th row): one unmasked product per sequence for all gates,
+  // the masks applied to its rows, instead of a masked copy of every state per gate. Threads take rows of
+  // dR; each row sums over the sequences in order, so the result does not depend on the thread count.
+  const long T = TB / B;
+  if (dbias) add_column_sums(dbias, D, TB, Gu);
+  split_range(u, 8, 2.0 * double(TB) * double(u) * double(Gu), [&](long i0, long i1) {
+    std::vector<float> P(size_t((i1 - i0) * Gu));
+    for (long b = 0; b < B; ++b) {
+      small_gemm_tn(i1 - i0, Gu, T, H + b * u + i0, B * u, D + b * Gu, B * Gu, P.data(), Gu, false);
+      for (int k = 0; k < G; ++k)
+        for (long i = i0; i < i1; ++i) {
+          const float m = rmask[(k * B + b) * u + i];
+          const float* p = P.data() + (i - i0) * Gu + k * u;
+          float* d = dR + i * Gu + k * u;
+          for (long j = 0; j < u; ++j) d[j] = SEQNET_FMA(m, p[j], d[j]);
+        }
+    }
+  });
 }
 
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,

@@ -53,9 +53,9 @@ void recurrent_matmul_t(const float* d, const float* rmask, const float* RT, flo
                         bool accumulate, float* scratch);
 // dR(u, G*u) += sum over the T*B rows of the states: (H ⊙ m_k)^T @ D[:, gate k], with the mask row
 // repeating every B rows (one mask per sequence, the same at every step). H is (T*B, u), D (T*B, G*u);
-// `scratch` holds T*B*u floats when rmask is set. dbias (may be null): += the column sums of D.
+// dbias (may be null): += the column sums of D.
 void recurrent_weight_grad(const float* H, const float* rmask, const float* D, float* dR, long TB, long B, long u,
-                           int G, float* scratch, float* dbias = nullptr);
+                           int G, float* dbias = nullptr);
 
 // SimpleRNN: pre = xw + h_prev @ R, h = tanh(pre).
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,

@@ -374,10 +374,9 @@ Tensor RNN::backward(const Tensor& dy) {
   });
   if (fused) {
     const float* D = drec.empty() ? dxw.data() : drec.data();  // (T*B, Gu), rows aligned with the h_prev rows
-    if (!rec_masks_.empty()) reuse(masked_states_, {T * B, u});
     // The recurrent bias gradient (GRU reset_after) is the column sums of D, taken while the GEMM reads it.
     kernels::recurrent_weight_grad(state_at(0, 0), rec_masks_.empty() ? nullptr : rec_masks_.data(), D,
-                                   rkernel->grad.data(), T * B, B, u, G, masked_states_.data(),
+                                   rkernel->grad.data(), T * B, B, u, G,
                                    two_biases ? bias->grad.data() + Gu : nullptr);
   }
 

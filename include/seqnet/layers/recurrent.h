@@ -113,7 +113,6 @@ class RNN : public Layer {
   std::vector<Shard> shards_;
   const float* shard_rec_masks(const Shard& sh) const;
   Tensor dxw_, drec_, rkernel_t_;  // backward work buffers, kept so that each call reuses their memory
-  Tensor masked_states_;           // (T*B, u) states times one gate's recurrent dropout mask
   Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
   Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
   Tensor fixed_in_masks_, fixed_rec_masks_;
