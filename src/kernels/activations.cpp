@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kernels/fast_math.h"
+#include "kernels/parallel.h"
 #include "seqnet/tensor.h"
 
 namespace seqnet {
@@ -72,7 +73,8 @@ bool activation_backward_needs_only_output(Activation a) {
   }
 }
 
-void activation_forward(Activation a, const float* x, float* y, long n, long row) {
+namespace {
+void forward_part(Activation a, const float* x, float* y, long n, long row) {
   switch (a) {
     case Activation::linear:
       if (x != y) std::copy_n(x, n, y);
@@ -126,7 +128,7 @@ void activation_forward(Activation a, const float* x, float* y, long n, long row
   }
 }
 
-void activation_backward(Activation a, const float* x, const float* y, const float* dy, float* dx, long n, long row) {
+void backward_part(Activation a, const float* x, const float* y, const float* dy, float* dx, long n, long row) {
   switch (a) {
     case Activation::linear:
       if (dx != dy) std::copy_n(dy, n, dx);
@@ -188,6 +190,25 @@ void activation_backward(Activation a, const float* x, const float* y, const flo
       for (long i = 0; i < n; ++i) dx[i] = (x[i] > -2.5f && x[i] < 2.5f) ? 0.2f * dy[i] : 0.0f;
       return;
   }
+}
+
+}  // namespace
+
+// Megabytes of elementwise work (a Conv1D's relu over every step of a batch) split over the threads by whole
+// rows (softmax normalizes along a row); every element is computed the same way on any thread count.
+void activation_forward(Activation a, const float* x, float* y, long n, long row) {
+  row = std::max(row, 1L);
+  kernels::split_range(n / row, 1, 20.0 * double(n), [&](long r0, long r1) {
+    forward_part(a, x + r0 * row, y + r0 * row, (r1 - r0) * row, row);
+  });
+}
+
+void activation_backward(Activation a, const float* x, const float* y, const float* dy, float* dx, long n, long row) {
+  row = std::max(row, 1L);
+  kernels::split_range(n / row, 1, 20.0 * double(n), [&](long r0, long r1) {
+    const long o = r0 * row;
+    backward_part(a, x ? x + o : nullptr, y ? y + o : nullptr, dy + o, dx + o, (r1 - r0) * row, row);
+  });
 }
 
 }  // namespace seqnet
