@@ -39,6 +39,10 @@ void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const
     });
 }
 
+void copy(const float* src, long n, float* dst) {
+  split_range(n, 1024, 20.0 * double(n), [&](long begin, long end) { std::copy(src + begin, src + end, dst + begin); });
+}
+
 void add_column_sums(float* sums, const float* m, long rows, long cols) {
   // By columns, so that every sum runs over the rows in order whatever the thread count.
   split_range(cols, 16, double(rows) * double(cols), [&](long begin, long end) {

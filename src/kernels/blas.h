@@ -33,6 +33,8 @@ void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float
                    bool accumulate, float* column_sums = nullptr);
 // sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
 void add_column_sums(float* sums, const float* m, long rows, long cols);
+// dst = src (n floats), split over threads when it is megabytes (a layer keeping its input for backward).
+void copy(const float* src, long n, float* dst);
 // dst(cols, rows) = src(rows, cols)^T
 void transpose(const float* src, long rows, long cols, float* dst);
 

@@ -124,14 +124,15 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
   // Only the zero rows are zeroed: the rest is dout (megabytes; a full zero-fill cost as much as the copy).
   std::unique_ptr<float[]> dext_buf(new float[size_t((B * Lp + K - 1) * F)]);
   float* dext = dext_buf.get();
+  const bool parallel = M * KC * F >= kParallelMin * 64;
   std::fill_n(dext, (K - 1) * F, 0.0f);
+#pragma omp parallel for schedule(static) if (parallel && B * Lout * F >= kParallelMin)
   for (long b = 0; b < B; ++b) {
     float* rows = dext + (K - 1 + b * Lp) * F;
     std::memcpy(rows, dout + b * Lout * F, sizeof(float) * size_t(Lout * F));
     std::fill_n(rows + Lout * F, (K - 1) * F, 0.0f);
   }
   if (dbias) add_column_sums(dbias, dout, B * Lout, F);
-  const bool parallel = M * KC * F >= kParallelMin * 64;
   if (dweight) {
     // dweight(KC, F) += view(xp)^T @ dext over the M rows of the flattened batch (rows straddling two
     // samples meet zero rows of dext). Threads take blocks of dweight rows.

@@ -116,13 +116,14 @@ Tensor Pooling1D::backward(const Tensor& dy) {
   const int64_t B = x_shape_[0], L = x_shape_[1], C = x_shape_[2], Lout = dy.dim(1);
   const int64_t pad_left =
       options_.padding == "same" ? std::max<int64_t>((Lout - 1) * strides_ + pool_size_ - L, 0) / 2 : 0;
-  Tensor dx(x_shape_);
+  Tensor dx = Tensor::uninitialized(x_shape_);  // each sample zeroes its own rows below, in parallel
   const float* g = dy.data();
   float* d = dx.data();
   const bool max = max_;
   // Each sample adds only into its own input rows.
 #pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
   for (int64_t b = 0; b < B; ++b) {
+    std::fill_n(d + b * L * C, L * C, 0.0f);
     for (int64_t t = 0; t < Lout; ++t) {
       const float* gr = g + (b * Lout + t) * C;
       if (max) {
