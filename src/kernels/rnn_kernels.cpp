@@ -299,12 +299,13 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
   // H_b and D_b the T rows of sequence b (every B-th row): one unmasked product per sequence for all gates,
   // the masks applied to its rows, instead of a masked copy of every state per gate. Threads take rows of
   // dR; each row sums over the sequences in order, so the result does not depend on the thread count.
+  // The bias gradient (column sums of D) rides along in the part holding the first rows, sequence by sequence.
   const long T = TB / B;
-  if (dbias) add_column_sums(dbias, D, TB, Gu);
   split_range(u, 8, 2.0 * double(TB) * double(u) * double(Gu), [&](long i0, long i1) {
     std::vector<float> P(size_t((i1 - i0) * Gu));
     for (long b = 0; b < B; ++b) {
-      small_gemm_tn(i1 - i0, Gu, T, H + b * u + i0, B * u, D + b * Gu, B * Gu, P.data(), Gu, false);
+      small_gemm_tn(i1 - i0, Gu, T, H + b * u + i0, B * u, D + b * Gu, B * Gu, P.data(), Gu, false,
+                    i0 == 0 ? dbias : nullptr);
       for (int k = 0; k < G; ++k)
         for (long i = i0; i < i1; ++i) {
           const float m = rmask[(k * B + b) * u + i];
