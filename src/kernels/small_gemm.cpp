@@ -93,6 +93,50 @@ inline void column_panel(long M, long K, const float* A, long lda, const float* 
   for (; i < M; ++i) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
+// One row of C (batch-1 prediction): up to 128 columns in one pass over K, so that the FMA chains of all its
+// 16-column vectors overlap (a 32-wide panel alone has two chains and waits on the FMA latency at every k).
+// The last N % 16 columns run as scalar chains in the same pass. Each value gets the same FMAs in the same
+// order as in the panels, so a row comes out bitwise as it would in a batch.
+template <int NV>
+inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
+                     long n_tail, bool accumulate, const float* __restrict init) {
+  typedef float v16f __attribute__((vector_size(64)));
+  typedef float v16f_u __attribute__((vector_size(64), aligned(4)));
+  v16f acc[NV];
+  float tail_acc[15];
+  for (int v = 0; v < NV; ++v)
+    acc[v] = accumulate ? *reinterpret_cast<const v16f_u*>(c + 16 * v)
+             : init     ? *reinterpret_cast<const v16f_u*>(init + 16 * v)
+                        : v16f{};
+  for (long t = 0; t < n_tail; ++t) tail_acc[t] = accumulate ? c[16 * NV + t] : init ? init[16 * NV + t] : 0.0f;
+  for (long k = 0; k < K; ++k) {
+    const float* b = B + k * ldb;
+    const float x = a[k];
+    for (int v = 0; v < NV; ++v) acc[v] += x * *reinterpret_cast<const v16f_u*>(b + 16 * v);
+    for (long t = 0; t < n_tail; ++t) tail_acc[t] = SEQNET_FMA(x, b[16 * NV + t], tail_acc[t]);
+  }
+  for (int v = 0; v < NV; ++v) *reinterpret_cast<v16f_u*>(c + 16 * v) = acc[v];
+  for (long t = 0; t < n_tail; ++t) c[16 * NV + t] = tail_acc[t];
+}
+
+void one_row(long N, long K, const float* a, const float* B, long ldb, float* c, bool accumulate, const float* init) {
+  for (long j = 0; j < N; j += 128) {
+    const long n = std::min(128L, N - j), nv = n / 16, n_tail = n % 16;
+    const float* in = init ? init + j : nullptr;
+    switch (nv) {
+      case 0: row_pass<0>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 1: row_pass<1>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 2: row_pass<2>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 3: row_pass<3>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 4: row_pass<4>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 5: row_pass<5>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 6: row_pass<6>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 7: row_pass<7>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      default: row_pass<8>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+    }
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -104,6 +148,10 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
         if (init) std::copy_n(init, N, C + i * ldc);
         else std::fill_n(C + i * ldc, N, 0.0f);
       }
+    return;
+  }
+  if (M == 1) {
+    one_row(N, K, A, B, ldb, C, accumulate, init);
     return;
   }
   auto at = [&](long j) { return init ? init + j : nullptr; };

@@ -126,3 +126,26 @@ TEST(SmallGemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
     ASSERT_EQ(sums[0], sums[1]) << "column sums " << s.M << "x" << s.N << "x" << s.K;
   }
 }
+
+TEST(SmallGemm, OneRowIsBitwiseTheSameRowOfABatch) {
+  // Batch-1 prediction takes a one-row pass (all columns' FMA chains at once); each value must be exactly the
+  // one the same row gets inside a batch, so that predict(x[i:i+1]) equals predict(x)[i].
+  for (long N : {5L, 24L, 100L, 200L})
+    for (Start start : {Start::zero, Start::accumulate, Start::bias}) {
+      SCOPED_TRACE(::testing::Message() << "N=" << N << " start=" << int(start));
+      const long M = 13, K = 100;
+      const auto A = uniform(size_t(M * K), 14), B = uniform(size_t(K * N), 15), bias = uniform(size_t(N), 16);
+      const auto C0 = uniform(size_t(M * N), 17);
+      auto batch = C0;
+      auto run = [&](long m, const float* a, float* c) {
+        if (start == Start::bias) kernels::small_gemm_bias(m, N, K, a, K, B.data(), N, bias.data(), c, N);
+        else kernels::small_gemm(m, N, K, a, K, B.data(), N, c, N, start == Start::accumulate);
+      };
+      run(M, A.data(), batch.data());
+      for (long i = 0; i < M; ++i) {
+        std::vector<float> row(C0.begin() + i * N, C0.begin() + (i + 1) * N);
+        run(1, A.data() + i * K, row.data());
+        for (long j = 0; j < N; ++j) ASSERT_EQ(row[size_t(j)], batch[size_t(i * N + j)]) << "row " << i << " column " << j;
+      }
+    }
+}
