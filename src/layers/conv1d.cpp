@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "io/layer_registry.h"
-#include "kernels/blas.h"
 #include "kernels/conv1d_kernels.h"
 #include "seqnet/layers/conv.h"
 
@@ -73,12 +72,7 @@ Tensor Conv1D::forward(const Tensor& x, RunContext& ctx) {
   check_length(L);
   const int64_t Lout = output_length(L);
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
-  if (ctx.keep_for_backward) {  // backward reads the input; a copy of megabytes is split over the threads
-    if (x_.shape() != x.shape()) x_ = Tensor::uninitialized(x.shape());
-    kernels::copy(x.data(), long(x.size()), x_.data());
-  } else {
-    x_ = Tensor();
-  }
+  keep_input(x_, x, ctx.keep_for_backward);  // backward reads the input
   Tensor z = Tensor::uninitialized({B, Lout, filters_});  // every path of conv1d_forward writes every value
   kernels::conv1d_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
                           filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));

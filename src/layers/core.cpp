@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/config_values.h"
+#include "kernels/blas.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -138,6 +139,15 @@ Tensor LogitsLayer::activate(Tensor z, bool keep_for_backward) {
   if (backward_reads_output(activation_)) y_ = y;
   z_ = std::move(z);
   return y;
+}
+
+void LogitsLayer::keep_input(Tensor& kept, const Tensor& x, bool keep) {
+  if (!keep) {
+    kept = Tensor();
+    return;
+  }
+  if (kept.shape() != x.shape()) kept = Tensor::uninitialized(x.shape());
+  kernels::copy(x.data(), long(x.size()), kept.data());
 }
 
 Tensor LogitsLayer::backward(const Tensor& dy) {

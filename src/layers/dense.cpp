@@ -34,12 +34,7 @@ Tensor Dense::forward(const Tensor& x, RunContext& ctx) {
   Shape out_shape = x.shape();
   out_shape.back() = units_;
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
-  if (ctx.keep_for_backward) {  // backward reads the input; a copy of megabytes is split over the threads
-    if (x_.shape() != x.shape()) x_ = Tensor::uninitialized(x.shape());
-    kernels::copy(x.data(), long(x.size()), x_.data());
-  } else {
-    x_ = Tensor();
-  }
+  keep_input(x_, x, ctx.keep_for_backward);  // backward reads the input
   Tensor z = Tensor::uninitialized(out_shape);  // the GEMM writes every value (beta 0, or over the bias)
   kernels::matmul_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
                           units_);

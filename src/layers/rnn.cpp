@@ -98,21 +98,18 @@ Tensor draw_dropout_masks(Rng& rng, int64_t n, int64_t B, int64_t k, float rate)
   for (int64_t i = 0; i < m.size(); ++i) m[i] = rng.uniform() < rate ? 0.0f : keep;
   return m;
 }
-// src (B, T, n) -> dst (T, B, n) in processing order (time reversed for go_backwards), and back. Megabytes of
-// copying between layers: split over threads by steps (each step's rows are its own).
-void time_major(const float* src, float* dst, int64_t B, int64_t T, int64_t n, bool reverse) {
+// Between batch-major (B, T, n) and time-major (T, B, n) in processing order (time reversed for go_backwards):
+// to_time_major copies batch -> time, else time -> batch. Megabytes of copying between layers: split over
+// threads by steps (each step's rows are its own).
+void transpose_time(const float* src, float* dst, int64_t B, int64_t T, int64_t n, bool reverse, bool to_time_major) {
   kernels::split_range(long(T), 1, 20.0 * double(B * T * n), [&](long s0, long s1) {
     for (int64_t s = s0; s < s1; ++s) {
       const int64_t t = reverse ? T - 1 - s : s;
-      for (int64_t b = 0; b < B; ++b) std::copy_n(src + (b * T + t) * n, n, dst + (s * B + b) * n);
-    }
-  });
-}
-void batch_major(const float* src, float* dst, int64_t B, int64_t T, int64_t n, bool reverse) {
-  kernels::split_range(long(T), 1, 20.0 * double(B * T * n), [&](long s0, long s1) {
-    for (int64_t s = s0; s < s1; ++s) {
-      const int64_t t = reverse ? T - 1 - s : s;
-      for (int64_t b = 0; b < B; ++b) std::copy_n(src + (s * B + b) * n, n, dst + (b * T + t) * n);
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t batch_row = (b * T + t) * n, time_row = (s * B + b) * n;
+        if (to_time_major) std::copy_n(src + batch_row, n, dst + time_row);
+        else std::copy_n(src + time_row, n, dst + batch_row);
+      }
     }
   });
 }
@@ -194,7 +191,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   const bool time_major_copy = ctx.keep_for_backward || !project_per_step;
   if (time_major_copy) {
     reuse(xs_, {T, B, in});
-    time_major(x.data(), xs_.data(), B, T, in, options_.go_backwards);
+    transpose_time(x.data(), xs_.data(), B, T, in, options_.go_backwards, /*to_time_major=*/true);
   } else {
     xs_ = Tensor();
   }
@@ -405,7 +402,7 @@ Tensor RNN::backward(const Tensor& dy) {
   }
   if (!want_dx) return Tensor();
   Tensor dx = Tensor::uninitialized(x_shape_);
-  batch_major(dxs.data(), dx.data(), B, T, in, options_.go_backwards);
+  transpose_time(dxs.data(), dx.data(), B, T, in, options_.go_backwards, /*to_time_major=*/false);
   return dx;
 }
 

@@ -24,6 +24,9 @@ class LogitsLayer : public Layer {
   // Returns act(z) (softmax over the last axis), keeping z as the logits and what backward needs; without
   // keep_for_backward, z itself overwritten (no copy, nothing kept).
   Tensor activate(Tensor z, bool keep_for_backward);
+  // kept = a copy of x when backward will read it (keep), else empty; the copy reuses kept's memory and splits
+  // megabytes over the threads (Dense and Conv1D keep their input for the kernel gradient).
+  static void keep_input(Tensor& kept, const Tensor& x, bool keep);
   Activation activation_;
   Tensor z_, y_;
   bool kept_for_backward_ = false;
