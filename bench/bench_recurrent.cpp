@@ -139,6 +139,56 @@ void BM_LstmStepBackward_Fused(benchmark::State& st) {
 }
 BENCHMARK(BM_LstmStepBackward_Fused)->Args({64, 8})->Args({32, 24})->ArgNames({"B", "u"});
 
+// The LSTM steps with recurrent dropout (per-gate masks on h_prev), forward and backward, (B, u).
+void BM_LstmStep_FusedRecurrentDropout(benchmark::State& st) {
+  const long B = st.range(0), u = st.range(1), G = 4 * u;
+  auto xw = random_vec(size_t(B * G), 1), h = random_vec(size_t(B * u), 2), c = random_vec(size_t(B * u), 3);
+  auto R = random_vec(size_t(u * G), 4), masks = random_vec(size_t(B * G), 5);
+  std::vector<float> pre(size_t(B * G)), gates(size_t(B * G)), cn(size_t(B * u)), tc(size_t(B * u)), hn(size_t(B * u));
+  std::vector<float> scratch(size_t(B * u));
+  for (auto _ : st) {
+    kernels::lstm_fused_forward(xw.data(), h.data(), c.data(), R.data(), pre.data(), gates.data(), cn.data(), tc.data(),
+                                hn.data(), B, u, masks.data(), scratch.data());
+    benchmark::DoNotOptimize(hn.data());
+  }
+}
+BENCHMARK(BM_LstmStep_FusedRecurrentDropout)->Args({64, 8})->ArgNames({"B", "u"});
+
+void BM_LstmStepBackward_FusedRecurrentDropout(benchmark::State& st) {
+  const long B = st.range(0), u = st.range(1), G = 4 * u;
+  auto gates = random_vec(size_t(B * G), 1), cp = random_vec(size_t(B * u), 2), tc = random_vec(size_t(B * u), 3);
+  auto dh = random_vec(size_t(B * u), 4), dc = random_vec(size_t(B * u), 5), RT = random_vec(size_t(G * u), 6);
+  auto masks = random_vec(size_t(B * G), 7);
+  std::vector<float> dpre(size_t(B * G)), dhp(size_t(B * u)), dcp(size_t(B * u)), scratch(size_t(B * u));
+  for (auto _ : st) {
+    kernels::lstm_fused_backward(gates.data(), cp.data(), tc.data(), dh.data(), dc.data(), RT.data(), dpre.data(),
+                                 dhp.data(), dcp.data(), B, u, masks.data(), scratch.data());
+    benchmark::DoNotOptimize(dhp.data());
+  }
+}
+BENCHMARK(BM_LstmStepBackward_FusedRecurrentDropout)->Args({64, 8})->ArgNames({"B", "u"});
+
+// The recurrent weight gradient over all steps, without and with per-sequence masks, (T, B, u, G).
+void BM_RecurrentWeightGrad(benchmark::State& st) {
+  const long T = st.range(0), B = st.range(1), u = st.range(2), G = st.range(3);
+  auto H = random_vec(size_t(T * B * u), 1), D = random_vec(size_t(T * B * G * u), 2);
+  auto masks = random_vec(size_t(G * B * u), 3);
+  std::vector<float> dR(size_t(u * G * u));
+  const bool masked = st.range(4) != 0;
+  for (auto _ : st) {
+    kernels::recurrent_weight_grad(H.data(), masked ? masks.data() : nullptr, D.data(), dR.data(), T * B, B, u, int(G));
+    benchmark::DoNotOptimize(dR.data());
+  }
+}
+BENCHMARK(BM_RecurrentWeightGrad)
+    ->Args({100, 64, 8, 4, 0})->Args({100, 64, 8, 4, 1})    // A: LSTM(8)
+    ->Args({100, 64, 8, 3, 0})->Args({100, 64, 8, 3, 1})    // C: GRU(8)
+    ->Args({100, 64, 16, 3, 0})->Args({100, 64, 16, 3, 1})  // a GRU(16)
+    ->Args({100, 64, 24, 4, 0})->Args({100, 64, 24, 4, 1})  // an LSTM(24)
+    ->Args({240, 128, 32, 3, 0})->Args({240, 128, 32, 3, 1})  // E: GRU(32)
+    ->Args({240, 128, 64, 3, 0})->Args({240, 128, 64, 3, 1})  // F: GRU(64)
+    ->ArgNames({"T", "B", "u", "G", "masked"});
+
 // Fused GRU (reset_after) step, forward and backward, (B, u).
 void BM_GruStep_Fused(benchmark::State& st) {
   const long B = st.range(0), u = st.range(1), G = 3 * u;
@@ -165,7 +215,7 @@ void BM_GruStep_FusedRecurrentDropout(benchmark::State& st) {
     benchmark::DoNotOptimize(hn.data());
   }
 }
-BENCHMARK(BM_GruStep_FusedRecurrentDropout)->Args({128, 32})->Args({128, 64})->ArgNames({"B", "u"});
+BENCHMARK(BM_GruStep_FusedRecurrentDropout)->Args({64, 8})->Args({128, 32})->Args({128, 64})->ArgNames({"B", "u"});
 
 void BM_GruStepBackward_Fused(benchmark::State& st) {
   const long B = st.range(0), u = st.range(1), G = 3 * u;

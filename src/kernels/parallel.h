@@ -25,7 +25,8 @@ void split_range(long n, long align, double flops, Part&& part) {
     part(0L, n);
     return;
   }
-  const long per_part = (n / parts + align - 1) / align * align;
+  // Rounded up twice (to a whole share, then to the alignment), so that the parts cover all of [0, n).
+  const long per_part = ((n + parts - 1) / parts + align - 1) / align * align;
   const FloatMode mode;
 #pragma omp parallel for num_threads(parts) schedule(static, 1)
   for (int p = 0; p < parts; ++p) {

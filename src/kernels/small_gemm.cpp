@@ -217,6 +217,8 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
   } else {
+    if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
+      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
   }
@@ -236,6 +238,10 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
     const float* b = B + k0 * ldb;
     long j = 0;
     for (; j + 32 <= N; j += 32) panel_tn<32>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+    if (j + 24 <= N) {  // a GRU(8)'s three gates in one pass over the rows, not a 16- and an 8-wide one
+      panel_tn<24>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+      j += 24;
+    }
     if (j + 16 <= N) {
       panel_tn<16>(M, kn, a, lda, b + j, ldb, C + j, ldc);
       j += 16;

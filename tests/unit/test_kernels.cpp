@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "kernels/blas.h"
+#include "kernels/parallel.h"
+#include "kernels/rnn_kernels.h"
 #include "seqnet/random.h"
 #include "seqnet/threads.h"
 
@@ -72,7 +74,7 @@ TEST(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
 TEST(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
   // C(M, N) += A^T B with A stored (K, M), over K chunks (700 > one chunk), and the column sums of B.
   for (long M : {3L, 8L, 20L})
-    for (long N : {5L, 24L, 32L, 40L, 100L})
+    for (long N : {5L, 8L, 24L, 32L, 40L, 56L, 100L})
       for (long K : {1L, 100L, 700L}) {
         SCOPED_TRACE(::testing::Message() << "M=" << M << " N=" << N << " K=" << K);
         const long lda = M + 1, ldb = N + 3, ldc = N;
@@ -147,5 +149,96 @@ TEST(SmallGemm, OneRowIsBitwiseTheSameRowOfABatch) {
         run(1, A.data() + i * K, row.data());
         for (long j = 0; j < N; ++j) ASSERT_EQ(row[size_t(j)], batch[size_t(i * N + j)]) << "row " << i << " column " << j;
       }
+    }
+}
+
+// Recurrent dropout's per-gate products (Keras's implementation 1): out[b, gate k] (+)= (h[b] ⊙ m_k[b]) @ R_k,
+// its transpose dh[b] (+)= sum_k (d[b, gate k] @ RT_k) ⊙ m_k[b], and the weight gradient over all steps,
+// dR[:, gate k] += sum over rows r of (H[r] ⊙ m_k[r % B])^T D[r, gate k]. Widths with a fused kernel (8, 16)
+// and without (5, 32, 160), batches that fill row blocks and leave a tail, every gate count; at 160 units the
+// weight gradient takes the sequences in groups.
+TEST(RecurrentMatmul, MaskedProductsMatchAReference) {
+  for (long u : {5L, 8L, 16L, 32L, 160L})
+    for (int G : {1, 3, 4})
+      for (long B : {1L, 9L, 13L})
+        for (bool accumulate : {false, true}) {
+          SCOPED_TRACE(::testing::Message() << "u=" << u << " G=" << G << " B=" << B << " accumulate=" << accumulate);
+          const long Gu = G * u;
+          auto tol = [](long terms) { return 1e-5 + 2e-6 * double(terms); };  // float rounding of a sum of products
+          const auto h = uniform(size_t(B * u), 1), R = uniform(size_t(u * Gu), 2), d = uniform(size_t(B * Gu), 3);
+          auto masks = uniform(size_t(G * B * u), 4);
+          for (float& m : masks) m = m < 0 ? 0.0f : 2.0f;  // dropped or scaled, as drawn
+          std::vector<float> RT(size_t(Gu * u));
+          kernels::transpose(R.data(), u, Gu, RT.data());
+          std::vector<float> scratch(size_t(B * u));
+          auto out = uniform(size_t(B * Gu), 5), dh = uniform(size_t(B * u), 6);
+          const auto out0 = out, dh0 = dh;
+          kernels::recurrent_matmul(h.data(), masks.data(), R.data(), out.data(), B, u, G, accumulate, scratch.data());
+          kernels::recurrent_matmul_t(d.data(), masks.data(), RT.data(), dh.data(), B, u, G, accumulate, scratch.data());
+          for (long b = 0; b < B; ++b)
+            for (long c = 0; c < Gu; ++c) {
+              const long k = c / u;
+              double s = accumulate ? out0[size_t(b * Gu + c)] : 0.0;
+              for (long i = 0; i < u; ++i)
+                s += double(h[size_t(b * u + i)]) * masks[size_t((k * B + b) * u + i)] * R[size_t(i * Gu + c)];
+              ASSERT_NEAR(out[size_t(b * Gu + c)], s, tol(u)) << "forward, row " << b << " column " << c;
+            }
+          for (long b = 0; b < B; ++b)
+            for (long i = 0; i < u; ++i) {
+              double s = accumulate ? dh0[size_t(b * u + i)] : 0.0;
+              for (long c = 0; c < Gu; ++c)
+                s += double(d[size_t(b * Gu + c)]) * R[size_t(i * Gu + c)] * masks[size_t((c / u * B + b) * u + i)];
+              ASSERT_NEAR(dh[size_t(b * u + i)], s, tol(Gu)) << "transposed, row " << b << " unit " << i;
+            }
+          // The weight gradient over T = 3 steps of the batch, with the bias gradient (column sums of D).
+          const long T = 3, TB = T * B;
+          const auto H = uniform(size_t(TB * u), 7), D = uniform(size_t(TB * Gu), 8);
+          auto dR = uniform(size_t(u * Gu), 9), dbias = uniform(size_t(Gu), 10);
+          const auto dR0 = dR, dbias0 = dbias;
+          kernels::recurrent_weight_grad(H.data(), masks.data(), D.data(), dR.data(), TB, B, u, G, dbias.data());
+          for (long i = 0; i < u; ++i)
+            for (long c = 0; c < Gu; ++c) {
+              double s = dR0[size_t(i * Gu + c)];
+              for (long r = 0; r < TB; ++r)
+                s += double(H[size_t(r * u + i)]) * masks[size_t((c / u * B + r % B) * u + i)] * D[size_t(r * Gu + c)];
+              ASSERT_NEAR(dR[size_t(i * Gu + c)], s, tol(TB)) << "weight gradient " << i << ", " << c;
+            }
+          for (long c = 0; c < Gu; ++c) {
+            double s = dbias0[size_t(c)];
+            for (long r = 0; r < TB; ++r) s += D[size_t(r * Gu + c)];
+            ASSERT_NEAR(dbias[size_t(c)], s, tol(TB)) << "bias gradient " << c;
+          }
+        }
+}
+
+TEST(RecurrentMatmul, MaskedWeightGradientIsBitwiseTheSameOnOneAndTwoThreads) {
+  // Large enough to split over threads (by sequences); the sums into dR must not depend on the split.
+  const long T = 80, B = 37, u = 32, G = 4, Gu = G * u;
+  const auto H = uniform(size_t(T * B * u), 1), D = uniform(size_t(T * B * Gu), 2);
+  auto masks = uniform(size_t(G * B * u), 3);
+  for (float& m : masks) m = m < 0 ? 0.0f : 2.0f;
+  std::vector<std::vector<float>> dR(2, std::vector<float>(size_t(u * Gu), 0.5f)), dbias(2, std::vector<float>(size_t(Gu)));
+  for (int threads : {1, 2}) {
+    ThreadCount tc(threads);
+    kernels::recurrent_weight_grad(H.data(), masks.data(), D.data(), dR[size_t(threads - 1)].data(), T * B, B, u, G,
+                                   dbias[size_t(threads - 1)].data());
+  }
+  EXPECT_EQ(dR[0], dR[1]);
+  EXPECT_EQ(dbias[0], dbias[1]);
+}
+
+TEST(SplitRange, ThePartsCoverEveryIndexOnce) {
+  // Odd lengths with every alignment the kernels use: a floor division here once dropped the last index of
+  // an odd count (a time step of transpose_time, a row of an activation, a parameter of the optimizer).
+  ThreadCount tc(2);
+  for (long n : {1L, 2L, 3L, 37L, 129L, 1000L, 1025L})
+    for (long align : {1L, 8L, 16L, 64L, 1024L}) {
+      SCOPED_TRACE(::testing::Message() << "n=" << n << " align=" << align);
+      std::vector<int> hits(size_t(n), 0);
+      kernels::split_range(n, align, 1e12, [&](long begin, long end) {
+        EXPECT_EQ(begin % align, 0);
+        for (long i = begin; i < end; ++i) ++hits[size_t(i)];
+      });
+      for (long i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)], 1) << "index " << i;
     }
 }

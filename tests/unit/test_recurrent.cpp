@@ -974,6 +974,15 @@ TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
     expect_same(run_layer(*l, x, 1), run_layer(*l, x, 2));
   }
   {
+    // An odd number of steps, enough values to split the batch-major <-> time-major copies over threads:
+    // every step must be copied (the last one once was not).
+    SimpleRNN l(8, {.return_sequences = true});
+    Rng rng(3);
+    l.build({-1, 101, 160}, rng);
+    Tensor x = random_tensor({64, 101, 160}, 6);
+    expect_same(run_layer(l, x, 1), run_layer(l, x, 2));
+  }
+  {
     Conv1D conv(32, 5, {.padding = "same", .activation = "relu"});
     Rng rng(3);
     conv.build({-1, 50, 48}, rng);
