@@ -26,7 +26,11 @@ void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const
           long ldb, float beta, float* C, long ldc) {
   if (M == 0 || N == 0) return;
   num_threads();  // its first use pins the BLAS to one thread
-  const double flops = 2.0 * double(M) * double(N) * double(K);
+  // Split only products of tens of MFLOP: concurrent OpenBLAS calls contend on its buffer lock (threads
+  // spinning in sched_yield), which cost the hybrid model I's training step 0.7 -> 3.9 ms when its
+  // 4-MFLOP Dense gradients were split.
+  const double product_flops = 2.0 * double(M) * double(N) * double(K);
+  const double flops = product_flops >= 2e7 ? product_flops : 0.0;
   if (M >= N)  // rows [begin, end) of op(A) and of C
     split_range(M, kPartAlign, flops, [&](long begin, long end) {
       blas_sgemm(trans_a, trans_b, end - begin, N, K, alpha, trans_a ? A + begin : A + begin * lda, lda, B, ldb, beta,

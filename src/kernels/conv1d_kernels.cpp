@@ -140,8 +140,11 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
     const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
     const float* d0 = dext + (K - 1) * F;
     // One contiguous share of rows (a multiple of 8) per thread, so that small_gemm_tn's K chunks of
-    // dext are reused across many rows while they are in cache.
-#pragma omp parallel if (parallel)
+    // dext are reused across many rows while they are in cache. A smaller product may still split itself.
+    if (!parallel)
+      small_gemm_tn(KC, F, M, xp, C, d0, F, dweight, F, true);
+    else
+#pragma omp parallel
     {
       const long parts = omp_get_num_threads(), part = omp_get_thread_num();
       const long share = ((KC + parts - 1) / parts + 7) / 8 * 8;

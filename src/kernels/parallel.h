@@ -1,6 +1,8 @@
 // Splitting one kernel call over seqnet's threads. Internal header.
 #pragma once
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 #include <omp.h>
 
 #include "kernels/fast_math.h"
@@ -8,18 +10,28 @@
 
 namespace seqnet::kernels {
 
-// Below this many flops a fork/join costs more than a second core saves: waking a sleeping OpenMP thread
-// takes 50-100 us on a VM (futex wake, OMP_WAIT_POLICY=passive), the time of ~10 MFLOP on one core.
-constexpr double kParallelFlops = 2e7;
+// Below this many flops a fork/join costs more than a second core saves. Measured on a 2-vCPU VM: with
+// libgomp's default wait policy (idle threads spin a while, then sleep) a fork/join takes 1 us right after
+// another and 3-5 us after 1-5 ms idle, the time of ~1 MFLOP on one core; with OMP_WAIT_POLICY=passive
+// (threads sleep at once) 55-200 us, a futex wake on a VM, the time of ~10 MFLOP.
+inline double parallel_flops_threshold() {
+  static const double threshold = [] {
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    const bool passive = policy && (std::string_view(policy) == "passive" || std::string_view(policy) == "PASSIVE");
+    return passive ? 2e7 : 3e6;
+  }();
+  return threshold;
+}
 
 // Calls part(begin, end) on consecutive pieces of [0, n) that start on multiples of `align`, one piece per
-// thread of seqnet::num_threads(), when `flops` is worth it and no parallel region is running already
-// (inside one, the caller's thread does it all). Kernels split only along axes whose elements are computed
+// thread of seqnet::num_threads(), when `flops` is worth it and no parallel region encloses the call (inside
+// one, the caller's thread does it all; also inside a region that an `if` clause left to one thread, where
+// a split would start a nested team of new threads: that cost I's training step 0.6 -> 3.9 ms). Kernels split only along axes whose elements are computed
 // independently, so their results do not depend on the thread count. The caller's floating-point mode
 // (denormal flushing) holds in every piece.
 template <typename Part>
 void split_range(long n, long align, double flops, Part&& part) {
-  int parts = omp_in_parallel() || flops < kParallelFlops ? 1 : num_threads();
+  int parts = omp_get_level() > 0 || flops < parallel_flops_threshold() ? 1 : num_threads();
   parts = int(std::min<long>(parts, n / align));
   if (parts <= 1) {
     part(0L, n);

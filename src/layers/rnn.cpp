@@ -117,7 +117,7 @@ void transpose_time(const float* src, float* dst, int64_t B, int64_t T, int64_t 
 // arithmetic is the same whichever shard runs it, so results do not depend on the thread count.
 int shard_count(int64_t B, int64_t T, int64_t Gu, int64_t u, bool fused) {
   const int threads = num_threads();
-  if (!fused || threads < 2 || omp_in_parallel() || B < 16) return 1;
+  if (!fused || threads < 2 || omp_get_level() > 0 || B < 16) return 1;
   // Below ~20 MFLOP per sequence (the IMDB LSTM(8)) a second thread costs more than it saves.
   if (2.0 * double(T) * double(B) * double(Gu) * double(u) < 2e7) return 1;
   return int(std::min<int64_t>(threads, B / 8));

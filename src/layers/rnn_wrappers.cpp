@@ -21,7 +21,7 @@ namespace {
 // buffers and gradients; callers only pass work here that draws no random numbers), and every kernel
 // gives the same results on one thread as on two, so the outcome is bitwise that of a() then b().
 void run_both(bool may_parallelize, const std::function<void()>& a, const std::function<void()>& b) {
-  if (!may_parallelize || num_threads() < 2 || omp_in_parallel()) {
+  if (!may_parallelize || num_threads() < 2 || omp_get_level() > 0) {
     a();
     b();
     return;
@@ -139,8 +139,10 @@ void Bidirectional::collect_params(std::vector<Param*>& out) {
 Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
   // The inner layers get their own copies of the context (they only read it).
   RunContext ctx_f = ctx, ctx_b = ctx;
-  // Below a few hundred thousand step-units, waking a second thread costs more than it saves (batch 1).
-  const bool big = x.rank() == 3 && x.dim(0) * x.dim(1) * std::max(forward_->units(), backward_->units()) >= (1 << 16);
+  // Below a few thousand step-units (batch 1), waking a second thread costs more than it saves. Above, even a
+  // direction of ~20 us gains: the hybrid model I's two Bidirectional layers (32 x 5 steps x 24 units) take
+  // 0.22 -> 0.18 ms of inference and 0.78 -> 0.65 ms of training on two threads.
+  const bool big = x.rank() == 3 && x.dim(0) * x.dim(1) * std::max(forward_->units(), backward_->units()) >= (1 << 11);
   parallel_ = big && !draws_random(*forward_, ctx) && !draws_random(*backward_, ctx);
   run_both(parallel_, [&] { yf_ = forward_->call(x, ctx_f); }, [&] { yb_ = backward_->call(x, ctx_b); });
   if (backward_->return_sequences()) yb_ = flip_time(yb_);  // back into time order

@@ -242,3 +242,19 @@ TEST(SplitRange, ThePartsCoverEveryIndexOnce) {
       for (long i = 0; i < n; ++i) ASSERT_EQ(hits[size_t(i)], 1) << "index " << i;
     }
 }
+
+TEST(SplitRange, InsideAnyParallelRegionTheCallerDoesItAll) {
+  // Also inside a region that an `if` clause left to one thread: splitting there would start a nested team
+  // of new threads on every call (it once made a training step six times slower).
+  ThreadCount tc(2);
+  int calls = 0;
+#pragma omp parallel if (false)
+  {
+    kernels::split_range(1000, 8, 1e12, [&](long begin, long end) {
+      ++calls;
+      EXPECT_EQ(begin, 0);
+      EXPECT_EQ(end, 1000);
+    });
+  }
+  EXPECT_EQ(calls, 1);
+}
