@@ -115,11 +115,12 @@ void transpose_time(const float* src, float* dst, int64_t B, int64_t T, int64_t 
 }
 // How many row shards the time loop runs in: one per thread when the sequence is worth it. Every row's
 // arithmetic is the same whichever shard runs it, so results do not depend on the thread count.
-int shard_count(int64_t B, int64_t T, int64_t Gu, int64_t u, bool fused) {
+int shard_count(int64_t B, int64_t T, int64_t in, int64_t Gu, int64_t u, bool fused) {
   const int threads = num_threads();
   if (!fused || threads < 2 || omp_get_level() > 0 || B < 16) return 1;
-  // Below ~20 MFLOP per sequence (the IMDB LSTM(8)) a second thread costs more than it saves.
-  if (2.0 * double(T) * double(B) * double(Gu) * double(u) < 2e7) return 1;
+  // The work of a shard's time loop: the recurrent product and, projected per step, the input one.
+  const double flops = 2.0 * double(T) * double(B) * double(Gu) * double(u + in);
+  if (flops < kernels::parallel_flops_threshold()) return 1;
   return int(std::min<int64_t>(threads, B / 8));
 }
 
@@ -226,7 +227,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   else
     for (int k = 0; k < S; ++k) std::fill_n(state_at(k, 0), B * u, 0.0f);
 
-  const int n_shards = shard_count(B, T, Gu, u, cell_->fused());
+  const int n_shards = shard_count(B, T, in, Gu, u, cell_->fused());
   shards_.resize(size_t(n_shards));
   for (int j = 0; j < n_shards; ++j) {
     Shard& sh = shards_[size_t(j)];
