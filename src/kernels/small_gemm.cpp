@@ -65,7 +65,10 @@ inline void column_panel_v8(long M, long K, const float* A, long lda, const floa
                             bool accumulate, const float* init) {
   long i = 0;
   for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  for (; i < M; ++i) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
+  if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 2) micro_v8<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
@@ -90,7 +93,10 @@ inline void column_panel(long M, long K, const float* A, long lda, const float* 
   if constexpr (NR == 32)
     for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
   for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  for (; i < M; ++i) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  // The last 1-3 rows in one block (a 7-row tail of a 1-row kernel ran at a third of the block's speed).
+  if (M - i == 3) micro<3, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 2) micro<2, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 1) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
 // One row of C (batch-1 prediction): up to 128 columns in one pass over K, so that the FMA chains of all its

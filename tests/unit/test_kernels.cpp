@@ -51,7 +51,7 @@ class ThreadCount {
 }  // namespace
 
 TEST(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
-  for (long M : {1L, 3L, 8L, 13L, 64L})
+  for (long M : {1L, 2L, 3L, 6L, 7L, 8L, 13L, 64L})
     for (long N : {1L, 5L, 8L, 16L, 24L, 29L, 32L, 40L, 56L, 72L, 96L, 100L})
       for (long K : {1L, 7L, 32L, 70L})
         for (Start start : {Start::zero, Start::accumulate, Start::bias}) {
