@@ -26,9 +26,9 @@ inline double parallel_flops_threshold() {
 // Calls part(begin, end) on consecutive pieces of [0, n) that start on multiples of `align`, one piece per
 // thread of seqnet::num_threads(), when `flops` is worth it and no parallel region encloses the call (inside
 // one, the caller's thread does it all; also inside a region that an `if` clause left to one thread, where
-// a split would start a nested team of new threads: that cost I's training step 0.6 -> 3.9 ms). Kernels split only along axes whose elements are computed
-// independently, so their results do not depend on the thread count. The caller's floating-point mode
-// (denormal flushing) holds in every piece.
+// a split would start a nested team of new threads: that cost I's training step 0.6 -> 3.9 ms). Kernels
+// split only along axes whose elements are computed independently, so their results do not depend on the
+// thread count. The caller's floating-point mode (denormal flushing) holds in every piece.
 template <typename Part>
 void split_range(long n, long align, double flops, Part&& part) {
   int parts = omp_get_level() > 0 || flops < parallel_flops_threshold() ? 1 : num_threads();

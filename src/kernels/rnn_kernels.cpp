@@ -388,10 +388,10 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
   // H_b and D_b the T rows of sequence b: one unmasked product per sequence for all gates, the masks applied
   // to its result, instead of a masked copy of every state per gate. A sequence's rows lie B rows apart
   // (tens of KB: a new page at every row). Beyond 8 units the product passes over them several times (one
-  // per block of 8 x 32 of P), so they are gathered into contiguous buffers first (E's GRU(32): 2.6 -> 1.8 ms;
-  // for 8 units one pass in place is faster). Threads take sequences; the P_b of a group of sequences are kept and
-  // summed into dR in sequence order, so the result does not depend on the thread count. The bias gradient
-  // (column sums of D) likewise, per sequence, then in order.
+  // per block of 8 x 32 of P), so they are gathered into contiguous buffers first (E's GRU(32): 2.6 -> 1.8
+  // ms; for 8 units one pass in place is faster). Threads take sequences; the P_b of a group of sequences
+  // are kept and summed into dR in sequence order, so the result does not depend on the thread count. The
+  // bias gradient (column sums of D) likewise, per sequence, then in order.
   const long T = TB / B;
   const bool gather = u > 8;
   const long group = std::clamp<long>((1L << 20) / (u * Gu), 1, B);  // P of a group: at most 4 MB
