@@ -139,18 +139,9 @@ void direct_backward(float* dinp, float* dweight, float* dbias, const float* dou
     std::vector<float> xbuf;
     const float* xp = padded_input(xbuf, inp, B, L, C, Lp, pad_left);
     const float* d0 = dext + (K - 1) * F;
-    // One contiguous share of rows (a multiple of 8) per thread, so that small_gemm_tn's K chunks of
-    // dext are reused across many rows while they are in cache. A smaller product may still split itself.
-    if (!parallel)
-      small_gemm_tn(KC, F, M, xp, C, d0, F, dweight, F, true);
-    else
-#pragma omp parallel
-    {
-      const long parts = omp_get_num_threads(), part = omp_get_thread_num();
-      const long share = ((KC + parts - 1) / parts + 7) / 8 * 8;
-      const long i0 = std::min(KC, part * share), i1 = std::min(KC, i0 + share);
-      if (i1 > i0) small_gemm_tn(i1 - i0, F, M, xp + i0, C, d0, F, dweight + i0 * F, F, true);
-    }
+    // small_gemm_tn gives each thread one contiguous share of rows (a multiple of 8), so that its K chunks of
+    // dext are reused across many rows while they are in cache.
+    small_gemm_tn(KC, F, M, xp, C, d0, F, dweight, F, true);
   }
   if (!dinp) return;
   std::vector<float> wflip(size_t(K * F * C));

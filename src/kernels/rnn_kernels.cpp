@@ -8,6 +8,7 @@
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
 #include "kernels/parallel.h"
+#include "kernels/vec8.h"
 
 namespace seqnet::kernels {
 
@@ -260,14 +261,6 @@ void with_units(long u, F&& f) {
 }  // namespace
 
 namespace {
-typedef float v8f __attribute__((vector_size(32)));
-inline v8f load8(const float* p) {
-  v8f v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof(v)); }
-
 // The per-gate masked products of a step for u = 8 * NV units, rows in blocks of MR: each gate's masked rows
 // of h are formed in registers and multiplied at once, where the general path makes a masked copy of h and a
 // small GEMM (NV vectors wide, K = u) per gate: for 8 and 16 units those calls cost more than their

@@ -10,6 +10,7 @@
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
 #include "kernels/parallel.h"
+#include "kernels/vec8.h"
 
 namespace seqnet::kernels {
 
@@ -36,7 +37,6 @@ inline void micro(long K, const float* __restrict A, long lda, const float* __re
 
 // Panels 8 and 16 wide: GCC's SLP vectorizer handles the 32-wide float arrays above well but not these
 // (it picks 512-bit vectors and falls back to scalar code), so they use 8-float vector types.
-typedef float v8f __attribute__((vector_size(32)));
 
 template <int MR, int NV, bool TA = false>
 inline void micro_v8(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
@@ -44,20 +44,20 @@ inline void micro_v8(long K, const float* __restrict A, long lda, const float* _
   v8f acc[MR][NV];
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) {
-      if (accumulate) __builtin_memcpy(&acc[r][v], C + r * ldc + 8 * v, sizeof(v8f));
-      else if (init) __builtin_memcpy(&acc[r][v], init + 8 * v, sizeof(v8f));
+      if (accumulate) acc[r][v] = load8(C + r * ldc + 8 * v);
+      else if (init) acc[r][v] = load8(init + 8 * v);
       else acc[r][v] = v8f{};
     }
   for (long k = 0; k < K; ++k) {
     v8f b[NV];
-    for (int v = 0; v < NV; ++v) __builtin_memcpy(&b[v], B + k * ldb + 8 * v, sizeof(v8f));
+    for (int v = 0; v < NV; ++v) b[v] = load8(B + k * ldb + 8 * v);
     for (int r = 0; r < MR; ++r) {
       const float a = TA ? A[k * lda + r] : A[r * lda + k];
       for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
     }
   }
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) __builtin_memcpy(C + r * ldc + 8 * v, &acc[r][v], sizeof(v8f));
+    for (int v = 0; v < NV; ++v) store8(C + r * ldc + 8 * v, acc[r][v]);
 }
 
 template <int NV>
