@@ -1,6 +1,7 @@
 // The GEMM every layer goes through. Row-major, Keras-layout friendly. A GPU backend implements
 // the same signatures; layers never call a BLAS directly.
 #pragma once
+#include "kernels/isa.h"
 
 namespace seqnet::kernels {
 
@@ -17,6 +18,16 @@ void matmul_forward(float* out, const float* inp, const float* weight, const flo
 void matmul_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, long rows, long in_dim, long out_dim);
 
+// sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
+void add_column_sums(float* sums, const float* m, long rows, long cols);
+// dst = src (n floats), split over threads when it is megabytes (a layer keeping its input for backward).
+void copy(const float* src, long n, float* dst);
+
+}  // namespace seqnet::kernels
+
+// The register-blocked products, compiled once per instruction-set variant (kernels/isa.h).
+SEQNET_KERNELS_BEGIN
+
 // C(M,N) = A(M,K) @ B(K,N) (+ C when accumulate), row-major, no transposes: the register-blocked
 // small-matrix path of the recurrent time loop (small_gemm.cpp). No packing, no allocation; threads only for a
 // large call made outside a parallel region.
@@ -31,12 +42,7 @@ void small_gemm_bias(long M, long N, long K, const float* A, long lda, const flo
 // column_sums (may be null): += the column sums of B (a bias gradient), each added row by row in order.
 void small_gemm_tn(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                    bool accumulate, float* column_sums = nullptr);
-// sums(cols) += the column sums of m(rows, cols), each added row by row in order (any thread count).
-void add_column_sums(float* sums, const float* m, long rows, long cols);
-// dst = src (n floats), split over threads when it is megabytes (a layer keeping its input for backward).
-void copy(const float* src, long n, float* dst);
 // dst(cols, rows) = src(rows, cols)^T
 void transpose(const float* src, long rows, long cols, float* dst);
 
-
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

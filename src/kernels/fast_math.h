@@ -9,13 +9,9 @@
 #include <xmmintrin.h>
 #endif
 
-namespace seqnet::kernels {
+#include "kernels/simd.h"
 
-#if defined(__FMA__)
-#define SEQNET_FMA(a, b, c) __builtin_fmaf((a), (b), (c))
-#else
-#define SEQNET_FMA(a, b, c) ((a) * (b) + (c))
-#endif
+SEQNET_KERNELS_BEGIN
 
 inline float fast_exp(float x) {
   x = x < -87.3365f ? -87.3365f : x;
@@ -107,4 +103,4 @@ inline float fast_tanh(float x) {
   return p / q;
 }
 
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

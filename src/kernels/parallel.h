@@ -8,7 +8,7 @@
 #include "kernels/fast_math.h"
 #include "seqnet/threads.h"
 
-namespace seqnet::kernels {
+SEQNET_KERNELS_BEGIN
 
 // Below this many flops a fork/join costs more than a second core saves. Measured on a 2-vCPU VM: with
 // libgomp's default wait policy (idle threads spin a while, then sleep) a fork/join takes 1 us right after
@@ -48,4 +48,4 @@ void split_range(long n, long align, double flops, Part&& part) {
   }
 }
 
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

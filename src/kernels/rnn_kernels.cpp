@@ -3,14 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
-#include <vector>
 
+#include "kernels/activation_kernels.h"
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
 #include "kernels/parallel.h"
-#include "kernels/vec8.h"
+#include "kernels/simd.h"
 
-namespace seqnet::kernels {
+SEQNET_KERNELS_BEGIN
 
 namespace {
 // dst(rows, k) = a ⊙ m, the mask row repeating every `period` rows.
@@ -83,14 +83,14 @@ void gate_matmul_backward(float* da, float* dW, const float* dout, long ldd, con
 }
 
 void activation_columns(Activation act, const float* x, float* y, long rows, long ld, long c0, long c1) {
-  for (long r = 0; r < rows; ++r) activation_forward(act, x + r * ld + c0, y + r * ld + c0, c1 - c0, c1 - c0);
+  for (long r = 0; r < rows; ++r) kernels::activation_forward(act, x + r * ld + c0, y + r * ld + c0, c1 - c0, c1 - c0);
 }
 
 void activation_columns_backward(Activation act, const float* x, const float* y, const float* dy, float* dx, long rows,
                                  long ld, long c0, long c1) {
   for (long r = 0; r < rows; ++r) {
     const long o = r * ld + c0;
-    activation_backward(act, x + o, y + o, dy + o, dx + o, c1 - c0, c1 - c0);
+    kernels::activation_backward(act, x + o, y + o, dy + o, dx + o, c1 - c0, c1 - c0);
   }
 }
 
@@ -106,7 +106,7 @@ void lstm_step_forward(Activation act, Activation rec, const float* pre, float* 
     const float* g = i + 2 * u;
     for (long j = 0; j < u; ++j) c[b * u + j] = f[j] * c_prev[b * u + j] + i[j] * g[j];
   }
-  activation_forward(act, c, tc, B * u, u);
+  kernels::activation_forward(act, c, tc, B * u, u);
   for (long b = 0; b < B; ++b) {
     const float* o = gates + b * G + 3 * u;
     for (long j = 0; j < u; ++j) h[b * u + j] = o[j] * tc[b * u + j];
@@ -122,7 +122,7 @@ void lstm_step_backward(Activation act, Activation rec, const float* pre, const 
     const float* o = gates + b * G + 3 * u;
     for (long j = 0; j < u; ++j) dc_prev[b * u + j] = dh[b * u + j] * o[j];
   }
-  activation_backward(act, c, tc, dc_prev, dc_prev, B * u, u);
+  kernels::activation_backward(act, c, tc, dc_prev, dc_prev, B * u, u);
   for (long b = 0; b < B; ++b) {
     const float* gi = gates + b * G;
     float* d = dpre + b * G;  // d(gates) first, turned into d(pre) below
@@ -283,7 +283,7 @@ void masked_matmul_rows(const float* __restrict h, const float* __restrict masks
       v8f w[NV];
       for (int v = 0; v < NV; ++v) w[v] = load8(R + i * Gu + k * u + 8 * v);
       for (int r = 0; r < MR; ++r)
-        for (int v = 0; v < NV; ++v) acc[r][v] += hm[r][i] * w[v];
+        for (int v = 0; v < NV; ++v) acc[r][v] = fma(hm[r][i], w[v], acc[r][v]);
     }
     for (int r = 0; r < MR; ++r)
       for (int v = 0; v < NV; ++v) store8(out + (b0 + r) * Gu + k * u + 8 * v, acc[r][v]);
@@ -306,12 +306,12 @@ void masked_matmul_t_rows(const float* __restrict d, const float* __restrict mas
       for (int v = 0; v < NV; ++v) w[v] = load8(RT + (k * u + j) * u + 8 * v);
       for (int r = 0; r < MR; ++r) {
         const float a = d[(b0 + r) * Gu + k * u + j];
-        for (int v = 0; v < NV; ++v) acc[r][v] += a * w[v];
+        for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, w[v], acc[r][v]);
       }
     }
     const float* m = masks + (k * B + b0) * u;
     for (int r = 0; r < MR; ++r)
-      for (int v = 0; v < NV; ++v) out[r][v] += acc[r][v] * load8(m + r * u + 8 * v);
+      for (int v = 0; v < NV; ++v) out[r][v] = fma(acc[r][v], load8(m + r * u + 8 * v), out[r][v]);
   }
   for (int r = 0; r < MR; ++r)
     for (int v = 0; v < NV; ++v) store8(dh + (b0 + r) * u + 8 * v, out[r][v]);
@@ -388,12 +388,12 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
   const long T = TB / B;
   const bool gather = u > 8;
   const long group = std::clamp<long>((1L << 20) / (u * Gu), 1, B);  // P of a group: at most 4 MB
-  std::vector<float> P(size_t(group * u * Gu)), sums(dbias ? size_t(group * Gu) : 0);
+  FloatBuffer P(group * u * Gu), sums(dbias ? group * Gu : 0);
   for (long g0 = 0; g0 < B; g0 += group) {
     const long gn = std::min(group, B - g0);
-    if (dbias) std::fill(sums.begin(), sums.end(), 0.0f);
+    if (dbias) sums.zeroed(group * Gu);
     split_range(gn, 1, 2.0 * double(T * gn) * double(u) * double(Gu), [&](long s0, long s1) {
-      std::vector<float> hb(gather ? size_t(T * u) : 0), db(gather ? size_t(T * Gu) : 0);
+      FloatBuffer hb(gather ? T * u : 0), db(gather ? T * Gu : 0);
       for (long s = s0; s < s1; ++s) {
         const long b = g0 + s;
         const float* hs = H + b * u;
@@ -424,7 +424,7 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
           for (long j = 0; j < u; ++j) d[j] = SEQNET_FMA(m, p[j], d[j]);
         }
       if (dbias)
-        for (long c = 0; c < Gu; ++c) dbias[c] += sums[size_t(s * Gu + c)];
+        for (long c = 0; c < Gu; ++c) dbias[c] += sums.data()[s * Gu + c];
     }
   }
 }
@@ -512,4 +512,4 @@ void gru_fused_backward(const float* gates, const float* rec, const float* h_pre
   recurrent_matmul_t(drec, rmask, RT, dh_prev, B, u, 3, true, scratch);
 }
 
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

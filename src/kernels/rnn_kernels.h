@@ -2,9 +2,11 @@
 // fused elementwise gate math of the LSTM, GRU and SimpleRNN steps. No layer knowledge: every buffer
 // and size is passed explicitly, row-major. Backward functions accumulate (+=) into weight gradients.
 #pragma once
+#include "kernels/isa.h"
 #include "seqnet/activations.h"
 
-namespace seqnet::kernels {
+// Compiled once per instruction-set variant (kernels/isa.h).
+SEQNET_KERNELS_BEGIN
 
 // Gate-blocked matmul. W is (k, ldw); gate block g is its columns [g*n, (g+1)*n).
 //   out[:, (g-g0)*n : (g-g0+1)*n] = (a ⊙ m_g) @ W[:, block g]       for g in [g0, g1)
@@ -82,4 +84,4 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
 void gru_fused_backward(const float* gates, const float* rec, const float* h_prev, const float* dh, const float* RT,
                         float* dxw, float* drec, float* dh_prev, long B, long u, const float* rmask, float* scratch);
 
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

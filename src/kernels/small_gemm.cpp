@@ -1,20 +1,27 @@
 // A register-blocked GEMM for the small row-major products of the recurrent time loop (h @ R and
 // dgates @ R^T per step: M = batch <= a few hundred, N = gates*units, K = units). It has no call
 // overhead and no packing, which is what these shapes need: a BLAS spends more time dispatching a 64x32x8
-// product than computing it. Written in plain loops the compiler vectorizes (AVX2 / AVX-512 with
-// -march=native); the accumulators of a 4 x 32 block stay in registers over K. A large call made outside a
+// product than computing it. Written in plain loops the compiler vectorizes and in GCC vector types, compiled
+// once per instruction-set variant (kernels/isa.h); the accumulators of a block stay in registers over K.
+// Every value of C is one chain of fused multiply-adds over k in order, whatever the kernel, block, tail or
+// variant: so a row comes out the same in any batch, on any thread count and on any CPU. A large call made outside a
 // parallel region (the products of all time steps at once) splits over threads.
 #include <algorithm>
-#include <vector>
 
 #include "kernels/blas.h"
 #include "kernels/fast_math.h"
 #include "kernels/parallel.h"
-#include "kernels/vec8.h"
+#include "kernels/simd.h"
 
-namespace seqnet::kernels {
+SEQNET_KERNELS_BEGIN
 
 namespace {
+
+#if defined(__AVX512F__)
+constexpr bool kWideVectors = true;  // 32 registers of 16 floats
+#else
+constexpr bool kWideVectors = false;
+#endif
 
 // A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
 // The accumulators start from C (accumulate), from the row vector `init` (a bias: C = init + A B), or from 0.
@@ -53,7 +60,7 @@ inline void micro_v8(long K, const float* __restrict A, long lda, const float* _
     for (int v = 0; v < NV; ++v) b[v] = load8(B + k * ldb + 8 * v);
     for (int r = 0; r < MR; ++r) {
       const float a = TA ? A[k * lda + r] : A[r * lda + k];
-      for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+      for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < MR; ++r)
@@ -74,23 +81,23 @@ inline void column_panel_v8(long M, long K, const float* A, long lda, const floa
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                  bool accumulate, const float* init) {
-  thread_local std::vector<float> bp, cp;
-  bp.assign(size_t(K * 8), 0.0f);
-  cp.assign(size_t(M * 8), 0.0f);
-  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp.data() + k * 8);
+  thread_local FloatBuffer b_buffer, c_buffer;
+  float* bp = b_buffer.zeroed(K * 8);
+  float* cp = c_buffer.zeroed(M * 8);
+  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp + k * 8);
   if (accumulate || init)
-    for (long i = 0; i < M; ++i) std::copy_n(accumulate ? C + i * ldc : init, n, cp.data() + i * 8);
-  column_panel_v8<1>(M, K, A, lda, bp.data(), 8, cp.data(), 8, accumulate || init, nullptr);
-  for (long i = 0; i < M; ++i) std::copy_n(cp.data() + i * 8, n, C + i * ldc);
+    for (long i = 0; i < M; ++i) std::copy_n(accumulate ? C + i * ldc : init, n, cp + i * 8);
+  column_panel_v8<1>(M, K, A, lda, bp, 8, cp, 8, accumulate || init, nullptr);
+  for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
 
 template <int NR>
 inline void column_panel(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                          bool accumulate, const float* init) {
   long i = 0;
-  // 8 x 32 blocks: 16 AVX-512 accumulators hide the FMA latency (4 x 32 has only 8 chains). Every C value
-  // gets the same FMAs in the same order either way.
-  if constexpr (NR == 32)
+  // 8 x 32 blocks with AVX-512: 16 accumulators hide the FMA latency (4 x 32 has only 8 chains); with AVX2
+  // they would need 32 of its 16 registers. Every C value gets the same FMAs in the same order either way.
+  if constexpr (NR == 32 && kWideVectors)
     for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
   for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
   // The last 1-3 rows in one block (a 7-row tail of a 1-row kernel ran at a third of the block's speed).
@@ -106,22 +113,17 @@ inline void column_panel(long M, long K, const float* A, long lda, const float* 
 template <int NV>
 inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
                      long n_tail, bool accumulate, const float* __restrict init) {
-  typedef float v16f __attribute__((vector_size(64)));
-  typedef float v16f_u __attribute__((vector_size(64), aligned(4)));
   v16f acc[NV];
   float tail_acc[15];
-  for (int v = 0; v < NV; ++v)
-    acc[v] = accumulate ? *reinterpret_cast<const v16f_u*>(c + 16 * v)
-             : init     ? *reinterpret_cast<const v16f_u*>(init + 16 * v)
-                        : v16f{};
+  for (int v = 0; v < NV; ++v) acc[v] = accumulate ? load16(c + 16 * v) : init ? load16(init + 16 * v) : v16f{};
   for (long t = 0; t < n_tail; ++t) tail_acc[t] = accumulate ? c[16 * NV + t] : init ? init[16 * NV + t] : 0.0f;
   for (long k = 0; k < K; ++k) {
     const float* b = B + k * ldb;
     const float x = a[k];
-    for (int v = 0; v < NV; ++v) acc[v] += x * *reinterpret_cast<const v16f_u*>(b + 16 * v);
+    for (int v = 0; v < NV; ++v) acc[v] = fma(x, load16(b + 16 * v), acc[v]);
     for (long t = 0; t < n_tail; ++t) tail_acc[t] = SEQNET_FMA(x, b[16 * NV + t], tail_acc[t]);
   }
-  for (int v = 0; v < NV; ++v) *reinterpret_cast<v16f_u*>(c + 16 * v) = acc[v];
+  for (int v = 0; v < NV; ++v) store16(c + 16 * v, acc[v]);
   for (long t = 0; t < n_tail; ++t) c[16 * NV + t] = tail_acc[t];
 }
 
@@ -207,19 +209,20 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
 // those columns of B and C, so they run in the vector kernel too (a scalar loop here cost as much as
 // all the other columns for N = 100).
 void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
-  thread_local std::vector<float> bp, cp;
-  bp.assign(size_t(K * 8), 0.0f);
-  cp.assign(size_t(M * 8), 0.0f);
-  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp.data() + k * 8);
-  for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp.data() + i * 8);
-  panel_tn<8>(M, K, A, lda, bp.data(), 8, cp.data(), 8);
-  for (long i = 0; i < M; ++i) std::copy_n(cp.data() + i * 8, n, C + i * ldc);
+  thread_local FloatBuffer b_buffer, c_buffer;
+  float* bp = b_buffer.zeroed(K * 8);
+  float* cp = c_buffer.zeroed(M * 8);
+  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp + k * 8);
+  for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp + i * 8);
+  panel_tn<8>(M, K, A, lda, bp, 8, cp, 8);
+  for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
   if constexpr (NR == 32) {
-    for (; i + 8 <= M; i += 8) micro<8, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    if constexpr (kWideVectors)
+      for (; i + 8 <= M; i += 8) micro<8, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
   } else {
@@ -290,4 +293,4 @@ void transpose(const float* src, long rows, long cols, float* dst) {
     for (long c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
 }
 
-}  // namespace seqnet::kernels
+SEQNET_KERNELS_END

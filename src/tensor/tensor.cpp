@@ -6,6 +6,14 @@
 
 namespace seqnet {
 
+namespace kernels {
+extern const bool cpu_check_linked;
+}
+namespace {
+// Links src/kernels/cpu_check.cpp (the CPU's instruction set, checked before anything runs) into every program.
+[[maybe_unused]] __attribute__((used)) const bool* const link_cpu_check = &kernels::cpu_check_linked;
+}  // namespace
+
 const char* dtype_name(DType dtype) { return dtype == DType::float32 ? "float32" : "int32"; }
 
 std::string shape_to_string(const Shape& shape) {
