@@ -19,6 +19,7 @@ packages=(
   libssl-dev                 # sha256 of data set files (OpenSSL EVP)
   openmpi-bin libopenmpi-dev # data-parallel training (mpirun)
   clang libclang-rt-14-dev libomp-14-dev unzip  # libFuzzer targets (scripts/fuzz.sh)
+  qemu-user                  # the portable build on other CPUs, emulated (tests/portable)
 )
 missing=()
 for p in "${packages[@]}"; do

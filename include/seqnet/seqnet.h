@@ -36,4 +36,8 @@
 
 namespace seqnet {
 const char* version();
+// The instruction-set variant of the kernels that runs: "avx2" or "avx512" in the default build (the widest
+// the CPU has, or the one the environment variable SEQNET_KERNELS names), "native" in a -DSEQNET_NATIVE=ON
+// build. Every variant computes the same results (docs/portability.md).
+const char* kernel_variant();
 }

@@ -118,6 +118,14 @@ const KernelVariant& active_kernel_variant() {
 
 void select_kernel_variant(std::string_view name) { active.store(check_runs(find_variant(name))); }
 
+}  // namespace seqnet::kernels
+
+namespace seqnet {
+const char* kernel_variant() { return kernels::active_kernel_variant().name; }
+}  // namespace seqnet
+
+namespace seqnet::kernels {
+
 inline namespace baseline {
 
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,

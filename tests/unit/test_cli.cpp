@@ -167,3 +167,15 @@ TEST_F(Cli, DatasetsAndUsageErrors) {
   expect_one_line_error(run("no-such-command"));
   expect_one_line_error(run("train tiny.json --set fitt.epochs=1 --epochs 1"));
 }
+
+TEST_F(Cli, KernelVariantInTheVersionAndForcedByTheEnvironment) {
+  CmdResult r = run("--version");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("(kernels: "), std::string::npos) << r.out;
+  // Every x86-64 build that can run here has a variant the CPU runs; forcing an unknown one is one clear line.
+  ::setenv("SEQNET_KERNELS", "sse9", 1);
+  r = run("train tiny.json --epochs 1 --out forced --verbose 0");
+  ::unsetenv("SEQNET_KERNELS");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("SEQNET_KERNELS=sse9: this build has no such kernel variant"), std::string::npos) << r.err;
+}

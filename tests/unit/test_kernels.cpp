@@ -1,15 +1,23 @@
 // The small-matrix kernels every layer goes through (src/kernels): each against a double-precision reference
 // over shapes that reach every panel width (32, 24, 16, 8) and the zero-padded tail, with strided operands and
-// each way the accumulators start (zero, C, a bias row); and bitwise the same on one and two threads.
+// each way the accumulators start (zero, C, a bias row); and bitwise the same on one and two threads. Every
+// test runs once per kernel variant the build contains (avx2, avx512 or native: src/kernels/isa.h), on this
+// machine's CPU; a variant the CPU cannot run is skipped with the reason. KernelVariants.* checks that all
+// variants compute the same bits.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "kernels/blas.h"
+#include "kernels/dispatch.h"
 #include "kernels/parallel.h"
 #include "kernels/rnn_kernels.h"
+#include "seqnet/activations.h"
 #include "seqnet/random.h"
+#include "seqnet/tensor.h"
 #include "seqnet/threads.h"
 
 using namespace seqnet;
@@ -48,9 +56,40 @@ class ThreadCount {
   int before_;
 };
 
+// Runs the test's kernel variant (the test parameter) and restores the one that ran before.
+class VariantTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    before_ = kernels::active_kernel_variant().name;
+    for (const kernels::KernelVariant& v : kernels::kernel_variants())
+      if (v.name == GetParam() && !v.cpu_supports())
+        GTEST_SKIP() << "this CPU cannot run the " << v.name << " kernels (they need " << v.needs << ")";
+    kernels::select_kernel_variant(GetParam());
+  }
+  void TearDown() override { kernels::select_kernel_variant(before_); }
+
+ private:
+  std::string before_;
+};
+
+std::vector<std::string> variant_names() {
+  std::vector<std::string> names;
+  for (const kernels::KernelVariant& v : kernels::kernel_variants()) names.push_back(v.name);
+  return names;
+}
+
+std::string param_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
 }  // namespace
 
-TEST(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
+using SmallGemm = VariantTest;
+using SmallGemmTn = VariantTest;
+using RecurrentMatmul = VariantTest;
+INSTANTIATE_TEST_SUITE_P(Variants, SmallGemm, ::testing::ValuesIn(variant_names()), param_name);
+INSTANTIATE_TEST_SUITE_P(Variants, SmallGemmTn, ::testing::ValuesIn(variant_names()), param_name);
+INSTANTIATE_TEST_SUITE_P(Variants, RecurrentMatmul, ::testing::ValuesIn(variant_names()), param_name);
+
+TEST_P(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
   for (long M : {1L, 2L, 3L, 6L, 7L, 8L, 13L, 64L})
     for (long N : {1L, 5L, 8L, 16L, 24L, 29L, 32L, 40L, 56L, 72L, 96L, 100L})
       for (long K : {1L, 7L, 32L, 70L})
@@ -71,7 +110,7 @@ TEST(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
         }
 }
 
-TEST(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
+TEST_P(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
   // C(M, N) += A^T B with A stored (K, M), over K chunks (700 > one chunk), and the column sums of B.
   for (long M : {3L, 8L, 20L})
     for (long N : {5L, 8L, 24L, 32L, 40L, 56L, 100L})
@@ -98,7 +137,7 @@ TEST(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
       }
 }
 
-TEST(SmallGemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
+TEST_P(SmallGemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
   // Above the parallel threshold the kernels split rows (or, for few rows, columns) over threads, never the
   // reduction: every value must come out bit for bit as on one thread.
   struct Shape3 {
@@ -129,7 +168,7 @@ TEST(SmallGemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
   }
 }
 
-TEST(SmallGemm, OneRowIsBitwiseTheSameRowOfABatch) {
+TEST_P(SmallGemm, OneRowIsBitwiseTheSameRowOfABatch) {
   // Batch-1 prediction takes a one-row pass (all columns' FMA chains at once); each value must be exactly the
   // one the same row gets inside a batch, so that predict(x[i:i+1]) equals predict(x)[i].
   for (long N : {5L, 24L, 100L, 200L})
@@ -157,7 +196,7 @@ TEST(SmallGemm, OneRowIsBitwiseTheSameRowOfABatch) {
 // dR[:, gate k] += sum over rows r of (H[r] ⊙ m_k[r % B])^T D[r, gate k]. Widths with a fused kernel (8, 16)
 // and without (5, 32, 160), batches that fill row blocks and leave a tail, every gate count; at 160 units the
 // weight gradient takes the sequences in groups.
-TEST(RecurrentMatmul, MaskedProductsMatchAReference) {
+TEST_P(RecurrentMatmul, MaskedProductsMatchAReference) {
   for (long u : {5L, 8L, 16L, 32L, 160L})
     for (int G : {1, 3, 4})
       for (long B : {1L, 9L, 13L})
@@ -211,7 +250,7 @@ TEST(RecurrentMatmul, MaskedProductsMatchAReference) {
         }
 }
 
-TEST(RecurrentMatmul, MaskedWeightGradientIsBitwiseTheSameOnOneAndTwoThreads) {
+TEST_P(RecurrentMatmul, MaskedWeightGradientIsBitwiseTheSameOnOneAndTwoThreads) {
   // Large enough to split over threads (by sequences); the sums into dR must not depend on the split.
   const long T = 80, B = 37, u = 32, G = 4, Gu = G * u;
   const auto H = uniform(size_t(T * B * u), 1), D = uniform(size_t(T * B * Gu), 2);
@@ -257,4 +296,107 @@ TEST(SplitRange, InsideAnyParallelRegionTheCallerDoesItAll) {
     });
   }
   EXPECT_EQ(calls, 1);
+}
+
+namespace {
+
+// Outputs of every dispatched kernel family on shapes that reach their panels, tails, fused widths and masks,
+// computed by the variant that runs now, one after the other in one vector.
+std::vector<float> kernel_outputs() {
+  std::vector<float> all;
+  auto keep = [&](const std::vector<float>& v) { all.insert(all.end(), v.begin(), v.end()); };
+  for (long M : {1L, 3L, 13L, 64L})
+    for (long N : {5L, 24L, 29L, 32L, 72L, 100L})
+      for (long K : {7L, 70L}) {
+        const auto A = uniform(size_t(M * K), 21), B = uniform(size_t(K * N), 22), bias = uniform(size_t(N), 23);
+        auto C = uniform(size_t(M * N), 24);
+        kernels::small_gemm(M, N, K, A.data(), K, B.data(), N, C.data(), N, true);
+        keep(C);
+        kernels::small_gemm_bias(M, N, K, A.data(), K, B.data(), N, bias.data(), C.data(), N);
+        keep(C);
+        std::vector<float> D(size_t(K * N)), sums(static_cast<size_t>(N));
+        kernels::small_gemm_tn(K, N, M, A.data(), K, C.data(), N, D.data(), N, false, sums.data());
+        keep(D);
+        keep(sums);
+      }
+  for (long u : {8L, 13L, 32L})
+    for (bool masked : {false, true}) {
+      const long B = 9;
+      const auto xw4 = uniform(size_t(B * 4 * u), 31), xw3 = uniform(size_t(B * 3 * u), 32);
+      const auto h = uniform(size_t(B * u), 33), c = uniform(size_t(B * u), 34);
+      const auto R4 = uniform(size_t(u * 4 * u), 35), R3 = uniform(size_t(u * 3 * u), 36), b3 = uniform(size_t(3 * u), 37);
+      auto mask = uniform(size_t(4 * B * u), 38);
+      for (float& m : mask) m = m < 0 ? 0.0f : 2.0f;
+      const float* rmask = masked ? mask.data() : nullptr;
+      std::vector<float> scratch(size_t(B * u)), pre(size_t(B * 4 * u)), gates(size_t(B * 4 * u)), cn(size_t(B * u)),
+          tc(size_t(B * u)), hn(size_t(B * u));
+      kernels::lstm_fused_forward(xw4.data(), h.data(), c.data(), R4.data(), pre.data(), gates.data(), cn.data(),
+                                  tc.data(), hn.data(), B, u, rmask, scratch.data());
+      keep(pre), keep(gates), keep(cn), keep(hn);
+      std::vector<float> R4t(R4.size()), dpre(pre.size()), dh_prev(size_t(B * u)), dc_prev(size_t(B * u));
+      kernels::transpose(R4.data(), u, 4 * u, R4t.data());
+      const auto dh = uniform(size_t(B * u), 39), dc = uniform(size_t(B * u), 40);
+      kernels::lstm_fused_backward(gates.data(), c.data(), tc.data(), dh.data(), dc.data(), R4t.data(), dpre.data(),
+                                   dh_prev.data(), dc_prev.data(), B, u, rmask, scratch.data());
+      keep(dpre), keep(dh_prev), keep(dc_prev);
+      std::vector<float> rec(size_t(B * 3 * u)), g3(size_t(B * 3 * u)), R3t(R3.size()), dxw(rec.size()), drec(rec.size());
+      kernels::gru_fused_forward(xw3.data(), h.data(), R3.data(), b3.data(), rec.data(), g3.data(), hn.data(), B, u,
+                                 rmask, scratch.data());
+      keep(rec), keep(g3), keep(hn);
+      kernels::transpose(R3.data(), u, 3 * u, R3t.data());
+      kernels::gru_fused_backward(g3.data(), rec.data(), h.data(), dh.data(), R3t.data(), dxw.data(), drec.data(),
+                                  dh_prev.data(), B, u, rmask, scratch.data());
+      keep(dxw), keep(drec), keep(dh_prev);
+      std::vector<float> dR(size_t(u * 3 * u)), dbias(size_t(3 * u));
+      kernels::recurrent_weight_grad(h.data(), rmask, drec.data(), dR.data(), B, 3, u, 3, dbias.data());
+      keep(dR), keep(dbias);
+    }
+  const auto x = uniform(1000, 41), dy = uniform(1000, 42);
+  for (int a = 0; a <= int(Activation::hard_sigmoid_keras2); ++a) {
+    std::vector<float> y(x.size()), dx(x.size());
+    activation_forward(Activation(a), x.data(), y.data(), 1000, 10);
+    activation_backward(Activation(a), x.data(), y.data(), dy.data(), dx.data(), 1000, 10);
+    keep(y), keep(dx);
+  }
+  return all;
+}
+
+}  // namespace
+
+TEST(KernelVariants, EveryVariantComputesTheSameBits) {
+  // The same fused multiply-adds in the same order in every variant (src/kernels/simd.h): a model gives the
+  // same results on an AVX2 and an AVX-512 machine, and with SEQNET_KERNELS forcing either.
+  const std::string before = kernels::active_kernel_variant().name;
+  std::vector<std::pair<std::string, std::vector<float>>> runs;
+  for (const kernels::KernelVariant& v : kernels::kernel_variants()) {
+    if (!v.cpu_supports()) continue;
+    kernels::select_kernel_variant(v.name);
+    runs.emplace_back(v.name, kernel_outputs());
+  }
+  kernels::select_kernel_variant(before);
+  if (runs.size() < 2) GTEST_SKIP() << "only one kernel variant runs on this CPU (" << before << ")";
+  for (size_t r = 1; r < runs.size(); ++r) {
+    ASSERT_EQ(runs[r].second.size(), runs[0].second.size());
+    for (size_t i = 0; i < runs[0].second.size(); ++i)
+      ASSERT_EQ(runs[r].second[i], runs[0].second[i]) << runs[r].first << " vs " << runs[0].first << ", value " << i;
+  }
+}
+
+TEST(KernelVariants, TheWidestVariantTheCpuRunsIsChosen) {
+  const kernels::KernelVariant* widest = nullptr;
+  for (const kernels::KernelVariant& v : kernels::kernel_variants())
+    if (v.cpu_supports()) widest = &v;
+  ASSERT_NE(widest, nullptr);
+  if (std::getenv("SEQNET_KERNELS")) GTEST_SKIP() << "SEQNET_KERNELS is set";
+  EXPECT_STREQ(kernels::active_kernel_variant().name, widest->name);
+}
+
+TEST(KernelVariants, AnUnknownVariantIsAnErrorNamingTheKnownOnes) {
+  try {
+    kernels::select_kernel_variant("sse9");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("SEQNET_KERNELS=sse9"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(kernels::kernel_variants().front().name), std::string::npos) << e.what();
+  }
 }

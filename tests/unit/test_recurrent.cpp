@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gradcheck.h"
+#include "kernels/dispatch.h"
 #include "seqnet/seqnet.h"
 
 using namespace seqnet;
@@ -926,6 +927,48 @@ TEST(Recurrent, WholeModelTrainsBitwiseTheSameOnOneAndTwoThreads) {
   ASSERT_EQ(one.size(), two.size());
   for (size_t i = 0; i < one.size(); ++i)
     for (int64_t j = 0; j < one[i].size(); ++j) ASSERT_EQ(one[i][j], two[i][j]) << "weight " << i << " value " << j;
+}
+
+TEST(Recurrent, WholeModelTrainsBitwiseTheSameWithEveryKernelVariant) {
+  // The AVX2 and AVX-512 kernels (src/kernels/isa.h) compute the same bits, so a model trained on an AVX2
+  // machine and one trained on an AVX-512 machine end on the same weights. Here each variant this CPU runs
+  // trains the book's IMDB LSTM (fused 8-unit kernels, recurrent dropout) and a wider GRU stack.
+  auto train = [] {
+    set_random_seed(11);
+    Sequential model;
+    model.add(Input({40}, {.dtype = DType::int32}));
+    model.add(layers::Embedding(50, 16));
+    model.add(layers::LSTM(8, {.recurrent_dropout = 0.2f, .return_sequences = true}));
+    model.add(layers::GRU(13, {.return_sequences = true}));
+    model.add(layers::Bidirectional(layers::LSTM(32)));
+    model.add(layers::Dense(1, {.activation = "sigmoid"}));
+    model.compile({.optimizer = "rmsprop", .loss = "binary_crossentropy"});
+    Tensor x({64, 40});
+    Rng rng(5);
+    for (int64_t i = 0; i < x.size(); ++i) x[i] = float(rng.randint(1, 50));
+    Tensor y = random_tensor({64, 1}, 6);
+    for (int64_t i = 0; i < y.size(); ++i) y[i] = y[i] > 0 ? 1.0f : 0.0f;
+    History h = model.fit(x, y, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    return std::make_pair(h["loss"], model.get_weights());
+  };
+  const std::string before = kernels::active_kernel_variant().name;
+  std::vector<std::string> names;
+  std::vector<std::pair<std::vector<double>, std::vector<Tensor>>> runs;
+  for (const kernels::KernelVariant& v : kernels::kernel_variants()) {
+    if (!v.cpu_supports()) continue;
+    kernels::select_kernel_variant(v.name);
+    names.push_back(v.name);
+    runs.push_back(train());
+  }
+  kernels::select_kernel_variant(before);
+  if (runs.size() < 2) GTEST_SKIP() << "only one kernel variant runs on this CPU (" << before << ")";
+  for (size_t r = 1; r < runs.size(); ++r) {
+    EXPECT_EQ(runs[r].first, runs[0].first) << names[r] << " vs " << names[0] << ": the losses";
+    for (size_t i = 0; i < runs[0].second.size(); ++i)
+      for (int64_t j = 0; j < runs[0].second[i].size(); ++j)
+        ASSERT_EQ(runs[r].second[i][j], runs[0].second[i][j]) << names[r] << " vs " << names[0] << ": weight " << i
+                                                              << " value " << j;
+  }
 }
 
 TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {

@@ -244,7 +244,7 @@ std::vector<int> parse_threads(const std::string& spec) {
 int bench_one(char name, const BenchArgs& a) {
   Setup s = build_setup(name, a.scale, a.recurrent_dropout);
   if (a.recurrent_dropout > 0) s.desc += fmt::format("; recurrent_dropout={}", a.recurrent_dropout);
-  std::printf("# model=%c %s\n", name, s.desc.c_str());
+  std::printf("# model=%c %s (kernels: %s)\n", name, s.desc.c_str(), kernel_variant());
   if (!s.skipped.empty()) {
     std::printf("RESULT model=%c skipped: needs %s\n", name, s.skipped.c_str());
     return 0;

@@ -17,8 +17,16 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   // Under `mpirun -np N seqnet train ...` every rank runs this; MPI starts only when mpirun launched us.
   seqnet::distributed::init(&argc, &argv);
+  try {
+    seqnet::kernel_variant();  // a bad SEQNET_KERNELS is reported here, before any work
+  } catch (const seqnet::Error& e) {
+    std::fprintf(stderr, "seqnet: error: %s\n", e.what());
+    return 1;
+  }
   CLI::App app{"seqnet: Keras-style sequence deep learning in C++"};
-  app.set_version_flag("--version", std::string("seqnet ") + seqnet::version());
+  app.set_version_flag("--version", [] {
+    return std::string("seqnet ") + seqnet::version() + " (kernels: " + seqnet::kernel_variant() + ")";
+  });
   app.require_subcommand(1);
 
   std::string model_path;
