@@ -39,3 +39,19 @@ if(NOT one_test STREQUAL two_test)
   message(FATAL_ERROR "1 process and 2 ranks disagree:\n  ${one_test}\n  ${two_test}")
 endif()
 message(STATUS "2 ranks: ${two_test}")
+
+# Rank 0 alone fails (its run folder cannot be made; only rank 0 writes): the whole job must stop at once with
+# a non-zero exit, not leave rank 1 waiting in its next allreduce forever.
+string(TIMESTAMP t0 "%s")
+execute_process(COMMAND ${MPIEXEC_EXECUTABLE} --oversubscribe --allow-run-as-root -np 2 ${SEQNET} ${ARGS}
+                        --out /proc/seqnet-no-such-dir/run
+                RESULT_VARIABLE rc OUTPUT_VARIABLE fail_log ERROR_VARIABLE fail_err TIMEOUT 60)
+string(TIMESTAMP t1 "%s")
+math(EXPR seconds "${t1} - ${t0}")
+if(rc EQUAL 0 OR rc MATCHES "timeout" OR seconds GREATER 50)
+  message(FATAL_ERROR "a failure of rank 0 alone did not end the job (exit '${rc}' after ${seconds} s):\n${fail_err}")
+endif()
+if(NOT fail_err MATCHES "seqnet: rank 0: error: ")
+  message(FATAL_ERROR "expected rank 0's one-line error, got:\n${fail_err}")
+endif()
+message(STATUS "rank 0 failing alone ended the job in ${seconds} s (exit ${rc})")

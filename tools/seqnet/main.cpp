@@ -66,10 +66,10 @@ int main(int argc, char** argv) {
     } else if (int rc = seqnet_cli::run_experiment_commands(argv[0]); rc >= 0) {
       return rc;
     }
-  } catch (const seqnet::Error& e) {
-    std::fprintf(stderr, "seqnet: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // seqnet::Error and the rest
+    // Under mpirun one failing rank stops the whole job: the others would wait forever in their next
+    // collective, and a plain exit would block this rank in MPI_Finalize.
+    if (seqnet::distributed::active()) seqnet::distributed::abort_all((std::string("error: ") + e.what()).c_str());
     std::fprintf(stderr, "seqnet: error: %s\n", e.what());
     return 1;
   }
