@@ -135,15 +135,17 @@ std::string format_checkpoint_path(const std::string& pattern, int epoch, std::o
 class CSVLogger : public Callback {
  public:
   explicit CSVLogger(std::string filename, std::string separator = ",", bool append = false);
-  ~CSVLogger() override;
   void on_train_begin(Logs&) override;
+  // Rewrites the whole file atomically with the new row: a full disk or a kill never leaves it half-written,
+  // and a failed write stops training with an error naming the file.
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(Logs&) override;
 
  private:
   std::string filename_, sep_;
   bool append_;
-  std::FILE* file_ = nullptr;
+  bool writing_ = false;  // rank 0 between on_train_begin and on_train_end
+  std::string contents_;  // the file as it stands
   bool header_written_ = false;
   std::vector<std::string> keys_;
 };

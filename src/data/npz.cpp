@@ -1,5 +1,8 @@
 #include "seqnet/data/npz.h"
 
+#include "io/zip_archive.h"
+#include "seqnet/saving.h"
+
 #include <zip.h>
 
 #include <memory>
@@ -77,29 +80,12 @@ NpzArchive parse_npz(const std::string& bytes, const std::string& name) {
 }
 
 void write_npz(const std::string& path, const NpzArchive& arrays, bool compress) {
-  int code = 0;
-  std::unique_ptr<zip_t, ArchiveCloser> z(zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &code));
-  if (!z) throw Error(path + ": cannot create: " + zip_message(code));
-  std::vector<std::vector<uint8_t>> buffers;  // must outlive zip_close
-  buffers.reserve(arrays.size());
+  std::vector<std::pair<std::string, std::string>> files;
   for (const auto& [key, array] : arrays) {
-    buffers.push_back(npy_bytes(array));
-    auto& b = buffers.back();
-    zip_source_t* src = zip_source_buffer(z.get(), b.data(), b.size(), 0);
-    if (!src) throw Error(path + ": " + zip_strerror(z.get()));
-    zip_int64_t idx = zip_file_add(z.get(), (key + ".npy").c_str(), src, ZIP_FL_ENC_UTF_8 | ZIP_FL_OVERWRITE);
-    if (idx < 0) {
-      zip_source_free(src);
-      throw Error(path + ": cannot add " + key + ": " + zip_strerror(z.get()));
-    }
-    zip_set_file_compression(z.get(), static_cast<zip_uint64_t>(idx), compress ? ZIP_CM_DEFLATE : ZIP_CM_STORE, 0);
+    std::vector<uint8_t> b = npy_bytes(array);
+    files.emplace_back(key + ".npy", std::string(b.begin(), b.end()));
   }
-  zip_t* raw = z.release();
-  if (zip_close(raw) != 0) {
-    std::string msg = zip_strerror(raw);
-    zip_discard(raw);
-    throw Error(path + ": writing the archive failed: " + msg);
-  }
+  write_file_atomic(path, zip_bytes(files, compress));
 }
 
 }  // namespace seqnet::data

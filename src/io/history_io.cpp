@@ -300,6 +300,14 @@ std::string file_stem(const std::string& key) {
 
 }  // namespace
 
+namespace {
+// Cairo writes a figure through this into memory; the file is then written atomically and checked.
+cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
+}
+}  // namespace
+
 std::vector<std::string> plot_history(const History& h, const std::string& out_dir, PlotOptions o) {
   if (o.width < 200 || o.height < 150) throw Error(fmt::format("plot_history: {}x{} is too small for a figure", o.width, o.height));
   std::filesystem::create_directories(out_dir);
@@ -313,14 +321,17 @@ std::vector<std::string> plot_history(const History& h, const std::string& out_d
       cairo_t* cr = cairo_create(s);
       draw_figure(cr, o.width, o.height, key, h.epoch, values, val);
       cairo_destroy(cr);
-      cairo_status_t st = cairo_surface_write_to_png(s, (stem + ".png").c_str());
+      std::string bytes;
+      cairo_status_t st = cairo_surface_write_to_png_stream(s, append_bytes, &bytes);
       cairo_surface_destroy(s);
       if (st != CAIRO_STATUS_SUCCESS)
-        throw Error(fmt::format("cannot write '{}.png': {}", stem, cairo_status_to_string(st)));
+        throw Error(fmt::format("cannot draw '{}.png': {}", stem, cairo_status_to_string(st)));
+      write_file_atomic(stem + ".png", bytes);
       files.push_back(stem + ".png");
     }
     if (o.svg) {
-      cairo_surface_t* s = cairo_svg_surface_create((stem + ".svg").c_str(), o.width, o.height);
+      std::string bytes;
+      cairo_surface_t* s = cairo_svg_surface_create_for_stream(append_bytes, &bytes, o.width, o.height);
       cairo_t* cr = cairo_create(s);
       draw_figure(cr, o.width, o.height, key, h.epoch, values, val);
       cairo_destroy(cr);
@@ -328,7 +339,8 @@ std::vector<std::string> plot_history(const History& h, const std::string& out_d
       cairo_status_t st = cairo_surface_status(s);
       cairo_surface_destroy(s);
       if (st != CAIRO_STATUS_SUCCESS)
-        throw Error(fmt::format("cannot write '{}.svg': {}", stem, cairo_status_to_string(st)));
+        throw Error(fmt::format("cannot draw '{}.svg': {}", stem, cairo_status_to_string(st)));
+      write_file_atomic(stem + ".svg", bytes);
       files.push_back(stem + ".svg");
     }
   }

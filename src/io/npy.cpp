@@ -8,6 +8,7 @@
 
 #include "data/pickle_int_lists.h"
 #include "seqnet/data/npy.h"
+#include "seqnet/saving.h"
 
 namespace seqnet::data {
 namespace {
@@ -172,10 +173,7 @@ std::vector<uint8_t> npy_bytes(const NpyArray& a) {
 
 void write_npy(const std::string& path, const NpyArray& array) {
   std::vector<uint8_t> bytes = npy_bytes(array);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw Error(path + ": cannot open for writing");
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  if (!out) throw Error(path + ": write failed");
+  write_file_atomic(path, std::string(bytes.begin(), bytes.end()));
 }
 
 void write_npy(const std::string& path, const Tensor& tensor) { write_npy(path, NpyArray::from_tensor(tensor)); }

@@ -18,6 +18,7 @@
 #include <zip.h>
 
 #include "io/hdf5_file.h"
+#include "io/zip_archive.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/seqnet.h"
 #include "seqnet/serialization.h"
@@ -41,10 +42,60 @@ std::string read_file_bytes(const std::string& path) {
   return ss.str();
 }
 
+namespace {
+
+// Writes all of `bytes` to fd; false with errno set on failure (a full disk: ENOSPC, a file size limit: EFBIG).
+bool write_all(int fd, const std::string& bytes) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    done += size_t(n);
+  }
+  return true;
+}
+
+// A device, a pipe or a terminal (/dev/stdout, /dev/null, a FIFO) cannot be replaced by a rename: it is
+// written in place, every write checked.
+void write_in_place(const std::string& path, const std::string& bytes) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) throw Error(fmt::format("cannot write '{}': {}", path, std::strerror(errno)));
+  if (!write_all(fd, bytes)) {
+    int e = errno;
+    ::close(fd);
+    throw Error(fmt::format("writing '{}' failed: {}", path, std::strerror(e)));
+  }
+  if (::close(fd) != 0) throw Error(fmt::format("writing '{}' failed at close: {}", path, std::strerror(errno)));
+}
+
+// Temporary files that a killed save left next to `target` (".NAME.tmp-XXXXXX", mkstemp's six characters).
+void remove_stale_temporaries(const std::filesystem::path& dir, const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string prefix = "." + name + ".tmp-";
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string f = it->path().filename().string();
+    if (f.size() == prefix.size() + 6 && f.compare(0, prefix.size(), prefix) == 0 && it->is_regular_file(ec))
+      fs::remove(it->path(), ec);
+  }
+}
+
+}  // namespace
+
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   namespace fs = std::filesystem;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) throw Error(fmt::format("cannot write '{}': it is a directory", path));
+    write_in_place(path, bytes);
+    return;
+  }
   fs::path target(path);
   fs::path dir = target.parent_path().empty() ? fs::path(".") : target.parent_path();
+  remove_stale_temporaries(dir, target.filename().string());
   std::string tmpl = (dir / ("." + target.filename().string() + ".tmp-XXXXXX")).string();
   int fd = mkstemp(tmpl.data());
   if (fd < 0) throw Error(fmt::format("cannot create a temporary file next to '{}': {}", path, std::strerror(errno)));
@@ -54,15 +105,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
     ::unlink(tmpl.c_str());
     throw Error(fmt::format("saving '{}': {} failed: {}", path, what, std::strerror(e)));
   };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    done += size_t(n);
-  }
+  if (!write_all(fd, bytes)) fail("write");
   ::fchmod(fd, 0644);
   if (::fsync(fd) != 0) fail("fsync");
   if (::close(fd) != 0) {
@@ -83,9 +126,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
 
 // ---------------- zip ----------------
 
-namespace {
-
-std::string zip_bytes(const std::vector<std::pair<std::string, std::string>>& files) {
+std::string zip_bytes(const std::vector<std::pair<std::string, std::string>>& files, bool deflate) {
   zip_error_t err;
   zip_error_init(&err);
   zip_source_t* src = zip_source_buffer_create(nullptr, 0, 0, &err);
@@ -98,8 +139,9 @@ std::string zip_bytes(const std::vector<std::pair<std::string, std::string>>& fi
   zip_source_keep(src);
   for (const auto& [name, data] : files) {
     zip_source_t* s = zip_source_buffer(za, data.data(), data.size(), 0);
-    if (!s || zip_file_add(za, name.c_str(), s, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) < 0) {
-      if (s) zip_source_free(s);
+    zip_int64_t idx = s ? zip_file_add(za, name.c_str(), s, ZIP_FL_OVERWRITE | ZIP_FL_ENC_UTF_8) : -1;
+    if (idx < 0 || zip_set_file_compression(za, zip_uint64_t(idx), deflate ? ZIP_CM_DEFAULT : ZIP_CM_STORE, 0) < 0) {
+      if (s && idx < 0) zip_source_free(s);
       std::string msg = zip_strerror(za);
       zip_discard(za);
       zip_source_free(src);
@@ -127,6 +169,9 @@ std::string zip_bytes(const std::vector<std::pair<std::string, std::string>>& fi
   if (got != n) throw Error("cannot read back a zip archive");
   return out;
 }
+
+
+namespace {
 
 // The named entries of a zip held in memory; a missing entry is an error naming it.
 class ZipReader {

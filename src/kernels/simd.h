@@ -1,5 +1,5 @@
-// Vectors of 8 and 16 floats as GCC vector types (one AVX / AVX-512 register; two AVX registers make a v16f
-// in the AVX2 variant), unaligned loads and stores, and a fused multiply-add on each. seqnet compiles with
+// Vectors of 8 floats (one AVX register) and, in the AVX-512 variant, 16 floats as GCC vector types, unaligned
+// loads and stores, and a fused multiply-add on each. seqnet compiles with
 // -ffp-contract=off, so `a * b + c` is always two roundings and every fused multiply-add is written as one
 // (SEQNET_FMA, fma): the arithmetic of a value is then the same in every kernel variant, in a vector body and
 // in its scalar tail, whatever the compiler's tuning for a CPU. Internal header.
@@ -20,7 +20,6 @@
 SEQNET_KERNELS_BEGIN
 
 typedef float v8f __attribute__((vector_size(32)));
-typedef float v16f __attribute__((vector_size(64)));
 
 inline v8f load8(const float* p) {
   v8f v;
@@ -28,12 +27,6 @@ inline v8f load8(const float* p) {
   return v;
 }
 inline void store8(float* p, v8f v) { __builtin_memcpy(p, &v, sizeof(v)); }
-inline v16f load16(const float* p) {
-  v16f v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void store16(float* p, v16f v) { __builtin_memcpy(p, &v, sizeof(v)); }
 
 // a * b + c with one rounding, lane by lane.
 inline v8f fma(v8f a, v8f b, v8f c) {
@@ -44,19 +37,23 @@ inline v8f fma(v8f a, v8f b, v8f c) {
   return c;
 #endif
 }
-inline v16f fma(v16f a, v16f b, v16f c) {
-#if defined(__AVX512F__)
-  return _mm512_fmadd_ps(a, b, c);
+// x * b + c for a scalar x.
+inline v8f fma(float x, v8f b, v8f c) {
+#if defined(__FMA__)
+  return _mm256_fmadd_ps(_mm256_set1_ps(x), b, c);
 #else
-  v8f lo, hi, al, ah, bl, bh, cl, ch;
-  __builtin_memcpy(&al, &a, 32), __builtin_memcpy(&ah, reinterpret_cast<const char*>(&a) + 32, 32);
-  __builtin_memcpy(&bl, &b, 32), __builtin_memcpy(&bh, reinterpret_cast<const char*>(&b) + 32, 32);
-  __builtin_memcpy(&cl, &c, 32), __builtin_memcpy(&ch, reinterpret_cast<const char*>(&c) + 32, 32);
-  lo = fma(al, bl, cl), hi = fma(ah, bh, ch);
-  __builtin_memcpy(&c, &lo, 32), __builtin_memcpy(reinterpret_cast<char*>(&c) + 32, &hi, 32);
+  for (int i = 0; i < 8; ++i) c[i] = SEQNET_FMA(x, b[i], c[i]);
   return c;
 #endif
 }
+
+#if defined(__AVX512F__)
+// The 16-float vectors are used only where AVX-512 is compiled in (the AVX2 variant uses v8f instead).
+typedef float v16f __attribute__((vector_size(64)));
+inline v16f fma(v16f a, v16f b, v16f c) { return _mm512_fmadd_ps(a, b, c); }
+inline v16f fma(float x, v16f b, v16f c) { return _mm512_fmadd_ps(_mm512_set1_ps(x), b, c); }
+#endif
+
 // A float buffer of the variant's own type: std::vector's out-of-line members would be one copy shared by
 // name with the other variants (kernels/isa.h; tests/check_kernel_symbols.cmake checks for such symbols).
 class FloatBuffer {
@@ -89,8 +86,5 @@ class FloatBuffer {
   long size_ = 0;
 };
 
-// x * b + c for a scalar x.
-inline v8f fma(float x, v8f b, v8f c) { return fma(v8f{} + x, b, c); }
-inline v16f fma(float x, v16f b, v16f c) { return fma(v16f{} + x, b, c); }
 
 SEQNET_KERNELS_END

@@ -71,6 +71,10 @@ template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                             bool accumulate, const float* init) {
   long i = 0;
+  // Two vectors wide with AVX2: 6 rows keep 12 accumulators in its 16 registers (4 rows leave FMA latency
+  // showing). With AVX-512 the 32-wide panels take these shapes.
+  if constexpr (NV == 2 && !kWideVectors)
+    for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
   for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
   // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
   if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
@@ -106,30 +110,48 @@ inline void column_panel(long M, long K, const float* A, long lda, const float* 
   if (M - i == 1) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
 
-// One row of C (batch-1 prediction): up to 128 columns in one pass over K, so that the FMA chains of all its
-// 16-column vectors overlap (a 32-wide panel alone has two chains and waits on the FMA latency at every k).
-// The last N % 16 columns run as scalar chains in the same pass. Each value gets the same FMAs in the same
-// order as in the panels, so a row comes out bitwise as it would in a batch.
+// One row of C (batch-1 prediction): up to 8 full vectors of columns (128 with AVX-512, 64 with AVX2) in one
+// pass over K, so that the FMA chains of all of them overlap (a 32-wide panel alone has two chains and waits
+// on the FMA latency at every k). The last columns short of a vector run as scalar chains in the same pass.
+// Each value gets the same FMAs in the same order as in the panels, so a row comes out bitwise as it would in
+// a batch.
+#if defined(__AVX512F__)
+using RowVector = v16f;
+#else
+using RowVector = v8f;
+#endif
+constexpr long kRowLanes = sizeof(RowVector) / sizeof(float);
+
+inline RowVector load_row(const float* p) {
+  RowVector v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void store_row(float* p, RowVector v) { __builtin_memcpy(p, &v, sizeof(v)); }
+
 template <int NV>
 inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
                      long n_tail, bool accumulate, const float* __restrict init) {
-  v16f acc[NV];
-  float tail_acc[15];
-  for (int v = 0; v < NV; ++v) acc[v] = accumulate ? load16(c + 16 * v) : init ? load16(init + 16 * v) : v16f{};
-  for (long t = 0; t < n_tail; ++t) tail_acc[t] = accumulate ? c[16 * NV + t] : init ? init[16 * NV + t] : 0.0f;
+  RowVector acc[NV];
+  float tail_acc[kRowLanes - 1];
+  for (int v = 0; v < NV; ++v)
+    acc[v] = accumulate ? load_row(c + kRowLanes * v) : init ? load_row(init + kRowLanes * v) : RowVector{};
+  for (long t = 0; t < n_tail; ++t)
+    tail_acc[t] = accumulate ? c[kRowLanes * NV + t] : init ? init[kRowLanes * NV + t] : 0.0f;
   for (long k = 0; k < K; ++k) {
     const float* b = B + k * ldb;
     const float x = a[k];
-    for (int v = 0; v < NV; ++v) acc[v] = fma(x, load16(b + 16 * v), acc[v]);
-    for (long t = 0; t < n_tail; ++t) tail_acc[t] = SEQNET_FMA(x, b[16 * NV + t], tail_acc[t]);
+    for (int v = 0; v < NV; ++v) acc[v] = fma(x, load_row(b + kRowLanes * v), acc[v]);
+    for (long t = 0; t < n_tail; ++t) tail_acc[t] = SEQNET_FMA(x, b[kRowLanes * NV + t], tail_acc[t]);
   }
-  for (int v = 0; v < NV; ++v) store16(c + 16 * v, acc[v]);
-  for (long t = 0; t < n_tail; ++t) c[16 * NV + t] = tail_acc[t];
+  for (int v = 0; v < NV; ++v) store_row(c + kRowLanes * v, acc[v]);
+  for (long t = 0; t < n_tail; ++t) c[kRowLanes * NV + t] = tail_acc[t];
 }
 
 void one_row(long N, long K, const float* a, const float* B, long ldb, float* c, bool accumulate, const float* init) {
-  for (long j = 0; j < N; j += 128) {
-    const long n = std::min(128L, N - j), nv = n / 16, n_tail = n % 16;
+  constexpr long kGroup = 8 * kRowLanes;
+  for (long j = 0; j < N; j += kGroup) {
+    const long n = std::min(kGroup, N - j), nv = n / kRowLanes, n_tail = n % kRowLanes;
     const float* in = init ? init + j : nullptr;
     switch (nv) {
       case 0: row_pass<0>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
@@ -164,7 +186,11 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
   }
   auto at = [&](long j) { return init ? init + j : nullptr; };
   long j = 0;
-  for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  if constexpr (kWideVectors) {
+    for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  } else {  // AVX2: 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators)
+    for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  }
   // 24 columns (a GRU(8)'s three gates) in one pass over A rather than a 16- and an 8-wide one.
   if (j + 24 <= N) {
     column_panel_v8<3>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));

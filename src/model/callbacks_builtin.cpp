@@ -247,49 +247,40 @@ void ModelCheckpoint::save(int epoch, std::optional<int> batch, const Logs& logs
 CSVLogger::CSVLogger(std::string filename, std::string separator, bool append)
     : filename_(std::move(filename)), sep_(std::move(separator)), append_(append) {}
 
-CSVLogger::~CSVLogger() {
-  if (file_) std::fclose(file_);
-}
-
 void CSVLogger::on_train_begin(Logs&) {
-  if (!distributed::is_root()) return;  // rank 0 alone writes
-  bool has_content = false;
-  if (append_) {
-    std::error_code ec;
-    has_content = std::filesystem::exists(filename_, ec) && std::filesystem::file_size(filename_, ec) > 0;
-  }
-  header_written_ = has_content;
+  writing_ = distributed::is_root();  // rank 0 alone writes
+  if (!writing_) return;
+  contents_.clear();
+  std::error_code ec;
+  if (append_ && std::filesystem::exists(filename_, ec)) contents_ = read_file_bytes(filename_);
+  if (!contents_.empty() && contents_.back() != '\n') contents_ += '\n';
+  header_written_ = !contents_.empty();
   keys_.clear();
-  if (file_) std::fclose(file_);
-  file_ = std::fopen(filename_.c_str(), append_ ? "a" : "w");
-  if (!file_) throw Error("CSVLogger: cannot open '" + filename_ + "' for writing");
+  write_file_atomic(filename_, contents_);  // fails now, not after the first epoch, when the file can't be written
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
-  if (!file_) return;
+  if (!writing_) return;
   if (keys_.empty()) {
     for (const auto& [k, v] : logs.items()) keys_.push_back(k);
     std::sort(keys_.begin(), keys_.end());
   }
   if (!header_written_) {
-    std::string header = "epoch";
-    for (const auto& k : keys_) header += sep_ + k;
-    std::fprintf(file_, "%s\n", header.c_str());
+    contents_ += "epoch";
+    for (const auto& k : keys_) contents_ += sep_ + k;
+    contents_ += "\n";
     header_written_ = true;
   }
-  std::string row = std::to_string(epoch);
+  contents_ += std::to_string(epoch);
   for (const auto& k : keys_) {
     auto v = logs.get(k);
-    row += sep_ + (v ? py_float(*v) : std::string("NA"));
+    contents_ += sep_ + (v ? py_float(*v) : std::string("NA"));
   }
-  std::fprintf(file_, "%s\n", row.c_str());
-  std::fflush(file_);
+  contents_ += "\n";
+  write_file_atomic(filename_, contents_);
 }
 
-void CSVLogger::on_train_end(Logs&) {
-  if (file_) std::fclose(file_);
-  file_ = nullptr;
-}
+void CSVLogger::on_train_end(Logs&) { writing_ = false; }
 
 // ---------------- ReduceLROnPlateau ----------------
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unistd.h>
 #include <fmt/format.h>
 
 namespace seqnet {
@@ -30,12 +31,38 @@ int64_t shape_size(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {
     if (d < 0) throw Error("shape " + shape_to_string(shape) + " has an unknown dimension where a concrete size is needed");
-    n *= d;
+    if (__builtin_mul_overflow(n, d, &n))
+      throw Error("shape " + shape_to_string(shape) + " has more elements than a 64-bit count holds");
   }
   return n;
 }
 
-Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), size_(shape_size(shape_)), dtype_(dtype) {
+namespace {
+std::string bytes_text(double bytes) {
+  const char* units[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 6) bytes /= 1024.0, ++u;
+  return fmt::format("{:.1f} {}", bytes, units[u]);
+}
+
+// Sizes come from files and configs that may lie: a tensor larger than the machine's memory is an error naming
+// its shape and size before anything is allocated (std::bad_alloc names nothing, and a large enough allocation
+// succeeds on Linux only to be killed later).
+int64_t checked_size(const Shape& shape) {
+  const int64_t n = shape_size(shape);
+  static const double memory = [] {
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? double(pages) * double(page) : 0.0;
+  }();
+  const double bytes = double(n) * 4.0;
+  if (memory > 0 && bytes > memory)
+    throw Error(fmt::format("a tensor of shape {} needs {}, more than this machine's {} of memory",
+                            shape_to_string(shape), bytes_text(bytes), bytes_text(memory)));
+  return n;
+}
+}  // namespace
+
+Tensor::Tensor(Shape shape, DType dtype) : shape_(std::move(shape)), size_(checked_size(shape_)), dtype_(dtype) {
   if (dtype_ == DType::float32) f_.assign(static_cast<size_t>(size_), 0.0f);
   else i_.assign(static_cast<size_t>(size_), 0);
 }
@@ -55,7 +82,7 @@ Tensor::Tensor(Shape shape, std::vector<int32_t> values)
 Tensor Tensor::uninitialized(Shape shape) {
   Tensor t;
   t.shape_ = std::move(shape);
-  t.size_ = shape_size(t.shape_);
+  t.size_ = checked_size(t.shape_);
   t.f_.resize(static_cast<size_t>(t.size_));
   return t;
 }

@@ -18,7 +18,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <fmt/format.h>
 #include <functional>
 #include <map>
@@ -313,12 +315,12 @@ int bench_one(char name, const BenchArgs& a) {
                             {"batch", B},
                             {"scale", a.scale},
                             {"desc", s.desc}};
-      if (FILE* f = std::fopen(a.jsonl.c_str(), "a")) {
-        std::fprintf(f, "%s\n", rec.dump().c_str());
-        std::fclose(f);
-      } else {
-        throw Error("bench: cannot append to " + a.jsonl);
-      }
+      // Appended (earlier runs' records stay), every write checked.
+      FILE* f = std::fopen(a.jsonl.c_str(), "a");
+      if (!f) throw Error("bench: cannot append to '" + a.jsonl + "': " + std::strerror(errno));
+      const bool written = std::fprintf(f, "%s\n", rec.dump().c_str()) >= 0;
+      const bool closed = std::fclose(f) == 0;
+      if (!written || !closed) throw Error("bench: appending to '" + a.jsonl + "' failed: " + std::strerror(errno));
     }
   }
   return 0;
