@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "seqnet/data/imdb.h"
@@ -158,6 +159,12 @@ PreparedData prepare_series(const Json& d) {
   const int64_t n_test = d.value("test_samples", int64_t(1000));
   if (steps <= 0 || n_train <= 0 || n_val < 0 || n_test < 0)
     throw Error("experiment dataset 'series': n_steps and train_samples must be positive");
+  for (auto [key, n] : {std::pair{"train_samples", n_train}, {"val_samples", n_val}, {"test_samples", n_test}}) {
+    int64_t values = 0;
+    if (__builtin_mul_overflow(n, steps, &values) || values > (int64_t(1) << 34))  // 2 x 64 GiB of float32
+      throw Error(fmt::format("experiment dataset 'series': {} = {} windows of n_steps = {} values is too large", key,
+                              n, steps));
+  }
   PreparedData p;
   std::tie(p.x_train, p.y_train) = series_windows(n_train, steps, t_min, t_max, res, seed);
   if (n_val > 0) {
@@ -241,6 +248,10 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   g.step = d.value("step", int64_t(1));
   g.delay = d.at("delay").get<int64_t>();
   g.batch_size = d.value("batch_size", int64_t(128));
+  for (auto [key, v, least] : {std::tuple{"lookback", g.lookback, 1}, {"step", g.step, 1}, {"delay", g.delay, 0},
+                               {"batch_size", g.batch_size, 1}})
+    if (v < least)
+      throw Error(fmt::format("experiment dataset '{}': {} must be at least {}, got {}", name, key, least, v));
   g.target_column = target_col;
   g.seed = seed;
   PreparedData p;
@@ -707,6 +718,8 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   FitOptions fo;
   fo.epochs = options.epochs ? *options.epochs : f.value("epochs", 1);
   fo.batch_size = f.value("batch_size", int64_t(32));
+  if (fo.epochs < 1) throw Error(fmt::format("epochs must be at least 1, got {}", fo.epochs));
+  if (fo.batch_size < 1) throw Error(fmt::format("fit.batch_size must be at least 1, got {}", fo.batch_size));
   fo.verbose = verbose;
   fo.validation_split = f.value("validation_split", 0.0f);
   fo.shuffle = f.value("shuffle", true);

@@ -166,6 +166,12 @@ TEST_F(Cli, DatasetsAndUsageErrors) {
   expect_one_line_error(run("train"));
   expect_one_line_error(run("no-such-command"));
   expect_one_line_error(run("train tiny.json --set fitt.epochs=1 --epochs 1"));
+  // Nothing to train is an error, not an untrained model evaluated with exit 0.
+  for (const char* bad : {"--epochs -1", "--epochs 0", "--epochs 1 --set fit.batch_size=0"}) {
+    CmdResult r = run(std::string("train tiny.json --out bad ") + bad);
+    expect_one_line_error(r);
+    EXPECT_NE(r.err.find("must be at least 1"), std::string::npos) << bad << ": " << r.err;
+  }
 }
 
 TEST_F(Cli, KernelVariantInTheVersionAndForcedByTheEnvironment) {

@@ -110,3 +110,21 @@ TEST(Threads, SettableCount) {
   EXPECT_EQ(num_threads(), 2);
   set_num_threads(1);
 }
+
+TEST(Tensor, SizesFromUntrustedFilesAreCheckedBeforeAllocating) {
+  // A shape whose product overflows int64 used to wrap to 0 and pass later size checks.
+  try {
+    Tensor t({int64_t(1) << 32, int64_t(1) << 32});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more elements than a 64-bit count holds"), std::string::npos) << e.what();
+  }
+  // Larger than any machine's memory: an error naming the shape and the size, not std::bad_alloc.
+  try {
+    Tensor t({int64_t(1) << 40, 1000});
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(1099511627776, 1000) needs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("of memory"), std::string::npos) << e.what();
+  }
+}

@@ -65,8 +65,11 @@ seqnet::Tensor to_model_input(const seqnet::Tensor& x, seqnet::DType want) {
   std::vector<int32_t> ids(size_t(x.size()));
   for (int64_t i = 0; i < x.size(); ++i) {
     float v = x[i];
-    if (v != std::floor(v) || std::fabs(v) > 2147483647.0f)
-      throw seqnet::Error(fmt::format("predict: the model takes int32 ids, but input value {} at flat index {} is not a whole number", v, i));
+    // 2147483648.0f is the first float above INT32_MAX (which no float holds): converting it would be undefined.
+    if (v != std::floor(v) || !(v >= -2147483648.0f && v < 2147483648.0f))
+      throw seqnet::Error(fmt::format(
+          "predict: the model takes int32 ids, but input value {} at flat index {} is not a whole number in int32's range",
+          v, i));
     ids[size_t(i)] = int32_t(v);
   }
   return seqnet::Tensor(x.shape(), std::move(ids));

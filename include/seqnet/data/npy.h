@@ -41,7 +41,7 @@ struct NpyArray {
     std::vector<T> out(static_cast<size_t>(size()));
     if constexpr (std::is_same_v<T, bool>) {
       for (size_t i = 0; i < out.size(); ++i) out[i] = bytes[i] != 0;
-    } else {
+    } else if (!bytes.empty()) {  // an empty vector's data() may be null, and memcpy must not get null
       std::memcpy(out.data(), bytes.data(), bytes.size());
     }
     return out;
