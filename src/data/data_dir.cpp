@@ -29,8 +29,8 @@ bool env_set(const char* name) {
 
 std::string not_found_message(const std::string& relative, const std::string& explicit_dir) {
   std::string tried;
-  for (const auto& d : data_dirs(explicit_dir)) tried += "\n  " + (fs::path(d) / relative).string();
-  return "data file " + relative + " not found; looked in:" + tried;
+  for (const auto& d : data_dirs(explicit_dir)) tried += (tried.empty() ? "" : ", ") + (fs::path(d) / relative).string();
+  return "data file " + relative + " not found (looked in " + tried + ")";
 }
 
 }  // namespace
@@ -73,18 +73,21 @@ std::string find_data_file(const std::string& relative, const std::string& expli
   if (!found.empty()) return found;
   const DataFileInfo* known = known_data_file(relative);
   std::string msg = not_found_message(relative, explicit_dir);
-  const std::string where = "put the file in one of these places, or set SEQNET_DATA_DIR to the folder that holds " +
+  // One line, as every seqnet error: what is missing, why it could not be fetched, what to do.
+  const std::string where = "put the file in one of those places or set SEQNET_DATA_DIR to the folder that holds " +
                             fs::path(relative).parent_path().string() + "/";
-  if (!known || known->url.empty()) throw Error(msg + "\n" + where);
+  if (!known || known->url.empty()) throw Error(msg + "; " + where);
   std::string url = download_url(*known);
   if (!known->zip_member.empty() && url == known->url) url += " (the file is " + known->zip_member + " in that zip)";
   if (!downloads_enabled())
-    throw Error(msg + "\ndownloads are off (SEQNET_OFFLINE is set); get it from " + url + "\n" + where);
-  if (cache_dir().empty()) throw Error(msg + "\nno download cache (neither SEQNET_CACHE_DIR nor HOME is set); get it from " + url + "\n" + where);
+    throw Error(msg + "; downloads are off (SEQNET_OFFLINE is set): get it from " + url + " and " + where);
+  if (cache_dir().empty())
+    throw Error(msg + "; no download cache (neither SEQNET_CACHE_DIR nor HOME is set): get it from " + url + " and " +
+                where);
   try {
     return download_data_file(*known);
   } catch (const Error& e) {
-    throw Error(msg + "\n" + e.what() + "\nget it from " + url + " by other means, or " + where);
+    throw Error(msg + "; " + e.what() + ": get it from " + url + " by other means and " + where);
   }
 }
 

@@ -166,6 +166,16 @@ TEST_F(Cli, DatasetsAndUsageErrors) {
   expect_one_line_error(run("train"));
   expect_one_line_error(run("no-such-command"));
   expect_one_line_error(run("train tiny.json --set fitt.epochs=1 --epochs 1"));
+  expect_one_line_error(run("bench --threads x"));
+  std::ofstream(dir_ / "broken_run.json") << "{bad";
+  CmdResult report = run("report broken_run.json");
+  expect_one_line_error(report);
+  EXPECT_NE(report.err.find("broken_run.json"), std::string::npos) << report.err;
+  // A data set that is not there: one line saying where it looked and what to do.
+  CmdResult jena = run(fmt::format("train '{}/experiments/jena_gru.json' --epochs 1 --data-dir '{}' --out jena",
+                                   SEQNET_SOURCE_DIR, (dir_ / "no_data").string()));
+  expect_one_line_error(jena);
+  EXPECT_NE(jena.err.find("SEQNET_DATA_DIR"), std::string::npos) << jena.err;
   // Nothing to train is an error, not an untrained model evaluated with exit 0.
   for (const char* bad : {"--epochs -1", "--epochs 0", "--epochs 1 --set fit.batch_size=0"}) {
     CmdResult r = run(std::string("train tiny.json --out bad ") + bad);

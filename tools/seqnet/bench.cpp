@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cerrno>
@@ -235,8 +236,10 @@ std::vector<int> parse_threads(const std::string& spec) {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) continue;
-    int v = std::stoi(item);
-    if (v < 1) throw Error("bench: --threads wants positive counts, got " + item);
+    int v = 0;
+    const auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (ec != std::errc() || end != item.data() + item.size() || v < 1)
+      throw Error("bench: --threads wants positive whole counts separated by commas (e.g. 1,2), got '" + item + "'");
     if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
   }
   if (out.empty()) throw Error("bench: --threads is empty");
@@ -364,6 +367,7 @@ int run_bench(const BenchArgs& a, const char* argv0) {
   if (a.scale <= 0 || a.scale > 1) throw Error("bench: --scale must be in (0, 1]");
   if (a.steps < 1) throw Error("bench: --steps must be >= 1");
   if (a.recurrent_dropout < 0 || a.recurrent_dropout >= 1) throw Error("bench: --recurrent-dropout must be in [0, 1)");
+  parse_threads(a.threads);  // a bad list is one error here, not one per model process
   if (models.size() == 1 || a.no_isolate) {
     for (char m : models) bench_one(m, a);
     return 0;

@@ -143,7 +143,12 @@ int run_report(const Args& a, const char* argv0) {
     fs::path p = fs::path(d) / "run.json";
     if (fs::path(d).filename() == "run.json") p = d;
     if (!fs::exists(p)) throw seqnet::Error("report: '" + d + "' is not a run folder (no run.json; make one with seqnet train --out)");
-    runs.push_back(seqnet::Json::parse(seqnet::read_file_bytes(p.string())));
+    try {
+      runs.push_back(seqnet::Json::parse(seqnet::read_file_bytes(p.string())));
+      if (!runs.back().is_object()) throw seqnet::Error("not a JSON object");
+    } catch (const std::exception& e) {  // the JSON library's message names no file
+      throw seqnet::Error("report: '" + p.string() + "' is not a run.json written by seqnet train: " + e.what());
+    }
     runs.back()["run_dir"] = fs::path(p).parent_path().string();
   }
   std::string ref_path = find_references(a, argv0);
