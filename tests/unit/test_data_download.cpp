@@ -207,7 +207,7 @@ TEST_F(DownloadTest, OfflineMessageSaysWhichFileToPutWhere) {
   // A file with no download source says so without mentioning downloads.
   msg = error_of([] { find_data_file("no_such_dataset/file.bin"); });
   EXPECT_EQ(msg.find("SEQNET_OFFLINE"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("put the file in one of these places"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("put the file in one of those places"), std::string::npos) << msg;
 }
 
 TEST_F(DownloadTest, FailedDownloadSaysWhichFileToPutWhere) {
@@ -216,7 +216,7 @@ TEST_F(DownloadTest, FailedDownloadSaysWhichFileToPutWhere) {
   EXPECT_NE(msg.find("downloading file://" + (root_ / "mirror" / "mnist" / "t10k-labels-idx1-ubyte.gz").string() + " failed"),
             std::string::npos) << msg;
   EXPECT_NE(msg.find((root_ / "cache" / "mnist" / "t10k-labels-idx1-ubyte.gz").string()), std::string::npos) << msg;
-  EXPECT_NE(msg.find("put the file in one of these places"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("put the file in one of those places"), std::string::npos) << msg;
   EXPECT_TRUE(files_in(root_ / "cache" / "mnist").empty());
 }
 
