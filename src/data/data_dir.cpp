@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fmt/format.h>
+#include <set>
+#include <mutex>
 
 #include "seqnet/tensor.h"
 
@@ -68,10 +71,39 @@ std::string try_find_data_file(const std::string& relative, const std::string& e
   return "";
 }
 
+namespace {
+// A known data set's file must be the published one: a truncated copy (a download cut at a line boundary still
+// parses) would train silently on less data. Size first (free), then sha256 (a fraction of a second for the
+// largest file), once per file and process.
+void verify_known_file(const std::string& path, const DataFileInfo& known) {
+  std::error_code ec;
+  const auto size = int64_t(fs::file_size(path, ec));
+  const std::string fix = "delete it (seqnet downloads it again when online) or put the published file there";
+  if (!ec && known.size >= 0 && size != known.size)
+    throw Error(fmt::format("data file {} has {} bytes where the published {} has {}: it is truncated or another "
+                            "version; {}",
+                            path, size, known.relative, known.size, fix));
+  if (known.sha256.empty()) return;
+  static std::mutex mutex;
+  static std::set<std::string> verified;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (verified.count(path)) return;
+  const std::string got = sha256_file(path);
+  if (got != known.sha256)
+    throw Error(fmt::format("data file {} has sha256 {} where the published {} has {}: it is corrupted or another "
+                            "version; {}",
+                            path, got, known.relative, known.sha256, fix));
+  verified.insert(path);
+}
+}  // namespace
+
 std::string find_data_file(const std::string& relative, const std::string& explicit_dir) {
-  std::string found = try_find_data_file(relative, explicit_dir);
-  if (!found.empty()) return found;
   const DataFileInfo* known = known_data_file(relative);
+  std::string found = try_find_data_file(relative, explicit_dir);
+  if (!found.empty()) {
+    if (known) verify_known_file(found, *known);
+    return found;
+  }
   std::string msg = not_found_message(relative, explicit_dir);
   // One line, as every seqnet error: what is missing, why it could not be fetched, what to do.
   const std::string where = "put the file in one of those places or set SEQNET_DATA_DIR to the folder that holds " +

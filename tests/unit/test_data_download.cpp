@@ -231,3 +231,24 @@ TEST_F(DownloadTest, RealFilesFromAMirrorVerifyAgainstThePublishedSha256) {
   }
   EXPECT_EQ(imdb::get_word_index().at("the"), 1);
 }
+
+TEST_F(DownloadTest, AKnownDataSetTruncatedOrAlteredIsAnErrorBeforeTraining) {
+  // A copy cut at a line boundary still parses: without the check it would train silently on less data.
+  const std::string rel = "beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv";
+  const DataFileInfo* known = known_data_file(rel);
+  ASSERT_NE(known, nullptr);
+  ASSERT_GT(known->size, 0);
+  fs::create_directories(root_ / "data" / "beijing_pm25");
+  const fs::path copy = root_ / "data" / rel;
+  std::ofstream(copy) << "No,year,month,day,hour,pm2.5,DEWP,TEMP,PRES,cbwd,Iws,Is,Ir\n1,2010,1,1,0,NA,-21,-11,1021,NW,1.79,0,0\n";
+  std::string msg = error_of([&] { find_data_file(rel); });
+  EXPECT_NE(msg.find(copy.string() + " has " + std::to_string(fs::file_size(copy)) + " bytes where the published " + rel + " has " + std::to_string(known->size)),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  if (known->sha256.empty()) return;
+  // Same size, other bytes: the sha256 says so.
+  std::string bytes(size_t(known->size), 'x');
+  std::ofstream(copy, std::ios::binary | std::ios::trunc) << bytes;
+  msg = error_of([&] { find_data_file(rel); });
+  EXPECT_NE(msg.find("has sha256"), std::string::npos) << msg;
+}
