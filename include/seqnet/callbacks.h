@@ -40,8 +40,19 @@ class Callback {
   virtual void on_train_batch_begin(int batch, Logs&) {}
   virtual void on_train_batch_end(int batch, Logs&) {}
 
+  // Exact resume (`seqnet train` into an interrupted run folder): the state that on_train_begin would
+  // reset (best value so far, patience counters, a log's rows), as JSON text, and its restoration, which the
+  // next on_train_begin applies after its reset. Stateless callbacks keep these defaults.
+  virtual std::string save_state() const { return {}; }
+  virtual void restore_state(std::string state) { pending_state_ = std::move(state); }
+
+ protected:
+  // What restore_state received, for on_train_begin to apply (and clear).
+  std::string take_pending_state() { return std::exchange(pending_state_, std::string()); }
+
  private:
   Model* model_ = nullptr;
+  std::string pending_state_;
 };
 
 using CallbackPtr = std::shared_ptr<Callback>;
@@ -83,6 +94,7 @@ class EarlyStopping : public Callback {
   int best_epoch() const { return best_epoch_; }
   std::optional<double> best() const { return best_; }
   int wait() const { return wait_; }
+  std::string save_state() const override;
 
  private:
   EarlyStoppingOptions o_;
@@ -116,6 +128,7 @@ class ModelCheckpoint : public Callback {
   void on_train_batch_end(int batch, Logs& logs) override;
   std::optional<double> best() const { return best_; }
   const std::string& last_saved() const { return last_saved_; }
+  std::string save_state() const override;
 
  private:
   void save(int epoch, std::optional<int> batch, const Logs& logs);
@@ -140,6 +153,7 @@ class CSVLogger : public Callback {
   // and a failed write stops training with an error naming the file.
   void on_epoch_end(int epoch, Logs& logs) override;
   void on_train_end(Logs&) override;
+  std::string save_state() const override;
 
  private:
   std::string filename_, sep_;
@@ -166,6 +180,7 @@ class ReduceLROnPlateau : public Callback {
   explicit ReduceLROnPlateau(ReduceLROnPlateauOptions options = {});
   void on_train_begin(Logs&) override;
   void on_epoch_end(int epoch, Logs& logs) override;
+  std::string save_state() const override;
 
  private:
   ReduceLROnPlateauOptions o_;

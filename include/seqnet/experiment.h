@@ -29,6 +29,11 @@ struct ExperimentOptions {
   // "fit.steps_per_epoch=20", "dataset.train_samples=2000", "fit.batch_size=64" (a value that is not
   // valid JSON is taken as a string).
   std::vector<std::string> overrides;
+  // An out_dir holding an interrupted run (its checkpoint/ folder, written after every epoch) is continued
+  // from its last completed epoch, to the same result as an uninterrupted run: `automatic` does so when
+  // there is one and starts afresh otherwise; `resume` requires one; `restart` discards it.
+  enum class Resume { automatic, resume, restart };
+  Resume resume = Resume::automatic;
 };
 
 struct ExperimentResult {

@@ -1,7 +1,10 @@
 #include "seqnet/data/timeseries_generator.h"
 
 #include <algorithm>
+#include <cstring>
+#include <fmt/format.h>
 #include <string>
+#include <type_traits>
 
 namespace seqnet::data {
 
@@ -66,6 +69,27 @@ std::pair<Tensor, Tensor> TimeseriesGenerator::next_batch() {
 
 int64_t TimeseriesGenerator::steps_per_pass() const {
   return (max_index_ - o_.min_index - o_.lookback) / o_.batch_size;
+}
+
+static_assert(std::is_trivially_copyable_v<NumpyRandomState>, "the generator's state is saved as its bytes");
+
+std::string TimeseriesGenerator::save_state() const {
+  std::string bytes(sizeof(rng_) + sizeof(next_), '\0');
+  std::memcpy(bytes.data(), &rng_, sizeof(rng_));
+  std::memcpy(bytes.data() + sizeof(rng_), &next_, sizeof(next_));
+  std::string hex;
+  for (unsigned char c : bytes) hex += fmt::format("{:02x}", c);
+  return hex;
+}
+
+void TimeseriesGenerator::restore_state(const std::string& state) {
+  if (state.size() != 2 * (sizeof(rng_) + sizeof(next_)))
+    throw Error(fmt::format("TimeseriesGenerator: a saved state of {} characters, expected {}", state.size(),
+                            2 * (sizeof(rng_) + sizeof(next_))));
+  std::string bytes(state.size() / 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char(std::stoi(state.substr(2 * i, 2), nullptr, 16));
+  std::memcpy(static_cast<void*>(&rng_), bytes.data(), sizeof(rng_));
+  std::memcpy(&next_, bytes.data() + sizeof(rng_), sizeof(next_));
 }
 
 }  // namespace seqnet::data

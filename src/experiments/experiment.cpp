@@ -341,6 +341,15 @@ bool maximize(const std::string& monitor, const std::string& mode) {
 class BestWeights : public Callback {
  public:
   BestWeights(std::string monitor, bool maximize) : monitor_(std::move(monitor)), max_(maximize) {}
+  void on_train_begin(Logs&) override {
+    if (std::string state = take_pending_state(); !state.empty()) {
+      const Json j = Json::parse(state);
+      if (!j.at("best").is_null()) best_ = j.at("best").get<double>();
+      weights_.clear();
+      for (const Json& t : j.at("weights"))
+        weights_.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
+    }
+  }
   void on_epoch_end(int epoch, Logs& logs) override {
     auto v = logs.get(monitor_);
     if (!v || !std::isfinite(*v)) return;
@@ -354,6 +363,12 @@ class BestWeights : public Callback {
     m.set_weights(weights_);
     return true;
   }
+  std::string save_state() const override {
+    Json weights = Json::array();
+    for (const Tensor& t : weights_)
+      weights.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
+    return Json{{"best", best_ ? Json(*best_) : Json(nullptr)}, {"weights", weights}}.dump();
+  }
 
  private:
   std::string monitor_;
@@ -361,6 +376,87 @@ class BestWeights : public Callback {
   std::optional<double> best_;
   std::vector<Tensor> weights_;
 };
+
+// ---- Exact resume of an interrupted run (ExperimentOptions::resume) ----
+// After every epoch rank 0 writes the run folder's checkpoint/: the model (weights, optimizer state, random
+// streams, epoch count) as epoch-NNNN.keras, then state.json naming it, with the history so far, every
+// callback's state and the training generator's. In that order, each atomically: a kill at any moment leaves
+// a state.json whose model file is whole. A finished run removes the folder.
+Json history_to_json(const History& h) {
+  Json keys = Json::array();
+  for (const auto& [k, v] : h.history) keys.push_back({k, v});  // in the order Keras logs them
+  return {{"epoch", h.epoch}, {"history", keys}};
+}
+History history_from_json(const Json& j) {
+  History h;
+  h.epoch = j.at("epoch").get<std::vector<int>>();
+  for (const Json& kv : j.at("history"))
+    h.history.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::vector<double>>());
+  return h;
+}
+
+class RunCheckpoint : public Callback {
+ public:
+  // generators: the training and validation generators (null for array data), whose positions carry over.
+  RunCheckpoint(fs::path dir, Json identity, std::vector<CallbackPtr> callbacks,
+                std::vector<data::TimeseriesGenerator*> generators, History history)
+      : dir_(std::move(dir)), identity_(std::move(identity)), callbacks_(std::move(callbacks)),
+        generators_(std::move(generators)), history_(std::move(history)) {}
+  void on_epoch_end(int epoch, Logs& logs) override {
+    history_.append(epoch, logs);
+    if (!distributed::is_root()) return;
+    fs::create_directories(dir_);
+    const std::string name = fmt::format("epoch-{:04d}.keras", epoch + 1);
+    model()->save((dir_ / name).string());
+    Json states = Json::array(), generators = Json::array();
+    for (const CallbackPtr& cb : callbacks_) states.push_back(cb->save_state());
+    for (const data::TimeseriesGenerator* g : generators_) generators.push_back(g ? g->save_state() : std::string());
+    const Json state = {{"identity", identity_},
+                        {"epochs_completed", epoch + 1},
+                        {"model", name},
+                        {"history", history_to_json(history_)},
+                        {"callbacks", states},
+                        {"generators", generators}};
+    write_file_atomic((dir_ / "state.json").string(), state.dump());
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+      const std::string f = entry.path().filename().string();
+      if (f != name && f.rfind("epoch-", 0) == 0) fs::remove(entry.path(), ec);
+    }
+  }
+  const History& history() const { return history_; }
+
+ private:
+  fs::path dir_;
+  Json identity_;
+  std::vector<CallbackPtr> callbacks_;
+  std::vector<data::TimeseriesGenerator*> generators_;
+  History history_;
+};
+
+// What must not change between a run and its resumption: the experiment as edited, less its epoch count
+// (a resumed run may be given more epochs), and the seed in force.
+Json run_identity(const Json& spec, uint64_t seed) {
+  Json id = spec;
+  if (id.contains("fit") && id["fit"].is_object()) id["fit"].erase("epochs");
+  id["seed"] = seed;
+  return id;
+}
+
+// The first key path where two JSON values differ, for the message.
+std::string first_difference(const Json& a, const Json& b, const std::string& path = "") {
+  if (a.is_object() && b.is_object()) {
+    for (const auto& [k, v] : a.items()) {
+      const std::string p = path.empty() ? k : path + "." + k;
+      if (!b.contains(k)) return p;
+      if (std::string d = first_difference(v, b[k], p); !d.empty()) return d;
+    }
+    for (const auto& [k, v] : b.items())
+      if (!a.contains(k)) return path.empty() ? k : path + "." + k;
+    return "";
+  }
+  return a == b ? "" : (path.empty() ? "(the whole experiment)" : path);
+}
 
 struct CallbackSetup {
   std::vector<CallbackPtr> callbacks;
@@ -734,17 +830,64 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   auto best = std::make_shared<BestWeights>(cbs.monitor, maximize(cbs.monitor, cbs.mode));
   fo.callbacks.push_back(best);
 
+  // An interrupted run in the folder continues where its last completed epoch left it.
+  const fs::path checkpoint_dir = run_dir.empty() ? fs::path() : run_dir / "checkpoint";
+  const Json identity = run_identity(spec, seed);
+  History earlier;
+  if (!checkpoint_dir.empty()) {
+    const fs::path state_path = checkpoint_dir / "state.json";
+    using Resume = ExperimentOptions::Resume;
+    if (options.resume == Resume::restart) {
+      if (root) fs::remove_all(checkpoint_dir);
+    } else if (fs::exists(state_path)) {
+      Json state;
+      try {
+        state = Json::parse(read_file_bytes(state_path.string()));
+      } catch (const Json::exception& e) {
+        throw Error(state_path.string() + ": the interrupted run's state cannot be read (" + e.what() +
+                    "); --restart starts the run over");
+      }
+      if (const std::string d = first_difference(state.at("identity"), identity); !d.empty())
+        throw Error(fmt::format("{} holds an interrupted run of another experiment (they differ at '{}'): --restart "
+                                "starts this one over, or choose another --out",
+                                run_dir.string(), d));
+      const auto& states = state.at("callbacks");
+      if (states.size() != fo.callbacks.size())
+        throw Error(state_path.string() + ": the interrupted run had other callbacks; --restart starts over");
+      model = load_model((checkpoint_dir / state.at("model").get<std::string>()).string());
+      for (size_t i = 0; i < fo.callbacks.size(); ++i) fo.callbacks[i]->restore_state(states[i].get<std::string>());
+      const std::vector<data::TimeseriesGenerator*> gens = {data.train_gen.get(), data.val_gen.get()};
+      for (size_t i = 0; i < gens.size(); ++i)
+        if (gens[i]) gens[i]->restore_state(state.at("generators").at(i).get<std::string>());
+      earlier = history_from_json(state.at("history"));
+      fo.initial_epoch = state.at("epochs_completed").get<int>();
+      if (verbose)
+        std::printf("Resuming the run in %s after epoch %d of %d\n", run_dir.string().c_str(), fo.initial_epoch,
+                    fo.epochs);
+    } else if (options.resume == Resume::resume) {
+      throw Error(run_dir.string() + ": nothing to resume (no checkpoint/state.json: the run there finished or never "
+                                     "completed an epoch)");
+    }
+    distributed::barrier();  // rank 0's restart removal before any rank goes on
+  }
+  auto checkpoint = std::make_shared<RunCheckpoint>(
+      checkpoint_dir, identity, fo.callbacks,
+      std::vector<data::TimeseriesGenerator*>{data.train_gen.get(), data.val_gen.get()}, earlier);
+  if (!checkpoint_dir.empty()) fo.callbacks.push_back(checkpoint);
+
   auto start = std::chrono::steady_clock::now();
+  History this_run;
   if (data.train_gen) {
     fo.steps_per_epoch = f.value("steps_per_epoch", data.train_steps);
     fo.validation_source = data.val_gen.get();
     fo.validation_steps = f.value("validation_steps", data.val_steps);
-    result.history = model->fit(*data.train_gen, fo);
+    this_run = model->fit(*data.train_gen, fo);
   } else {
-    result.history = model->fit(data.x_train, data.y_train, fo);
+    this_run = model->fit(data.x_train, data.y_train, fo);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  result.seconds_per_epoch = result.history.epoch.empty() ? 0.0 : seconds / double(result.history.epoch.size());
+  result.seconds_per_epoch = this_run.epoch.empty() ? 0.0 : seconds / double(this_run.epoch.size());
+  result.history = checkpoint_dir.empty() ? this_run : checkpoint->history();
 
   // The test split is evaluated with the best epoch's weights (by the checkpoint's monitor), as the book
   // evaluates the model ModelCheckpoint saved; "evaluate": {"weights": "last"} keeps the last epoch's.
@@ -768,7 +911,10 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     std::printf("\n");
   }
   if (verbose) print_baselines(result, "Baseline");
-  if (root && !run_dir.empty()) write_run_files(run_dir, model.get(), result);
+  if (root && !run_dir.empty()) {
+    write_run_files(run_dir, model.get(), result);
+    fs::remove_all(checkpoint_dir);  // finished: nothing left to resume
+  }
   return result;
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fmt/format.h>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "seqnet/callbacks.h"
 #include "seqnet/distributed.h"
@@ -14,6 +15,31 @@
 namespace seqnet {
 
 namespace {
+
+// ---- callback state for exact resume (Callback::save_state) ----
+Json parse_state(const std::string& text, const char* callback) {
+  try {
+    return Json::parse(text);
+  } catch (const std::exception& e) {
+    throw Error(std::string(callback) + ": the saved training state cannot be read: " + e.what());
+  }
+}
+Json optional_to_json(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
+std::optional<double> optional_from_json(const Json& j) {
+  return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
+}
+// Floats round-trip exactly through JSON's doubles.
+Json tensors_to_json(const std::vector<Tensor>& tensors) {
+  Json out = Json::array();
+  for (const Tensor& t : tensors) out.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
+  return out;
+}
+std::vector<Tensor> tensors_from_json(const Json& j) {
+  std::vector<Tensor> out;
+  for (const Json& t : j) out.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
+  return out;
+}
+
 
 void warn(const std::string& msg) { std::fprintf(stderr, "seqnet: warning: %s\n", msg.c_str()); }
 
@@ -70,6 +96,22 @@ void EarlyStopping::on_train_begin(Logs&) {
   best_weights_.clear();
   have_best_weights_ = false;
   best_epoch_ = 0;
+  if (std::string state = take_pending_state(); !state.empty()) {
+    const Json j = parse_state(state, "EarlyStopping");
+    wait_ = j.at("wait").get<int>();
+    best_epoch_ = j.at("best_epoch").get<int>();
+    best_ = optional_from_json(j.at("best"));
+    best_weights_ = tensors_from_json(j.at("best_weights"));
+    have_best_weights_ = !best_weights_.empty();
+  }
+}
+
+std::string EarlyStopping::save_state() const {
+  return Json{{"wait", wait_},
+              {"best_epoch", best_epoch_},
+              {"best", optional_to_json(best_)},
+              {"best_weights", tensors_to_json(have_best_weights_ ? best_weights_ : std::vector<Tensor>{})}}
+      .dump();
 }
 
 void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
@@ -190,6 +232,15 @@ ModelCheckpoint::ModelCheckpoint(std::string filepath, ModelCheckpointOptions op
 void ModelCheckpoint::on_train_begin(Logs&) {
   last_batch_seen_ = -1;
   batches_since_save_ = 0;
+  if (std::string state = take_pending_state(); !state.empty()) {
+    const Json j = parse_state(state, "ModelCheckpoint");
+    best_ = optional_from_json(j.at("best"));
+    last_saved_ = j.at("last_saved").get<std::string>();
+  }
+}
+
+std::string ModelCheckpoint::save_state() const {
+  return Json{{"best", optional_to_json(best_)}, {"last_saved", last_saved_}}.dump();
 }
 
 void ModelCheckpoint::on_train_batch_end(int batch, Logs& logs) {
@@ -256,7 +307,17 @@ void CSVLogger::on_train_begin(Logs&) {
   if (!contents_.empty() && contents_.back() != '\n') contents_ += '\n';
   header_written_ = !contents_.empty();
   keys_.clear();
+  if (std::string state = take_pending_state(); !state.empty()) {  // the rows of the epochs before the resume
+    const Json j = parse_state(state, "CSVLogger");
+    contents_ = j.at("contents").get<std::string>();
+    header_written_ = j.at("header_written").get<bool>();
+    keys_ = j.at("keys").get<std::vector<std::string>>();
+  }
   write_file_atomic(filename_, contents_);  // fails now, not after the first epoch, when the file can't be written
+}
+
+std::string CSVLogger::save_state() const {
+  return Json{{"contents", contents_}, {"header_written", header_written_}, {"keys", keys_}}.dump();
 }
 
 void CSVLogger::on_epoch_end(int epoch, Logs& logs) {
@@ -295,6 +356,19 @@ void ReduceLROnPlateau::on_train_begin(Logs&) {
   best_ = minimize_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   cooldown_counter_ = 0;
   wait_ = 0;
+  if (std::string state = take_pending_state(); !state.empty()) {
+    const Json j = parse_state(state, "ReduceLROnPlateau");
+    best_ = optional_from_json(j.at("best")).value_or(best_);
+    wait_ = j.at("wait").get<int>();
+    cooldown_counter_ = j.at("cooldown_counter").get<int>();
+  }
+}
+
+std::string ReduceLROnPlateau::save_state() const {
+  return Json{{"best", optional_to_json(std::isfinite(best_) ? std::optional<double>(best_) : std::nullopt)},
+              {"wait", wait_},
+              {"cooldown_counter", cooldown_counter_}}
+      .dump();
 }
 
 void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {

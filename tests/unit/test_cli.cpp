@@ -1,6 +1,8 @@
 // The seqnet command end to end: trains a tiny experiment for one epoch on generated data, checks the run
 // folder, then runs evaluate, predict, summary (.keras, .h5, JSON), plot, report and datasets on it, and
 // checks that failures print one line and exit 1.
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fmt/format.h>
@@ -8,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 #include "seqnet/seqnet.h"
@@ -194,4 +197,98 @@ TEST_F(Cli, KernelVariantInTheVersionAndForcedByTheEnvironment) {
   ::unsetenv("SEQNET_KERNELS");
   expect_one_line_error(r);
   EXPECT_NE(r.err.find("SEQNET_KERNELS=sse9: this build has no such kernel variant"), std::string::npos) << r.err;
+}
+
+namespace {
+
+// Starts `seqnet ARGS` in the background (in the suite's folder) and SIGKILLs it once `file` holds `text`.
+void kill_when(const fs::path& dir, const std::string& args, const fs::path& file, const std::string& text) {
+  const fs::path pid_file = dir / "pid.txt";
+  fs::remove(pid_file);
+  const std::string cmd = fmt::format("cd '{}' && SEQNET_NUM_THREADS=1 '{}' {} > /dev/null 2>&1 & echo $! > '{}'",
+                                      dir.string(), SEQNET_CLI, args, pid_file.string());
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const pid_t pid = std::stoi(read_file_bytes(pid_file.string()));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::error_code ec;
+    if (fs::exists(file, ec) && read_file_bytes(file.string()).find(text) != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ::kill(pid, SIGKILL);
+  ASSERT_TRUE(fs::exists(file)) << "the run never wrote " << file;
+}
+
+std::vector<float> best_weights(const fs::path& keras) {
+  std::vector<float> all;
+  for (const Tensor& t : load_model(keras.string())->get_weights()) all.insert(all.end(), t.data(), t.data() + t.size());
+  return all;
+}
+
+}  // namespace
+
+TEST_F(Cli, TrainResumesAnInterruptedRunToTheSameResult) {
+  // Dropout (the model's random stream), Adam's moments, ReduceLROnPlateau's counters, EarlyStopping's best
+  // weights and CSVLogger's rows all carry over: the killed and resumed run ends exactly as the whole one.
+  std::ofstream(dir_ / "resume.json") << R"({
+  "name": "resume_series", "seed": 5,
+  "dataset": {"name": "series", "n_steps": 20, "train_samples": 4000, "val_samples": 200, "test_samples": 200},
+  "model": {"class_name": "Sequential", "config": {"name": "m", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 20, 1], "dtype": "float32", "name": "x"}},
+    {"class_name": "SimpleRNN", "config": {"name": "rnn", "units": 32, "return_sequences": true, "dropout": 0.1}},
+    {"class_name": "TimeDistributed", "config": {"name": "td", "layer": {"class_name": "Dense", "config": {"name": "d", "units": 1}}}}
+  ]}},
+  "compile": {"optimizer": "adam", "loss": "mse", "metrics": ["mae"]},
+  "fit": {"epochs": 6, "batch_size": 32},
+  "callbacks": [{"class_name": "EarlyStopping", "config": {"patience": 10, "restore_best_weights": true}},
+                {"class_name": "ReduceLROnPlateau", "config": {"patience": 1, "factor": 0.5}},
+                {"class_name": "CSVLogger", "config": {"filename": "training.log"}}]
+})";
+  CmdResult r = run("train resume.json --out whole --verbose 0");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "whole" / "checkpoint")) << "a finished run leaves nothing to resume";
+
+  kill_when(dir_, "train resume.json --out cut --verbose 0", dir_ / "cut" / "checkpoint" / "state.json",
+            "\"epochs_completed\":2");
+  ASSERT_TRUE(fs::exists(dir_ / "cut" / "checkpoint"));
+  r = run("train resume.json --out cut --verbose 2");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("Resuming the run in cut after epoch "), std::string::npos) << r.out;
+  for (const char* f : {"history.csv", "test.json", "training.log"})
+    EXPECT_EQ(read_file_bytes((dir_ / "cut" / f).string()), read_file_bytes((dir_ / "whole" / f).string())) << f;
+  EXPECT_EQ(best_weights(dir_ / "cut" / "best.keras"), best_weights(dir_ / "whole" / "best.keras"));
+  EXPECT_FALSE(fs::exists(dir_ / "cut" / "checkpoint"));
+
+  // --resume with nothing to resume, and an interrupted run of another experiment, are one-line errors.
+  r = run("train resume.json --out cut --resume --verbose 0");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("nothing to resume"), std::string::npos) << r.err;
+  kill_when(dir_, "train resume.json --out other --verbose 0", dir_ / "other" / "checkpoint" / "state.json",
+            "\"epochs_completed\":1");
+  r = run("train resume.json --out other --set fit.batch_size=16 --verbose 0");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("fit.batch_size"), std::string::npos) << r.err;
+  r = run("train resume.json --out other --restart --epochs 1 --verbose 0");
+  EXPECT_EQ(r.rc, 0) << r.err;
+}
+
+TEST_F(Cli, TrainResumesAGeneratorRunToTheSameResult) {
+  // The book's generators keep their place between epochs (the shuffling draws; the validation anchors when
+  // validation_steps is shorter than a pass): both carry over too.
+  const char* data = std::getenv("SEQNET_DATA_DIR");
+  if (!data || !fs::exists(fs::path(data) / "beijing_pm25"))
+    GTEST_SKIP() << "the Beijing weather CSV is not in $SEQNET_DATA_DIR (e.g. ../shared/data)";
+  const std::string args = fmt::format(
+      "train '{}/experiments/weather_gru.json' --epochs 4 --set fit.steps_per_epoch=20 --set fit.validation_steps=5 "
+      "--data-dir '{}' --verbose 0",
+      SEQNET_SOURCE_DIR, data);
+  CmdResult r = run(args + " --out weather_whole");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  kill_when(dir_, args + " --out weather_cut", dir_ / "weather_cut" / "checkpoint" / "state.json",
+            "\"epochs_completed\":2");
+  r = run(args + " --out weather_cut");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  for (const char* f : {"history.csv", "test.json"})
+    EXPECT_EQ(read_file_bytes((dir_ / "weather_cut" / f).string()), read_file_bytes((dir_ / "weather_whole" / f).string()))
+        << f;
 }

@@ -15,6 +15,7 @@ struct TrainArgs {
   int threads = 0;
   int verbose = 1;
   std::vector<std::string> overrides;  // --set key.path=value
+  bool resume = false, restart = false;
 };
 void add_train_options(CLI::App& cmd, TrainArgs& args);
 int run_train(const TrainArgs& args);

@@ -1,4 +1,5 @@
 // seqnet train EXPERIMENT.json [--epochs N] [--data-dir D] [--out DIR] [--seed S] [--threads T] [--set k=v]...
+//              [--resume | --restart]
 #include "commands.h"
 #include "seqnet/experiment.h"
 #include "seqnet/threads.h"
@@ -17,6 +18,11 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--set", a.overrides,
                  "Edit the experiment before it runs: key.path=JSON value, e.g. --set fit.steps_per_epoch=20 "
                  "--set dataset.train_samples=2000 (repeatable)");
+  auto* resume = cmd.add_flag("--resume", a.resume,
+                              "Continue the interrupted run in --out from its last completed epoch (an error if there "
+                              "is none); without --resume or --restart an interrupted run is continued, a finished one "
+                              "replaced");
+  cmd.add_flag("--restart", a.restart, "Start over in --out, discarding an interrupted run there")->excludes(resume);
 }
 
 int run_train(const TrainArgs& a) {
@@ -28,6 +34,10 @@ int run_train(const TrainArgs& a) {
   o.seed = a.seed;
   o.verbose = a.verbose;
   o.overrides = a.overrides;
+  if ((a.resume || a.restart) && a.out_dir.empty()) throw seqnet::Error("--resume and --restart need --out (the run folder)");
+  o.resume = a.resume    ? seqnet::ExperimentOptions::Resume::resume
+             : a.restart ? seqnet::ExperimentOptions::Resume::restart
+                         : seqnet::ExperimentOptions::Resume::automatic;
   seqnet::run_experiment_file(a.experiment, o);
   return 0;
 }

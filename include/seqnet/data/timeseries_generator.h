@@ -8,6 +8,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <utility>
 
 #include "seqnet/data/numpy_random.h"
@@ -37,6 +38,10 @@ class TimeseriesGenerator : public BatchSource {
   // Consecutive batches that cover [min_index + lookback, max_index) once: the book's
   // (max_index - min_index - lookback) // batch_size validation steps.
   int64_t steps_per_pass() const;
+  // Where the generator is in its stream (the shuffling draws, the next anchor), as text, and back: what an
+  // exact resume of training needs besides the model.
+  std::string save_state() const;
+  void restore_state(const std::string& state);
   int64_t max_index() const { return max_index_; }
   // The sample and target of one anchor row.
   std::pair<Tensor, float> window(int64_t anchor) const;
