@@ -1,10 +1,13 @@
 // Two passes: split every line into cells (RFC 4180 quotes, CRLF or LF), then decide per column
 // whether it is numeric, and apply the missing-value and text policies.
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -71,13 +74,34 @@ std::vector<Row> split(const std::string& text, char delim, const std::string& n
   return rows;
 }
 
-bool parse_number(const std::string& s, float& out) {
-  if (s.empty()) return false;
-  errno = 0;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size()) return false;
-  if (errno == ERANGE && std::fabs(v) > 1) return false;
+// A decimal number as people write them in CSV files: [+-] digits [. digits] [e [+-] digits]. strtod alone
+// would also take "nan", "inf", "infinity" and hexadecimal "0x1p3": none of those is a measurement, and a NaN
+// or infinity in the data poisons every later loss without saying where it came from.
+bool is_decimal_number(const std::string& s) {
+  size_t i = 0, n = s.size();
+  if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+  size_t digits = 0;
+  while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  if (i < n && s[i] == '.') {
+    ++i;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < n && (s[i] == '+' || s[i] == '-')) ++i;
+    size_t exp_digits = 0;
+    while (i < n && std::isdigit(static_cast<unsigned char>(s[i]))) ++i, ++exp_digits;
+    if (exp_digits == 0) return false;
+  }
+  return i == n;
+}
+
+// False when `s` is not a decimal number; throws (via out_of_range) when it is one beyond float32's range.
+bool parse_number(const std::string& s, float& out, const std::function<void()>& out_of_range) {
+  if (!is_decimal_number(s)) return false;
+  const double v = std::strtod(s.c_str(), nullptr);
+  if (!(std::fabs(v) <= double(std::numeric_limits<float>::max()))) out_of_range();
   out = static_cast<float>(v);
   return true;
 }
@@ -152,7 +176,11 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
     float v;
     for (size_t r = 1; r < rows.size() && col.numeric; ++r) {
       const std::string cell = trim(rows[r].cells[c]);
-      if (!is_na(cell) && !parse_number(cell, v)) {
+      auto beyond = [&] {
+        throw Error(name + ": line " + std::to_string(rows[r].line) + ", column \"" + header[c] + "\": " + cell +
+                    " is beyond float32's range");
+      };
+      if (!is_na(cell) && !parse_number(cell, v, beyond)) {
         col.numeric = false;
         if (col.policy == TextPolicy::fail)
           throw Error(name + ": line " + std::to_string(rows[r].line) + ", column \"" + header[c] +
@@ -193,7 +221,7 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
       if (missing && o.missing == MissingPolicy::drop_row && (col.numeric || col.policy == TextPolicy::one_hot)) drop = true;
       if (col.numeric) {
         float v = o.fill_value;
-        if (!missing) parse_number(cell, v);
+        if (!missing) parse_number(cell, v, [] {});  // every cell of a numeric column was checked above
         out_row.push_back(v);
       } else if (col.policy == TextPolicy::one_hot) {
         for (const auto& cat : col.categories) out_row.push_back(!missing && cell == cat ? 1.0f : 0.0f);

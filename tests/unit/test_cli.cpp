@@ -2,6 +2,7 @@
 // folder, then runs evaluate, predict, summary (.keras, .h5, JSON), plot, report and datasets on it, and
 // checks that failures print one line and exit 1.
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -130,6 +131,18 @@ TEST_F(Cli, Predict) {
   data::write_npy((dir_ / "bad.npy").string(), data::NpyArray::from_values<float>({2, 5}, std::vector<float>(10)));
   expect_one_line_error(run("predict run/best.keras --input bad.npy --output z.npy"));
   expect_one_line_error(run("predict run/best.keras --input missing.npy --output z.npy"));
+  // A NaN in the input is named, not passed through as NaN predictions.
+  x[25] = std::nanf("");
+  data::write_npy((dir_ / "nan.npy").string(), data::NpyArray::from_values<float>({3, 20, 1}, x));
+  r = run("predict run/best.keras --input nan.npy --output z.npy");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("nan.npy: value nan at flat index 25 (sample 1) is not finite"), std::string::npos) << r.err;
+  // A full disk or a device that takes nothing is an error, never a "success" with the predictions lost.
+  if (fs::exists("/dev/full")) {
+    r = run("predict run/best.keras --input x.npy --output /dev/full");
+    expect_one_line_error(r);
+    EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(Cli, SummaryOfEveryModelForm) {

@@ -231,3 +231,30 @@ TEST(Idx, WrongMagicAndTruncatedGzip) {
   EXPECT_NE(msg.find("corrupt or truncated gzip"), std::string::npos) << msg;
   std::remove(path.c_str());
 }
+
+TEST(Csv, OnlyDecimalNumbersAreNumbersAndOverflowIsAnError) {
+  // strtod would read "nan", "inf" and "0x1p3": a NaN or infinity in the data poisons every later loss.
+  data::CsvTable t = data::parse_csv("a,b\n1.5,-2e3\n.5,7.\n+3,1E-2\n", {}, "ok.csv");
+  EXPECT_EQ(t.values[0], 1.5f);
+  EXPECT_EQ(t.values[1], -2000.0f);
+  EXPECT_EQ(t.values[2], 0.5f);
+  EXPECT_EQ(t.values[3], 7.0f);
+  EXPECT_EQ(t.values[4], 3.0f);
+  EXPECT_FLOAT_EQ(t.values[5], 0.01f);
+  for (const char* cell : {"nan", "inf", "-Infinity", "0x1p3", "1e", "e5", "."}) {
+    try {
+      data::parse_csv(std::string("a,b\n1,2\n3,") + cell + "\n", {}, "cells.csv");
+      ADD_FAILURE() << cell << " was read as a number";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cells.csv: line 3, column \"b\": \"" + std::string(cell) + "\" is not a number"),
+                std::string::npos) << e.what();
+    }
+  }
+  try {
+    data::parse_csv("a,b\n1,2\n3,1e999\n", {}, "big.csv");
+    ADD_FAILURE() << "1e999 was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("big.csv: line 3, column \"b\": 1e999 is beyond float32's range"),
+              std::string::npos) << e.what();
+  }
+}

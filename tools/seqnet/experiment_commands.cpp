@@ -101,7 +101,13 @@ int run_evaluate(const Args& a) {
 int run_predict(const Args& a) {
   if (a.batch_size <= 0) throw seqnet::Error("predict: --batch-size must be positive");
   auto model = load_any_model(a.model, /*compile=*/false);
-  seqnet::Tensor x = to_model_input(seqnet::data::read_npy(a.input).to_tensor(), model->input_dtype());
+  seqnet::Tensor raw = seqnet::data::read_npy(a.input).to_tensor();
+  if (raw.is_float())
+    for (int64_t i = 0; i < raw.size(); ++i)
+      if (!std::isfinite(raw[i]))
+        throw seqnet::Error(fmt::format("{}: value {} at flat index {} (sample {}) is not finite", a.input, raw[i], i,
+                                        raw.shape().empty() || raw.shape()[0] == 0 ? 0 : i / (raw.size() / raw.shape()[0])));
+  seqnet::Tensor x = to_model_input(raw, model->input_dtype());
   if (x.rank() == 0) throw seqnet::Error("predict: '" + a.input + "' holds a scalar, not a batch");
   seqnet::Tensor y = model->predict(x, a.batch_size);
   seqnet::data::write_npy(a.output, y);
