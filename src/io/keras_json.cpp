@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "io/layer_registry.h"
@@ -125,12 +126,41 @@ const LayerFactoryEntry kLayerFactories[] = {
 
 }  // namespace config
 
+namespace {
+// Keras raises on an unknown argument; a key seqnet ignored (a typo, an option it lacks) would silently build
+// another model. Known: every key the layer writes itself (get_config), and the keys Keras writes that change
+// nothing here, with the values for which that holds.
+bool harmless_extra_key(const std::string& key, const Json& v) {
+  static const std::set<std::string> any_value = {
+      "name", "trainable", "dtype", "batch_input_shape", "batch_shape", "input_shape", "input_dim", "autocast",
+      "implementation",  // Keras 2 RNNs: 1 or 2 are two ways to compute the same thing
+      "unroll",          // the same math, unrolled
+  };
+  if (any_value.count(key)) return true;
+  if (key == "quantization_config" || key == "lora_rank" || key == "lora_alpha") return v.is_null() || v == 0;
+  if (key == "data_format") return v == "channels_last";
+  if (key == "time_major" || key == "zero_output_for_mask") return v.is_boolean() && (key == "time_major" ? !v.get<bool>() : true);
+  return false;
+}
+
+void check_known_keys(const Layer& layer, const Json& c) {
+  if (!c.is_object()) return;
+  const Json own = layer.get_config();
+  for (const auto& [key, value] : c.items())
+    if (!own.contains(key) && !harmless_extra_key(key, value))
+      throw Error(fmt::format("unknown config key '{}' = {} (Keras would refuse it too; seqnet does not ignore keys)",
+                              key, value.dump()));
+}
+}  // namespace
+
 LayerPtr layer_from_config(const std::string& class_name, const Json& c) {
   const std::string name = c.is_object() && c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "?";
   for (const auto& e : config::kLayerFactories) {
     if (class_name != e.class_name) continue;
     try {
-      return e.make(c);
+      LayerPtr layer = e.make(c);
+      check_known_keys(*layer, c);
+      return layer;
     } catch (const Error& err) {
       // A check in a layer's constructor runs before the config's name is applied: say which entry it was.
       const std::string msg = err.what();

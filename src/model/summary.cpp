@@ -91,6 +91,8 @@ std::string summary_table(const Model& model, int line_length) {
   // Every model seqnet builds is a chain, which Keras prints "sequential-like": three columns.
   // A functional chain also lists its InputLayer first, as Keras does.
   if (line_length <= 0) line_length = 88;
+  if (line_length > 10000)  // the table is drawn in memory: a typo must not ask for gigabytes
+    throw Error("summary: line_length " + std::to_string(line_length) + " is wider than any screen (at most 10000)");
   const double positions[] = {0.45, 0.80, 1.0};
   Table t;
   // Keras splits the width at fixed fractions; rich then takes 3 cells per column for padding and

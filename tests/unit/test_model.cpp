@@ -321,3 +321,33 @@ TEST(Model, FirstLayerSkipsTheInputGradientOnlyWhenToldAndWeightGradientsStayThe
     for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << "param " << i;
   }
 }
+
+TEST(Config, AnUnknownLayerKeyIsAnErrorNamingKeyAndLayer) {
+  // Keras raises on an unknown argument; ignoring a typo would silently build another model.
+  const std::string config = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 2], "name": "x"}},
+    {"class_name": "LSTM", "config": {"name": "encoder", "units": 4, "return_sequencse": true}}]}})";
+  try {
+    model_from_json(config);
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("'encoder' (LSTM)"), std::string::npos) << m;
+    EXPECT_NE(m.find("unknown config key 'return_sequencse' = true"), std::string::npos) << m;
+  }
+  // Keys Keras writes that change nothing here still load: Keras 2's implementation, a null quantization_config.
+  const std::string keras_extras = R"({"class_name": "Sequential", "config": {"name": "s", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 5, 2], "name": "x"}},
+    {"class_name": "LSTM", "config": {"name": "encoder", "units": 4, "implementation": 2, "unroll": false}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 1, "quantization_config": null}}]}})";
+  EXPECT_NO_THROW(model_from_json(keras_extras));
+  // ... but not with a value that would change the model.
+  std::string quantized = keras_extras;
+  quantized.replace(quantized.find("\"quantization_config\": null"), 27, "\"quantization_config\": {\"mode\": \"int8\"}");
+  try {
+    model_from_json(quantized);
+    ADD_FAILURE() << "a quantized Dense was read as a plain one";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown config key 'quantization_config'"), std::string::npos) << e.what();
+  }
+}

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   int line_length = 0;
   auto* summary = app.add_subcommand("summary", "Print the Keras summary of a model (Keras JSON, .keras, .h5)");
   summary->add_option("model", model_path, "Keras model JSON (model.to_json()), config.json, .keras or .h5 model file")->required()->check(CLI::ExistingFile);
-  summary->add_option("--line-length", line_length, "Table width (Keras default 88)");
+  summary->add_option("--line-length", line_length, "Table width (Keras default 88)")->check(CLI::Range(20, 1000));
 
   seqnet_cli::TrainArgs train_args;
   auto* train = app.add_subcommand("train", "Train a model from an experiment file and print the Keras-style log");
