@@ -1,12 +1,19 @@
 // HDF5 through its C API, in memory: see hdf5_file.h.
 #include "io/hdf5_file.h"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <new>
+#include <sys/wait.h>
 #include <type_traits>
+#include <unistd.h>
+#include <vector>
 
 namespace seqnet::h5 {
 
@@ -125,7 +132,14 @@ void write_dataset(hid_t loc, const std::string& path, const std::string& name, 
   Id space(dims.empty() ? H5Screate(H5S_SCALAR) : H5Screate_simple(int(dims.size()), dims.data(), nullptr), H5Sclose);
   Id lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl, 1);
-  Id ds(H5Dcreate2(loc, name.c_str(), file_type, space, lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
+  // Every array is one chunk with a Fletcher-32 checksum (h5py and Keras read it as usual): bit rot in a
+  // weight is then a read error, not a silently different model. Scalars and empty arrays cannot be chunked.
+  Id dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  const bool chunked = !dims.empty() && std::all_of(dims.begin(), dims.end(), [](hsize_t d) { return d > 0; });
+  if (chunked && (H5Pset_chunk(dcpl, int(dims.size()), dims.data()) < 0 || H5Pset_fletcher32(dcpl) < 0))
+    throw Error(fmt::format("cannot set up the checksum of HDF5 dataset '{}'", join(path, name)));
+  Id ds(H5Dcreate2(loc, name.c_str(), file_type, space, lcpl, chunked ? hid_t(dcpl) : H5P_DEFAULT, H5P_DEFAULT),
+        H5Dclose);
   if (!ds.ok()) throw Error(fmt::format("cannot create HDF5 dataset '{}'", join(path, name)));
   if (H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     throw Error(fmt::format("cannot write HDF5 dataset '{}'", join(path, name)));
@@ -158,6 +172,35 @@ Shape Group::dataset_shape(const std::string& name) const {
   return Shape(dims.begin(), dims.begin() + nd);
 }
 
+namespace {
+bool chunks_whole(hid_t ds, const Shape& shape) {
+  Id dcpl(H5Dget_create_plist(ds), H5Pclose);
+  if (dcpl < 0) return false;
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return true;
+  const int rank = int(shape.size());
+  std::vector<hsize_t> chunk(size_t(std::max(rank, 1)));
+  if (rank == 0 || H5Pget_chunk(dcpl, rank, chunk.data()) != rank) return false;
+  hsize_t expected = 1;
+  for (int i = 0; i < rank; ++i) {
+    if (chunk[size_t(i)] == 0) return false;
+    expected *= (hsize_t(shape[size_t(i)]) + chunk[size_t(i)] - 1) / chunk[size_t(i)];
+  }
+  Id space(H5Dget_space(ds), H5Sclose);
+  hsize_t count = 0;
+  if (H5Dget_num_chunks(ds, space, &count) < 0 || count != expected) return false;
+  std::vector<hsize_t> offset(static_cast<size_t>(rank), 0);
+  for (hsize_t c = 0; c < count; ++c) {
+    unsigned mask = 0;
+    haddr_t addr = 0;
+    hsize_t size = 0;
+    if (H5Dget_chunk_info(ds, space, c, offset.data(), &mask, &addr, &size) < 0 || mask != 0 || size == 0) return false;
+    for (int i = 0; i < rank; ++i)
+      if (offset[size_t(i)] % chunk[size_t(i)] != 0 || offset[size_t(i)] >= hsize_t(shape[size_t(i)])) return false;
+  }
+  return true;
+}
+}  // namespace
+
 Tensor Group::read(const std::string& name) const {
   Shape shape = dataset_shape(name);
   Id ds(H5Dopen2(id_, name.c_str(), H5P_DEFAULT), H5Dclose);
@@ -176,6 +219,10 @@ Tensor Group::read(const std::string& name) const {
   } catch (const std::bad_alloc&) {
     throw Error(fmt::format("HDF5 dataset '{}' is too large to load ({})", join(path_, name), shape_to_string(shape)));
   }
+  // A chunk the damaged index no longer finds reads back as the fill value (zeros) without an error, and one
+  // whose filter mask says "not filtered" skips its checksum: every chunk must be where its index says, whole.
+  if (n > 0 && !chunks_whole(ds, shape))
+    throw Error(fmt::format("HDF5 dataset '{}' has a damaged chunk index (the file is damaged)", join(path_, name)));
   if (n > 0 && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
     throw Error(fmt::format("cannot read HDF5 dataset '{}' (the file may be damaged)", join(path_, name)));
   return t;
@@ -290,9 +337,115 @@ File File::create() {
   return File(f);
 }
 
+namespace {
+
+// ---- Reading an untrusted image in a child process first ----
+// libhdf5 1.10 crashes (its global heap, H5HG_read), hangs, or asks for ~2^64 bytes (H5C_protect) on some
+// damaged files, and no check before it can know which. So before this process opens an image, a child
+// process opens it and reads every object, attribute and dataset in it; if the child dies, runs past
+// kProbeSeconds, or reports a read error, the file is refused with a clear error and this process never
+// touches it. libhdf5 is deterministic: what the child read whole, this process reads whole. A fork costs
+// about a millisecond; model files are read a few times per run.
+constexpr unsigned kProbeSeconds = 5;
+
+hid_t open_image(const std::string& bytes, std::string& keep) {
+  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_fapl_core(fapl, 1 << 16, 0);
+  keep = bytes;
+  if (H5Pset_file_image(fapl, keep.data(), keep.size()) < 0) return -1;
+  std::string name = fmt::format("seqnet-mem-{}.h5", g_file_counter++);
+  return H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
+}
+
+// Reads all of an attribute or dataset value with its own type; false on any error or an absurd size.
+bool read_value(hid_t obj, bool is_attribute, size_t budget) {
+  Id space(is_attribute ? H5Aget_space(obj) : H5Dget_space(obj), H5Sclose);
+  Id type(is_attribute ? H5Aget_type(obj) : H5Dget_type(obj), H5Tclose);
+  if (space < 0 || type < 0) return false;
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  const size_t item = H5Tget_size(type);
+  if (n < 0 || item == 0 || item > budget || size_t(n) > budget / item) return false;
+  // Numbers must have one of the standard layouts: a damaged datatype message (another byte order, size or
+  // exponent) would otherwise turn every value into another number.
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls == H5T_FLOAT || cls == H5T_INTEGER) {
+    static const hid_t standard[] = {H5T_IEEE_F32LE, H5T_IEEE_F64LE, H5T_IEEE_F32BE, H5T_IEEE_F64BE,
+                                     H5T_STD_I8LE,   H5T_STD_I16LE,  H5T_STD_I32LE,  H5T_STD_I64LE,
+                                     H5T_STD_U8LE,   H5T_STD_U16LE,  H5T_STD_U32LE,  H5T_STD_U64LE,
+                                     H5T_STD_I8BE,   H5T_STD_I16BE,  H5T_STD_I32BE,  H5T_STD_I64BE,
+                                     H5T_STD_U8BE,   H5T_STD_U16BE,  H5T_STD_U32BE,  H5T_STD_U64BE};
+    if (std::none_of(std::begin(standard), std::end(standard), [&](hid_t t) { return H5Tequal(type, t) > 0; }))
+      return false;
+  }
+  // A chunk that the index no longer finds reads back as the fill value (zeros) without any error.
+  if (!is_attribute && n > 0 && H5Dget_storage_size(obj) == 0) return false;
+  std::vector<char> buffer(std::max<size_t>(size_t(n) * item, 1));
+  const herr_t rc = is_attribute ? H5Aread(obj, type, buffer.data())
+                                 : H5Dread(obj, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data());
+  return rc >= 0;  // variable-length strings are left allocated: the child exits right after
+}
+
+struct Walk {
+  size_t budget;
+  bool ok = true;
+};
+
+herr_t read_attribute(hid_t loc, const char* name, const H5A_info_t*, void* data) {
+  auto* walk = static_cast<Walk*>(data);
+  Id attr(H5Aopen(loc, name, H5P_DEFAULT), H5Aclose);
+  if (attr < 0 || !read_value(attr, true, walk->budget)) walk->ok = false;
+  return walk->ok ? 0 : -1;
+}
+
+herr_t read_object(hid_t root, const char* name, const H5O_info_t* info, void* data) {
+  auto* walk = static_cast<Walk*>(data);
+  Id obj(H5Oopen(root, name, H5P_DEFAULT), H5Oclose);
+  if (obj < 0) return walk->ok = false, -1;
+  hsize_t index = 0;
+  if (H5Aiterate2(obj, H5_INDEX_NAME, H5_ITER_NATIVE, &index, read_attribute, walk) < 0) walk->ok = false;
+  if (walk->ok && info->type == H5O_TYPE_DATASET && !read_value(obj, false, walk->budget)) walk->ok = false;
+  return walk->ok ? 0 : -1;
+}
+
+// In the child: 0 when every object, attribute and dataset of the image reads back.
+int walk_image(const std::string& bytes) {
+  std::string keep;
+  hid_t f = open_image(bytes, keep);
+  if (f < 0) return 2;
+  // A weight is at most what the file holds, uncompressed: a declared size far beyond that is damage.
+  Walk walk{64 * bytes.size() + (1 << 20)};
+  if (H5Ovisit(f, H5_INDEX_NAME, H5_ITER_NATIVE, read_object, &walk) < 0 || !walk.ok) return 3;
+  return 0;
+}
+
+void probe_in_child(const std::string& bytes, const std::string& what) {
+  std::fflush(nullptr);  // nothing buffered twice
+  const pid_t pid = ::fork();
+  if (pid < 0) throw Error(fmt::format("cannot start a process to check {}: {}", what, std::strerror(errno)));
+  if (pid == 0) {
+    ::alarm(kProbeSeconds);  // a hang ends as SIGALRM
+    ::_exit(walk_image(bytes));  // _exit: no atexit handlers (MPI, HDF5) in the child
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) throw Error(fmt::format("checking {}: waitpid failed: {}", what, std::strerror(errno)));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+    throw Error(what + " is not a readable HDF5 file (truncated or damaged)");
+  if (WIFEXITED(status))
+    throw Error(what + " is a damaged HDF5 file (an object, attribute or dataset in it cannot be read)");
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM)
+    throw Error(fmt::format("{} is a damaged HDF5 file (reading it did not finish in {} s)", what, kProbeSeconds));
+  throw Error(fmt::format("{} is a damaged HDF5 file (reading it crashed libhdf5: {})", what,
+                          WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "unknown status"));
+}
+
+}  // namespace
+
 File File::open(const std::string& bytes, const std::string& what) {
   silence();
   if (!looks_like_hdf5(bytes)) throw Error(what + " is not an HDF5 file (no HDF5 signature)");
+  probe_in_child(bytes, what);
   Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl, 1 << 16, 0);
   File file(-1);

@@ -419,3 +419,40 @@ TEST(KerasFiles, SeqnetWritesKerasFilesForKeras) {
     m->save(std::string(dir) + "/" + f.name + ".keras");
   }
 }
+
+TEST(Saving, BitRotInAWeightsFileIsAnErrorNeverAnotherModel) {
+  // seqnet writes every array with a Fletcher-32 checksum: a flipped bit anywhere in the file either makes
+  // the file unreadable (a clear error) or leaves the model exactly as saved — never silently other weights.
+  set_random_seed(4);
+  auto m = lstm_model();
+  std::string dir = tmpdir("bitrot");
+  const std::string path = dir + "/w.weights.h5";
+  m->save_weights(path);
+  const std::string bytes = read_file_bytes(path);
+  const auto want = flat_weights(*m);
+  Rng rng(9);
+  int errors = 0, same = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    std::string damaged = bytes;
+    const auto at = size_t(rng.randint(0, int64_t(damaged.size())));
+    damaged[at] = char(damaged[at] ^ (1 << rng.randint(0, 8)));
+    write_file_atomic(path, damaged);
+    set_random_seed(4);
+    auto r = lstm_model();
+    try {
+      r->load_weights(path);
+    } catch (const Error&) {
+      ++errors;
+      continue;
+    }
+    const auto got = flat_weights(*r);
+    size_t first = 0;
+    while (first < got.size() && got[first] == want[first]) ++first;
+    ASSERT_EQ(got, want) << "a flip at byte " << at << " of " << bytes.size() << " silently changed the weights from value "
+                         << first << ": " << (first < got.size() ? got[first] : 0.0f) << " vs " << (first < want.size() ? want[first] : 0.0f);
+    ++same;
+  }
+  EXPECT_GT(errors, 0);
+  EXPECT_EQ(errors + same, 200);
+  fs::remove_all(dir);
+}
