@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, AddressSanitizer) in build-fuzz/ and runs each briefly on its seed
-# corpus. A crash, a sanitizer report or an exception other than seqnet::Error fails the script and
-# leaves the reproducer in build-fuzz/artifacts/.
+# Builds the libFuzzer targets (clang, AddressSanitizer + UndefinedBehaviorSanitizer) in build-fuzz/ and runs
+# each briefly on its seed corpus. A crash, a hang, a sanitizer report or an exception other than
+# seqnet::Error fails the script and leaves the reproducer in build-fuzz/artifacts/.
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ scripts/install-deps.sh
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
       -DSEQNET_FUZZ=ON -DSEQNET_BUILD_TESTS=OFF -DSEQNET_BUILD_BENCH=OFF -DSEQNET_BUILD_CLI=OFF \
       -DSEQNET_BUILD_EXAMPLES=OFF -DSEQNET_WITH_MPI=OFF -DSEQNET_NATIVE=OFF > /dev/null
-targets=(fuzz_model_files fuzz_npy fuzz_csv fuzz_idx)
+targets=(fuzz_model_files fuzz_npy fuzz_csv fuzz_idx fuzz_text_files)
 cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 
 # The seeds are real files: Keras-written models, NumPy-written arrays, CSV and IDX samples.
@@ -19,6 +19,7 @@ declare -A seeds=(
   [fuzz_npy]="tests/fixtures/data"
   [fuzz_csv]="tests/fuzz/corpus/csv"
   [fuzz_idx]="tests/fuzz/corpus/idx"
+  [fuzz_text_files]="tests/fuzz/corpus/text"
 )
 mkdir -p build-fuzz/seeds/model_json
 rm -rf build-fuzz/artifacts && mkdir -p build-fuzz/artifacts

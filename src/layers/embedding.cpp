@@ -36,8 +36,8 @@ Tensor Embedding::forward(const Tensor& x, RunContext&) {
     for (int64_t i = 0; i < n; ++i) {
       if (p[i] != std::floor(p[i])) fail(fmt::format("got the non-integer id {} at flat position {}", p[i], i));
       if (!(p[i] >= 0.0f && p[i] < float(input_dim_)))  // checked before the conversion, which could overflow
-        fail(fmt::format("id {} at flat position {} is out of range [0, {}) (input_dim is {})", p[i], i, input_dim_,
-                         input_dim_));
+        fail(fmt::format("id {:.0f} at flat position {} is out of range [0, {}) (input_dim is {})", p[i], i,
+                         input_dim_, input_dim_));
       ids_[static_cast<size_t>(i)] = static_cast<int32_t>(p[i]);
     }
   } else {

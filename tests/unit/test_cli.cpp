@@ -183,6 +183,8 @@ TEST_F(Cli, DatasetsAndUsageErrors) {
   expect_one_line_error(run("no-such-command"));
   expect_one_line_error(run("train tiny.json --set fitt.epochs=1 --epochs 1"));
   expect_one_line_error(run("bench --threads x"));
+  expect_one_line_error(run(fmt::format("summary '{}/tests/fixtures/hybrid_model.json' --line-length 100000000",
+                                        SEQNET_SOURCE_DIR)));
   std::ofstream(dir_ / "broken_run.json") << "{bad";
   CmdResult report = run("report broken_run.json");
   expect_one_line_error(report);

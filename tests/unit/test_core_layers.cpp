@@ -127,6 +127,15 @@ TEST(Embedding, UniformDefaultInitAndOutOfRangeId) {
   } catch (const Error& err) {
     EXPECT_NE(std::string(err.what()).find("id 1000 at flat position 2 is out of range"), std::string::npos) << err.what();
   }
+  // A float id beyond int32 is named as it is (its conversion to int would be undefined: 2^31 came out
+  // as -2147483648).
+  try {
+    e.call(Tensor({1, 5}, std::vector<float>{1, 2, 2147483648.0f, 3, 4}), ctx);
+    FAIL();
+  } catch (const Error& err) {
+    EXPECT_NE(std::string(err.what()).find("id 2147483648 at flat position 2 is out of range"), std::string::npos)
+        << err.what();
+  }
 }
 
 TEST(Flatten, ShapeAndGradient) {

@@ -258,3 +258,20 @@ TEST(Csv, OnlyDecimalNumbersAreNumbersAndOverflowIsAnError) {
               std::string::npos) << e.what();
   }
 }
+
+TEST(Npy, AShapeWhoseSizeOverflowsIsAnErrorNotAnEmptyArray) {
+  // (2^32, 2^32) float32 used to wrap to 0 elements, pass the size check and crash predict later.
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
+  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
+  header += '\n';
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8);
+  bytes += char(header.size() & 0xff);
+  bytes += char(header.size() >> 8);
+  bytes += header;
+  try {
+    data::parse_npy(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), "huge.npy");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("64-bit"), std::string::npos) << e.what();
+  }
+}
