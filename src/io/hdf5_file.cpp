@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <hdf5.h>
 #include <new>
@@ -418,11 +419,24 @@ int walk_image(const std::string& bytes) {
   return 0;
 }
 
+// The child dies the plain way: default handlers (a crash ends it with its signal, the alarm ends a hang) and no
+// death callback that a sanitizer or fuzzer in this process registered (they would report the child's end as the
+// process's own); its stderr is quiet, since libhdf5 and sanitizers print on the way down.
+extern "C" void __sanitizer_set_death_callback(void (*)(void)) __attribute__((weak));
+
+void become_quiet_child() {
+  for (int sig : {SIGALRM, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP}) std::signal(sig, SIG_DFL);
+  if (&__sanitizer_set_death_callback) __sanitizer_set_death_callback(nullptr);
+  const int null_fd = ::open("/dev/null", O_WRONLY);
+  if (null_fd >= 0) ::dup2(null_fd, STDERR_FILENO);
+}
+
 void probe_in_child(const std::string& bytes, const std::string& what) {
   std::fflush(nullptr);  // nothing buffered twice
   const pid_t pid = ::fork();
   if (pid < 0) throw Error(fmt::format("cannot start a process to check {}: {}", what, std::strerror(errno)));
   if (pid == 0) {
+    become_quiet_child();
     ::alarm(kProbeSeconds);  // a hang ends as SIGALRM
     ::_exit(walk_image(bytes));  // _exit: no atexit handlers (MPI, HDF5) in the child
   }
