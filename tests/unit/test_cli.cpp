@@ -294,8 +294,8 @@ TEST_F(Cli, TrainResumesAGeneratorRunToTheSameResult) {
   if (!data || !fs::exists(fs::path(data) / "beijing_pm25"))
     GTEST_SKIP() << "the Beijing weather CSV is not in $SEQNET_DATA_DIR (e.g. ../shared/data)";
   const std::string args = fmt::format(
-      "train '{}/experiments/weather_gru.json' --epochs 4 --set fit.steps_per_epoch=20 --set fit.validation_steps=5 "
-      "--data-dir '{}' --verbose 0",
+      "train '{}/experiments/weather_gru.json' --epochs 4 --set dataset.batch_size=16 --set fit.steps_per_epoch=8 "
+      "--set fit.validation_steps=3 --set evaluate.steps=3 --data-dir '{}' --verbose 0",
       SEQNET_SOURCE_DIR, data);
   CmdResult r = run(args + " --out weather_whole");
   ASSERT_EQ(r.rc, 0) << r.err;
