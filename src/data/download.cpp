@@ -26,6 +26,11 @@ namespace seqnet::datasets {
 namespace fs = std::filesystem;
 
 namespace {
+// libarchive's message for the last error; it may have none (a null pointer).
+std::string archive_message(archive* a) {
+  const char* m = archive_error_string(a);
+  return m ? m : "unknown libarchive error";
+}
 
 class Sha256 {
  public:
@@ -205,7 +210,7 @@ void extract_member(const std::string& zip_path, const std::string& url, const s
   std::unique_ptr<archive, decltype(&archive_read_free)> a(archive_read_new(), archive_read_free);
   archive_read_support_format_zip(a.get());
   if (archive_read_open_filename(a.get(), zip_path.c_str(), 1 << 16) != ARCHIVE_OK)
-    throw Error(url + ": not a readable zip: " + archive_error_string(a.get()));
+    throw Error(url + ": not a readable zip: " + archive_message(a.get()));
   archive_entry* e = nullptr;
   int r;
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK) {
@@ -218,10 +223,10 @@ void extract_member(const std::string& zip_path, const std::string& url, const s
       out.write(static_cast<const char*>(buf), n);
       sha.update(buf, n);
     }
-    if (r != ARCHIVE_EOF) throw Error(url + ": corrupt zip member " + name + ": " + archive_error_string(a.get()));
+    if (r != ARCHIVE_EOF) throw Error(url + ": corrupt zip member " + name + ": " + archive_message(a.get()));
     return;
   }
-  if (r != ARCHIVE_EOF) throw Error(url + ": corrupt zip: " + archive_error_string(a.get()));
+  if (r != ARCHIVE_EOF) throw Error(url + ": corrupt zip: " + archive_message(a.get()));
   throw Error(url + ": the zip holds no " + member);
 }
 

@@ -24,6 +24,11 @@
 
 namespace seqnet::datasets::imdb {
 namespace {
+// libarchive's message for the last error; it may have none (a null pointer).
+std::string archive_message(archive* a) {
+  const char* m = archive_error_string(a);
+  return m ? m : "unknown libarchive error";
+}
 
 void parse_lines(const std::string& path, std::vector<std::vector<int32_t>>& x, std::vector<int32_t>& y) {
   const std::string text = data::detail::read_gzip(path);
@@ -189,7 +194,7 @@ RawArrays load_raw_from_tarball(const std::string& tarball, const std::unordered
   archive_read_support_filter_all(a.get());
   archive_read_support_format_tar(a.get());
   if (archive_read_open_filename(a.get(), tarball.c_str(), 1 << 20) != ARCHIVE_OK)
-    throw Error(tarball + ": cannot read as a tarball: " + archive_error_string(a.get()));
+    throw Error(tarball + ": cannot read as a tarball: " + archive_message(a.get()));
   // [train|test][pos|neg]: file name -> ids. std::map orders std::string as unsigned bytes, as Python 2
   // sorted the byte-string file names when imdb.npz was made.
   std::map<std::string, std::vector<int32_t>> reviews[2][2];
@@ -206,13 +211,13 @@ RawArrays load_raw_from_tarball(const std::string& tarball, const std::unordered
     text.clear();
     la_ssize_t n;
     while ((n = archive_read_data(a.get(), buf.data(), buf.size())) > 0) text.append(buf.data(), static_cast<size_t>(n));
-    if (n < 0) throw Error(tarball + ": member " + member + ": corrupt or truncated data: " + archive_error_string(a.get()));
+    if (n < 0) throw Error(tarball + ": member " + member + ": corrupt or truncated data: " + archive_message(a.get()));
     if (!reviews[split][label].emplace(file, review_to_ids(text, word_index)).second)
       throw Error(tarball + ": member " + member + " appears twice");
   }
   if (r != ARCHIVE_EOF)
     throw Error(tarball + ": corrupt or truncated tarball " + (member.empty() ? "at its start" : "after member " + member) + ": " +
-                archive_error_string(a.get()));
+                archive_message(a.get()));
   RawArrays raw;
   const char* names[2][2] = {{"train/pos", "train/neg"}, {"test/pos", "test/neg"}};
   for (int split = 0; split < 2; ++split) {
