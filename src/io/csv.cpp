@@ -13,6 +13,8 @@
 
 #include "seqnet/data/csv.h"
 
+#include "data/gzip_file.h"
+
 namespace seqnet::data {
 namespace {
 
@@ -239,11 +241,8 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
 }
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open for reading");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse_csv(ss.str(), options, path);
+  // A gzip'd file (station.csv.gz) is inflated, recognized by its bytes, not its name; a plain file passes.
+  return parse_csv(detail::read_gzip(path), options, path);
 }
 
 }  // namespace seqnet::data

@@ -131,6 +131,11 @@ TEST_F(Cli, Predict) {
   data::write_npy((dir_ / "bad.npy").string(), data::NpyArray::from_values<float>({2, 5}, std::vector<float>(10)));
   expect_one_line_error(run("predict run/best.keras --input bad.npy --output z.npy"));
   expect_one_line_error(run("predict run/best.keras --input missing.npy --output z.npy"));
+  // NumPy bytes under another extension would mislead: an error, not y.csv full of binary.
+  r = run("predict run/best.keras --input x.npy --output y.csv");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("must name a .npy file"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "y.csv"));
   // A NaN in the input is named, not passed through as NaN predictions.
   x[25] = std::nanf("");
   data::write_npy((dir_ / "nan.npy").string(), data::NpyArray::from_values<float>({3, 20, 1}, x));

@@ -275,3 +275,20 @@ TEST(Npy, AShapeWhoseSizeOverflowsIsAnErrorNotAnEmptyArray) {
     EXPECT_NE(std::string(e.what()).find("64-bit"), std::string::npos) << e.what();
   }
 }
+
+TEST(Csv, AGzippedFileIsReadByItsBytesWhateverItsName) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("seqnet_csv_gz_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string text = "a,b\n1,2\n3,4\n";
+  gzFile f = gzopen((dir / "station.csv.gz").c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, text.data(), unsigned(text.size()));
+  gzclose(f);
+  data::CsvTable t = data::read_csv((dir / "station.csv.gz").string());
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(t.values[3], 4.0f);
+  std::ofstream(dir / "plain.csv") << text;
+  EXPECT_EQ(data::read_csv((dir / "plain.csv").string()).values[2], 3.0f);
+  fs::remove_all(dir);
+}

@@ -100,6 +100,11 @@ int run_evaluate(const Args& a) {
 
 int run_predict(const Args& a) {
   if (a.batch_size <= 0) throw seqnet::Error("predict: --batch-size must be positive");
+  // The output is a NumPy .npy file; any other name would get .npy bytes under a misleading extension.
+  std::error_code ec;
+  const bool device = fs::exists(a.output, ec) && !fs::is_regular_file(a.output, ec);  // /dev/stdout, a pipe
+  if (fs::path(a.output).extension() != ".npy" && !device)
+    throw seqnet::Error("predict: --output '" + a.output + "' must name a .npy file (predictions are written as NumPy)");
   auto model = load_any_model(a.model, /*compile=*/false);
   seqnet::Tensor raw = seqnet::data::read_npy(a.input).to_tensor();
   if (raw.is_float())
