@@ -6,6 +6,8 @@
 #include <string>
 #include <type_traits>
 
+#include "io/hex_bytes.h"
+
 namespace seqnet::data {
 
 TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
@@ -74,22 +76,18 @@ int64_t TimeseriesGenerator::steps_per_pass() const {
 static_assert(std::is_trivially_copyable_v<NumpyRandomState>, "the generator's state is saved as its bytes");
 
 std::string TimeseriesGenerator::save_state() const {
-  std::string bytes(sizeof(rng_) + sizeof(next_), '\0');
-  std::memcpy(bytes.data(), &rng_, sizeof(rng_));
-  std::memcpy(bytes.data() + sizeof(rng_), &next_, sizeof(next_));
-  std::string hex;
-  for (unsigned char c : bytes) hex += fmt::format("{:02x}", c);
-  return hex;
+  char bytes[sizeof(rng_) + sizeof(next_)];
+  std::memcpy(bytes, &rng_, sizeof(rng_));
+  std::memcpy(bytes + sizeof(rng_), &next_, sizeof(next_));
+  return bytes_to_hex(bytes, sizeof(bytes));
 }
 
 void TimeseriesGenerator::restore_state(const std::string& state) {
-  if (state.size() != 2 * (sizeof(rng_) + sizeof(next_)))
-    throw Error(fmt::format("TimeseriesGenerator: a saved state of {} characters, expected {}", state.size(),
-                            2 * (sizeof(rng_) + sizeof(next_))));
-  std::string bytes(state.size() / 2, '\0');
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char(std::stoi(state.substr(2 * i, 2), nullptr, 16));
-  std::memcpy(static_cast<void*>(&rng_), bytes.data(), sizeof(rng_));
-  std::memcpy(&next_, bytes.data() + sizeof(rng_), sizeof(next_));
+  char bytes[sizeof(rng_) + sizeof(next_)];
+  if (!hex_to_bytes(state, bytes, sizeof(bytes)))
+    throw Error(fmt::format("TimeseriesGenerator: a saved state must be {} hexadecimal digits", 2 * sizeof(bytes)));
+  std::memcpy(static_cast<void*>(&rng_), bytes, sizeof(rng_));
+  std::memcpy(&next_, bytes + sizeof(rng_), sizeof(next_));
 }
 
 }  // namespace seqnet::data

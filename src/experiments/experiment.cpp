@@ -14,6 +14,7 @@
 #include <tuple>
 #include <sstream>
 
+#include "model/callback_state.h"
 #include "seqnet/data/imdb.h"
 #include "seqnet/data/mnist.h"
 #include "seqnet/data/normalization.h"
@@ -345,9 +346,7 @@ class BestWeights : public Callback {
     if (std::string state = take_pending_state(); !state.empty()) {
       const Json j = Json::parse(state);
       if (!j.at("best").is_null()) best_ = j.at("best").get<double>();
-      weights_.clear();
-      for (const Json& t : j.at("weights"))
-        weights_.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
+      weights_ = tensors_from_json(j.at("weights"));
     }
   }
   void on_epoch_end(int epoch, Logs& logs) override {
@@ -364,10 +363,7 @@ class BestWeights : public Callback {
     return true;
   }
   std::string save_state() const override {
-    Json weights = Json::array();
-    for (const Tensor& t : weights_)
-      weights.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
-    return Json{{"best", best_ ? Json(*best_) : Json(nullptr)}, {"weights", weights}}.dump();
+    return Json{{"best", best_ ? Json(*best_) : Json(nullptr)}, {"weights", tensors_to_json(weights_)}}.dump();
   }
 
  private:

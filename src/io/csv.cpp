@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
-#include <functional>
 #include <limits>
 #include <set>
 #include <sstream>
@@ -99,13 +98,14 @@ bool is_decimal_number(const std::string& s) {
   return i == n;
 }
 
-// False when `s` is not a decimal number; throws (via out_of_range) when it is one beyond float32's range.
-bool parse_number(const std::string& s, float& out, const std::function<void()>& out_of_range) {
-  if (!is_decimal_number(s)) return false;
+enum class Parsed { number, not_a_number, beyond_float32 };
+
+Parsed parse_number(const std::string& s, float& out) {
+  if (!is_decimal_number(s)) return Parsed::not_a_number;
   const double v = std::strtod(s.c_str(), nullptr);
-  if (!(std::fabs(v) <= double(std::numeric_limits<float>::max()))) out_of_range();
+  if (!(std::fabs(v) <= double(std::numeric_limits<float>::max()))) return Parsed::beyond_float32;
   out = static_cast<float>(v);
-  return true;
+  return Parsed::number;
 }
 
 }  // namespace
@@ -178,11 +178,11 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
     float v;
     for (size_t r = 1; r < rows.size() && col.numeric; ++r) {
       const std::string cell = trim(rows[r].cells[c]);
-      auto beyond = [&] {
+      const Parsed parsed = is_na(cell) ? Parsed::number : parse_number(cell, v);
+      if (parsed == Parsed::beyond_float32)
         throw Error(name + ": line " + std::to_string(rows[r].line) + ", column \"" + header[c] + "\": " + cell +
                     " is beyond float32's range");
-      };
-      if (!is_na(cell) && !parse_number(cell, v, beyond)) {
+      if (parsed == Parsed::not_a_number) {
         col.numeric = false;
         if (col.policy == TextPolicy::fail)
           throw Error(name + ": line " + std::to_string(rows[r].line) + ", column \"" + header[c] +
@@ -223,7 +223,7 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
       if (missing && o.missing == MissingPolicy::drop_row && (col.numeric || col.policy == TextPolicy::one_hot)) drop = true;
       if (col.numeric) {
         float v = o.fill_value;
-        if (!missing) parse_number(cell, v, [] {});  // every cell of a numeric column was checked above
+        if (!missing) parse_number(cell, v);  // every cell of a numeric column was checked above
         out_row.push_back(v);
       } else if (col.policy == TextPolicy::one_hot) {
         for (const auto& cat : col.categories) out_row.push_back(!missing && cell == cat ? 1.0f : 0.0f);

@@ -174,10 +174,14 @@ Shape Group::dataset_shape(const std::string& name) const {
 }
 
 namespace {
-bool chunks_whole(hid_t ds, const Shape& shape) {
+// Whether all of a (non-empty) dataset's data is stored where its layout says. Storage the file no longer
+// records reads back as the fill value (zeros) without an error, and a chunk whose filter mask says "not
+// filtered" skips its checksum: so a contiguous dataset must have storage, and a chunked one exactly the chunks
+// that tile its shape, each filtered.
+bool data_stored_whole(hid_t ds, const Shape& shape) {
   Id dcpl(H5Dget_create_plist(ds), H5Pclose);
   if (dcpl < 0) return false;
-  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return true;
+  if (H5Pget_layout(dcpl) != H5D_CHUNKED) return H5Dget_storage_size(ds) > 0;
   const int rank = int(shape.size());
   std::vector<hsize_t> chunk(size_t(std::max(rank, 1)));
   if (rank == 0 || H5Pget_chunk(dcpl, rank, chunk.data()) != rank) return false;
@@ -220,10 +224,8 @@ Tensor Group::read(const std::string& name) const {
   } catch (const std::bad_alloc&) {
     throw Error(fmt::format("HDF5 dataset '{}' is too large to load ({})", join(path_, name), shape_to_string(shape)));
   }
-  // A chunk the damaged index no longer finds reads back as the fill value (zeros) without an error, and one
-  // whose filter mask says "not filtered" skips its checksum: every chunk must be where its index says, whole.
-  if (n > 0 && !chunks_whole(ds, shape))
-    throw Error(fmt::format("HDF5 dataset '{}' has a damaged chunk index (the file is damaged)", join(path_, name)));
+  if (n > 0 && !data_stored_whole(ds, shape))
+    throw Error(fmt::format("HDF5 dataset '{}' lacks some of its data (the file is damaged)", join(path_, name)));
   if (n > 0 && H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.data()) < 0)
     throw Error(fmt::format("cannot read HDF5 dataset '{}' (the file may be damaged)", join(path_, name)));
   return t;
@@ -349,6 +351,7 @@ namespace {
 // about a millisecond; model files are read a few times per run.
 constexpr unsigned kProbeSeconds = 5;
 
+// Opens a copy of `bytes`, kept in `keep`, read-only in memory; -1 when libhdf5 refuses it.
 hid_t open_image(const std::string& bytes, std::string& keep) {
   Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   H5Pset_fapl_core(fapl, 1 << 16, 0);
@@ -378,8 +381,11 @@ bool read_value(hid_t obj, bool is_attribute, size_t budget) {
     if (std::none_of(std::begin(standard), std::end(standard), [&](hid_t t) { return H5Tequal(type, t) > 0; }))
       return false;
   }
-  // A chunk that the index no longer finds reads back as the fill value (zeros) without any error.
-  if (!is_attribute && n > 0 && H5Dget_storage_size(obj) == 0) return false;
+  if (!is_attribute && n > 0) {
+    hsize_t dims[H5S_MAX_RANK];
+    const int rank = H5Sget_simple_extent_dims(space, dims, nullptr);
+    if (rank < 0 || !data_stored_whole(obj, Shape(dims, dims + rank))) return false;
+  }
   std::vector<char> buffer(std::max<size_t>(size_t(n) * item, 1));
   const herr_t rc = is_attribute ? H5Aread(obj, type, buffer.data())
                                  : H5Dread(obj, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data());
@@ -460,13 +466,8 @@ File File::open(const std::string& bytes, const std::string& what) {
   silence();
   if (!looks_like_hdf5(bytes)) throw Error(what + " is not an HDF5 file (no HDF5 signature)");
   probe_in_child(bytes, what);
-  Id fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
-  H5Pset_fapl_core(fapl, 1 << 16, 0);
   File file(-1);
-  file.image_ = bytes;
-  if (H5Pset_file_image(fapl, file.image_.data(), file.image_.size()) < 0) throw Error("cannot hand " + what + " to HDF5");
-  std::string name = fmt::format("seqnet-mem-{}.h5", g_file_counter++);
-  file.id_ = H5Fopen(name.c_str(), H5F_ACC_RDONLY, fapl);
+  file.id_ = open_image(bytes, file.image_);
   if (file.id_ < 0) throw Error(what + " is not a readable HDF5 file (truncated or damaged)");
   return file;
 }

@@ -18,6 +18,7 @@
 #include <zip.h>
 
 #include "io/hdf5_file.h"
+#include "io/hex_bytes.h"
 #include "io/zip_archive.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/seqnet.h"
@@ -571,23 +572,10 @@ void compile_from(Model& model, const Json& cc, const std::string& what) {
 
 static_assert(std::is_trivially_copyable_v<Rng>, "the generator state is saved as its bytes");
 
-std::string rng_hex(const Rng& rng) {
-  unsigned char b[sizeof(Rng)];
-  std::memcpy(b, &rng, sizeof(Rng));
-  std::string s;
-  for (unsigned char c : b) s += fmt::format("{:02x}", c);
-  return s;
-}
+std::string rng_hex(const Rng& rng) { return bytes_to_hex(&rng, sizeof(Rng)); }
 
 void rng_from_hex(Rng& rng, const std::string& s) {
-  if (s.size() != 2 * sizeof(Rng)) return;  // written by another build: keep the current generator
-  unsigned char b[sizeof(Rng)];
-  for (size_t i = 0; i < sizeof(Rng); ++i) {
-    unsigned v = 0;
-    if (std::sscanf(s.c_str() + 2 * i, "%2x", &v) != 1) return;
-    b[i] = static_cast<unsigned char>(v);
-  }
-  std::memcpy(static_cast<void*>(&rng), b, sizeof(Rng));
+  hex_to_bytes(s, static_cast<void*>(&rng), sizeof(Rng));  // written by another build: keep the current generator
 }
 
 std::string now_string() {

@@ -7,12 +7,26 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "model/callback_state.h"
 #include "seqnet/callbacks.h"
 #include "seqnet/distributed.h"
 #include "seqnet/model.h"
 #include "seqnet/saving.h"
 
 namespace seqnet {
+
+Json tensors_to_json(const std::vector<Tensor>& tensors) {
+  Json out = Json::array();
+  for (const Tensor& t : tensors)
+    out.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
+  return out;
+}
+
+std::vector<Tensor> tensors_from_json(const Json& j) {
+  std::vector<Tensor> out;
+  for (const Json& t : j) out.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
+  return out;
+}
 
 namespace {
 
@@ -27,17 +41,6 @@ Json parse_state(const std::string& text, const char* callback) {
 Json optional_to_json(const std::optional<double>& v) { return v ? Json(*v) : Json(nullptr); }
 std::optional<double> optional_from_json(const Json& j) {
   return j.is_null() ? std::nullopt : std::optional<double>(j.get<double>());
-}
-// Floats round-trip exactly through JSON's doubles.
-Json tensors_to_json(const std::vector<Tensor>& tensors) {
-  Json out = Json::array();
-  for (const Tensor& t : tensors) out.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
-  return out;
-}
-std::vector<Tensor> tensors_from_json(const Json& j) {
-  std::vector<Tensor> out;
-  for (const Json& t : j) out.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
-  return out;
 }
 
 
