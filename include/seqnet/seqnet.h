@@ -12,6 +12,7 @@
 #include "seqnet/data/npz.h"
 #include "seqnet/data/numpy_random.h"
 #include "seqnet/data/pad_sequences.h"
+#include "seqnet/data/series.h"
 #include "seqnet/data/timeseries_dataset.h"
 #include "seqnet/data/timeseries_generator.h"
 #include "seqnet/data/tokenizer.h"

@@ -11,7 +11,7 @@
 namespace seqnet::data {
 
 TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
-    : data_(std::move(data)), o_(options), rng_(options.seed) {
+    : data_(std::move(data)), o_(std::move(options)), rng_(o_.seed) {
   if (data_.rank() != 2 || !data_.is_float())
     throw Error("timeseries generator: data must be float32 (rows, features), got " + data_.shape_string());
   const int64_t rows = data_.dim(0), features = data_.dim(1);
@@ -21,16 +21,45 @@ TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
   if (o_.delay < 0 || o_.batch_size <= 0 || o_.min_index < 0)
     throw Error("timeseries generator: delay and min_index must be >= 0 and batch_size > 0");
   if (o_.target_column < 0 || o_.target_column >= features)
-    throw Error("timeseries generator: target column " + std::to_string(o_.target_column) + " is out of range for " +
-                std::to_string(features) + " features");
-  max_index_ = o_.max_index ? *o_.max_index : rows - o_.delay - 1;
-  if (max_index_ + o_.delay > rows)
-    throw Error("timeseries generator: max_index " + std::to_string(max_index_) + " + delay " + std::to_string(o_.delay) +
-                " passes the " + std::to_string(rows) + " rows");
-  if (o_.min_index + o_.lookback >= max_index_)
-    throw Error("timeseries generator: no anchor row: min_index + lookback = " + std::to_string(o_.min_index + o_.lookback) +
-                " >= max_index = " + std::to_string(max_index_));
-  next_ = o_.min_index + o_.lookback;
+    throw Error("timeseries generator: target_column " + std::to_string(o_.target_column) +
+                (o_.target_column < 0 ? " is not set" : " is out of range") + " for " + std::to_string(features) +
+                " features");
+  if (o_.runs.empty()) {
+    const int64_t max_index = o_.max_index ? *o_.max_index : rows - o_.delay - 1;
+    if (max_index + o_.delay > rows)
+      throw Error("timeseries generator: max_index " + std::to_string(max_index) + " + delay " +
+                  std::to_string(o_.delay) + " passes the " + std::to_string(rows) + " rows");
+    if (o_.min_index + o_.lookback >= max_index)
+      throw Error("timeseries generator: no anchor row: min_index + lookback = " +
+                  std::to_string(o_.min_index + o_.lookback) + " >= max_index = " + std::to_string(max_index));
+    ranges_.push_back({o_.min_index + o_.lookback, max_index, 0});
+  } else {
+    if (o_.min_index != 0 || o_.max_index)
+      throw Error("timeseries generator: give either runs or min_index / max_index, not both");
+    int64_t longest = 0;
+    for (const auto& [begin, end] : o_.runs) {
+      if (begin < 0 || end > rows || begin > end)
+        throw Error("timeseries generator: run [" + std::to_string(begin) + ", " + std::to_string(end) +
+                    ") is not within the " + std::to_string(rows) + " rows");
+      longest = std::max(longest, end - begin);
+      const int64_t first = begin + o_.lookback, last = end - o_.delay;
+      if (first < last) ranges_.push_back({first, last, ranges_.empty() ? 0 : ranges_.back().before + (ranges_.back().end - ranges_.back().first)});
+    }
+    if (ranges_.empty())
+      throw Error("timeseries generator: no run holds a window and its target (lookback + delay + 1 = " +
+                  std::to_string(o_.lookback + o_.delay + 1) + " rows; the longest run has " +
+                  std::to_string(longest) + ")");
+  }
+  anchors_ = ranges_.back().before + (ranges_.back().end - ranges_.back().first);
+}
+
+int64_t TimeseriesGenerator::anchor(int64_t k) const {
+  if (k < 0 || k >= anchors_)
+    throw Error("timeseries generator: anchor " + std::to_string(k) + " of " + std::to_string(anchors_));
+  auto it = std::upper_bound(ranges_.begin(), ranges_.end(), k,
+                             [](int64_t v, const AnchorRange& r) { return v < r.before; });
+  const AnchorRange& r = *std::prev(it);
+  return r.first + (k - r.before);
 }
 
 std::pair<Tensor, float> TimeseriesGenerator::window(int64_t anchor) const {
@@ -58,20 +87,17 @@ std::pair<Tensor, Tensor> TimeseriesGenerator::make_batch(const std::vector<int6
 
 std::pair<Tensor, Tensor> TimeseriesGenerator::next_batch() {
   std::vector<int64_t> rows;
-  const int64_t first = o_.min_index + o_.lookback;
   if (o_.shuffle) {
-    for (int64_t j = 0; j < o_.batch_size; ++j) rows.push_back(rng_.randint(first, max_index_));
+    for (int64_t j = 0; j < o_.batch_size; ++j) rows.push_back(anchor(rng_.randint(0, anchors_)));
   } else {
-    if (next_ + o_.batch_size >= max_index_) next_ = first;
-    for (int64_t r = next_; r < std::min(next_ + o_.batch_size, max_index_); ++r) rows.push_back(r);
+    if (next_ + o_.batch_size >= anchors_) next_ = 0;
+    for (int64_t k = next_; k < std::min(next_ + o_.batch_size, anchors_); ++k) rows.push_back(anchor(k));
     next_ += static_cast<int64_t>(rows.size());
   }
   return make_batch(rows);
 }
 
-int64_t TimeseriesGenerator::steps_per_pass() const {
-  return (max_index_ - o_.min_index - o_.lookback) / o_.batch_size;
-}
+int64_t TimeseriesGenerator::steps_per_pass() const { return anchors_ / o_.batch_size; }
 
 static_assert(std::is_trivially_copyable_v<NumpyRandomState>, "the generator's state is saved as its bytes");
 

@@ -19,6 +19,8 @@
 #include "seqnet/data/mnist.h"
 #include "seqnet/data/normalization.h"
 #include "seqnet/data/pad_sequences.h"
+#include "seqnet/data/series.h"
+#include "seqnet/data/data_dir.h"
 #include "seqnet/data/timeseries_generator.h"
 #include "seqnet/data/weather.h"
 #include "seqnet/distributed.h"
@@ -183,19 +185,87 @@ PreparedData prepare_series(const Json& d) {
   return p;
 }
 
-// [first, end) rows; an entry may be null (the end), or a fraction in (0, 1) of the rows.
-std::pair<int64_t, int64_t> row_range(const Json& d, const char* key, int64_t rows) {
-  if (!d.contains(key)) throw Error(fmt::format("experiment dataset: missing '{}' ([first, end) rows)", key));
+// A value of an experiment key, of the type the key needs: the error names the key ("dataset.path: expected a
+// string or a list of strings, got 3"), which the JSON library's own message does not.
+std::string json_kind(const Json& v) {
+  std::string text = v.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+[[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
+  throw Error(fmt::format("{}: expected {}, got {}", key, expected, json_kind(v)));
+}
+int64_t int_at(const Json& obj, const std::string& where, const char* key, std::optional<int64_t> fallback = {}) {
+  if (!obj.contains(key)) {
+    if (!fallback) throw Error(fmt::format("{}.{}: missing (a whole number)", where, key));
+    return *fallback;
+  }
+  const Json& v = obj[key];
+  if (!v.is_number_integer()) wrong_type(where + "." + key, "a whole number", v);
+  return v.get<int64_t>();
+}
+double number_at(const Json& v, const std::string& key) {
+  if (!v.is_number()) wrong_type(key, "a number", v);
+  return v.get<double>();
+}
+std::string string_at(const Json& obj, const std::string& where, const char* key, std::optional<std::string> fallback = {}) {
+  if (!obj.contains(key)) {
+    if (!fallback) throw Error(fmt::format("{}.{}: missing (a string)", where, key));
+    return *fallback;
+  }
+  if (!obj[key].is_string()) wrong_type(where + "." + key, "a string", obj[key]);
+  return obj[key].get<std::string>();
+}
+std::vector<std::string> strings_at(const Json& obj, const std::string& where, const char* key, bool one_allowed) {
+  if (!obj.contains(key)) throw Error(fmt::format("{}.{}: missing", where, key));
+  const Json& v = obj[key];
+  const char* expected = one_allowed ? "a string or a list of strings" : "a list of strings";
+  if (one_allowed && v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array() || v.empty()) wrong_type(where + "." + key, expected, v);
+  std::vector<std::string> out;
+  for (const Json& e : v) {
+    if (!e.is_string()) wrong_type(where + "." + key, expected, v);
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
+// "interpolate", or {"policy": "interpolate", "max_gap": 3}, or {"policy": "fill", "value": 0}.
+data::MissingValues missing_values_at(const Json& v, const std::string& key) {
+  data::MissingValues m;
+  if (v.is_string()) {
+    m.policy = data::gap_policy_from_name(v.get<std::string>());
+  } else if (v.is_object()) {
+    for (const auto& [k, e] : v.items())
+      if (k != "policy" && k != "value" && k != "max_gap")
+        throw Error(fmt::format("{}: unknown key '{}' (known: policy, value, max_gap)", key, k));
+    if (!v.contains("policy") || !v["policy"].is_string()) throw Error(key + ".policy: missing (fail, drop, interpolate, ffill or fill)");
+    m.policy = data::gap_policy_from_name(v["policy"].get<std::string>());
+    if (v.contains("value")) m.value = float(number_at(v["value"], key + ".value"));
+    m.max_gap = int_at(v, key, "max_gap", m.max_gap);
+    if (m.max_gap < 1) throw Error(fmt::format("{}.max_gap must be at least 1, got {}", key, m.max_gap));
+  } else {
+    wrong_type(key, "a policy name or {\"policy\", \"value\", \"max_gap\"}", v);
+  }
+  if (m.policy == data::GapPolicy::fill && !(v.is_object() && v.contains("value")))
+    throw Error(key + ": the fill policy needs a value: {\"policy\": \"fill\", \"value\": 0}");
+  return m;
+}
+
+// [first, end) of n items (rows of a file, or files); an entry may be null (the end), or a fraction in (0, 1).
+std::pair<int64_t, int64_t> index_range(const Json& d, const char* key, int64_t n, const char* what) {
+  if (!d.contains(key)) throw Error(fmt::format("dataset.{}: missing ([first, end) {})", key, what));
   const Json& r = d[key];
-  if (!r.is_array() || r.size() != 2) throw Error(fmt::format("experiment dataset: '{}' must be [first, end)", key));
+  if (!r.is_array() || r.size() != 2) wrong_type(std::string("dataset.") + key, "[first, end)", r);
   auto at = [&](const Json& v, int64_t if_null) -> int64_t {
     if (v.is_null()) return if_null;
-    if (v.is_number_float() && v.get<double>() > 0 && v.get<double>() < 1) return int64_t(v.get<double>() * double(rows));
+    if (v.is_number_float() && v.get<double>() > 0 && v.get<double>() < 1) return int64_t(v.get<double>() * double(n));
+    if (!v.is_number_integer()) wrong_type(std::string("dataset.") + key, "[first, end) of whole numbers, fractions or null", r);
     return v.get<int64_t>();
   };
-  int64_t a = at(r[0], 0), b = at(r[1], rows);
-  if (a < 0 || b > rows || a >= b)
-    throw Error(fmt::format("experiment dataset: '{}' = [{}, {}) is not within the {} rows", key, a, b, rows));
+  int64_t a = at(r[0], 0), b = at(r[1], n);
+  if (a < 0 || b > n || a >= b)
+    throw Error(fmt::format("dataset.{} = [{}, {}) is not within the {} {}", key, a, b, n, what));
   return {a, b};
 }
 
@@ -213,77 +283,145 @@ double naive_mae(data::TimeseriesGenerator& gen, int64_t steps, int64_t target_c
   return count ? abs_sum / double(count) : 0.0;
 }
 
-// The book's temperature forecasting setup (DLwP 1st ed. 6.3) on any hourly or 10-minute weather CSV.
+// The runs of rows [begin, end) that lie inside `part`.
+std::vector<std::pair<int64_t, int64_t>> clip_runs(const std::vector<std::pair<int64_t, int64_t>>& runs,
+                                                   std::pair<int64_t, int64_t> part) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  for (const auto& [b, e] : runs) {
+    const int64_t lo = std::max(b, part.first), hi = std::min(e, part.second);
+    if (lo < hi) out.emplace_back(lo, hi);
+  }
+  return out;
+}
+
+// The book's temperature forecasting setup (DLwP 1st ed. 6.3) on any hourly or 10-minute weather CSV, or many.
 PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_t seed) {
   check_keys(d, "dataset", {"name", "path", "columns", "target", "units", "lookback", "step", "delay", "batch_size",
-                            "train_rows", "val_rows", "test_rows", "steps_per_epoch"});
-  std::string name = d.at("name").get<std::string>();
-  data::CsvTable table;
-  if (name == "beijing_pm25") {
-    datasets::beijing_pm25::Options o;
-    o.path = d.value("path", data_dir);
-    table = datasets::beijing_pm25::load_data(o);
-  } else if (name == "jena_climate") {
-    table = datasets::jena_climate::load_data(d.value("path", data_dir));
+                            "train_rows", "val_rows", "test_rows", "steps_per_epoch", "na_policy", "na_columns",
+                            "na_values", "split", "train_files", "val_files", "test_files"});
+  const std::string name = string_at(d, "dataset", "name");
+  std::vector<std::string> paths;
+  if (name == "beijing_pm25" || name == "jena_climate") {
+    const std::string file = name == "beijing_pm25" ? "beijing_pm25/PRSA_data_2010.1.1-2014.12.31.csv"
+                                                    : "jena_climate/jena_climate_2009_2016.csv";
+    const std::string path = string_at(d, "dataset", "path", data_dir);
+    paths = {path.ends_with(".csv") ? path : datasets::find_data_file(file, path)};
   } else {
-    data::CsvOptions o;
-    o.missing = data::MissingPolicy::drop_row;
-    o.text = data::TextPolicy::drop;
-    table = data::read_csv(d.at("path").get<std::string>(), o);
+    paths = data::expand_paths(strings_at(d, "dataset", "path", /*one_allowed=*/true));
   }
-  std::vector<std::string> columns = d.at("columns").get<std::vector<std::string>>();
-  std::string target = d.at("target").get<std::string>();
-  auto it = std::find(columns.begin(), columns.end(), target);
-  if (it == columns.end()) throw Error("experiment dataset: the target column '" + target + "' must be one of 'columns'");
-  int64_t target_col = it - columns.begin();
-  Tensor values = table.select(columns);
-  const int64_t rows = values.dim(0);
-  auto [train_begin, train_end] = row_range(d, "train_rows", rows);
-  auto [val_begin, val_end] = row_range(d, "val_rows", rows);
-  auto [test_begin, test_end] = row_range(d, "test_rows", rows);
-  auto norm = data::ColumnNormalizer::fit(values, train_begin, train_end);
-  Tensor normalized = norm.transform(values);
+  data::SeriesOptions so;
+  so.columns = strings_at(d, "dataset", "columns", false);
+  const std::string target = string_at(d, "dataset", "target");
+  auto it = std::find(so.columns.begin(), so.columns.end(), target);
+  if (it == so.columns.end()) throw Error("dataset.target: the target column '" + target + "' must be one of dataset.columns");
+  const int64_t target_col = it - so.columns.begin();
+  if (d.contains("na_policy")) so.missing = missing_values_at(d["na_policy"], "dataset.na_policy");
+  if (d.contains("na_columns")) {
+    if (!d["na_columns"].is_object()) wrong_type("dataset.na_columns", "{column: policy}", d["na_columns"]);
+    for (const auto& [c, v] : d["na_columns"].items()) {
+      if (std::find(so.columns.begin(), so.columns.end(), c) == so.columns.end())
+        throw Error("dataset.na_columns: '" + c + "' is not one of dataset.columns");
+      so.missing_columns[c] = missing_values_at(v, "dataset.na_columns." + c);
+    }
+  }
+  if (d.contains("na_values")) {
+    if (!d["na_values"].is_array()) wrong_type("dataset.na_values", "a list of strings", d["na_values"]);
+    so.na_values.clear();
+    for (const Json& v : d["na_values"]) {
+      if (!v.is_string()) wrong_type("dataset.na_values", "a list of strings", d["na_values"]);
+      so.na_values.push_back(v.get<std::string>());
+    }
+  }
+  const data::Series series = data::read_series(paths, so);
+  const int64_t rows = series.rows();
 
   data::GeneratorOptions g;
-  g.lookback = d.at("lookback").get<int64_t>();
-  g.step = d.value("step", int64_t(1));
-  g.delay = d.at("delay").get<int64_t>();
-  g.batch_size = d.value("batch_size", int64_t(128));
+  g.lookback = int_at(d, "dataset", "lookback");
+  g.step = int_at(d, "dataset", "step", 1);
+  g.delay = int_at(d, "dataset", "delay");
+  g.batch_size = int_at(d, "dataset", "batch_size", 128);
   for (auto [key, v, least] : {std::tuple{"lookback", g.lookback, 1}, {"step", g.step, 1}, {"delay", g.delay, 0},
                                {"batch_size", g.batch_size, 1}})
-    if (v < least)
-      throw Error(fmt::format("experiment dataset '{}': {} must be at least {}, got {}", name, key, least, v));
+    if (v < least) throw Error(fmt::format("dataset.{} must be at least {}, got {}", key, least, v));
   g.target_column = target_col;
   g.seed = seed;
-  PreparedData p;
-  auto make = [&](int64_t begin, int64_t end, bool shuffle) {
-    data::GeneratorOptions o = g;
-    o.min_index = begin;
-    // A target lies `delay` rows after its anchor: the last ranges stop early enough to have one.
-    o.max_index = std::min(end, rows - g.delay) - 1;
-    o.shuffle = shuffle;
-    return std::make_unique<data::TimeseriesGenerator>(normalized, o);
+
+  // Each split's rows: within every file by row ranges (the book's bounds: a window's target may lie up to
+  // delay - 1 rows past its range, and the file's last row is never a target), or whole files.
+  const std::string split = string_at(d, "dataset", "split", "rows");
+  if (split != "rows" && split != "files") throw Error("dataset.split must be \"rows\" or \"files\", got '" + split + "'");
+  const int64_t n_files = int64_t(series.files.size());
+  struct Split {
+    std::vector<std::pair<int64_t, int64_t>> runs;  // what its windows may read
+    std::vector<std::pair<int64_t, int64_t>> rows;  // its own rows (normalization is fitted on the training ones)
   };
-  p.train_gen = make(train_begin, train_end, true);
-  p.val_gen = make(val_begin, val_end, false);
-  p.test_gen = make(test_begin, test_end, false);
+  auto split_of = [&](const char* rows_key, const char* files_key) {
+    Split s;
+    if (split == "rows") {
+      if (d.contains(files_key)) throw Error(fmt::format("dataset.{} needs dataset.split = \"files\"", files_key));
+      for (const auto& f : series.files) {
+        auto [a, b] = index_range(d, rows_key, f.rows, "rows of each file");
+        s.rows.emplace_back(f.first_row + a, f.first_row + b);
+        const auto part = std::pair{f.first_row + a, f.first_row + std::min(b + g.delay, f.rows) - 1};
+        for (const auto& r : clip_runs(series.runs, part)) s.runs.push_back(r);
+      }
+    } else {
+      if (d.contains(rows_key)) throw Error(fmt::format("dataset.{} needs dataset.split = \"rows\"", rows_key));
+      auto [a, b] = index_range(d, files_key, n_files, "files");
+      for (int64_t i = a; i < b; ++i) {
+        const auto& f = series.files[size_t(i)];
+        s.rows.emplace_back(f.first_row, f.first_row + f.rows);
+        for (const auto& r : clip_runs(series.runs, s.rows.back())) s.runs.push_back(r);
+      }
+    }
+    return s;
+  };
+  const Split train = split_of("train_rows", "train_files"), val = split_of("val_rows", "val_files"),
+              test = split_of("test_rows", "test_files");
+
+  // Normalization statistics from the training rows that were not dropped.
+  const int64_t width = int64_t(so.columns.size());
+  std::vector<float> fit_rows;
+  for (const auto& [a, b] : train.rows)
+    for (const auto& [ra, rb] : clip_runs(series.runs, {a, b}))
+      fit_rows.insert(fit_rows.end(), series.values.data() + ra * width, series.values.data() + rb * width);
+  if (fit_rows.empty()) throw Error("dataset: the training rows hold no row without a gap");
+  const int64_t n_fit = int64_t(fit_rows.size()) / width;
+  auto norm = data::ColumnNormalizer::fit(Tensor({n_fit, width}, std::move(fit_rows)));
+  Tensor normalized = norm.transform(series.values);
+
+  PreparedData p;
+  auto make = [&](const Split& s, const char* what, bool shuffle) {
+    data::GeneratorOptions o = g;
+    o.runs = s.runs;
+    o.shuffle = shuffle;
+    try {
+      return std::make_unique<data::TimeseriesGenerator>(normalized, o);
+    } catch (const Error& e) {
+      throw Error(fmt::format("dataset: the {} split: {}", what, e.what()));
+    }
+  };
+  p.train_gen = make(train, "training", true);
+  p.val_gen = make(val, "validation", false);
+  p.test_gen = make(test, "test", false);
   p.val_steps = p.val_gen->steps_per_pass();
   p.test_steps = p.test_gen->steps_per_pass();
   if (p.val_steps <= 0 || p.test_steps <= 0)
-    throw Error(fmt::format("experiment dataset: the validation or test range holds less than one batch of {} windows",
+    throw Error(fmt::format("dataset: the validation or test split holds less than one batch of {} windows",
                             g.batch_size));
-  p.train_steps = d.value("steps_per_epoch", int64_t(500));
+  p.train_steps = int_at(d, "dataset", "steps_per_epoch", 500);
   p.target_std = norm.std()[size_t(target_col)];
   bool degrees = target == "TEMP" || target == "T (degC)" || target == "DEWP" || target == "Tdew (degC)";
-  p.units = d.value("units", std::string(degrees ? "°C" : "units"));
+  p.units = string_at(d, "dataset", "units", degrees ? "°C" : "units");
 
   // The common-sense baseline: the temperature `delay` rows from now equals the temperature now.
-  auto val_copy = make(val_begin, val_end, false);
+  auto val_copy = make(val, "validation", false);
   p.baseline_val["mae"] = naive_mae(*val_copy, p.val_steps, target_col);
-  auto test_copy = make(test_begin, test_end, false);
+  auto test_copy = make(test, "test", false);
   p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col);
-  p.description = fmt::format("{}: {} rows, {} features, lookback {} step {} delay {}, target {}", name, rows,
-                              columns.size(), g.lookback, g.step, g.delay, target);
+  p.description = fmt::format("{}: {}, {} features, lookback {} step {} delay {}, target {}", name, series.summary(),
+                              so.columns.size(), g.lookback, g.step, g.delay, target);
+  (void)rows;
   return p;
 }
 
@@ -312,7 +450,7 @@ std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir
 void ensure_model_built(Model& model, const PreparedData& data) {
   if (model.built()) return;
   if (data.val_gen) {
-    auto [x, y] = data.val_gen->window(data.val_gen->max_index() - 1);
+    auto [x, y] = data.val_gen->window(data.val_gen->anchor(0));
     auto* seq = dynamic_cast<Sequential*>(&model);
     if (!seq) throw Error("the experiment's model has no input shape");
     seq->build(x.shape());

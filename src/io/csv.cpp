@@ -222,7 +222,7 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
                     "\": missing value (choose a missing-value policy: drop_row or fill)");
       if (missing && o.missing == MissingPolicy::drop_row && (col.numeric || col.policy == TextPolicy::one_hot)) drop = true;
       if (col.numeric) {
-        float v = o.fill_value;
+        float v = o.missing == MissingPolicy::keep ? std::numeric_limits<float>::quiet_NaN() : o.fill_value;
         if (!missing) parse_number(cell, v);  // every cell of a numeric column was checked above
         out_row.push_back(v);
       } else if (col.policy == TextPolicy::one_hot) {
@@ -241,8 +241,8 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
 }
 
 CsvTable read_csv(const std::string& path, const CsvOptions& options) {
-  // A gzip'd file (station.csv.gz) is inflated, recognized by its bytes, not its name; a plain file passes.
-  return parse_csv(detail::read_gzip(path), options, path);
+  // A compressed file (station.csv.gz, .bz2, .xz, .zst) is recognized by its bytes, not its name.
+  return parse_csv(detail::read_decompressed(path), options, path);
 }
 
 }  // namespace seqnet::data

@@ -205,6 +205,7 @@ TEST(JenaClimate, LoaderOnAFileInTheKerasFormat) {
   g.step = 2;
   g.delay = 3;
   g.batch_size = 4;
+  g.target_column = 1;
   data::TimeseriesGenerator gen(norm.transform(t.values), g);
   auto [x, y] = gen.next_batch();
   EXPECT_EQ(x.shape(), (Shape{4, 3, 14}));

@@ -44,7 +44,7 @@ TEST(TimeseriesGenerator, BookWindowsAndTargetsByHand) {
   o.batch_size = 3;
   o.target_column = 1;
   TimeseriesGenerator gen(two_column_series(24), o);
-  EXPECT_EQ(gen.max_index(), 22);  // len - delay - 1
+  EXPECT_EQ(gen.anchor(gen.anchors() - 1), 21);  // anchors below max_index = len - delay - 1
   auto [x, y] = gen.next_batch();
   ASSERT_EQ(x.shape(), (Shape{3, 2, 2}));  // (batch, lookback / step, features)
   // anchor 4: rows 0 and 2; target data[5][1] = 105
@@ -68,6 +68,7 @@ TEST(TimeseriesGenerator, ShuffleDrawsNumpysRandint) {
   o.batch_size = 3;
   o.shuffle = true;
   o.seed = 5;
+  o.target_column = 1;
   TimeseriesGenerator gen(two_column_series(24), o);
   for (const auto& batch : expected()["book_randint_seed5_4_20_b3x2"]) {
     auto [x, y] = gen.next_batch();

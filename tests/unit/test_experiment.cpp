@@ -7,6 +7,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+#include <zlib.h>
+
+#include <functional>
+#include <set>
 
 #include "seqnet/experiment.h"
 #include "seqnet/seqnet.h"
@@ -250,5 +254,99 @@ TEST(Experiment, ReportTableWithReferences) {
   EXPECT_NE(md.find("| weather_gru | mae | 0.2500 (2.50 °C) (3) | 0.3000 (3.00 °C) | 0.3200 (3.20 °C) | 4 | 12.5 | val MAE 0.265 | DLwP 6.39 |"),
             std::string::npos)
       << md;
+  fs::remove_all(dir);
+}
+
+namespace {
+
+// An hourly station: TEMP a daily cycle, PRES slow, "pm" NA in most rows (never selected); `gaps`: NA in TEMP.
+void write_station(const fs::path& path, int rows, const std::set<int>& gaps) {
+  std::string s = "No,TEMP,PRES,pm\n";
+  for (int r = 0; r < rows; ++r)
+    s += fmt::format("{},{},{:.2f},{}\n", r, gaps.count(r) ? "NA" : fmt::format("{:.2f}", 10 + 8 * std::sin(r * 0.26)),
+                     1010 + 0.01 * r, r % 7 ? "NA" : "40");
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  gzwrite(f, s.data(), unsigned(s.size()));
+  gzclose(f);
+}
+
+Json stations_spec(const fs::path& dir) {
+  Json spec = Json::parse(R"({
+    "name": "stations", "kind": "baseline",
+    "dataset": {"name": "csv", "columns": ["TEMP", "PRES"], "target": "TEMP", "lookback": 24, "delay": 6,
+                "batch_size": 8, "train_rows": [0, 0.5], "val_rows": [0.5, 0.75], "test_rows": [0.75, null]}
+  })");
+  spec["dataset"]["path"] = (dir / "station_*.csv.gz").string();
+  return spec;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+// The issue's case: two gzip'd station files with gaps in TEMP and an NA-riddled column nobody asked for.
+TEST(Experiment, CsvStationsWithGapsSayWhatWasDone) {
+  fs::path dir = temp_dir("stations");
+  write_station(dir / "station_a.csv.gz", 400, {30, 31, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209});
+  write_station(dir / "station_b.csv.gz", 300, {100});
+  Json spec = stations_spec(dir);
+  ExperimentOptions o;
+  o.verbose = 0;
+  // fail is the default: the first NA, where it is and how many there are.
+  EXPECT_EQ(error_of([&] { run_experiment(spec, "", o); }),
+            (dir / "station_a.csv.gz").string() +
+                ": line 32, column \"TEMP\": missing value (12 missing in this column; choose a policy: drop, "
+                "interpolate, ffill or fill)");
+  spec["dataset"]["na_policy"] = Json::parse(R"({"policy": "interpolate", "max_gap": 3})");
+  auto r = run_experiment(spec, "", o);
+  EXPECT_EQ(r.data_description,
+            "csv: 2 files, 700 rows, 3 NA in TEMP interpolated, 10 dropped (3 unbroken runs), 2 features, "
+            "lookback 24 step 1 delay 6, target TEMP");
+  spec["dataset"]["na_policy"] = "drop";
+  r = run_experiment(spec, "", o);
+  EXPECT_EQ(r.data_description,
+            "csv: 2 files, 700 rows, 13 dropped (5 unbroken runs), 2 features, lookback 24 step 1 delay 6, target TEMP");
+  // By file: station_a trains, station_b validates and tests.
+  spec["dataset"]["split"] = "files";
+  EXPECT_EQ(error_of([&] { run_experiment(spec, "", o); }), "dataset.train_rows needs dataset.split = \"rows\"");
+  for (const char* k : {"train_rows", "val_rows", "test_rows"}) spec["dataset"].erase(k);
+  spec["dataset"]["train_files"] = {0, 1};
+  spec["dataset"]["val_files"] = {1, 2};
+  spec["dataset"]["test_files"] = {1, 2};
+  r = run_experiment(spec, "", o);
+  EXPECT_TRUE(r.baseline_test.count("mae"));
+  fs::remove_all(dir);
+}
+
+TEST(Experiment, DatasetErrorsNameTheKey) {
+  fs::path dir = temp_dir("keys");
+  write_station(dir / "station_a.csv.gz", 200, {});
+  ExperimentOptions o;
+  o.verbose = 0;
+  auto with = [&](const char* key, const Json& v) {
+    Json spec = stations_spec(dir);
+    spec["dataset"][key] = v;
+    return error_of([&] { run_experiment(spec, "", o); });
+  };
+  EXPECT_EQ(with("path", 3), "dataset.path: expected a string or a list of strings, got 3");
+  EXPECT_EQ(with("path", Json::array({"a.csv", 2})),
+            "dataset.path: expected a string or a list of strings, got [\"a.csv\",2]");
+  EXPECT_EQ(with("path", (dir / "nothing_*.csv").string()), "'" + (dir / "nothing_*.csv").string() + "' matches no file");
+  EXPECT_EQ(with("lookback", "24"), "dataset.lookback: expected a whole number, got \"24\"");
+  EXPECT_EQ(with("columns", "TEMP"), "dataset.columns: expected a list of strings, got \"TEMP\"");
+  EXPECT_EQ(with("target", "DEWP"), "dataset.target: the target column 'DEWP' must be one of dataset.columns");
+  EXPECT_EQ(with("columns", Json::array({"TEMP", "DEWP"})), (dir / "station_a.csv.gz").string() + ": no column \"DEWP\" in the header");
+  EXPECT_EQ(with("na_policy", "zero"), "unknown missing-value policy 'zero' (known: fail, drop, interpolate, ffill, fill)");
+  EXPECT_EQ(with("na_policy", "fill"), "dataset.na_policy: the fill policy needs a value: {\"policy\": \"fill\", \"value\": 0}");
+  EXPECT_EQ(with("na_columns", Json{{"pm", "drop"}}), "dataset.na_columns: 'pm' is not one of dataset.columns");
+  EXPECT_EQ(with("train_rows", Json::array({0, 900})), "dataset.train_rows = [0, 900) is not within the 200 rows of each file");
   fs::remove_all(dir);
 }

@@ -13,6 +13,7 @@ enum class MissingPolicy {
   fail,      // error naming the column and the line
   drop_row,  // drop every row with a missing value (in a kept column)
   fill,      // use fill_value (a one-hot column gets all zeros)
+  keep,      // NaN in `values`, for the caller's own policy (read_series fills or splits per column)
 };
 
 enum class TextPolicy {
