@@ -20,6 +20,7 @@ struct Param {
   Tensor value;
   Tensor grad;
   bool trainable = true;
+  DType saved_dtype = DType::float32;  // the variable's dtype in Keras files (Normalization's count is int32)
 };
 
 // What a call of forward() may need beyond its input.

@@ -24,6 +24,7 @@
 #include "seqnet/layer.h"
 #include "seqnet/layers/conv.h"
 #include "seqnet/layers/core.h"
+#include "seqnet/layers/preprocessing.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/losses.h"
 #include "seqnet/metrics.h"

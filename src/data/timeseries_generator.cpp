@@ -20,7 +20,11 @@ TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
                 ") must be a positive multiple of step (" + std::to_string(o_.step) + ")");
   if (o_.delay < 0 || o_.batch_size <= 0 || o_.min_index < 0)
     throw Error("timeseries generator: delay and min_index must be >= 0 and batch_size > 0");
-  if (o_.target_column < 0 || o_.target_column >= features)
+  if (!o_.targets.empty()) {
+    if (o_.targets.rank() != 1 || o_.targets.dim(0) != rows || !o_.targets.is_float())
+      throw Error("timeseries generator: targets must be float32 (rows,) = (" + std::to_string(rows) + ",), got " +
+                  o_.targets.shape_string());
+  } else if (o_.target_column < 0 || o_.target_column >= features)
     throw Error("timeseries generator: target_column " + std::to_string(o_.target_column) +
                 (o_.target_column < 0 ? " is not set" : " is out of range") + " for " + std::to_string(features) +
                 " features");
@@ -71,7 +75,8 @@ std::pair<Tensor, float> TimeseriesGenerator::window(int64_t anchor) const {
     const float* src = data_.data() + (anchor - o_.lookback + t * o_.step) * f;
     std::copy_n(src, f, sample.data() + t * f);
   }
-  return {sample, data_.data()[(anchor + o_.delay) * f + o_.target_column]};
+  const int64_t target_row = anchor + o_.delay;
+  return {sample, o_.targets.empty() ? data_.data()[target_row * f + o_.target_column] : o_.targets[target_row]};
 }
 
 std::pair<Tensor, Tensor> TimeseriesGenerator::make_batch(const std::vector<int64_t>& rows) const {

@@ -25,6 +25,7 @@
 #include "seqnet/data/weather.h"
 #include "seqnet/distributed.h"
 #include "seqnet/history.h"
+#include "seqnet/layers/preprocessing.h"
 #include "seqnet/model.h"
 #include "seqnet/random.h"
 #include "seqnet/saving.h"
@@ -47,6 +48,10 @@ struct PreparedData {
   std::optional<double> target_std;
   std::string units;
   std::string description;
+  // Forecasting with dataset.normalization = "model": the statistics of the inputs, fitted on the training
+  // rows, for the Normalization layer at the model's input; the generators then give raw windows (and
+  // normalized targets), so the saved model predicts from raw values.
+  std::optional<std::pair<std::vector<float>, std::vector<float>>> input_statistics;  // mean, variance
   bool has_validation() const { return val_gen != nullptr || !x_val.empty(); }
 };
 
@@ -271,14 +276,19 @@ std::pair<int64_t, int64_t> index_range(const Json& d, const char* key, int64_t 
 
 // The common-sense baseline over `steps` batches of a (not shuffled) generator: MAE of "the target
 // `delay` rows from now equals the target now" (the book's evaluate_naive_method).
-double naive_mae(data::TimeseriesGenerator& gen, int64_t steps, int64_t target_col) {
+// `raw`: the windows hold raw values and the targets normalized ones (normalization "model"): the last step is
+// normalized by `norm` before the comparison.
+double naive_mae(data::TimeseriesGenerator& gen, int64_t steps, int64_t target_col, const data::ColumnNormalizer* raw) {
   double abs_sum = 0;
   int64_t count = 0;
   for (int64_t s = 0; s < steps; ++s) {
     auto [x, y] = gen.next_batch();
     int64_t len = x.dim(1), feats = x.dim(2);
-    for (int64_t b = 0; b < x.dim(0); ++b, ++count)
-      abs_sum += std::fabs(double(x.data()[(b * len + len - 1) * feats + target_col]) - double(y[b]));
+    for (int64_t b = 0; b < x.dim(0); ++b, ++count) {
+      double now = double(x.data()[(b * len + len - 1) * feats + target_col]);
+      if (raw) now = (now - raw->mean()[size_t(target_col)]) / raw->std()[size_t(target_col)];
+      abs_sum += std::fabs(now - double(y[b]));
+    }
   }
   return count ? abs_sum / double(count) : 0.0;
 }
@@ -295,10 +305,17 @@ std::vector<std::pair<int64_t, int64_t>> clip_runs(const std::vector<std::pair<i
 }
 
 // The book's temperature forecasting setup (DLwP 1st ed. 6.3) on any hourly or 10-minute weather CSV, or many.
-PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_t seed) {
+// `fixed`: statistics that come with the model (its Normalization layer): nothing is fitted on the data.
+PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_t seed,
+                             const std::optional<data::ColumnNormalizer>& fixed) {
   check_keys(d, "dataset", {"name", "path", "columns", "target", "units", "lookback", "step", "delay", "batch_size",
                             "train_rows", "val_rows", "test_rows", "steps_per_epoch", "na_policy", "na_columns",
-                            "na_values", "split", "train_files", "val_files", "test_files"});
+                            "na_values", "split", "train_files", "val_files", "test_files", "normalization"});
+  const std::string normalization = string_at(d, "dataset", "normalization", "model");
+  if (normalization != "model" && normalization != "data")
+    throw Error("dataset.normalization must be \"model\" (a Normalization layer at the model's input) or \"data\" "
+                "(the windows normalized beforehand), got '" + normalization + "'");
+  const bool in_model = normalization == "model" || fixed.has_value();
   const std::string name = string_at(d, "dataset", "name");
   std::vector<std::string> paths;
   if (name == "beijing_pm25" || name == "jena_climate") {
@@ -379,24 +396,50 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   const Split train = split_of("train_rows", "train_files"), val = split_of("val_rows", "val_files"),
               test = split_of("test_rows", "test_files");
 
-  // Normalization statistics from the training rows that were not dropped.
+  // Normalization statistics from the training rows that were not dropped, or the model's own.
   const int64_t width = int64_t(so.columns.size());
-  std::vector<float> fit_rows;
-  for (const auto& [a, b] : train.rows)
-    for (const auto& [ra, rb] : clip_runs(series.runs, {a, b}))
-      fit_rows.insert(fit_rows.end(), series.values.data() + ra * width, series.values.data() + rb * width);
-  if (fit_rows.empty()) throw Error("dataset: the training rows hold no row without a gap");
-  const int64_t n_fit = int64_t(fit_rows.size()) / width;
-  auto norm = data::ColumnNormalizer::fit(Tensor({n_fit, width}, std::move(fit_rows)));
-  Tensor normalized = norm.transform(series.values);
+  data::ColumnNormalizer norm;
+  if (fixed) {
+    if (fixed->columns() != width)
+      throw Error(fmt::format("dataset.columns: the model's Normalization layer has {} features, the experiment {} "
+                              "columns",
+                              fixed->columns(), width));
+    norm = *fixed;
+  } else {
+    std::vector<float> fit_rows;
+    for (const auto& [a, b] : train.rows)
+      for (const auto& [ra, rb] : clip_runs(series.runs, {a, b}))
+        fit_rows.insert(fit_rows.end(), series.values.data() + ra * width, series.values.data() + rb * width);
+    if (fit_rows.empty()) throw Error("dataset: the training rows hold no row without a gap");
+    const int64_t n_fit = int64_t(fit_rows.size()) / width;
+    norm = data::ColumnNormalizer::fit(Tensor({n_fit, width}, std::move(fit_rows)));
+  }
+  // "model": raw windows, and the target normalized on its own; "data": everything normalized beforehand.
+  Tensor inputs = in_model ? series.values : norm.transform(series.values);
+  Tensor targets;
+  if (in_model) {
+    targets = Tensor({series.rows()});
+    const double mean = norm.mean()[size_t(target_col)], sd = norm.std()[size_t(target_col)];
+    for (int64_t r = 0; r < series.rows(); ++r)
+      targets[r] = float((double(series.values.data()[r * width + target_col]) - mean) / sd);
+  }
 
   PreparedData p;
+  if (in_model) {
+    std::vector<float> mean, variance;
+    for (int64_t c = 0; c < width; ++c) {
+      mean.push_back(float(norm.mean()[size_t(c)]));
+      variance.push_back(float(norm.std()[size_t(c)] * norm.std()[size_t(c)]));
+    }
+    p.input_statistics = std::pair{std::move(mean), std::move(variance)};
+  }
   auto make = [&](const Split& s, const char* what, bool shuffle) {
     data::GeneratorOptions o = g;
     o.runs = s.runs;
     o.shuffle = shuffle;
+    o.targets = targets;
     try {
-      return std::make_unique<data::TimeseriesGenerator>(normalized, o);
+      return std::make_unique<data::TimeseriesGenerator>(inputs, o);
     } catch (const Error& e) {
       throw Error(fmt::format("dataset: the {} split: {}", what, e.what()));
     }
@@ -416,16 +459,17 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
 
   // The common-sense baseline: the temperature `delay` rows from now equals the temperature now.
   auto val_copy = make(val, "validation", false);
-  p.baseline_val["mae"] = naive_mae(*val_copy, p.val_steps, target_col);
+  p.baseline_val["mae"] = naive_mae(*val_copy, p.val_steps, target_col, in_model ? &norm : nullptr);
   auto test_copy = make(test, "test", false);
-  p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col);
+  p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col, in_model ? &norm : nullptr);
   p.description = fmt::format("{}: {}, {} features, lookback {} step {} delay {}, target {}", name, series.summary(),
                               so.columns.size(), g.lookback, g.step, g.delay, target);
   (void)rows;
   return p;
 }
 
-PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_t seed) {
+PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_t seed,
+                          const std::optional<data::ColumnNormalizer>& fixed_statistics = std::nullopt) {
   if (!spec.contains("dataset")) throw Error("the experiment has no 'dataset'");
   const Json& d = spec.at("dataset");
   std::string dataset = d.at("name").get<std::string>();
@@ -433,18 +477,84 @@ PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_
   if (dataset == "imdb") return prepare_imdb(d, data_dir);
   if (dataset == "series") return prepare_series(d);
   if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
-    return prepare_weather(d, data_dir, uint32_t(seed));
+    return prepare_weather(d, data_dir, uint32_t(seed), fixed_statistics);
   throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, beijing_pm25, jena_climate, csv)");
 }
 
-std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir) {
+// dataset.normalization = "model": a Normalization layer with the training rows' statistics in its config goes
+// first in the Sequential (it takes over an input shape the first layer declares); a Normalization layer of the
+// model's own without statistics gets them, as keras's adapt() would.
+void add_input_normalization(Json& model, const std::pair<std::vector<float>, std::vector<float>>& stats) {
+  const std::string cls = model.value("class_name", std::string());
+  if (cls != "Sequential")
+    throw Error("dataset.normalization = \"model\" puts a Normalization layer first in a Sequential model; this "
+                "model is a " + cls + ": add a Normalization layer to it or set dataset.normalization = \"data\"");
+  Json& layers = model["config"]["layers"];
+  if (!layers.is_array()) throw Error("the model's config has no list of layers");
+  size_t first = 0;
+  while (first < layers.size() && layers[first].value("class_name", std::string()) == "InputLayer") ++first;
+  if (first < layers.size() && layers[first].value("class_name", std::string()) == "Normalization") {
+    Json& c = layers[first]["config"];
+    if (c.contains("mean") && !c["mean"].is_null())
+      throw Error("the model's Normalization layer has a mean and variance of its own: set dataset.normalization = "
+                  "\"data\" to keep them, or remove them to have them fitted on the training rows");
+    c["mean"] = stats.first;
+    c["variance"] = stats.second;
+    return;
+  }
+  std::set<std::string> names;
+  for (const Json& l : layers) names.insert(l.value("config", Json::object()).value("name", std::string()));
+  std::string name = "normalization";
+  for (int i = 1; names.count(name); ++i) name = fmt::format("normalization_{}", i);
+  Json norm = {{"class_name", "Normalization"},
+               {"config",
+                {{"name", name}, {"trainable", true}, {"dtype", "float32"}, {"axis", Json::array({-1})},
+                 {"invert", false}, {"mean", stats.first}, {"variance", stats.second}}}};
+  if (first < layers.size() && layers[first].contains("config"))
+    for (const char* key : {"batch_input_shape", "batch_shape", "input_shape"})
+      if (layers[first]["config"].contains(key)) {
+        norm["config"][key] = layers[first]["config"][key];
+        layers[first]["config"].erase(key);
+      }
+  layers.insert(layers.begin() + std::ptrdiff_t(first), norm);
+}
+
+std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir, const PreparedData& data) {
+  Json model;
+  std::string where = "the experiment's model";
   if (spec.contains("model_path")) {
     fs::path path = spec["model_path"].get<std::string>();
     if (path.is_relative()) path = fs::path(base_dir) / path;
-    return model_from_json_file(path.string());
+    where = path.string();
+    try {
+      model = Json::parse(read_file_bytes(path.string()));
+    } catch (const Json::exception& e) {
+      throw Error(path.string() + ": malformed Keras config: " + e.what());
+    }
+  } else if (spec.contains("model")) {
+    model = spec["model"];
+  } else {
+    throw Error("the experiment has neither 'model' (a Keras config) nor 'model_path'");
   }
-  if (!spec.contains("model")) throw Error("the experiment has neither 'model' (a Keras config) nor 'model_path'");
-  return model_from_json(spec["model"].dump());
+  if (data.input_statistics) add_input_normalization(model, *data.input_statistics);
+  try {
+    return model_from_json(model.dump());
+  } catch (const Error& e) {
+    if (where == "the experiment's model") throw;
+    throw Error(where + ": " + e.what());
+  }
+}
+
+// The statistics of the Normalization layer a model starts with, if any: evaluating it on an experiment's data
+// uses them instead of fitting new ones.
+std::optional<data::ColumnNormalizer> model_input_statistics(Model& model) {
+  auto layers = model.layers();
+  auto* norm = layers.empty() ? nullptr : dynamic_cast<Normalization*>(layers.front().get());
+  if (!norm || norm->invert()) return std::nullopt;
+  std::vector<double> mean, sd;
+  for (float m : norm->mean()) mean.push_back(m);
+  for (float v : norm->variance()) sd.push_back(std::max(std::sqrt(double(v)), 1e-7));
+  return data::ColumnNormalizer(std::move(mean), std::move(sd));
 }
 
 void ensure_model_built(Model& model, const PreparedData& data) {
@@ -935,7 +1045,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     return result;
   }
 
-  auto model = build_model(spec, base_dir);
+  auto model = build_model(spec, base_dir, data);
   model->set_seed(seed);
   ensure_model_built(*model, data);
   if (verbose) model->summary();
@@ -1066,7 +1176,15 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
   for (const auto& o : options.overrides) apply_override(spec, o);
   try {
     uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
-    PreparedData data = prepare_data(spec, options.data_dir, seed);
+    // A model that normalizes its inputs brings its statistics; one that does not was trained on windows
+    // normalized beforehand, with statistics of the experiment's training rows, which are fitted again.
+    std::optional<data::ColumnNormalizer> stats = model_input_statistics(model);
+    if (!stats && spec.contains("dataset") && spec["dataset"].is_object() && spec["dataset"].contains("columns")) {
+      spec["dataset"]["normalization"] = "data";
+      warn("the model has no Normalization layer at its input: its inputs are normalized with statistics fitted on "
+           "the experiment's training rows (dataset.normalization = \"data\")");
+    }
+    PreparedData data = prepare_data(spec, options.data_dir, seed, stats);
     TestEvaluation t;
     t.data_description = data.description;
     t.baseline_test = data.baseline_test;

@@ -122,6 +122,7 @@ const LayerFactoryEntry kLayerFactories[] = {
     {"Bidirectional", bidirectional_from_config},
     {"TimeDistributed", time_distributed_from_config},
     {"Masking", masking_from_config},
+    {"Normalization", normalization_from_config},
 };
 
 }  // namespace config

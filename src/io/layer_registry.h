@@ -52,6 +52,8 @@ LayerPtr bidirectional_from_config(const Json& c);      // {"layer": {...}, "bac
 LayerPtr time_distributed_from_config(const Json& c);   // {"layer": {...}}
 // src/layers/masking.cpp
 LayerPtr masking_from_config(const Json& c);            // {"mask_value": number}
+// src/layers/normalization.cpp
+LayerPtr normalization_from_config(const Json& c);      // {"axis": [-1], "mean", "variance", "invert"}
 // data_format other than channels_last is an error naming the layer (conv and pooling readers).
 void reject_channels_first(const Json& c, const char* class_name);
 

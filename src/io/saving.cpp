@@ -300,6 +300,14 @@ std::vector<LayerSlot> keras3_layer_paths(const Model& model, bool functional) {
   return out;
 }
 
+// A weight as Keras stores its variable: seqnet computes in float32, Keras keeps some counters as int32.
+Tensor as_saved(const Param& p) {
+  if (p.saved_dtype != DType::int32 || !p.value.is_float()) return p.value;
+  std::vector<int32_t> ints(size_t(p.value.size()));
+  for (int64_t i = 0; i < p.value.size(); ++i) ints[size_t(i)] = int32_t(std::lround(p.value[i]));
+  return Tensor(p.value.shape(), std::move(ints));
+}
+
 std::string names_of(const std::vector<Param*>& ps, size_t from, size_t count) {
   std::string s;
   for (size_t i = from; i < from + count && i < ps.size(); ++i) s += (s.empty() ? "" : ", ") + ps[i]->name;
@@ -319,7 +327,7 @@ void write_keras3_layers(Model& model, h5::Group& root) {
     for (auto& g : groups) {
       h5::Group vars = root.require(g.path);
       vars.set_attr("name", g.name_attr);
-      for (size_t i = 0; i < g.count; ++i, ++k) vars.write(std::to_string(i), ps[k]->value);
+      for (size_t i = 0; i < g.count; ++i, ++k) vars.write(std::to_string(i), as_saved(*ps[k]));
     }
   }
   root.create("vars").set_attr("name", model.name());
@@ -635,7 +643,7 @@ void write_legacy_weights(Model& model, h5::Group& g) {
     auto wn = legacy_weight_names(*l);
     lg.set_attr("weight_names", wn);
     auto ps = l->params();
-    for (size_t i = 0; i < ps.size(); ++i) lg.write(wn[i], ps[i]->value);
+    for (size_t i = 0; i < ps.size(); ++i) lg.write(wn[i], as_saved(*ps[i]));
   }
 }
 

@@ -113,12 +113,16 @@ Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward, bo
   const Tensor* input = &x;  // the batch itself feeds the first layer: no copy
   Tensor value;
   std::optional<Tensor> mask;
+  // No layer before the first with trainable weights needs its input gradient (the data has none, and a
+  // Normalization or Masking layer first passes it on to nothing).
+  bool grad_wanted = input_grad;
   for (size_t i = 1; i < nodes_.size(); ++i) {
     Layer& layer = *nodes_[i].layer;
     RunContext ctx;
     ctx.training = training;
     ctx.keep_for_backward = keep_for_backward;
-    ctx.input_grad = i > 1 || input_grad;
+    ctx.input_grad = grad_wanted;
+    grad_wanted = grad_wanted || (layer.trainable() && layer.count_trainable_params() > 0);
     ctx.rng = &rng_;
     ctx.mask = mask ? &*mask : nullptr;
     Tensor out = layer.call(*input, ctx);

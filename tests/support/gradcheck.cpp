@@ -92,6 +92,7 @@ void expect_gradients_match(Layer& layer, const Tensor& x, GradCheckOptions o) {
   auto params = layer.params();
   for (size_t k = 0; k < params.size(); ++k) {
     Param* p = params[k];
+    if (!p->trainable) continue;  // no gradient, as in Keras (Normalization's statistics)
     for (int64_t i : sample_indices(p->value.size(), o.max_checks_per_tensor, 2 + k)) {
       float orig = p->value[i];
       p->value[i] = float(orig + o.step);

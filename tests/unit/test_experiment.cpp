@@ -350,3 +350,47 @@ TEST(Experiment, DatasetErrorsNameTheKey) {
   EXPECT_EQ(with("train_rows", Json::array({0, 900})), "dataset.train_rows = [0, 900) is not within the 200 rows of each file");
   fs::remove_all(dir);
 }
+
+// dataset.normalization = "model" (the default): the statistics of the training rows live in a Normalization
+// layer at the model's input; evaluating on another file uses them and fits nothing.
+TEST(Experiment, ForecasterNormalizesItsRawInputsAndEvaluateNeverRefits) {
+  fs::path dir = temp_dir("norm_model");
+  write_station(dir / "station_a.csv.gz", 300, {});
+  Json spec = stations_spec(dir);
+  spec["kind"] = "train";
+  spec["model"] = Json::parse(R"({"class_name": "Sequential", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [null, 24, 2], "dtype": "float32", "name": "w"}},
+      {"class_name": "GRU", "config": {"name": "gru", "units": 3}},
+      {"class_name": "Dense", "config": {"name": "t", "units": 1}}]}})");
+  spec["compile"] = {{"optimizer", "rmsprop"}, {"loss", "mae"}};
+  spec["fit"] = {{"epochs", 1}, {"steps_per_epoch", 2}};
+  ExperimentOptions o;
+  o.verbose = 0;
+  o.out_dir = (dir / "run").string();
+  auto r = run_experiment(spec, "", o);
+  auto model = load_model((dir / "run" / "best.keras").string());
+  auto* norm = dynamic_cast<Normalization*>(model->layers().front().get());
+  ASSERT_NE(norm, nullptr) << "no Normalization layer first in best.keras";
+  // TEMP over the training rows 0..149 of 10 + 8 sin(0.26 r).
+  double sum = 0, sq = 0;
+  for (int i = 0; i < 150; ++i) sum += double(float(std::round((10 + 8 * std::sin(i * 0.26)) * 100) / 100));
+  const double mean = sum / 150;
+  for (int i = 0; i < 150; ++i) {
+    const double d = double(float(std::round((10 + 8 * std::sin(i * 0.26)) * 100) / 100)) - mean;
+    sq += d * d;
+  }
+  EXPECT_NEAR(norm->mean()[0], mean, 1e-4);
+  EXPECT_NEAR(norm->variance()[0], sq / 150, 1e-3);
+  EXPECT_NEAR(*r.target_std, std::sqrt(sq / 150), 1e-5);
+
+  // Another station, hotter: evaluate uses the model's statistics for the targets too, not this file's.
+  std::string s = "No,TEMP,PRES,pm\n";
+  for (int i = 0; i < 300; ++i) s += fmt::format("{},{:.2f},{:.2f},NA\n", i, 30 + 2 * std::sin(i * 0.26), 1010.0);
+  std::ofstream(dir / "hot.csv") << s;
+  Json other = spec;
+  other["dataset"]["path"] = (dir / "hot.csv").string();
+  auto t = evaluate_on_experiment(*model, other, o);
+  EXPECT_NEAR(*t.target_std, std::sqrt(double(norm->variance()[0])), 1e-5);
+  EXPECT_GT(t.baseline_test.at("mae"), 0.0);
+  fs::remove_all(dir);
+}

@@ -35,7 +35,10 @@ struct GeneratorOptions {
   bool shuffle = false;
   int64_t batch_size = 128;
   int64_t step = 1;                  // keep one row in `step` (the book uses 6 on Jena's 10-minute rows)
-  int64_t target_column = -1;        // required: the column the target is read from
+  int64_t target_column = -1;        // required: the column the target is read from ...
+  // ... unless the targets are a series of their own, (rows,) beside the data: the model normalizes its raw
+  // inputs itself (a Normalization layer) but learns a normalized target.
+  Tensor targets;
   uint32_t seed = 0;                 // as np.random.seed(seed) before the book's generator
 };
 
