@@ -18,6 +18,7 @@
 #include "seqnet/data/imdb.h"
 #include "seqnet/data/mnist.h"
 #include "seqnet/data/normalization.h"
+#include "seqnet/data/npz.h"
 #include "seqnet/data/pad_sequences.h"
 #include "seqnet/data/series.h"
 #include "seqnet/data/data_dir.h"
@@ -76,6 +77,51 @@ void check_keys(const Json& obj, const std::string& where, const std::set<std::s
   }
 }
 
+// A value of an experiment key, of the type the key needs: the error names the key ("dataset.path: expected a
+// string or a list of strings, got 3"), which the JSON library's own message does not.
+std::string json_kind(const Json& v) {
+  std::string text = v.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+[[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
+  throw Error(fmt::format("{}: expected {}, got {}", key, expected, json_kind(v)));
+}
+int64_t int_at(const Json& obj, const std::string& where, const char* key, std::optional<int64_t> fallback = {}) {
+  if (!obj.contains(key)) {
+    if (!fallback) throw Error(fmt::format("{}.{}: missing (a whole number)", where, key));
+    return *fallback;
+  }
+  const Json& v = obj[key];
+  if (!v.is_number_integer()) wrong_type(where + "." + key, "a whole number", v);
+  return v.get<int64_t>();
+}
+double number_at(const Json& v, const std::string& key) {
+  if (!v.is_number()) wrong_type(key, "a number", v);
+  return v.get<double>();
+}
+std::string string_at(const Json& obj, const std::string& where, const char* key, std::optional<std::string> fallback = {}) {
+  if (!obj.contains(key)) {
+    if (!fallback) throw Error(fmt::format("{}.{}: missing (a string)", where, key));
+    return *fallback;
+  }
+  if (!obj[key].is_string()) wrong_type(where + "." + key, "a string", obj[key]);
+  return obj[key].get<std::string>();
+}
+std::vector<std::string> strings_at(const Json& obj, const std::string& where, const char* key, bool one_allowed) {
+  if (!obj.contains(key)) throw Error(fmt::format("{}.{}: missing", where, key));
+  const Json& v = obj[key];
+  const char* expected = one_allowed ? "a string or a list of strings" : "a list of strings";
+  if (one_allowed && v.is_string()) return {v.get<std::string>()};
+  if (!v.is_array() || v.empty()) wrong_type(where + "." + key, expected, v);
+  std::vector<std::string> out;
+  for (const Json& e : v) {
+    if (!e.is_string()) wrong_type(where + "." + key, expected, v);
+    out.push_back(e.get<std::string>());
+  }
+  return out;
+}
+
 PreparedData prepare_mnist(const Json& d, const std::string& data_dir) {
   check_keys(d, "dataset", {"name", "train_samples", "test_samples", "path"});
   std::string dir = d.value("path", data_dir.empty() ? std::string() : data_dir + "/mnist");
@@ -121,6 +167,86 @@ PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
   p.description = fmt::format("IMDB: {} training and {} test reviews, top {} words, padded to {} steps{}",
                               p.x_train.dim(0), p.x_test.dim(0), o.num_words ? std::to_string(*o.num_words) : "all",
                               p.x_train.dim(1), d.value("reverse_sequences", false) ? ", reversed" : "");
+  return p;
+}
+
+// ---- The user's own arrays: dataset "numpy" ----
+// Each split: "data.npz" (its arrays x and y), {"path": "data.npz", "x": "x_train", "y": "y_train"} (named
+// arrays of an archive), or {"x": "x.npy", "y": "y.npy"} (one file each).
+Tensor finite_checked(Tensor t, const std::string& name) {
+  if (t.is_float()) {
+    const int64_t per_sample = t.rank() == 0 || t.dim(0) == 0 ? 1 : t.size() / t.dim(0);
+    for (int64_t i = 0; i < t.size(); ++i)
+      if (!std::isfinite(t[i]))
+        throw Error(fmt::format("{}: value {} at flat index {} (sample {}) is not finite", name, t[i], i, i / per_sample));
+  }
+  return t;
+}
+
+Tensor array_from_npz(const data::NpzArchive& archive, const std::string& path, const std::string& key) {
+  auto it = archive.find(key);
+  if (it == archive.end()) {
+    std::string keys;
+    for (const auto& [k, v] : archive) keys += (keys.empty() ? "" : ", ") + k;
+    throw Error(fmt::format("{}: no array '{}' (arrays: {})", path, key, keys.empty() ? "none" : keys));
+  }
+  return finite_checked(it->second.to_tensor(), path + ":" + key);
+}
+
+std::pair<Tensor, Tensor> load_xy(const Json& v, const std::string& key) {
+  Tensor x, y;
+  std::string where;
+  if (v.is_string()) {
+    const std::string path = v.get<std::string>();
+    const auto archive = data::read_npz(path);
+    x = array_from_npz(archive, path, "x");
+    y = array_from_npz(archive, path, "y");
+    where = path;
+  } else if (v.is_object() && v.contains("path")) {
+    check_keys(v, key, {"path", "x", "y"});
+    const std::string path = string_at(v, key, "path");
+    const auto archive = data::read_npz(path);
+    x = array_from_npz(archive, path, string_at(v, key, "x", "x"));
+    y = array_from_npz(archive, path, string_at(v, key, "y", "y"));
+    where = path;
+  } else if (v.is_object()) {
+    check_keys(v, key, {"x", "y"});
+    const std::string xp = string_at(v, key, "x"), yp = string_at(v, key, "y");
+    x = finite_checked(data::read_npy(xp).to_tensor(), xp);
+    y = finite_checked(data::read_npy(yp).to_tensor(), yp);
+    where = xp + " and " + yp;
+  } else {
+    wrong_type(key, "an .npz path, {\"path\", \"x\", \"y\"} or {\"x\": .npy, \"y\": .npy}", v);
+  }
+  if (x.rank() < 1 || y.rank() < 1)
+    throw Error(fmt::format("{}: x and y must hold one sample per row, got x {} and y {}", where, x.shape_string(), y.shape_string()));
+  if (x.dim(0) != y.dim(0))
+    throw Error(fmt::format("{}: x holds {} samples and y {}", where, x.dim(0), y.dim(0)));
+  if (x.dim(0) == 0) throw Error(where + ": no sample");
+  Tensor yf = y.as_float();
+  if (yf.rank() == 1) yf = yf.reshaped({yf.dim(0), 1});
+  return {std::move(x), std::move(yf)};
+}
+
+PreparedData prepare_numpy(const Json& d) {
+  check_keys(d, "dataset", {"name", "train", "validation", "test"});
+  if (!d.contains("train")) throw Error("dataset.train: missing (an .npz path, or {\"x\": .npy, \"y\": .npy})");
+  PreparedData p;
+  std::tie(p.x_train, p.y_train) = load_xy(d["train"], "dataset.train");
+  if (d.contains("validation")) std::tie(p.x_val, p.y_val) = load_xy(d["validation"], "dataset.validation");
+  if (d.contains("test")) std::tie(p.x_test, p.y_test) = load_xy(d["test"], "dataset.test");
+  for (const auto* split : {&p.x_val, &p.x_test})
+    if (!split->empty() && (split->dtype() != p.x_train.dtype() ||
+                            !std::equal(split->shape().begin() + 1, split->shape().end(), p.x_train.shape().begin() + 1,
+                                        p.x_train.shape().end())))
+      throw Error(fmt::format("dataset: the {} samples are {} {}, the training samples {} {}",
+                              split == &p.x_val ? "validation" : "test", split->shape_string(),
+                              split->is_float() ? "float32" : "int32", p.x_train.shape_string(),
+                              p.x_train.is_float() ? "float32" : "int32"));
+  Shape sample(p.x_train.shape().begin() + 1, p.x_train.shape().end());
+  p.description = fmt::format("numpy: {} training, {} validation and {} test samples of {} ({})", p.x_train.dim(0),
+                              p.x_val.empty() ? 0 : p.x_val.dim(0), p.x_test.empty() ? 0 : p.x_test.dim(0),
+                              shape_to_string(sample), p.x_train.is_float() ? "float32" : "int32 ids");
   return p;
 }
 
@@ -188,51 +314,6 @@ PreparedData prepare_series(const Json& d) {
       "steps, the next value at every step as target",
       t_min, t_max, res, n_train, n_val, n_test, steps);
   return p;
-}
-
-// A value of an experiment key, of the type the key needs: the error names the key ("dataset.path: expected a
-// string or a list of strings, got 3"), which the JSON library's own message does not.
-std::string json_kind(const Json& v) {
-  std::string text = v.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-[[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
-  throw Error(fmt::format("{}: expected {}, got {}", key, expected, json_kind(v)));
-}
-int64_t int_at(const Json& obj, const std::string& where, const char* key, std::optional<int64_t> fallback = {}) {
-  if (!obj.contains(key)) {
-    if (!fallback) throw Error(fmt::format("{}.{}: missing (a whole number)", where, key));
-    return *fallback;
-  }
-  const Json& v = obj[key];
-  if (!v.is_number_integer()) wrong_type(where + "." + key, "a whole number", v);
-  return v.get<int64_t>();
-}
-double number_at(const Json& v, const std::string& key) {
-  if (!v.is_number()) wrong_type(key, "a number", v);
-  return v.get<double>();
-}
-std::string string_at(const Json& obj, const std::string& where, const char* key, std::optional<std::string> fallback = {}) {
-  if (!obj.contains(key)) {
-    if (!fallback) throw Error(fmt::format("{}.{}: missing (a string)", where, key));
-    return *fallback;
-  }
-  if (!obj[key].is_string()) wrong_type(where + "." + key, "a string", obj[key]);
-  return obj[key].get<std::string>();
-}
-std::vector<std::string> strings_at(const Json& obj, const std::string& where, const char* key, bool one_allowed) {
-  if (!obj.contains(key)) throw Error(fmt::format("{}.{}: missing", where, key));
-  const Json& v = obj[key];
-  const char* expected = one_allowed ? "a string or a list of strings" : "a list of strings";
-  if (one_allowed && v.is_string()) return {v.get<std::string>()};
-  if (!v.is_array() || v.empty()) wrong_type(where + "." + key, expected, v);
-  std::vector<std::string> out;
-  for (const Json& e : v) {
-    if (!e.is_string()) wrong_type(where + "." + key, expected, v);
-    out.push_back(e.get<std::string>());
-  }
-  return out;
 }
 
 // "interpolate", or {"policy": "interpolate", "max_gap": 3}, or {"policy": "fill", "value": 0}.
@@ -476,9 +557,10 @@ PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_
   if (dataset == "mnist") return prepare_mnist(d, data_dir);
   if (dataset == "imdb") return prepare_imdb(d, data_dir);
   if (dataset == "series") return prepare_series(d);
+  if (dataset == "numpy") return prepare_numpy(d);
   if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
     return prepare_weather(d, data_dir, uint32_t(seed), fixed_statistics);
-  throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, beijing_pm25, jena_climate, csv)");
+  throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, numpy, beijing_pm25, jena_climate, csv)");
 }
 
 // dataset.normalization = "model": a Normalization layer with the training rows' statistics in its config goes

@@ -131,11 +131,30 @@ TEST_F(Cli, Predict) {
   data::write_npy((dir_ / "bad.npy").string(), data::NpyArray::from_values<float>({2, 5}, std::vector<float>(10)));
   expect_one_line_error(run("predict run/best.keras --input bad.npy --output z.npy"));
   expect_one_line_error(run("predict run/best.keras --input missing.npy --output z.npy"));
-  // NumPy bytes under another extension would mislead: an error, not y.csv full of binary.
-  r = run("predict run/best.keras --input x.npy --output y.csv");
+  // The output's format follows its extension: .npz (array y) and .csv (one row per sample) too; any other
+  // extension is an error, not NumPy bytes under a misleading name.
+  ASSERT_EQ(run("predict run/best.keras --input x.npy --output y.npz").rc, 0);
+  auto npz = data::read_npz((dir_ / "y.npz").string());
+  ASSERT_TRUE(npz.count("y"));
+  EXPECT_EQ(npz.at("y").values<float>(), got);
+  ASSERT_EQ(run("predict run/best.keras --input x.npy --output y.csv").rc, 0);
+  const std::string csv = read_file_bytes((dir_ / "y.csv").string());
+  EXPECT_EQ(csv.substr(0, 8), "y0,y1,y2");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);  // the header and 3 samples of 20 values
+  EXPECT_EQ(data::read_csv((dir_ / "y.csv").string()).values[21], got[21]);
+  r = run("predict run/best.keras --input x.npy --output y.txt");
   expect_one_line_error(r);
-  EXPECT_NE(r.err.find("must name a .npy file"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(dir_ / "y.csv"));
+  EXPECT_NE(r.err.find("must end in .npy, .npz (array \"y\") or .csv"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "y.txt"));
+  // An .npz input: its array x, or the one named.
+  data::write_npz((dir_ / "in.npz").string(), {{"x", data::NpyArray::from_values<float>({3, 20, 1}, x)},
+                                               {"other", data::NpyArray::from_values<float>({1}, {0.0f})}});
+  ASSERT_EQ(run("predict run/best.keras --input in.npz --output y2.npy").rc, 0);
+  EXPECT_EQ(data::read_npy((dir_ / "y2.npy").string()).values<float>(), got);
+  ASSERT_EQ(run("predict run/best.keras --input in.npz --input-key x --output y3.npy").rc, 0);
+  r = run("predict run/best.keras --input in.npz --input-key nope --output y3.npy");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("has no array 'nope' (arrays: other, x)"), std::string::npos) << r.err;
   // A NaN in the input is named, not passed through as NaN predictions.
   x[25] = std::nanf("");
   data::write_npy((dir_ / "nan.npy").string(), data::NpyArray::from_values<float>({3, 20, 1}, x));
@@ -311,4 +330,66 @@ TEST_F(Cli, TrainResumesAGeneratorRunToTheSameResult) {
   for (const char* f : {"history.csv", "test.json"})
     EXPECT_EQ(read_file_bytes((dir_ / "weather_cut" / f).string()), read_file_bytes((dir_ / "weather_whole" / f).string()))
         << f;
+}
+
+// The user's own arrays: train, evaluate and predict on .npz / .npy files, end to end.
+TEST_F(Cli, TrainEvaluateAndPredictOnNumpyArrays) {
+  // y = the sum of a window of 8 steps of 2 features, plus noise-free structure a Dense model can learn.
+  auto make = [](int64_t n, uint64_t seed) {
+    Rng rng(seed);
+    std::vector<float> x(size_t(n * 8 * 2)), y(static_cast<size_t>(n), 0.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      double s = 0;
+      for (int64_t j = 0; j < 16; ++j) s += x[size_t(i * 16 + j)] = rng.uniform() - 0.5f;
+      y[size_t(i)] = float(s);
+    }
+    return std::pair{data::NpyArray::from_values<float>({n, 8, 2}, x), data::NpyArray::from_values<float>({n}, y)};
+  };
+  auto [xt, yt] = make(256, 1);
+  auto [xv, yv] = make(64, 2);
+  auto [xs, ys] = make(64, 3);
+  data::write_npz((dir_ / "arrays.npz").string(), {{"x_train", xt}, {"y_train", yt}, {"x_val", xv}, {"y_val", yv}});
+  data::write_npy((dir_ / "x_test.npy").string(), xs);
+  data::write_npy((dir_ / "y_test.npy").string(), ys);
+  std::ofstream(dir_ / "arrays.json") << R"({
+  "name": "own_arrays", "seed": 3,
+  "dataset": {"name": "numpy",
+              "train": {"path": "arrays.npz", "x": "x_train", "y": "y_train"},
+              "validation": {"path": "arrays.npz", "x": "x_val", "y": "y_val"},
+              "test": {"x": "x_test.npy", "y": "y_test.npy"}},
+  "model": {"class_name": "Sequential", "config": {"name": "m", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 8, 2], "dtype": "float32", "name": "x"}},
+    {"class_name": "Flatten", "config": {"name": "f"}},
+    {"class_name": "Dense", "config": {"name": "d", "units": 1}}]}},
+  "compile": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": 0.05}}, "loss": "mse", "metrics": ["mae"]},
+  "fit": {"epochs": 15, "batch_size": 32}
+})";
+  CmdResult r = run("train arrays.json --out arrays_run");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("numpy: 256 training, 64 validation and 64 test samples of (8, 2) (float32)"), std::string::npos) << r.out;
+  auto test = Json::parse(read_file_bytes((dir_ / "arrays_run" / "test.json").string()));
+  EXPECT_LT(test["mae"].get<double>(), 0.1) << "a linear target a Dense model should learn";
+  r = run("evaluate arrays_run/best.keras --experiment arrays.json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find(fmt::format("mae: {:.4f}", test["mae"].get<double>())), std::string::npos) << r.out;
+  ASSERT_EQ(run("predict arrays_run/best.keras --input arrays.npz --input-key x_val --output pv.npy").rc, 0);
+  const auto pv = data::read_npy((dir_ / "pv.npy").string()).values<float>();
+  const auto want = yv.values<float>();
+  double mae = 0;
+  for (size_t i = 0; i < want.size(); ++i) mae += std::fabs(pv[i] - want[i]) / double(want.size());
+  EXPECT_LT(mae, 0.1);
+  // Bad arrays: one line naming the file and what is wrong.
+  data::write_npz((dir_ / "short.npz").string(), {{"x", xt}, {"y", yv}});
+  r = run("train arrays.json --set dataset.train=short.npz --set fit.epochs=1");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("short.npz: x holds 256 samples and y 64"), std::string::npos) << r.err;
+  r = run("train arrays.json --set dataset.train=arrays.npz --set fit.epochs=1");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("arrays.npz: no array 'x' (arrays: x_train, x_val, y_train, y_val)"), std::string::npos) << r.err;
+  std::vector<float> bad = xt.values<float>();
+  bad[17] = std::numeric_limits<float>::infinity();
+  data::write_npy((dir_ / "x_inf.npy").string(), data::NpyArray::from_values<float>({256, 8, 2}, bad));
+  r = run("train arrays.json --set 'dataset.train={\"x\": \"x_inf.npy\", \"y\": \"y_test.npy\"}' --set fit.epochs=1");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("x_inf.npy: value inf at flat index 17 (sample 1) is not finite"), std::string::npos) << r.err;
 }

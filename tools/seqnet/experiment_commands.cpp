@@ -1,5 +1,5 @@
 // seqnet evaluate MODEL.keras --experiment EXP.json
-// seqnet predict MODEL.keras --input x.npy --output y.npy [--batch-size N]
+// seqnet predict MODEL.keras --input x.npy|x.npz [--input-key K] --output y.npy|y.npz|y.csv [--batch-size N]
 // seqnet plot history.csv [--out DIR] [--svg]
 // seqnet report RUN_DIRS... [--out report.md] [--references docs/experiments.md]
 // seqnet datasets [--data-dir D] [--verify]
@@ -31,7 +31,7 @@ struct Args {
            *datasets_head = nullptr;
   std::string dataset_name;
   int64_t head_rows = 3, num_words = 10000;
-  std::string model, experiment, data_dir, input, output, history, out, references;
+  std::string model, experiment, data_dir, input, input_key, output, history, out, references;
   std::vector<std::string> overrides, run_dirs;
   int64_t batch_size = 32;
   bool svg = false, verify = false;
@@ -98,15 +98,51 @@ int run_evaluate(const Args& a) {
   return 0;
 }
 
+// The input batch: an .npy file, or one array of an .npz archive (--input-key, else "x", else its only array).
+seqnet::Tensor read_input_batch(const Args& a) {
+  namespace data = seqnet::data;
+  const bool npz = starts_with_bytes(a.input, "PK");
+  if (!npz) {
+    if (!a.input_key.empty()) throw seqnet::Error("predict: --input-key names an array of an .npz archive; '" + a.input + "' is not one");
+    return data::read_npy(a.input).to_tensor();
+  }
+  const data::NpzArchive archive = data::read_npz(a.input);
+  std::string keys;
+  for (const auto& [k, v] : archive) keys += (keys.empty() ? "" : ", ") + k;
+  std::string key = a.input_key;
+  if (key.empty()) {
+    if (archive.count("x")) key = "x";
+    else if (archive.size() == 1) key = archive.begin()->first;
+    else throw seqnet::Error("predict: " + a.input + " holds several arrays (" + keys + "): choose one with --input-key");
+  }
+  auto it = archive.find(key);
+  if (it == archive.end()) throw seqnet::Error("predict: " + a.input + " has no array '" + key + "' (arrays: " + keys + ")");
+  return it->second.to_tensor();
+}
+
+// One row per sample, its values flattened in C order: y0, y1, ... (or y for a single value).
+std::string predictions_csv(const seqnet::Tensor& y) {
+  const int64_t n = y.rank() == 0 ? 1 : y.dim(0), per = n ? y.size() / n : 0;
+  std::string out;
+  for (int64_t j = 0; j < per; ++j) out += (j ? "," : "") + (per == 1 ? std::string("y") : fmt::format("y{}", j));
+  out += "\n";
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < per; ++j) out += fmt::format("{}{}", j ? "," : "", y[i * per + j]);
+    out += "\n";
+  }
+  return out;
+}
+
 int run_predict(const Args& a) {
   if (a.batch_size <= 0) throw seqnet::Error("predict: --batch-size must be positive");
-  // The output is a NumPy .npy file; any other name would get .npy bytes under a misleading extension.
+  // The output's format follows its extension; a device (/dev/stdout, a pipe) gets .npy bytes.
   std::error_code ec;
-  const bool device = fs::exists(a.output, ec) && !fs::is_regular_file(a.output, ec);  // /dev/stdout, a pipe
-  if (fs::path(a.output).extension() != ".npy" && !device)
-    throw seqnet::Error("predict: --output '" + a.output + "' must name a .npy file (predictions are written as NumPy)");
+  const bool device = fs::exists(a.output, ec) && !fs::is_regular_file(a.output, ec);
+  const std::string ext = fs::path(a.output).extension().string();
+  if (!device && ext != ".npy" && ext != ".npz" && ext != ".csv")
+    throw seqnet::Error("predict: --output '" + a.output + "' must end in .npy, .npz (array \"y\") or .csv");
   auto model = load_any_model(a.model, /*compile=*/false);
-  seqnet::Tensor raw = seqnet::data::read_npy(a.input).to_tensor();
+  seqnet::Tensor raw = read_input_batch(a);
   if (raw.is_float())
     for (int64_t i = 0; i < raw.size(); ++i)
       if (!std::isfinite(raw[i]))
@@ -115,7 +151,9 @@ int run_predict(const Args& a) {
   seqnet::Tensor x = to_model_input(raw, model->input_dtype());
   if (x.rank() == 0) throw seqnet::Error("predict: '" + a.input + "' holds a scalar, not a batch");
   seqnet::Tensor y = model->predict(x, a.batch_size);
-  seqnet::data::write_npy(a.output, y);
+  if (ext == ".npz" && !device) seqnet::data::write_npz(a.output, {{"y", seqnet::data::NpyArray::from_tensor(y)}});
+  else if (ext == ".csv" && !device) seqnet::write_file_atomic(a.output, predictions_csv(y));
+  else seqnet::data::write_npy(a.output, y);
   std::printf("%s: %s -> %s\n", a.output.c_str(), x.shape_string().c_str(), y.shape_string().c_str());
   return 0;
 }
@@ -327,8 +365,9 @@ void add_experiment_commands(CLI::App& app) {
 
   a.predict = app.add_subcommand("predict", "Run a saved model on a NumPy array, in batches, and save the output");
   a.predict->add_option("model", a.model, "Model file (.keras, .h5) or Keras model JSON")->required()->check(CLI::ExistingFile);
-  a.predict->add_option("--input", a.input, "Input batch (.npy)")->required()->check(CLI::ExistingFile);
-  a.predict->add_option("--output", a.output, "Where to write the predictions (.npy, float32)")->required();
+  a.predict->add_option("--input", a.input, "Input batch (.npy, or .npz: its array x or its only one)")->required()->check(CLI::ExistingFile);
+  a.predict->add_option("--input-key", a.input_key, "The array of an .npz input to predict on");
+  a.predict->add_option("--output", a.output, "Where to write the predictions: .npy, .npz (array y) or .csv")->required();
   a.predict->add_option("--batch-size", a.batch_size, "Batch size (default 32)");
   a.predict->add_option("--threads", a.threads, "Threads");
 
