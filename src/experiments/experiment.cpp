@@ -53,6 +53,8 @@ struct PreparedData {
   // rows, for the Normalization layer at the model's input; the generators then give raw windows (and
   // normalized targets), so the saved model predicts from raw values.
   std::optional<std::pair<std::vector<float>, std::vector<float>>> input_statistics;  // mean, variance
+  // The model's input features and the categories of text columns: preprocessing.json in the run folder.
+  Json preprocessing;
   bool has_validation() const { return val_gen != nullptr || !x_val.empty(); }
 };
 
@@ -388,10 +390,11 @@ std::vector<std::pair<int64_t, int64_t>> clip_runs(const std::vector<std::pair<i
 // The book's temperature forecasting setup (DLwP 1st ed. 6.3) on any hourly or 10-minute weather CSV, or many.
 // `fixed`: statistics that come with the model (its Normalization layer): nothing is fitted on the data.
 PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_t seed,
-                             const std::optional<data::ColumnNormalizer>& fixed) {
+                             const std::optional<data::ColumnNormalizer>& fixed, bool evaluating) {
   check_keys(d, "dataset", {"name", "path", "columns", "target", "units", "lookback", "step", "delay", "batch_size",
                             "train_rows", "val_rows", "test_rows", "steps_per_epoch", "na_policy", "na_columns",
-                            "na_values", "split", "train_files", "val_files", "test_files", "normalization"});
+                            "na_values", "split", "train_files", "val_files", "test_files", "normalization",
+                            "text_columns", "time_features"});
   const std::string normalization = string_at(d, "dataset", "normalization", "model");
   if (normalization != "model" && normalization != "data")
     throw Error("dataset.normalization must be \"model\" (a Normalization layer at the model's input) or \"data\" "
@@ -412,7 +415,7 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   const std::string target = string_at(d, "dataset", "target");
   auto it = std::find(so.columns.begin(), so.columns.end(), target);
   if (it == so.columns.end()) throw Error("dataset.target: the target column '" + target + "' must be one of dataset.columns");
-  const int64_t target_col = it - so.columns.begin();
+  int64_t target_col = it - so.columns.begin();
   if (d.contains("na_policy")) so.missing = missing_values_at(d["na_policy"], "dataset.na_policy");
   if (d.contains("na_columns")) {
     if (!d["na_columns"].is_object()) wrong_type("dataset.na_columns", "{column: policy}", d["na_columns"]);
@@ -430,8 +433,48 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
       so.na_values.push_back(v.get<std::string>());
     }
   }
+  if (d.contains("text_columns")) {
+    if (!d["text_columns"].is_object()) wrong_type("dataset.text_columns", "{column: \"one_hot\" or \"category\"}", d["text_columns"]);
+    for (const auto& [c, v] : d["text_columns"].items()) {
+      const std::string key = "dataset.text_columns." + c;
+      if (std::find(so.columns.begin(), so.columns.end(), c) == so.columns.end())
+        throw Error(key + ": '" + c + "' is not one of dataset.columns");
+      data::TextColumn t;
+      std::string encoding;
+      if (v.is_string()) {
+        encoding = v.get<std::string>();
+      } else if (v.is_object()) {
+        check_keys(v, key, {"encoding", "categories"});
+        encoding = string_at(v, key, "encoding", "one_hot");
+        if (v.contains("categories")) t.categories = strings_at(v, key, "categories", false);
+      } else {
+        wrong_type(key, "\"one_hot\", \"category\" or {\"encoding\", \"categories\"}", v);
+      }
+      if (encoding != "one_hot" && encoding != "category")
+        throw Error(key + ": the encoding must be \"one_hot\" or \"category\", got '" + encoding + "'");
+      t.encoding = encoding == "one_hot" ? data::TextEncoding::one_hot : data::TextEncoding::category;
+      // Evaluating a model on other files: its input columns must be the ones it was trained with.
+      if (evaluating && t.categories.empty())
+        throw Error(key + ": the categories the model was trained with are not known: list them in the experiment "
+                          "(\"categories\"), or keep the run's preprocessing.json beside the model file");
+      so.text_columns[c] = std::move(t);
+    }
+  }
+  if (d.contains("time_features")) {
+    const Json& t = d["time_features"];
+    check_keys(t, "dataset.time_features", {"column", "year", "month", "day", "hour"});
+    data::TimeFeatures tf;
+    tf.column = string_at(t, "dataset.time_features", "column", "");
+    tf.year = string_at(t, "dataset.time_features", "year", "");
+    tf.month = string_at(t, "dataset.time_features", "month", "");
+    tf.day = string_at(t, "dataset.time_features", "day", "");
+    tf.hour = string_at(t, "dataset.time_features", "hour", "");
+    so.time = tf;
+  }
+  if (so.text_columns.count(target)) throw Error("dataset.target: the target cannot be a text column");
   const data::Series series = data::read_series(paths, so);
   const int64_t rows = series.rows();
+  target_col = std::find(series.columns.begin(), series.columns.end(), target) - series.columns.begin();
 
   data::GeneratorOptions g;
   g.lookback = int_at(d, "dataset", "lookback");
@@ -478,7 +521,7 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
               test = split_of("test_rows", "test_files");
 
   // Normalization statistics from the training rows that were not dropped, or the model's own.
-  const int64_t width = int64_t(so.columns.size());
+  const int64_t width = int64_t(series.columns.size());
   data::ColumnNormalizer norm;
   if (fixed) {
     if (fixed->columns() != width)
@@ -544,13 +587,16 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   auto test_copy = make(test, "test", false);
   p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col, in_model ? &norm : nullptr);
   p.description = fmt::format("{}: {}, {} features, lookback {} step {} delay {}, target {}", name, series.summary(),
-                              so.columns.size(), g.lookback, g.step, g.delay, target);
+                              series.columns.size(), g.lookback, g.step, g.delay, target);
+  p.preprocessing = {{"features", series.columns}};
+  if (!series.categories.empty()) p.preprocessing["categories"] = series.categories;
   (void)rows;
   return p;
 }
 
 PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_t seed,
-                          const std::optional<data::ColumnNormalizer>& fixed_statistics = std::nullopt) {
+                          const std::optional<data::ColumnNormalizer>& fixed_statistics = std::nullopt,
+                          bool evaluating = false) {
   if (!spec.contains("dataset")) throw Error("the experiment has no 'dataset'");
   const Json& d = spec.at("dataset");
   std::string dataset = d.at("name").get<std::string>();
@@ -559,7 +605,7 @@ PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_
   if (dataset == "series") return prepare_series(d);
   if (dataset == "numpy") return prepare_numpy(d);
   if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
-    return prepare_weather(d, data_dir, uint32_t(seed), fixed_statistics);
+    return prepare_weather(d, data_dir, uint32_t(seed), fixed_statistics, evaluating);
   throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, numpy, beijing_pm25, jena_climate, csv)");
 }
 
@@ -973,8 +1019,12 @@ std::string run_report_markdown(const Json& run) {
   return md;
 }
 
-void write_run_files(const fs::path& dir, const Model* model, ExperimentResult& r) {
+void write_run_files(const fs::path& dir, const Model* model, ExperimentResult& r, const Json& preprocessing) {
   fs::create_directories(dir);
+  if (!preprocessing.is_null()) {
+    write_text(dir / "preprocessing.json", preprocessing.dump(1) + "\n");
+    r.files.push_back("preprocessing.json");
+  }
   std::vector<std::string> figures;
   if (!r.history.epoch.empty()) {
     write_history_csv(r.history, (dir / "history.csv").string());
@@ -1123,7 +1173,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     if (data.baseline_val.count("mae")) result.best_val = data.baseline_val.at("mae");
     if (data.baseline_test.count("mae")) result.test_metric = data.baseline_test.at("mae");
     if (verbose) print_baselines(result, "Common-sense baseline");
-    if (root && !options.out_dir.empty()) write_run_files(options.out_dir, nullptr, result);
+    if (root && !options.out_dir.empty()) write_run_files(options.out_dir, nullptr, result, data.preprocessing);
     return result;
   }
 
@@ -1238,7 +1288,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   }
   if (verbose) print_baselines(result, "Baseline");
   if (root && !run_dir.empty()) {
-    write_run_files(run_dir, model.get(), result);
+    write_run_files(run_dir, model.get(), result, data.preprocessing);
     fs::remove_all(checkpoint_dir);  // finished: nothing left to resume
   }
   return result;
@@ -1266,7 +1316,7 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
       warn("the model has no Normalization layer at its input: its inputs are normalized with statistics fitted on "
            "the experiment's training rows (dataset.normalization = \"data\")");
     }
-    PreparedData data = prepare_data(spec, options.data_dir, seed, stats);
+    PreparedData data = prepare_data(spec, options.data_dir, seed, stats, /*evaluating=*/true);
     TestEvaluation t;
     t.data_description = data.description;
     t.baseline_test = data.baseline_test;

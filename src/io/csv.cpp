@@ -175,6 +175,7 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
     col.src = c;
     auto pol = o.text_columns.find(header[c]);
     col.policy = pol != o.text_columns.end() ? pol->second : o.text;
+    if (col.policy == TextPolicy::keep_text) col.numeric = false;
     float v;
     for (size_t r = 1; r < rows.size() && col.numeric; ++r) {
       const std::string cell = trim(rows[r].cells[c]);
@@ -233,7 +234,8 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
     values.insert(values.end(), out_row.begin(), out_row.end());
     t.lines.push_back(rows[r].line);
     for (const auto& col : cols)
-      if (!col.numeric && col.policy == TextPolicy::drop) t.text[header[col.src]].push_back(trim(rows[r].cells[col.src]));
+      if (!col.numeric && (col.policy == TextPolicy::drop || col.policy == TextPolicy::keep_text))
+        t.text[header[col.src]].push_back(trim(rows[r].cells[col.src]));
   }
   const int64_t n = static_cast<int64_t>(t.lines.size());
   t.values = Tensor({n, static_cast<int64_t>(width)}, std::move(values));

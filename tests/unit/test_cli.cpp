@@ -393,3 +393,45 @@ TEST_F(Cli, TrainEvaluateAndPredictOnNumpyArrays) {
   expect_one_line_error(r);
   EXPECT_NE(r.err.find("x_inf.npy: value inf at flat index 17 (sample 1) is not finite"), std::string::npos) << r.err;
 }
+
+// A station with a wind-direction text column and year/month/day/hour columns: the categories are saved with
+// the run and evaluate on another file (where one direction never occurs) uses them.
+TEST_F(Cli, TextCategoriesAndTimeFeaturesTravelWithTheRun) {
+  auto station = [](const fs::path& path, int rows, bool all_directions) {
+    std::ofstream f(path);
+    f << "year,month,day,hour,TEMP,wd\n";
+    const char* dirs[] = {"NE", "NW", "SE", "cv"};
+    for (int r = 0; r < rows; ++r)
+      f << fmt::format("2014,{},{},{},{:.1f},{}\n", 1 + r / (24 * 28), 1 + (r / 24) % 28, r % 24, 10 + 8 * std::sin(r * 0.26),
+                       dirs[all_directions ? r % 4 : r % 3]);
+  };
+  station(dir_ / "st_train.csv", 600, true);
+  station(dir_ / "st_other.csv", 300, false);
+  std::ofstream(dir_ / "st.json") << R"({
+  "name": "station", "seed": 2,
+  "dataset": {"name": "csv", "path": "st_train.csv", "columns": ["TEMP", "wd"], "target": "TEMP",
+              "text_columns": {"wd": "one_hot"},
+              "time_features": {"year": "year", "month": "month", "day": "day", "hour": "hour"},
+              "lookback": 24, "delay": 6, "batch_size": 16,
+              "train_rows": [0, 0.5], "val_rows": [0.5, 0.75], "test_rows": [0.75, null]},
+  "model": {"class_name": "Sequential", "config": {"name": "m", "layers": [
+    {"class_name": "InputLayer", "config": {"batch_shape": [null, 24, 9], "dtype": "float32", "name": "w"}},
+    {"class_name": "GRU", "config": {"name": "gru", "units": 4}},
+    {"class_name": "Dense", "config": {"name": "t", "units": 1}}]}},
+  "compile": {"optimizer": "rmsprop", "loss": "mae"},
+  "fit": {"epochs": 1, "steps_per_epoch": 3}
+})";
+  CmdResult r = run("train st.json --out st_run --verbose 0");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto pre = Json::parse(read_file_bytes((dir_ / "st_run" / "preprocessing.json").string()));
+  EXPECT_EQ(pre["categories"]["wd"], Json({"NE", "NW", "SE", "cv"}));
+  EXPECT_EQ(pre["features"], Json({"TEMP", "wd_NE", "wd_NW", "wd_SE", "wd_cv", "hour_sin", "hour_cos", "day_sin", "day_cos"}));
+  r = run("evaluate st_run/best.keras --experiment st.json --set dataset.path=st_other.csv");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.out.find("csv: 300 rows, no NA, 0 dropped, 9 features"), std::string::npos) << r.out;
+  fs::rename(dir_ / "st_run" / "preprocessing.json", dir_ / "st_run" / "moved.json");
+  r = run("evaluate st_run/best.keras --experiment st.json --set dataset.path=st_other.csv");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("dataset.text_columns.wd: the categories the model was trained with are not known"), std::string::npos)
+      << r.err;
+}

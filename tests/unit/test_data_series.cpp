@@ -247,3 +247,79 @@ TEST(Series, NoWindowOrTargetSpansAGapOrAFileBoundary) {
   }
   fs::remove_all(dir);
 }
+
+TEST(Series, TextColumnsOneHotOrCategoryIds) {
+  const fs::path dir = temp_dir("text");
+  const std::string a = (dir / "a.csv").string(), b = (dir / "b.csv").string();
+  std::ofstream(a) << "t,wd\n1,NW\n2,SE\n3,NA\n4,cv\n";
+  std::ofstream(b) << "t,wd\n5,NE\n6,NW\n";
+  SeriesOptions o;
+  o.columns = {"wd", "t"};
+  o.text_columns["wd"] = {};
+  o.missing_columns["wd"] = {GapPolicy::ffill};
+  Series s = read_series({a, b}, o);
+  // Categories of every file, sorted; the columns in the text column's place.
+  EXPECT_EQ(s.categories["wd"], (std::vector<std::string>{"NE", "NW", "SE", "cv"}));
+  EXPECT_EQ(s.columns, (std::vector<std::string>{"wd_NE", "wd_NW", "wd_SE", "wd_cv", "t"}));
+  const std::vector<float> row2 = {s.values[2 * 5], s.values[2 * 5 + 1], s.values[2 * 5 + 2], s.values[2 * 5 + 3]};
+  EXPECT_EQ(row2, (std::vector<float>{0, 0, 1, 0}));  // NA carried forward from SE
+  EXPECT_EQ(s.summary(), "2 files, 6 rows, 1 NA in wd carried forward, 0 dropped");
+  // Category ids from a given list: 0 for a category not in it, and the log says how many.
+  o.text_columns["wd"] = {TextEncoding::category, {"NW", "SE"}};
+  s = read_series({a, b}, o);
+  EXPECT_EQ(s.columns, (std::vector<std::string>{"wd", "t"}));
+  std::vector<float> ids;
+  for (int64_t r = 0; r < 6; ++r) ids.push_back(s.values[r * 2]);
+  EXPECT_EQ(ids, (std::vector<float>{1, 2, 2, 0, 0, 1}));
+  EXPECT_EQ(s.unknown_categories, 2);
+  EXPECT_NE(s.summary().find("2 cells of a category not in the list"), std::string::npos) << s.summary();
+  o.missing_columns["wd"] = {GapPolicy::interpolate};
+  EXPECT_EQ(error_of([&] { read_series({a}, o); }),
+            "read_series: text column \"wd\": missing categories can fail, drop their rows or ffill, not interpolate");
+  // Without a text encoding, a text column is an error naming the cell, never a silently dropped column.
+  o = SeriesOptions{};
+  o.columns = {"wd"};
+  EXPECT_EQ(error_of([&] { read_series({a}, o); }),
+            a + ": line 2, column \"wd\": \"NW\" is not a number (choose a text policy: one_hot or drop)");
+  fs::remove_all(dir);
+}
+
+TEST(Series, TimeFeaturesFromADateColumnOrFromParts) {
+  const fs::path dir = temp_dir("time");
+  const std::string iso = (dir / "iso.csv").string(), jena = (dir / "jena.csv").string(), parts = (dir / "parts.csv").string();
+  std::ofstream(iso) << "when,x\n2010-01-01 00:00,1\n2010-01-01T06:00:00,2\n2012-12-31 18:00,3\n2010-07-02,4\n";
+  std::ofstream(jena) << "Date Time,x\n01.01.2010 00:00:00,1\n01.01.2010 06:00:00,2\n31.12.2012 18:00:00,3\n02.07.2010 00:00:00,4\n";
+  std::ofstream(parts) << "year,month,day,hour,x\n2010,1,1,0,1\n2010,1,1,6,2\n2012,12,31,18,3\n2010,7,2,0,4\n";
+  SeriesOptions o;
+  o.columns = {"x"};
+  const double pi = 3.141592653589793;
+  for (int form = 0; form < 3; ++form) {
+    TimeFeatures tf;
+    if (form == 0) tf.column = "when";
+    if (form == 1) tf.column = "Date Time";
+    if (form == 2) tf = {"", "year", "month", "day", "hour"};
+    o.time = tf;
+    Series s = read_series({form == 0 ? iso : form == 1 ? jena : parts}, o);
+    ASSERT_EQ(s.columns, (std::vector<std::string>{"x", "hour_sin", "hour_cos", "day_sin", "day_cos"})) << form;
+    auto at = [&](int64_t r, int64_t c) { return double(s.values[r * 5 + c]); };
+    EXPECT_NEAR(at(0, 1), 0.0, 1e-6);  // midnight, 1 January
+    EXPECT_NEAR(at(0, 2), 1.0, 1e-6);
+    EXPECT_NEAR(at(0, 3), 0.0, 1e-6);
+    EXPECT_NEAR(at(0, 4), 1.0, 1e-6);
+    EXPECT_NEAR(at(1, 1), 1.0, 1e-6);  // 06:00: a quarter of the day
+    EXPECT_NEAR(at(1, 2), 0.0, 1e-6);
+    EXPECT_NEAR(at(2, 1), -1.0, 1e-6);  // 18:00
+    // 2012 is a leap year: 31 December 18:00 is day 365.75 of 366.
+    EXPECT_NEAR(at(2, 3), std::sin(2 * pi * 365.75 / 366), 1e-6);
+    EXPECT_NEAR(at(3, 4), std::cos(2 * pi * 182 / 365), 1e-6);  // 2 July 2010: day 182 (0-based)
+  }
+  std::ofstream(iso) << "when,x\n2010-01-01 00:00,1\n2010-02-30 06:00,2\n";
+  o.time = TimeFeatures{"when"};
+  EXPECT_EQ(error_of([&] { read_series({iso}, o); }),
+            iso + ": line 3, column \"when\": \"2010-02-30 06:00\" is not a date and time (ISO 8601 such as 2010-01-02 "
+                  "03:00, or 02.01.2010 03:00:00)");
+  std::ofstream(iso) << "when,x\n2010-01-01 00:00,1\nNA,2\n2010-01-01 02:00,3\n";
+  o.missing_columns["when"] = {GapPolicy::drop};
+  EXPECT_EQ(read_series({iso}, o).dropped_rows, 1);
+  fs::remove_all(dir);
+}

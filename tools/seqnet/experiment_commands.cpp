@@ -82,6 +82,23 @@ int run_evaluate(const Args& a) {
   o.overrides = a.overrides;
   o.verbose = 0;
   seqnet::Json spec = seqnet::load_experiment_spec(a.experiment);
+  // The categories of text columns the model was trained with, from its run folder, where the experiment does
+  // not list them.
+  const fs::path saved = fs::path(a.model).parent_path() / "preprocessing.json";
+  if (fs::exists(saved) && spec.contains("dataset") && spec["dataset"].is_object() && spec["dataset"].contains("text_columns") &&
+      spec["dataset"]["text_columns"].is_object()) {
+    seqnet::Json pre;
+    try {
+      pre = seqnet::Json::parse(seqnet::read_file_bytes(saved.string()));
+    } catch (const seqnet::Json::exception& e) {
+      throw seqnet::Error(saved.string() + ": not the preprocessing.json of a run: " + e.what());
+    }
+    for (auto& [c, v] : spec["dataset"]["text_columns"].items()) {
+      if (!pre.contains("categories") || !pre["categories"].contains(c)) continue;
+      if (v.is_string()) v = seqnet::Json{{"encoding", v}};
+      if (v.is_object() && !v.contains("categories")) v["categories"] = pre["categories"][c];
+    }
+  }
   auto t = seqnet::evaluate_on_experiment(*model, spec, o);
   std::printf("%s\n", t.data_description.c_str());
   std::printf("Test:");

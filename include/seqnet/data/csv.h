@@ -20,6 +20,7 @@ enum class TextPolicy {
   fail,     // error naming the column, the line and the value
   one_hot,  // one 0/1 column per distinct value, named "<column>_<value>", values sorted
   drop,     // leave the column out of `values`; its raw text is kept in `text`
+  keep_text,  // as drop, even when every cell is a number (category codes, dates written as numbers)
 };
 
 struct CsvOptions {

@@ -10,6 +10,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,12 +33,37 @@ struct MissingValues {
   int64_t max_gap = 6;   // interpolate, ffill: the longest run of missing rows that is filled
 };
 
+// A text column (wind direction, station) as numbers: one 0/1 column per category, named "<column>_<category>",
+// or one column of category ids, 1 for the first category and 0 for one not in the list.
+enum class TextEncoding { one_hot, category };
+
+struct TextColumn {
+  TextEncoding encoding = TextEncoding::one_hot;
+  // The categories, in order. Empty: every distinct value of the files, sorted (Series::categories says which).
+  std::vector<std::string> categories;
+};
+
+// Features of the time of day and of the year, as sin and cos of their angle on the clock and on the calendar
+// (so 23:00 lies next to 00:00 and 31 December next to 1 January): "hour_sin", "hour_cos", "day_sin", "day_cos",
+// appended after the columns.
+struct TimeFeatures {
+  // A date/time text column: ISO 8601 ("2010-01-02 03:00", "2010-01-02T03:00:00", "2010-01-02"), or
+  // day.month.year as Jena writes it ("02.01.2010 03:00:00") ...
+  std::string column;
+  // ... or numeric columns (Beijing's year, month, day, hour); hour may be left empty (midnight).
+  std::string year, month, day, hour;
+};
+
 struct SeriesOptions {
   std::vector<std::string> columns;                      // read these, in this order; the only ones checked
   MissingValues missing;                                 // every column's policy ...
   std::map<std::string, MissingValues> missing_columns;  // ... unless it has its own
   std::vector<std::string> na_values = {"NA", ""};       // cells that count as missing (after trimming)
   char delimiter = ',';
+  // Columns among `columns` that hold text, each encoded in its place. Their missing cells follow their policy
+  // (fail, drop or ffill: there is no line to draw between two categories).
+  std::map<std::string, TextColumn> text_columns;
+  std::optional<TimeFeatures> time;
 };
 
 struct SeriesFile {
@@ -53,13 +79,16 @@ struct ColumnGaps {
 };
 
 struct Series {
-  std::vector<std::string> columns;
+  std::vector<std::string> columns;  // the features: numeric columns, encoded text columns, time features
   Tensor values;                 // (rows, columns) float32: the files' rows one after another; NaN in dropped rows
   std::vector<SeriesFile> files;
   std::vector<std::pair<int64_t, int64_t>> runs;  // unbroken [begin, end) rows: within one file, no dropped row
-  std::vector<ColumnGaps> gaps;  // per column
-  std::vector<GapPolicy> policies;  // per column, as applied
+  std::vector<std::string> sources;  // the columns read (SeriesOptions::columns)
+  std::vector<ColumnGaps> gaps;      // per column read
+  std::vector<GapPolicy> policies;   // per column read, as applied
   int64_t dropped_rows = 0;
+  std::map<std::string, std::vector<std::string>> categories;  // of each text column, as encoded
+  int64_t unknown_categories = 0;  // cells whose category is not in a given list (encoded as none / id 0)
 
   int64_t rows() const { return values.shape().empty() ? 0 : values.dim(0); }
   bool dropped(int64_t row) const;  // the row is in no run
