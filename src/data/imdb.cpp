@@ -85,6 +85,10 @@ std::vector<std::vector<int32_t>> to_int32(const std::vector<std::vector<int64_t
 std::vector<int32_t> labels(const data::NpyArray& a, const std::string& what) {
   Tensor t = a.to_tensor();
   if (t.is_float() || t.rank() != 1) throw Error(what + ": labels must be a 1-D integer array, got " + t.shape_string());
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (t.idata()[i] != 0 && t.idata()[i] != 1)
+      throw Error(what + ": label " + std::to_string(t.idata()[i]) + " of review " + std::to_string(i) +
+                  " is not 0 (negative) or 1 (positive)");
   return std::vector<int32_t>(t.idata(), t.idata() + t.size());
 }
 

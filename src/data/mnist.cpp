@@ -80,7 +80,13 @@ Tensor parse_idx_labels(const std::string& bytes, const std::string& path) {
   size_t at = 0;
   std::vector<int64_t> dims = idx_header(bytes, path, 0x00000801, at);
   std::vector<int32_t> y(static_cast<size_t>(dims[0]));
-  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<unsigned char>(bytes[at + i]);
+  for (size_t i = 0; i < y.size(); ++i) {
+    y[i] = static_cast<unsigned char>(bytes[at + i]);
+    // Both MNIST and Fashion-MNIST have ten classes: a label beyond 9 is a damaged file, not a class.
+    if (y[i] > 9)
+      throw Error(path + ": label " + std::to_string(y[i]) + " of image " + std::to_string(i) + " (byte " +
+                  std::to_string(at + i) + ") is not a class 0-9");
+  }
   return Tensor::ints({dims[0]}, std::move(y));
 }
 

@@ -45,6 +45,7 @@ NpzArchive read_members(zip_t* z, const std::string& name) {
     if (got < 0 || static_cast<zip_uint64_t>(got) != st.size)
       throw Error(name + ": member " + member + " is corrupt or truncated" + (err.empty() ? "" : ": " + err));
     std::string key = member.size() > 4 && member.ends_with(".npy") ? member.substr(0, member.size() - 4) : member;
+    if (out.count(key)) throw Error(name + ": two members hold the array '" + key + "' (" + key + " and " + key + ".npy)");
     out[key] = parse_npy(bytes.data(), bytes.size(), name + ":" + member);
   }
   return out;

@@ -46,6 +46,7 @@ class Reader {
         case 0x95: take(8); break;                          // FRAME
         case '.': {                                         // STOP
           if (stack_.size() != 1) fail("STOP with " + std::to_string(stack_.size()) + " values on the stack");
+          if (p_ != n_) fail(std::to_string(n_ - p_) + " bytes after the pickle's end (STOP)");
           return stack_.back();
         }
         case 'N': push({Value::none}); break;

@@ -5,6 +5,7 @@
 #include <glob.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <set>
 
@@ -201,6 +202,10 @@ bool parse_moment(const std::string& s, Moment& t) {
 Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o) {
   if (paths.empty()) throw Error("read_series: no file");
   if (o.columns.empty()) throw Error("read_series: no column");
+  for (size_t i = 0; i < paths.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      if (std::filesystem::weakly_canonical(paths[i]) == std::filesystem::weakly_canonical(paths[j]))
+        throw Error("read_series: '" + paths[i] + "' is given twice (as '" + paths[j] + "'): its rows would count twice");
   auto policy_of = [&](const std::string& c) -> const MissingValues& {
     auto it = o.missing_columns.find(c);
     return it != o.missing_columns.end() ? it->second : o.missing;

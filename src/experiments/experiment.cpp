@@ -63,9 +63,13 @@ Tensor labels_as_float(const Tensor& y) {
   return out.reshaped({out.dim(0), 1});
 }
 
+// The first dataset.<key> samples; asking for more than the data set holds is an error, not a silent cap.
 Tensor take_rows(const Tensor& t, const Json& spec, const char* key) {
   if (!spec.contains(key)) return t;
-  int64_t n = std::min<int64_t>(spec[key].get<int64_t>(), t.dim(0));
+  if (!spec[key].is_number_integer() || spec[key].get<int64_t>() < 1)
+    throw Error(fmt::format("dataset.{}: expected a whole number >= 1, got {}", key, spec[key].dump()));
+  const int64_t n = spec[key].get<int64_t>();
+  if (n > t.dim(0)) throw Error(fmt::format("dataset.{} = {}: the data set holds {}", key, n, t.dim(0)));
   return t.slice_rows(0, n);
 }
 
@@ -586,8 +590,16 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   p.baseline_val["mae"] = naive_mae(*val_copy, p.val_steps, target_col, in_model ? &norm : nullptr);
   auto test_copy = make(test, "test", false);
   p.baseline_test["mae"] = naive_mae(*test_copy, p.test_steps, target_col, in_model ? &norm : nullptr);
-  p.description = fmt::format("{}: {}, {} features, lookback {} step {} delay {}, target {}", name, series.summary(),
-                              series.columns.size(), g.lookback, g.step, g.delay, target);
+  // Rows of stretches between gaps too short to hold one window and its target are said, not silently unused.
+  int64_t short_rows = 0;
+  for (const auto& [b, e] : series.runs)
+    if (e - b < g.lookback + g.delay + 1) short_rows += e - b;
+  const std::string unused =
+      short_rows ? fmt::format(", {} rows in stretches too short for a window (lookback + delay + 1 = {} rows)", short_rows,
+                               g.lookback + g.delay + 1)
+                 : std::string();
+  p.description = fmt::format("{}: {}{}, {} features, lookback {} step {} delay {}, target {}", name, series.summary(),
+                              unused, series.columns.size(), g.lookback, g.step, g.delay, target);
   p.preprocessing = {{"features", series.columns}};
   if (!series.categories.empty()) p.preprocessing["categories"] = series.categories;
   (void)rows;
@@ -650,6 +662,8 @@ void add_input_normalization(Json& model, const std::pair<std::vector<float>, st
 std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir, const PreparedData& data) {
   Json model;
   std::string where = "the experiment's model";
+  if (spec.contains("model_path") && spec.contains("model"))
+    throw Error("the experiment gives both 'model' and 'model_path': keep one");
   if (spec.contains("model_path")) {
     fs::path path = spec["model_path"].get<std::string>();
     if (path.is_relative()) path = fs::path(base_dir) / path;
@@ -847,6 +861,7 @@ CallbackSetup callbacks_from_spec(const Json& spec, const fs::path& run_dir, boo
   if (!list.is_array()) throw Error("experiment: 'callbacks' must be a list of {\"class_name\", \"config\"}");
   auto in_run_dir = [&](const std::string& p) { return fs::path(p).is_absolute() ? fs::path(p) : run_dir / p; };
   for (const Json& entry : list) {
+    check_keys(entry, "callbacks[]", {"class_name", "config", "module", "registered_name"});
     std::string cls = entry.at("class_name").get<std::string>();
     Json c = entry.value("config", Json::object());
     if (cls == "EarlyStopping") {
@@ -913,6 +928,7 @@ CallbackSetup callbacks_from_spec(const Json& spec, const fs::path& run_dir, boo
       s.callbacks.push_back(callbacks::CSVLogger(in_run_dir(c.value("filename", std::string("training.log"))).string(),
                                                  c.value("separator", std::string(",")), c.value("append", false)));
     } else if (cls == "TerminateOnNaN") {
+      check_keys(c, "TerminateOnNaN config", {});
       s.callbacks.push_back(callbacks::TerminateOnNaN());
     } else {
       throw Error("experiment: unknown callback '" + cls +
@@ -1187,6 +1203,21 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   const Json f = spec.value("fit", Json::object());
   check_keys(f, "fit", {"epochs", "batch_size", "validation_split", "shuffle", "steps_per_epoch", "validation_steps",
                         "tbptt_steps"});
+  // A setting the data set's kind has no use for is an error, never silently ignored: generator data sets
+  // (the book's weather setup) draw their own batches, array data sets are trained in whole passes.
+  const Json ev = spec.value("evaluate", Json::object());
+  const std::string dataset_name = spec["dataset"].value("name", std::string());
+  for (const auto& [obj, where, keys] :
+       {std::tuple{&f, "fit", data.train_gen ? std::vector<std::string>{"batch_size", "shuffle", "validation_split"}
+                                              : std::vector<std::string>{"steps_per_epoch", "validation_steps"}},
+        std::tuple{&ev, "evaluate", data.train_gen ? std::vector<std::string>{"batch_size"} : std::vector<std::string>{"steps"}}})
+    for (const auto& k : keys)
+      if (obj->is_object() && obj->contains(k))
+        throw Error(fmt::format("{}.{} has no effect on the {} data set: {}", where, k, dataset_name,
+                                data.train_gen ? "its windows come from the generator (dataset.batch_size, "
+                                                 "fit.steps_per_epoch, fit.validation_steps, evaluate.steps)"
+                                               : "its arrays are trained and evaluated in whole passes (fit.batch_size, "
+                                                 "fit.validation_split, evaluate.batch_size)"));
   FitOptions fo;
   fo.epochs = options.epochs ? *options.epochs : f.value("epochs", 1);
   fo.batch_size = f.value("batch_size", int64_t(32));
@@ -1267,7 +1298,6 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
 
   // The test split is evaluated with the best epoch's weights (by the checkpoint's monitor), as the book
   // evaluates the model ModelCheckpoint saved; "evaluate": {"weights": "last"} keeps the last epoch's.
-  const Json ev = spec.value("evaluate", Json::object());
   check_keys(ev, "evaluate", {"weights", "batch_size", "steps"});
   std::string which = ev.value("weights", std::string("best"));
   if (which != "best" && which != "last") throw Error("experiment: evaluate.weights must be \"best\" or \"last\"");

@@ -143,6 +143,14 @@ CsvTable parse_csv(const std::string& text, const CsvOptions& o, const std::stri
   std::vector<std::string> header;
   for (auto& h : rows.front().cells) header.push_back(trim(h));
   const size_t ncols = header.size();
+  for (size_t c = 0; c < ncols; ++c)
+    for (size_t e = 0; e < c; ++e)
+      if (header[c] == header[e])
+        throw Error(name + ": line " + std::to_string(rows.front().line) + ": the header names column \"" + header[c] +
+                    "\" twice (fields " + std::to_string(e + 1) + " and " + std::to_string(c + 1) + ")");
+  for (const auto& [col, policy] : o.text_columns)
+    if (std::find(header.begin(), header.end(), col) == header.end())
+      throw Error(name + ": no column \"" + col + "\" in the header (given a text policy)");
   for (size_t r = 1; r < rows.size(); ++r)
     if (rows[r].cells.size() != ncols)
       throw Error(name + ": line " + std::to_string(rows[r].line) + ": " + std::to_string(rows[r].cells.size()) +

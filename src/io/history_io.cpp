@@ -84,13 +84,21 @@ History read_history_csv(const std::string& path) {
     auto cells = split(line);
     if (cells.size() != header.size())
       throw Error(fmt::format("{}: line {} has {} cells, the header has {}", path, row, cells.size(), header.size()));
-    try {
-      h.epoch.push_back(std::stoi(cells[0]));
-      for (size_t i = 1; i < cells.size(); ++i)
-        h.history[i - 1].second.push_back(cells[i] == "NA" || cells[i] == "nan" ? std::nan("") : std::stod(cells[i]));
-    } catch (const std::exception&) {
-      throw Error(fmt::format("{}: line {} holds a value that is not a number", path, row));
-    }
+    // The whole cell must be the number: stoi("3x") would read 3 and say nothing.
+    auto whole = [&](const std::string& cell, auto parse) {
+      size_t used = 0;
+      try {
+        const auto v = parse(cell, &used);
+        if (used == cell.size()) return v;
+      } catch (const std::exception&) {
+      }
+      throw Error(fmt::format("{}: line {}: \"{}\" is not a number", path, row, cell));
+    };
+    h.epoch.push_back(whole(cells[0], [](const std::string& c, size_t* u) { return std::stoi(c, u); }));
+    for (size_t i = 1; i < cells.size(); ++i)
+      h.history[i - 1].second.push_back(cells[i] == "NA" || cells[i] == "nan"
+                                            ? std::nan("")
+                                            : whole(cells[i], [](const std::string& c, size_t* u) { return std::stod(c, u); }));
   }
   return h;
 }
@@ -103,6 +111,8 @@ History read_history_json(const std::string& path) {
     for (auto& [k, v] : j.at("history").items()) {
       std::vector<double> vals;
       for (auto& x : v) vals.push_back(x.is_null() ? std::nan("") : x.get<double>());
+      if (vals.size() != h.epoch.size())
+        throw Error(fmt::format("{}: history '{}' holds {} values for {} epochs", path, k, vals.size(), h.epoch.size()));
       h.history.emplace_back(k, vals);
     }
     return h;

@@ -70,6 +70,7 @@ LayerPtr dense_from(const Json& c) {
 LayerPtr embedding_from(const Json& c) {
   reject_if_set(c, "embeddings_regularizer", "regularizers are not implemented");
   reject_if_set(c, "embeddings_constraint", "constraints are not implemented");
+  reject_if_set(c, "activity_regularizer", "regularizers are not implemented");
   if (!c.contains("input_dim") || !c.contains("output_dim")) throw Error("Embedding config needs input_dim and output_dim: " + c.dump());
   EmbeddingOptions o;
   if (c.contains("embeddings_initializer")) o.embeddings_initializer = initializer_from_json(c["embeddings_initializer"]);

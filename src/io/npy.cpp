@@ -125,7 +125,11 @@ NpyArray parse_npy(const uint8_t* d, size_t n, const std::string& name) {
     fail(name, start, "Fortran-order arrays are not supported; save with np.ascontiguousarray");
 
   if (a.type == NpyType::object) {
-    a.lists = detail::unpickle_int_list_array(d + data_at, n - data_at, name, a.shape);
+    Shape pickled;
+    a.lists = detail::unpickle_int_list_array(d + data_at, n - data_at, name, pickled);
+    if (pickled != a.shape)
+      fail(name, data_at, "the header says shape " + shape_to_string(a.shape) + ", the pickled array has " +
+                              shape_to_string(pickled));
     return a;
   }
   const size_t itemsize = info(a.type).itemsize;
@@ -133,6 +137,10 @@ NpyArray parse_npy(const uint8_t* d, size_t n, const std::string& name) {
   if (count > (n - data_at) / itemsize)
     fail(name, data_at, "truncated: shape " + shape_to_string(a.shape) + " needs " + std::to_string(count * itemsize) +
                             " data bytes, the file has " + std::to_string(n - data_at));
+  if (count * itemsize != n - data_at)
+    fail(name, data_at + count * itemsize,
+         std::to_string(n - data_at - count * itemsize) + " bytes after the array's " + std::to_string(count * itemsize) +
+             " data bytes (shape " + shape_to_string(a.shape) + "): not the file numpy wrote");
   a.bytes.assign(d + data_at, d + data_at + count * itemsize);
   if (swap)
     for (size_t i = 0; i < a.bytes.size(); i += itemsize) std::reverse(a.bytes.begin() + i, a.bytes.begin() + i + itemsize);

@@ -313,7 +313,8 @@ TEST(Experiment, CsvStationsWithGapsSayWhatWasDone) {
   spec["dataset"]["na_policy"] = "drop";
   r = run_experiment(spec, "", o);
   EXPECT_EQ(r.data_description,
-            "csv: 2 files, 700 rows, 13 dropped (5 unbroken runs), 2 features, lookback 24 step 1 delay 6, target TEMP");
+            "csv: 2 files, 700 rows, 13 dropped (5 unbroken runs), 30 rows in stretches too short for a window "
+            "(lookback + delay + 1 = 31 rows), 2 features, lookback 24 step 1 delay 6, target TEMP");
   // By file: station_a trains, station_b validates and tests.
   spec["dataset"]["split"] = "files";
   EXPECT_EQ(error_of([&] { run_experiment(spec, "", o); }), "dataset.train_rows needs dataset.split = \"rows\"");

@@ -378,7 +378,7 @@ void add_experiment_commands(CLI::App& app) {
       ->required()->check(CLI::ExistingFile);
   a.evaluate->add_option("--data-dir", a.data_dir, "Folder holding the data sets");
   a.evaluate->add_option("--set", a.overrides, "Edit the experiment: key.path=JSON value (repeatable)");
-  a.evaluate->add_option("--threads", a.threads, "Threads");
+  a.evaluate->add_option("--threads", a.threads, "Threads")->check(CLI::PositiveNumber);
 
   a.predict = app.add_subcommand("predict", "Run a saved model on a NumPy array, in batches, and save the output");
   a.predict->add_option("model", a.model, "Model file (.keras, .h5) or Keras model JSON")->required()->check(CLI::ExistingFile);
@@ -386,7 +386,7 @@ void add_experiment_commands(CLI::App& app) {
   a.predict->add_option("--input-key", a.input_key, "The array of an .npz input to predict on");
   a.predict->add_option("--output", a.output, "Where to write the predictions: .npy, .npz (array y) or .csv")->required();
   a.predict->add_option("--batch-size", a.batch_size, "Batch size (default 32)");
-  a.predict->add_option("--threads", a.threads, "Threads");
+  a.predict->add_option("--threads", a.threads, "Threads")->check(CLI::PositiveNumber);
 
   a.plot = app.add_subcommand("plot", "Draw the figures of a training history (one per metric, as the book's)");
   a.plot->add_option("history", a.history, "history.csv (or CSVLogger output, or history.json)")->required()->check(CLI::ExistingFile);

@@ -13,7 +13,7 @@ void add_train_options(CLI::App& cmd, TrainArgs& a) {
   cmd.add_option("--out", a.out_dir,
                  "Run folder: history.csv/.json, figures, best.keras, test.json, run.json, report.md");
   cmd.add_option("--seed", a.seed, "Random seed (weights, shuffles, dropout); default: the experiment's");
-  cmd.add_option("--threads", a.threads, "Threads (default: $SEQNET_NUM_THREADS or all cores)");
+  cmd.add_option("--threads", a.threads, "Threads (default: $SEQNET_NUM_THREADS or all cores)")->check(CLI::PositiveNumber);
   cmd.add_option("--verbose", a.verbose, "0 silent, 1 progress bar, 2 one line per epoch");
   cmd.add_option("--set", a.overrides,
                  "Edit the experiment before it runs: key.path=JSON value, e.g. --set fit.steps_per_epoch=20 "
