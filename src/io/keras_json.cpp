@@ -126,6 +126,12 @@ const LayerFactoryEntry kLayerFactories[] = {
     {"Normalization", normalization_from_config},
 };
 
+std::vector<std::string> registered_layer_classes() {
+  std::vector<std::string> out;
+  for (const auto& e : kLayerFactories) out.push_back(e.class_name);
+  return out;
+}
+
 }  // namespace config
 
 namespace {

@@ -3,6 +3,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "io/config_values.h"
 #include "seqnet/layer.h"
@@ -29,6 +30,10 @@ std::string activation_of(const Json& c, const char* key = "activation");
 void reject_if_set(const Json& c, const char* key, const char* why);
 // Applies name, trainable and Keras 2's batch_input_shape / input_shape to a freshly made layer.
 void apply_common(Layer& layer, const Json& c);
+
+// The Keras class names kLayerFactories knows (aliases such as MaxPool1D included), in its order: what the
+// layer harness (tests/support/layer_harness.h) enumerates.
+std::vector<std::string> registered_layer_classes();
 
 using LayerFactory = LayerPtr (*)(const Json& config);
 struct LayerFactoryEntry {

@@ -70,7 +70,7 @@ Tensor Reshape::backward(const Tensor& dy) { return dy.reshaped(last_input_shape
 
 Json Reshape::get_config() const {
   Json c = Layer::get_config();
-  c["target_shape"] = config::shape_to_json(target_shape_);
+  c["target_shape"] = target_shape_;  // -1 as Keras writes it (shape_to_json's null is a batch shape's None)
   return c;
 }
 

@@ -283,10 +283,11 @@ std::shared_ptr<RNN> as_rnn(const LayerPtr& l, const Json& c) {
 
 LayerPtr bidirectional_from_config(const Json& c) {
   BidirectionalOptions o;
-  if (!c.contains("merge_mode") || c["merge_mode"].is_null())
+  // Keras's default is "concat"; an explicit null is merge_mode=None, two outputs.
+  if (c.contains("merge_mode") && c["merge_mode"].is_null())
     throw Error("layer '" + c.value("name", std::string("?")) +
                 "' (Bidirectional): merge_mode None (two outputs) is not supported by the one-tensor graph");
-  o.merge_mode = c["merge_mode"].get<std::string>();
+  o.merge_mode = get(c, "merge_mode", std::string("concat"));
   if (c.contains("backward_layer") && !c["backward_layer"].is_null()) o.backward_layer = as_rnn(nested_layer(c, "backward_layer"), c);
   auto l = std::make_shared<Bidirectional>(as_rnn(nested_layer(c, "layer"), c), o);
   apply_common(*l, c);
