@@ -2,6 +2,8 @@
 // batch, averages the gradients with one allreduce per step, and every rank applies the same optimizer
 // step, so the weights stay identical. Rank 0 alone prints and writes files.
 // Built without MPI (-DSEQNET_WITH_MPI=OFF) every function here is the single-process identity.
+// init, finalize and compiled_with_mpi are in the full library (seqnet::seqnet); the rest is in seqnet::core,
+// where a process is single until init installs MPI.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -9,7 +11,8 @@
 namespace seqnet::distributed {
 
 bool compiled_with_mpi();
-// Starts MPI when the process was launched by mpirun (and is a no-op otherwise). Safe to call twice.
+// Starts MPI when the process was launched by mpirun (and is a no-op otherwise), and makes training use it
+// (also when the application called MPI_Init itself). Safe to call twice.
 void init(int* argc, char*** argv);
 void finalize();
 bool active();  // MPI started and more than one rank

@@ -1,5 +1,7 @@
-// seqnet: Keras-style sequence deep learning in C++. Include this one header for the whole API.
+// seqnet: Keras-style sequence deep learning in C++. Include this one header for the whole API
+// (seqnet/core.h for the core alone).
 #pragma once
+#include "seqnet/core.h"
 #include "seqnet/activations.h"
 #include "seqnet/callbacks.h"
 #include "seqnet/history.h"
@@ -36,10 +38,4 @@
 #include "seqnet/tensor.h"
 #include "seqnet/threads.h"
 
-namespace seqnet {
-const char* version();
-// The instruction-set variant of the kernels that runs: "avx2" or "avx512" in the default build (the widest
-// the CPU has, or the one the environment variable SEQNET_KERNELS names), "native" in a -DSEQNET_NATIVE=ON
-// build. Every variant computes the same results (docs/portability.md).
-const char* kernel_variant();
-}
+
