@@ -14,6 +14,7 @@ std::string LayerCase::label() const { return class_name + " " + config.dump(); 
 namespace {
 
 Tensor make_input(const LayerCase& c, const Shape& shape, uint64_t seed) {
+  if (c.make_input) return c.make_input(shape, seed);
   if (!c.int_ids) return random_tensor(shape, seed);
   Tensor u = random_tensor(shape, seed, 0.0f, float(c.id_limit));
   std::vector<int32_t> ids(size_t(u.size()));
@@ -99,9 +100,10 @@ void check_layer_case(const LayerCase& c) {
   const Shape out_shape = layer->build(symbolic(c.input), init);
   const Json first = layer->get_config();
   for (const auto& [k, v] : config.items())
-    if (k != "name")
+    if (k != "name") {
       EXPECT_TRUE(json_matches(v, first.value(k, Json())))
           << "config key '" << k << "' = " << v.dump() << " came back as " << first.value(k, Json()).dump();
+    }
   LayerPtr again = from_config(c, first);
   EXPECT_EQ(again->get_config(), first) << "get_config -> from_config -> get_config changed the config";
 
@@ -116,7 +118,9 @@ void check_layer_case(const LayerCase& c) {
   const Tensor y = layer->call(x, ctx);
   ASSERT_EQ(y.rank(), int64_t(out_shape.size())) << "output " << y.shape_string() << " vs built " << shape_to_string(out_shape);
   for (size_t i = 1; i < out_shape.size(); ++i)
-    if (out_shape[i] >= 0) EXPECT_EQ(y.dim(int64_t(i)), out_shape[i]) << "axis " << i << " of " << y.shape_string();
+    if (out_shape[i] >= 0) {
+      EXPECT_EQ(y.dim(int64_t(i)), out_shape[i]) << "axis " << i << " of " << y.shape_string();
+    }
 
   // gradients
   GradCheckOptions g = c.grad;

@@ -9,6 +9,7 @@
 //             outputs, input gradients and weight gradients.
 // A layer added to the registry fails LayerHarness.EveryRegisteredLayerHasCases until it has cases here.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct LayerCase {
   int32_t id_limit = 10;
   bool masked = false;            // pass a (batch, time) mask with padding at the end of some sequences
   GradCheckOptions grad = {};     // training, tolerances, check_input (set from int_ids)
+  // Inputs of another kind than uniform in [-1, 1) (values away from an activation's kink, say).
+  std::function<Tensor(const Shape& shape, uint64_t seed)> make_input;
   int64_t threads_batch = 256;    // the batch of the threads check, big enough to be split (0: skip it)
   std::string label() const;      // "LSTM {"return_sequences":true}" for failure messages
 };

@@ -23,8 +23,19 @@ Json rnn(const char* cls, Json config) {
 std::vector<LayerCase> cases() {
   std::vector<LayerCase> c;
   // Core
-  for (const char* act : {"linear", "tanh", "sigmoid", "softmax", "gelu"})
-    c.push_back({"Dense", {{"units", 4}, {"activation", act}}, {3, 5}});
+  // Every smooth activation (relu and hard_sigmoid have kinks: Activation below keeps its inputs away from them).
+  for (const char* act : {"linear", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu", "selu", "softplus", "softsign",
+                          "exponential"}) {
+    for (bool bias : {true, false}) {
+      // selu's slope jumps at 0, where one pre-activation of this case lands within the finite-difference step;
+      // its no-bias case checks it.
+      if (bias && std::string(act) == "selu") continue;
+      LayerCase d{"Dense", {{"units", 4}, {"activation", act}, {"use_bias", bias}}, {3, 5}};
+      // selu's slope jumps at 0: inputs in [-0.5, 0.5) from a seed whose pre-activations keep clear of it.
+      d.make_input = [](const Shape& shape, uint64_t seed) { return random_tensor(shape, seed + 8, -0.5f, 0.5f); };
+      c.push_back(d);
+    }
+  }
   c.push_back({"Dense", {{"units", 2}, {"use_bias", false}}, {2, 6, 3}});
   c.push_back({"Embedding", {{"input_dim", 10}, {"output_dim", 3}}, {2, 5}, true});
   c.push_back({"Embedding", {{"input_dim", 10}, {"output_dim", 4}, {"mask_zero", true}}, {2, 5}, true});
@@ -36,18 +47,55 @@ std::vector<LayerCase> cases() {
     d.grad.training = true;  // the harness redraws the same mask from its seed at every call
     c.push_back(d);
   }
-  for (const char* act : {"tanh", "softmax", "silu", "softplus"}) c.push_back({"Activation", {{"activation", act}}, {3, 5}});
+  for (const char* act : {"relu", "sigmoid", "tanh", "softmax", "silu", "gelu", "elu", "selu", "softplus", "softsign",
+                          "hard_sigmoid", "exponential", "linear"}) {
+    LayerCase a{"Activation", {{"activation", act}}, {3, 4}};
+    // |x| in [0.1, 2), alternating signs: away from the kinks at 0 (relu) and ±3 (hard_sigmoid).
+    a.make_input = [](const Shape& shape, uint64_t seed) {
+      Tensor x = random_tensor(shape, seed, 0.1f, 2.0f);
+      for (int64_t i = 0; i < x.size(); i += 2) x[i] = -x[i];
+      return x;
+    };
+    c.push_back(a);
+  }
   // Convolution and pooling
-  for (const char* padding : {"valid", "same", "causal"})
-    for (int strides : {1, 2}) {
-      if (strides == 2 && std::string(padding) == "causal") continue;
-      c.push_back({"Conv1D", {{"filters", 3}, {"kernel_size", {3}}, {"strides", {strides}}, {"padding", padding}}, {2, 9, 2}});
+  struct ConvCase {
+    int k, strides, dilation;
+    const char* padding;
+    const char* activation;
+    bool use_bias;
+  };
+  for (const ConvCase& k : std::vector<ConvCase>{{3, 1, 1, "valid", "linear", true},   {3, 1, 1, "same", "linear", true},
+                                                 {4, 1, 1, "same", "linear", true},    {3, 1, 1, "causal", "linear", true},
+                                                 {3, 2, 1, "valid", "linear", true},   {4, 2, 1, "same", "linear", true},
+                                                 {3, 3, 1, "causal", "linear", true},  {3, 1, 2, "valid", "linear", true},
+                                                 {3, 1, 2, "same", "linear", true},    {2, 1, 3, "causal", "linear", true},
+                                                 {1, 1, 1, "valid", "linear", true},   {3, 1, 1, "valid", "tanh", false},
+                                                 {2, 1, 1, "valid", "sigmoid", true},  {2, 1, 1, "valid", "softmax", true}}) {
+    LayerCase conv{"Conv1D",
+                   {{"filters", 3}, {"kernel_size", {k.k}}, {"strides", {k.strides}}, {"dilation_rate", {k.dilation}},
+                    {"padding", k.padding}, {"activation", k.activation}, {"use_bias", k.use_bias}},
+                   {2, 9, 2}};
+    conv.grad.max_checks_per_tensor = 64;
+    c.push_back(conv);
+  }
+  for (const char* padding : {"valid", "same", "causal"})  // wide inputs: the direct shifted-GEMM path
+    for (int k : {2, 3, 4}) {
+      LayerCase wide{"Conv1D", {{"filters", 5}, {"kernel_size", {k}}, {"padding", padding}}, {2, 9, 32}};
+      wide.grad.max_checks_per_tensor = 64;
+      c.push_back(wide);
     }
-  c.push_back({"Conv1D", {{"filters", 2}, {"kernel_size", {2}}, {"dilation_rate", {2}}, {"activation", "relu"}, {"padding", "causal"}}, {2, 8, 3}});
+  struct PoolCase {
+    int pool, strides;
+    const char* padding;
+  };
   for (const char* cls : {"MaxPooling1D", "MaxPool1D", "AveragePooling1D", "AvgPool1D"})
-    for (const char* padding : {"valid", "same"})
-      c.push_back({cls, {{"pool_size", {2}}, {"strides", {2}}, {"padding", padding}}, {2, 7, 3}});
-  c.push_back({"MaxPooling1D", {{"pool_size", {3}}, {"strides", {1}}}, {2, 7, 3}});
+    for (const PoolCase& k : std::vector<PoolCase>{{2, 2, "valid"}, {3, 2, "valid"}, {3, 1, "valid"}, {3, 3, "same"},
+                                                   {4, 2, "same"}, {2, 3, "same"}, {5, 1, "same"}}) {
+      LayerCase pool{cls, {{"pool_size", {k.pool}}, {"strides", {k.strides}}, {"padding", k.padding}}, {2, 11, 3}};
+      pool.grad.max_checks_per_tensor = 66;
+      c.push_back(pool);
+    }
   for (const char* cls : {"GlobalMaxPooling1D", "GlobalMaxPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D"}) {
     c.push_back({cls, Json::object(), {2, 6, 3}});
     c.push_back({cls, {{"keepdims", true}}, {2, 6, 3}});
