@@ -14,8 +14,9 @@ using namespace seqnet::testing;
 
 namespace {
 
-Json rnn(const char* cls, Json config) {
-  config["units"] = 3;
+// A recurrent layer's config: 3 units unless given, biases drawn so that they matter.
+Json rnn(Json config) {
+  if (!config.contains("units")) config["units"] = 3;
   config["bias_initializer"] = {{"class_name", "RandomUniform"}, {"config", {{"minval", -0.5}, {"maxval", 0.5}, {"seed", nullptr}}}};
   return config;
 }
@@ -105,31 +106,84 @@ std::vector<LayerCase> cases() {
     g.masked = true;
     c.push_back(g);
   }
-  // Recurrent
-  for (const char* cls : {"SimpleRNN", "LSTM", "GRU"}) {
-    c.push_back({cls, rnn(cls, Json::object()), {3, 4, 5}});
-    c.push_back({cls, rnn(cls, {{"return_sequences", true}, {"go_backwards", true}}), {3, 4, 5}});
-    c.push_back({cls, rnn(cls, {{"use_bias", false}, {"return_sequences", true}}), {3, 4, 5}});
-    LayerCase masked{cls, rnn(cls, {{"return_sequences", true}}), {3, 4, 5}};
-    masked.masked = true;
-    c.push_back(masked);
-    LayerCase drop{cls, rnn(cls, {{"dropout", 0.2}, {"recurrent_dropout", 0.2}}), {3, 4, 5}};
-    drop.grad.training = true;
-    c.push_back(drop);
+  // Recurrent: every option of the loop, for each cell (GRU in both reset modes).
+  const Json gru_before = {{"reset_after", false}};
+  for (const auto& [cls, extra] : std::vector<std::pair<const char*, Json>>{
+           {"SimpleRNN", Json::object()}, {"LSTM", Json::object()}, {"GRU", Json::object()}, {"GRU", gru_before}}) {
+    auto with = [&, extra = extra, cls = cls](Json o) {
+      for (const auto& [k, v] : extra.items()) o[k] = v;
+      if (std::string(cls) == "SimpleRNN") o.erase("recurrent_activation");  // Keras's SimpleRNN has none
+      return rnn(o);
+    };
+    struct Option {
+      Json config;
+      bool masked;
+    };
+    for (const Option& o : std::vector<Option>{
+             {Json::object(), false},
+             {{{"return_sequences", true}}, false},
+             {{{"go_backwards", true}}, false},
+             {{{"return_sequences", true}, {"go_backwards", true}}, false},
+             {{{"use_bias", false}, {"return_sequences", true}}, false},
+             {{{"return_sequences", true}}, true},
+             {{{"go_backwards", true}}, true},
+             {{{"return_sequences", true}, {"go_backwards", true}, {"zero_output_for_mask", true}}, true},
+             {{{"activation", "softsign"}, {"recurrent_activation", "tanh"}, {"return_sequences", true}}, false}}) {
+      LayerCase r{cls, with(o.config), {3, 4, 5}};
+      r.masked = o.masked;
+      c.push_back(r);
+    }
+    // Dropout masks are drawn from the harness's freshly seeded Rng at every call: fixed across the
+    // finite differences.
+    for (double rd : {0.0, 0.4}) {
+      LayerCase d{cls, with({{"dropout", 0.3}, {"recurrent_dropout", rd}, {"return_sequences", std::string(cls) != "LSTM"}}),
+                  {3, 4, 5}};
+      d.grad.training = true;
+      c.push_back(d);
+    }
   }
-  c.push_back({"GRU", rnn("GRU", {{"reset_after", false}, {"return_sequences", true}}), {3, 4, 5}});
+  // The fused steps' compile-time-width kernels: 8 units (the IMDB models, also with recurrent dropout),
+  // 16, 24, 32 and 64 (the hybrid model, the weather GRUs), with and without a carried cell gradient.
+  for (const char* cls : {"LSTM", "GRU"})
+    for (bool seq : {false, true}) {
+      c.push_back({cls, rnn({{"units", 8}, {"return_sequences", seq}}), {3, 5, 4}});
+      LayerCase rd{cls, rnn({{"units", 8}, {"return_sequences", seq}, {"recurrent_dropout", 0.4}}), {3, 5, 4}};
+      rd.grad.training = true;
+      c.push_back(rd);
+      for (int units : {16, 24, 32, 64}) {
+        LayerCase w{cls, rnn({{"units", units}, {"return_sequences", seq}}), {2, 3, 3}};
+        w.grad.max_checks_per_tensor = 24;
+        c.push_back(w);
+      }
+    }
+  // Keras 2's hard_sigmoid (0.2x + 0.5), as legacy files use it.
+  c.push_back({"LSTM", rnn({{"recurrent_activation", "hard_sigmoid_keras2"}, {"return_sequences", true}}), {2, 4, 3}});
+  c.push_back({"GRU", rnn({{"recurrent_activation", "hard_sigmoid_keras2"}, {"reset_after", false}}), {2, 4, 3}});
+  // Bidirectional: every merge mode, an LSTM forward and a GRU backward, with and without a mask; and
+  // layers of different widths.
   for (const char* merge : {"concat", "sum", "mul", "ave"})
-    c.push_back({"Bidirectional", {{"layer", {{"class_name", "LSTM"}, {"config", rnn("LSTM", {{"name", "lstm"}, {"return_sequences", true}})}}},
-                                   {"merge_mode", merge}},
-                 {2, 4, 3}});
-  c.push_back({"Bidirectional", {{"layer", {{"class_name", "GRU"}, {"config", rnn("GRU", {{"name", "gru"}})}}},
-                                 {"backward_layer", {{"class_name", "SimpleRNN"}, {"config", rnn("SimpleRNN", {{"name", "rnn"}, {"go_backwards", true}})}}}},
+    for (bool seq : {false, true})
+      for (bool masked : {false, true}) {
+        LayerCase bi{"Bidirectional",
+                     {{"layer", {{"class_name", "LSTM"}, {"config", rnn({{"name", "lstm"}, {"return_sequences", seq}})}}},
+                      {"backward_layer",
+                       {{"class_name", "GRU"},
+                        {"config", {{"name", "gru"}, {"units", 3}, {"return_sequences", seq}, {"go_backwards", true}}}}},
+                      {"merge_mode", merge}},
+                     {2, 4, 3}};
+        bi.masked = masked;
+        c.push_back(bi);
+      }
+  c.push_back({"Bidirectional",
+               {{"layer", {{"class_name", "SimpleRNN"}, {"config", {{"name", "rnn"}, {"units", 4}, {"return_sequences", true}}}}},
+                {"backward_layer",
+                 {{"class_name", "GRU"},
+                  {"config", {{"name", "gru"}, {"units", 2}, {"reset_after", false}, {"return_sequences", true}, {"go_backwards", true}}}}}},
                {2, 4, 3}});
-  c.push_back({"TimeDistributed", {{"layer", {{"class_name", "Dense"}, {"config", {{"name", "d"}, {"units", 2}}}}}}, {2, 5, 3}});
-  {
-    LayerCase m{"Masking", {{"mask_value", 0.0}}, {3, 4, 2}};
-    c.push_back(m);
-  }
+  c.push_back({"TimeDistributed", {{"layer", {{"class_name", "Dense"}, {"config", {{"name", "d"}, {"units", 2}, {"activation", "tanh"}}}}}},
+               {2, 5, 3}});
+  c.push_back({"Masking", {{"mask_value", 0.0}}, {3, 4, 2}});
+  c.push_back({"Masking", {{"mask_value", 0.5}}, {2, 4, 3}});
   // Preprocessing
   c.push_back({"Normalization", {{"axis", {-1}}, {"mean", {1.0, -2.0, 0.5}}, {"variance", {4.0, 0.25, 1.0}}, {"invert", false}}, {2, 4, 3}});
   c.push_back({"Normalization", {{"axis", {-1}}, {"mean", {1.0, -2.0, 0.5}}, {"variance", {4.0, 0.25, 1.0}}, {"invert", true}}, {2, 4, 3}});

@@ -1,4 +1,4 @@
-// Normalization (keras.layers.Normalization): forward and backward by hand and by finite differences, adapt()
+// Normalization (keras.layers.Normalization): forward by hand (its gradients: test_layer_harness.cpp), adapt()
 // as numpy computes it, and Keras parity both ways from fixtures made by real Keras
 // (tests/fixtures/make_normalization_fixture.py): an adapted layer whose statistics are weights, one with
 // them in its config, and the inverse.
@@ -62,16 +62,6 @@ TEST(Normalization, ForwardAndInverseByHand) {
   Tensor back = inv.call(Tensor({1, 2}, std::vector<float>{2.0f, 3.0f}), ctx);
   EXPECT_FLOAT_EQ(back[0], 5.0f);
   EXPECT_FLOAT_EQ(back[1], -2.0f + 3.0f * 1e-7f);
-}
-
-TEST(Normalization, GradientsMatchFiniteDifferences) {
-  for (bool invert : {false, true}) {
-    NormalizationOptions o;
-    o.invert = invert;
-    Normalization n(o);
-    n.adapt(random_tensor({16, 5, 3}, 3, -4.0f, 9.0f));
-    expect_gradients_match(n, random_tensor({2, 5, 3}, 4));
-  }
 }
 
 TEST(Normalization, AdaptIsNumpysMeanAndPopulationVariance) {

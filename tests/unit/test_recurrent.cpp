@@ -234,106 +234,7 @@ TEST(Recurrent, GoBackwardsWithRightPaddingSkipsPadding) {
   expect_tensor_near(y, Tensor({1, 5, 1}, std::vector<float>{0, 0, 3, 5, 6}), 1e-6, "backward cumulative sum");
 }
 
-// ---- Gradient checks ----
-
-namespace {
-void check_all(const std::function<std::shared_ptr<RNN>(RecurrentOptions)>& make, const std::string& what) {
-  Tensor x = random_tensor({3, 4, 5}, 21);
-  Tensor mask({3, 4}, std::vector<float>{1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 1, 0});
-  struct Case {
-    const char* name;
-    RecurrentOptions o;
-    bool use_mask;
-  };
-  std::vector<Case> cases = {
-      {"default", {}, false},
-      {"return_sequences", {.return_sequences = true}, false},
-      {"go_backwards", {.go_backwards = true}, false},
-      {"go_backwards+return_sequences", {.return_sequences = true, .go_backwards = true}, false},
-      {"no bias", {.use_bias = false, .return_sequences = true}, false},
-      {"mask", {.return_sequences = true}, true},
-      {"mask+go_backwards", {.go_backwards = true}, true},
-      {"mask+zero_output", {.return_sequences = true, .go_backwards = true, .zero_output_for_mask = true}, true},
-      {"other activations", {.activation = "softsign", .recurrent_activation = "tanh", .return_sequences = true}, false},
-  };
-  for (auto& c : cases) {
-    SCOPED_TRACE(what + ": " + c.name);
-    c.o.bias_initializer = Initializer::uniform(-0.5f, 0.5f);
-    auto l = make(c.o);
-    expect_gradients_match(*l, x, {.mask = c.use_mask ? &mask : nullptr});
-  }
-}
-}  // namespace
-
-TEST(RecurrentGrad, SimpleRNN) {
-  check_all([](RecurrentOptions o) { return std::make_shared<SimpleRNN>(3, o); }, "SimpleRNN");
-}
-TEST(RecurrentGrad, LSTM) {
-  check_all([](RecurrentOptions o) { return std::make_shared<LSTM>(3, o); }, "LSTM");
-}
-TEST(RecurrentGrad, GRUResetAfter) {
-  check_all([](RecurrentOptions o) { return std::make_shared<GRU>(3, o); }, "GRU");
-}
-TEST(RecurrentGrad, GRUResetBefore) {
-  check_all([](RecurrentOptions o) {
-    o.reset_after = false;
-    return std::make_shared<GRU>(3, o);
-  }, "GRU(reset_after=False)");
-}
-
-TEST(RecurrentGrad, EightUnitsTakeTheFixedWidthKernels) {
-  // The fused LSTM and GRU steps have compile-time-width kernels for 8 units (the IMDB models): gradients
-  // through them, with a carried cell gradient (return_sequences) and without, with recurrent dropout.
-  Tensor x = random_tensor({3, 5, 4}, 23);
-  for (bool seq : {false, true}) {
-    SCOPED_TRACE(seq);
-    RecurrentOptions o{.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq};
-    LSTM lstm(8, o);
-    expect_gradients_match(lstm, x);
-    GRU gru(8, o);
-    expect_gradients_match(gru, x);
-    // With recurrent dropout: one small product per gate, 8 columns wide.
-    o.recurrent_dropout = 0.4f;
-    LSTM lstm_rd(8, o);
-    expect_gradients_match(lstm_rd, x, {.training = true});
-    GRU gru_rd(8, o);
-    expect_gradients_match(gru_rd, x, {.training = true});
-  }
-}
-
-TEST(RecurrentGrad, EveryFixedWidthKernel) {
-  // Compile-time-width gate kernels also exist for 16, 24, 32 and 64 units (the notes' hybrid model, the weather
-  // GRUs): gradients through each, with and without a carried cell gradient.
-  Tensor x = random_tensor({2, 3, 3}, 24);
-  for (int64_t units : {16, 24, 32, 64})
-    for (bool seq : {false, true}) {
-      SCOPED_TRACE(::testing::Message() << units << " units, return_sequences " << seq);
-      RecurrentOptions o{.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq};
-      LSTM lstm(units, o);
-      expect_gradients_match(lstm, x, {.max_checks_per_tensor = 24});
-      GRU gru(units, o);
-      expect_gradients_match(gru, x, {.max_checks_per_tensor = 24});
-    }
-}
-
-TEST(RecurrentGrad, DropoutWithFixedMasks) {
-  // Masks come from a freshly seeded Rng on every call of the harness, so they are fixed across the
-  // finite-difference evaluations.
-  Tensor x = random_tensor({3, 4, 5}, 22);
-  for (float rd : {0.0f, 0.4f}) {
-    SCOPED_TRACE(rd);
-    std::vector<std::shared_ptr<RNN>> ls = {
-        std::make_shared<SimpleRNN>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd, .return_sequences = true}),
-        std::make_shared<LSTM>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd}),
-        std::make_shared<GRU>(3, RecurrentOptions{.dropout = 0.3f, .recurrent_dropout = rd, .return_sequences = true}),
-        std::make_shared<GRU>(3, RecurrentOptions{.reset_after = false, .dropout = 0.3f, .recurrent_dropout = rd}),
-    };
-    for (auto& l : ls) {
-      SCOPED_TRACE(l->class_name());
-      expect_gradients_match(*l, x, {.training = true});
-    }
-  }
-}
+// Gradients of every recurrent option, width and wrapper: test_layer_harness.cpp.
 
 TEST(Recurrent, DropoutMasksAreFixedPerSequenceAndOffInInference) {
   Tensor x = random_tensor({2, 6, 3}, 23);
@@ -424,24 +325,6 @@ TEST(Recurrent, InferenceWithoutKeptActivationsGivesTheSameOutputs) {
     }
 }
 
-TEST(RecurrentGrad, BidirectionalMergeModes) {
-  Tensor x = random_tensor({2, 4, 3}, 31);
-  Tensor mask({2, 4}, std::vector<float>{1, 1, 1, 0, 1, 1, 1, 1});
-  for (const char* mode : {"concat", "sum", "ave", "mul"}) {
-    for (bool seq : {false, true}) {
-      SCOPED_TRACE(std::string(mode) + (seq ? " return_sequences" : ""));
-      Bidirectional bi(layers::LSTM(3, {.bias_initializer = Initializer::uniform(-0.5f, 0.5f), .return_sequences = seq}),
-                       {.merge_mode = mode,
-                        .backward_layer = layers::GRU(3, {.return_sequences = seq, .go_backwards = true})});
-      expect_gradients_match(bi, x);
-      expect_gradients_match(bi, x, {.mask = &mask});
-    }
-  }
-  Bidirectional asym(layers::SimpleRNN(4, {.return_sequences = true}),
-                     {.backward_layer = layers::GRU(2, {.reset_after = false, .return_sequences = true, .go_backwards = true})});
-  expect_gradients_match(asym, x);
-}
-
 TEST(Recurrent, BidirectionalFlipsBackwardSequenceIntoTimeOrder) {
   Tensor x = random_tensor({1, 4, 2}, 32);
   auto fwd = layers::GRU(3, {.return_sequences = true});
@@ -462,7 +345,6 @@ TEST(Recurrent, TimeDistributedDense) {
   Rng rng(1);
   EXPECT_EQ(td.build({-1, 5, 3}, rng), (Shape{-1, 5, 2}));
   EXPECT_EQ(td.count_params(), 8);
-  expect_gradients_match(td, random_tensor({2, 5, 3}, 41));
   Tensor mask({2, 5}, std::vector<float>{1, 1, 0, 0, 0, 1, 1, 1, 1, 1});
   Tensor x = random_tensor({2, 5, 3}, 42);
   auto m = td.compute_mask(x, &mask);
@@ -672,11 +554,6 @@ TEST(Masking, ZeroesMaskedStepsAndComputesTheMask) {
   EXPECT_EQ(layer_from_config("Masking", m2.get_config())->get_config().dump(), m2.get_config().dump());
   Rng rng(1);
   EXPECT_THROW(Masking().build({-1}, rng), Error);
-}
-
-TEST(MaskingGrad, PassThroughGradient) {
-  Masking m(0.5f);
-  expect_gradients_match(m, random_tensor({2, 4, 3}, 93));
 }
 
 TEST(MaskingModel, MaskReachesStackedLSTMsAndPooling) {
@@ -891,14 +768,6 @@ TEST(RecurrentKeras2, HardSigmoidIsKeras2sInKeras2Configs) {
   // seqnet's own JSON keeps the Keras 2 activation through a round trip.
   auto m2 = model_from_json(config(R"("keras_version": "2.2.4", )"));
   EXPECT_EQ(recurrent_acts(*model_from_json(m2->to_json())), k2);
-}
-
-TEST(RecurrentKeras2Grad, HardSigmoidKeras2) {
-  Tensor x = random_tensor({2, 4, 3}, 111);
-  LSTM lstm(3, {.recurrent_activation = "hard_sigmoid_keras2", .return_sequences = true});
-  expect_gradients_match(lstm, x);
-  GRU gru(3, {.recurrent_activation = "hard_sigmoid_keras2", .reset_after = false});
-  expect_gradients_match(gru, x);
 }
 
 TEST(Recurrent, WholeModelTrainsBitwiseTheSameOnOneAndTwoThreads) {
