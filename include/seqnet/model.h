@@ -115,6 +115,13 @@ struct EvaluateOptions {
   int verbose = 0;
 };
 
+// What Model::forward is called for.
+struct ForwardOptions {
+  bool training = false;          // dropout on, and what training-mode layers do
+  bool keep_for_backward = true;  // false (predict, evaluate): layers may drop what only backward reads
+  bool input_grad = true;         // false: the next backward() may skip dLoss/dInput (a training step discards it)
+};
+
 class Model {
  public:
   Model(const SymbolicTensor& inputs, const SymbolicTensor& outputs, std::string name = "");
@@ -146,9 +153,7 @@ class Model {
 
   // Lower level: one training step on a batch (forward, loss, backward, optimizer); returns the loss.
   double train_on_batch(const Tensor& x, const Tensor& y);
-  // keep_for_backward = false (predict, evaluate) lets layers drop what only backward reads;
-  // input_grad = false lets the next backward() skip dLoss/dInput (a training step discards it).
-  Tensor forward(const Tensor& x, bool training, bool keep_for_backward = true, bool input_grad = true);
+  Tensor forward(const Tensor& x, ForwardOptions options = {});
   // Backward from dLoss/dOutput; accumulates into every parameter's grad. Returns dLoss/dInput (empty when
   // the forward was told input_grad = false, or when the input is integer ids).
   Tensor backward(const Tensor& dy);
@@ -215,6 +220,8 @@ class Model {
   void reduce_metrics();
   void check_xy(const Tensor& x, const Tensor& y, const char* what) const;
   double loss_and_backward(const Tensor& x, const Tensor& y, bool update_metrics);
+  // Backward through the layers before node `node` (nodes_.size(): all of them), from the gradient of its input.
+  Tensor backward_below(size_t node, Tensor grad);
 
   LossPtr loss_;
   OptimizerPtr optimizer_;

@@ -42,14 +42,13 @@ void Model::check_xy(const Tensor& x, const Tensor& y, const char* what) const {
 
 double Model::loss_and_backward(const Tensor& x, const Tensor& y, bool update_metrics) {
   // The data has no gradient: the first layer may skip its input gradient.
-  Tensor y_pred = forward(x, /*training=*/true, /*keep_for_backward=*/true, /*input_grad=*/false);
+  Tensor y_pred = forward(x, {.training = true, .input_grad = false});
   auto* last = dynamic_cast<LogitsLayer*>(nodes_.back().layer.get());
   double loss_value;
   Tensor grad;
   if (last && loss_->fuses_with(last->output_activation())) {
     loss_value = loss_->compute_from_logits(last->logits(), y, &grad);
-    Tensor g = last->backward_from_logits(grad);
-    for (size_t i = nodes_.size() - 2; i >= 1 && !g.empty(); --i) g = nodes_[i].layer->backward(g);
+    backward_below(nodes_.size() - 1, last->backward_from_logits(grad));
   } else {
     loss_value = loss_->compute(y_pred, y, &grad);
     backward(grad);
@@ -294,7 +293,7 @@ Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) 
     }
     if (end > begin) {
       Tensor bx = x.slice_rows(begin, end), by = y.slice_rows(begin, end);
-      Tensor pred = forward(bx, false, /*keep_for_backward=*/false);
+      Tensor pred = forward(bx, {.keep_for_backward = false});
       avg.add(loss_->compute(pred, by, nullptr), double(end - begin));
       for (auto& m : metrics_) m->update(pred, by);
     }
@@ -328,7 +327,7 @@ Logs Model::evaluate(BatchSource& source, int64_t steps) {
     if (distributed::active()) std::tie(begin, end) = distributed::shard(x.dim(0));
     if (end <= begin) continue;
     Tensor bx = x.slice_rows(begin, end), by = y.slice_rows(begin, end);
-    Tensor pred = forward(bx, false, /*keep_for_backward=*/false);
+    Tensor pred = forward(bx, {.keep_for_backward = false});
     avg.add(loss_->compute(pred, by, nullptr), double(end - begin));
     for (auto& m : metrics_) m->update(pred, by);
   }
@@ -350,7 +349,7 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   int64_t row = 0;
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     int64_t end = std::min(n, begin + batch_size);
-    Tensor pred = forward(x.slice_rows(begin, end), false, /*keep_for_backward=*/false);
+    Tensor pred = forward(x.slice_rows(begin, end), {.keep_for_backward = false});
     if (out.empty()) {
       Shape s = pred.shape();
       s[0] = n;

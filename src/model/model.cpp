@@ -104,7 +104,8 @@ const Shape& Model::output_shape() const {
 }
 DType Model::input_dtype() const { return input_dtype_; }
 
-Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward, bool input_grad) {
+Tensor Model::forward(const Tensor& x, ForwardOptions options) {
+  const bool training = options.training, keep_for_backward = options.keep_for_backward, input_grad = options.input_grad;
   if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!shape_compatible(input_shape(), x.shape()))
     throw Error(fmt::format("model '{}': expected input shape {}, got {}", name_, shape_to_string(input_shape()),
@@ -133,13 +134,11 @@ Tensor Model::forward(const Tensor& x, bool training, bool keep_for_backward, bo
   return value;
 }
 
-Tensor Model::backward(const Tensor& dy) {
-  Tensor grad = dy;
-  for (size_t i = nodes_.size() - 1; i >= 1; --i) {
-    grad = nodes_[i].layer->backward(grad);
-    if (grad.empty()) break;  // e.g. Embedding: integer inputs have no gradient
-  }
-  return grad;
+Tensor Model::backward(const Tensor& dy) { return backward_below(nodes_.size(), dy); }
+
+Tensor Model::backward_below(size_t node, Tensor grad) {
+  for (size_t i = node - 1; i >= 1 && !grad.empty(); --i) grad = nodes_[i].layer->backward(grad);
+  return grad;  // empty: a layer's input had no gradient (int ids) or none was wanted (input_grad)
 }
 
 void Model::zero_grads() {

@@ -95,7 +95,7 @@ double Model::tbptt_step(const Tensor& x, const Tensor& y, int64_t k) {
         auto [begin, end] = distributed::shard(xc.dim(0));
         xc = xc.slice_rows(begin, end);
       }
-      if (xc.dim(0) > 0) forward(xc, /*training=*/true);
+      if (xc.dim(0) > 0) forward(xc, {.training = true});
     } else {
       return train_step(xc, y);
     }

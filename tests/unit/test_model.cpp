@@ -253,10 +253,10 @@ TEST(Model, DropoutIsTheIdentityInInferenceAndAppliedInTraining) {
   without.add(layers::Dense(3));
   without.set_weights(with.get_weights());
   Tensor x = random_tensor({5, 6}, 3);
-  Tensor a = with.forward(x, false), b = without.forward(x, false);
+  Tensor a = with.forward(x), b = without.forward(x);
   ASSERT_EQ(a.shape(), b.shape());
   for (int64_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]);
-  Tensor t = with.forward(x, true);
+  Tensor t = with.forward(x, {.training = true});
   bool differs = false;
   for (int64_t i = 0; i < t.size(); ++i) differs = differs || t[i] != b[i];
   EXPECT_TRUE(differs) << "training mode must apply the dropout masks";
@@ -269,12 +269,12 @@ TEST(Model, WholeModelGradientCheck) {
   auto out = in | layers::Dense(4, {.activation = "tanh"}) | layers::Flatten() | layers::Dense(2);
   Model model(in, out);
   Tensor x = random_tensor({2, 5, 3}, 4);
-  Tensor y = model.forward(x, false);
+  Tensor y = model.forward(x);
   Tensor w = random_tensor(y.shape(), 8);
   model.zero_grads();
   Tensor dx = model.backward(w);
   auto objective = [&](const Tensor& input) {
-    Tensor o = model.forward(input, false);
+    Tensor o = model.forward(input);
     double s = 0;
     for (int64_t i = 0; i < o.size(); ++i) s += double(o[i]) * w[i];
     return s;
@@ -310,7 +310,7 @@ TEST(Model, FirstLayerSkipsTheInputGradientOnlyWhenToldAndWeightGradientsStayThe
       auto out = in | make() | layers::Flatten() | layers::Dense(2);
       Model model(in, out);
       Tensor x = random_tensor({4, 6, 3}, 11);
-      Tensor y = model.forward(x, /*training=*/true, /*keep_for_backward=*/true, /*input_grad=*/wanted == 1);
+      Tensor y = model.forward(x, {.training = true, .input_grad = wanted == 1});
       model.zero_grads();
       dx[wanted] = model.backward(random_tensor(y.shape(), 12));
       for (Param* p : model.params()) grads[wanted].emplace_back(p->grad.data(), p->grad.data() + p->grad.size());

@@ -359,7 +359,7 @@ TEST(Recurrent, StackedInSequentialWithEmbeddingMask) {
   model.build({6}, DType::int32);
   EXPECT_EQ(model.output_shape(), (Shape{-1, 6, 1}));
   Tensor ids = Tensor::ints({2, 6}, {3, 4, 5, 0, 0, 0, 7, 8, 9, 10, 11, 12});
-  Tensor y = model.forward(ids, false);
+  Tensor y = model.forward(ids);
   EXPECT_EQ(y.shape(), (Shape{2, 6, 1}));
   model.zero_grads();
   model.backward(Tensor::full({2, 6, 1}, 1.0f));
@@ -470,7 +470,7 @@ TEST(RecurrentModel, HybridConvBidirectionalModel) {
   EXPECT_EQ(again->count_params(), 82769);
   EXPECT_EQ(again->output_shape(), (Shape{-1, 1}));
   Tensor xin = random_tensor({3, 20, 6}, 71);
-  EXPECT_EQ(again->forward(xin, false).shape(), (Shape{3, 1}));
+  EXPECT_EQ(again->forward(xin).shape(), (Shape{3, 1}));
 }
 
 // ---- Wrappers share their inner layers' weights ----
@@ -577,7 +577,7 @@ TEST(MaskingModel, MaskReachesStackedLSTMsAndPooling) {
     Tensor prefix({1, 4, 2});
     std::copy_n(x.data(), 8, prefix.data());
     for (int i = 8; i < 12; ++i) x[i] = 0.0f;
-    expect_tensor_near(padded->forward(x, false), plain->forward(prefix, false), 1e-6, "padded vs prefix");
+    expect_tensor_near(padded->forward(x), plain->forward(prefix), 1e-6, "padded vs prefix");
   }
 }
 
@@ -589,9 +589,9 @@ TEST(MaskingModel, EmbeddingMaskReachesBidirectional) {
   Sequential plain({layers::Embedding(10, 3), layers::Bidirectional(layers::GRU(3))});
   plain.build({3}, DType::int32);
   plain.set_weights(padded.get_weights());
-  Tensor y = padded.forward(Tensor::ints({1, 6}, {4, 7, 2, 0, 0, 0}), false);
+  Tensor y = padded.forward(Tensor::ints({1, 6}, {4, 7, 2, 0, 0, 0}));
   // The backward GRU starts at the last valid step, so the padded sequence equals its prefix.
-  expect_tensor_near(y, plain.forward(Tensor::ints({1, 3}, {4, 7, 2}), false), 1e-6, "Embedding mask -> Bidirectional");
+  expect_tensor_near(y, plain.forward(Tensor::ints({1, 3}, {4, 7, 2})), 1e-6, "Embedding mask -> Bidirectional");
 }
 
 // ---- Truncated BPTT: fit(..., tbptt_steps = k) ----
@@ -649,7 +649,7 @@ TEST(RecurrentTBPTT, StatesCarryAcrossChunks) {
       EXPECT_NEAR(hc["loss"][0], hf["loss"][0], 1e-6);
     }
     // The continue-state mode is off again after fit: a plain forward starts from zeros.
-    expect_tensor_near(chunked->forward(x, false), full->forward(x, false), 1e-6, "forward after tbptt");
+    expect_tensor_near(chunked->forward(x), full->forward(x), 1e-6, "forward after tbptt");
   }
 }
 
@@ -701,7 +701,7 @@ TEST(RecurrentTBPTT, StatefulLSTMLearnsAcrossChunkBoundariesOnALongSequence) {
   // The error at the first steps of each chunk (whose targets lie in the previous chunk) is small.
   auto* lstm = dynamic_cast<RNN*>(model.layers()[0].get());
   lstm->reset_states();
-  Tensor pred = model.forward(x, false);
+  Tensor pred = model.forward(x);
   double err = 0;
   int64_t n = 0;
   for (int64_t t = k; t < T; t += k)

@@ -101,7 +101,7 @@ TEST(RecurrentKeras, MaskFlowsThroughModelsAsInKeras) {
       for (int64_t i = 0; i < x.size(); ++i) ids[size_t(i)] = int32_t(x[i]);
       x = Tensor::ints(in_shape, ids);
     }
-    Tensor y = model->forward(x, /*training=*/true);
+    Tensor y = model->forward(x, {.training = true});
     expect_tensor_near(y, tensor_from_json(c["output"], shape_of(c["output_shape"])), 1e-5, name + " output");
     model->zero_grads();
     Tensor dx = model->backward(tensor_from_json(c["out_weights"], y.shape()));

@@ -263,8 +263,8 @@ int bench_one(char name, const BenchArgs& a) {
   const Tensor x1 = s.x.slice_rows(0, 1);
 
   auto train_step = [&] { model.train_on_batch(s.x, s.y); };
-  auto infer_step = [&] { model.forward(s.x, false, /*keep_for_backward=*/false); };  // as predict runs it
-  auto infer_b1 = [&] { model.forward(x1, false, /*keep_for_backward=*/false); };
+  auto infer_step = [&] { model.forward(s.x, {.keep_for_backward = false}); };  // as predict runs it
+  auto infer_b1 = [&] { model.forward(x1, {.keep_for_backward = false}); };
 
   const double warm_s = a.quick ? 0.0 : 0.3;
   for (int t : threads) {
