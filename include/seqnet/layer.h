@@ -109,7 +109,7 @@ using LayerPtr = std::shared_ptr<Layer>;
 
 // Keras-style unique names: "dense", "dense_1", "dense_2", ... (one counter per base name, per process).
 std::string unique_layer_name(const std::string& base);
-void reset_layer_names();  // like keras.backend.clear_session(), for tests
+void clear_session();  // keras.backend.clear_session(): the name counters start over ("dense", "dense_1", ...)
 
 // True when `got` fits `expected` (-1 in `expected` matches any size).
 bool shape_compatible(const Shape& expected, const Shape& got);

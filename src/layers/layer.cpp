@@ -23,7 +23,7 @@ std::string unique_layer_name(const std::string& base) {
   return name;
 }
 
-void reset_layer_names() {
+void clear_session() {
   std::lock_guard<std::mutex> lock(g_names_mutex);
   name_counters().clear();
 }

@@ -73,6 +73,10 @@ void RNN::set_initial_state(std::vector<Tensor> states) {
 
 void RNN::reset_states() { carried_states_.clear(); }
 
+void testing::set_dropout_masks(RNN& layer, Tensor input_masks, Tensor recurrent_masks) {
+  layer.set_dropout_masks(std::move(input_masks), std::move(recurrent_masks));
+}
+
 void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
   fixed_in_masks_ = std::move(input_masks);
   fixed_rec_masks_ = std::move(recurrent_masks);

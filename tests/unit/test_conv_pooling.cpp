@@ -494,7 +494,7 @@ TEST(GlobalPooling1D, KerasConfigRoundTrip) {
 // ---- the book's IMDB Conv1D model (Deep Learning with Python, 6.4) ----
 
 TEST(ConvModel, ImdbConv1DModelShapesParamsAndJsonRoundTrip) {
-  reset_layer_names();
+  clear_session();
   auto inputs = Input({500}, {.dtype = DType::int32});
   auto outputs = inputs | layers::Embedding(10000, 128) | layers::Conv1D(32, 7, {.activation = "relu"}) |
                  layers::MaxPooling1D(5) | layers::Conv1D(32, 7, {.activation = "relu"}) |

@@ -9,6 +9,7 @@
 #include "gradcheck.h"
 #include "kernels/dispatch.h"
 #include "seqnet/seqnet.h"
+#include "seqnet/testing.h"
 
 using namespace seqnet;
 using namespace seqnet::testing;
@@ -243,17 +244,17 @@ TEST(Recurrent, DropoutMasksAreFixedPerSequenceAndOffInInference) {
   Tensor y_inf2 = run(l, x);
   expect_tensor_near(y_inf, y_inf2, 0, "inference is deterministic");
   // Per-gate masks (4, B, in) and (4, B, u): a mask of ones everywhere equals no dropout.
-  l.set_dropout_masks(Tensor::full({4, 2, 3}, 1.0f), Tensor::full({4, 2, 4}, 1.0f));
+  seqnet::testing::set_dropout_masks(l, Tensor::full({4, 2, 3}, 1.0f), Tensor::full({4, 2, 4}, 1.0f));
   expect_tensor_near(run(l, x, nullptr, true), y_inf, 1e-6, "all-ones masks");
   // Zeroing one input feature in every gate mask equals zeroing that feature of the input at every step.
   Tensor m = Tensor::full({4, 2, 3}, 1.0f);
   for (int g = 0; g < 4; ++g)
     for (int b = 0; b < 2; ++b) m[(g * 2 + b) * 3 + 1] = 0.0f;
-  l.set_dropout_masks(m, Tensor::full({4, 2, 4}, 1.0f));
+  seqnet::testing::set_dropout_masks(l, m, Tensor::full({4, 2, 4}, 1.0f));
   Tensor x0 = x;
   for (int i = 0; i < 12; ++i) x0[i * 3 + 1] = 0.0f;
   expect_tensor_near(run(l, x, nullptr, true), run(l, x0), 1e-6, "a dropped feature at every step");
-  l.set_dropout_masks({}, {});
+  seqnet::testing::set_dropout_masks(l, {}, {});
   Tensor y_tr = run(l, x, nullptr, true);
   double diff = 0;
   for (int64_t i = 0; i < y_tr.size(); ++i) diff += std::fabs(y_tr[i] - y_inf[i]);
@@ -280,9 +281,9 @@ TEST(Recurrent, RecurrentDropoutMaskDropsOneGatesRecurrentRow) {
       SCOPED_TRACE(k);
       Tensor m = Tensor::full({G, B, u}, 1.0f);
       for (int64_t b = 0; b < B; ++b) m[(k * B + b) * u + j] = 0.0f;
-      l->set_dropout_masks({}, m);
+      seqnet::testing::set_dropout_masks(*l, {}, m);
       Tensor dropped = run(*l, x, nullptr, true);
-      l->set_dropout_masks({}, {});
+      seqnet::testing::set_dropout_masks(*l, {}, {});
       Tensor& R = l->params()[1]->value;
       for (int64_t c = 0; c < u; ++c) R[j * G * u + k * u + c] = 0.0f;
       expect_tensor_near(dropped, run(*l, x), 1e-6, "masked row");

@@ -74,7 +74,7 @@ Tensor random_uniform(Rng& rng, int64_t B) {
 // scale < 1 shrinks the batch and time axes (CI smoke runs); 1 is the peer's exact setup.
 Setup build_setup(char name, double scale, float recurrent_dropout) {
   set_random_seed(0);
-  reset_layer_names();
+  clear_session();
   Rng rng(0);
   auto sc = [&](int64_t v) { return std::max<int64_t>(1, int64_t(std::lround(double(v) * scale))); };
   auto rd = [&](RecurrentOptions o = {}) {

@@ -18,6 +18,11 @@
 
 namespace seqnet {
 
+class RNN;
+namespace testing {
+void set_dropout_masks(RNN& layer, Tensor input_masks, Tensor recurrent_masks);
+}
+
 namespace rnn {
 class Cell;
 }
@@ -78,11 +83,12 @@ class RNN : public Layer {
   // Gradients do not flow into the previous call. fit(..., tbptt_steps=k) turns it on between chunks.
   void set_continue_state(bool on) { continue_state_ = on; }
   bool continue_state() const { return continue_state_; }
-  // Dropout masks for the next training forward instead of drawing them (tests; empty = draw):
-  // input masks (n, batch, features), recurrent masks (G, batch, units); n = 1, or G when recurrent_dropout > 0.
-  void set_dropout_masks(Tensor input_masks, Tensor recurrent_masks);
-
  protected:
+  // Dropout masks for the next training forward instead of drawing them (empty = draw): a test hook, reached
+  // through seqnet::testing::set_dropout_masks (seqnet/testing.h).
+  void set_dropout_masks(Tensor input_masks, Tensor recurrent_masks);
+  friend void testing::set_dropout_masks(RNN& layer, Tensor input_masks, Tensor recurrent_masks);
+
   RNN(int64_t units, RecurrentOptions options, const std::string& snake_name);
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
   void init_cell();  // called by subclass constructors: checks the options, makes the cell
