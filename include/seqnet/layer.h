@@ -49,6 +49,10 @@ class Layer {
   // Keras's input_shape argument (without the batch axis), for the first layer of a Sequential.
   const std::optional<Shape>& declared_input_shape() const { return declared_input_shape_; }
   void set_declared_input_shape(Shape shape) { declared_input_shape_ = std::move(shape); }
+  // A fixed batch size declared with it (Keras 2's batch_input_shape, Keras 3's batch_shape): stateful layers
+  // need one.
+  const std::optional<int64_t>& declared_batch_size() const { return declared_batch_size_; }
+  void set_declared_batch_size(int64_t n) { declared_batch_size_ = n; }
 
   // Creates the weights for `input_shape` (batch axis first; -1 = None) and returns the output shape.
   // Building twice with the same shape is a no-op; with another shape it is an error naming the layer.
@@ -102,6 +106,7 @@ class Layer {
   bool input_grad_wanted_ = true;
   Shape input_shape_, output_shape_;
   std::optional<Shape> declared_input_shape_;
+  std::optional<int64_t> declared_batch_size_;
   std::vector<std::unique_ptr<Param>> params_;
 };
 

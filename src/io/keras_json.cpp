@@ -42,9 +42,14 @@ void reject_if_set(const Json& c, const char* key, const char* why) {
 void apply_common(Layer& layer, const Json& c) {
   if (c.contains("name") && c["name"].is_string()) layer.set_name(c["name"].get<std::string>());
   layer.set_trainable(c.value("trainable", true));
-  if (c.contains("batch_input_shape") && !c["batch_input_shape"].is_null()) {
-    Shape s = shape_from_json(c["batch_input_shape"]);
+  const char* batch_key = c.contains("batch_input_shape") && !c["batch_input_shape"].is_null() ? "batch_input_shape"
+                          : c.contains("batch_shape") && !c["batch_shape"].is_null()         ? "batch_shape"
+                                                                                             : nullptr;
+  if (batch_key) {
+    Shape s = shape_from_json(c[batch_key]);
+    if (s.empty()) throw Error(fmt::format("layer '{}': {} has no batch axis", layer.name(), batch_key));
     layer.set_declared_input_shape(Shape(s.begin() + 1, s.end()));
+    if (s[0] >= 0) layer.set_declared_batch_size(s[0]);  // kept: a stateful model needs it
   } else if (c.contains("input_shape") && !c["input_shape"].is_null()) {
     layer.set_declared_input_shape(shape_from_json(c["input_shape"]));
   }
@@ -209,20 +214,55 @@ Json keras_tensor(const Shape& shape, const std::string& from_layer) {
           {"config", {{"shape", config::shape_to_json(shape)}, {"dtype", "float32"}, {"keras_history", {from_layer, 0, 0}}}}};
 }
 
+std::optional<int64_t> batch_size_of(const Shape& batch_shape) {
+  if (batch_shape.empty() || batch_shape[0] < 0) return std::nullopt;
+  return batch_shape[0];
+}
+
+// The layer a chain link reads, from [name, node_index, tensor_index]: anything else than the first output of
+// the first call of one layer would be read as another model, so it is an error (the layer graph is issue 19).
+std::string chain_source(const std::string& layer, const Json& history) {
+  const std::string from = history.at(0).get<std::string>();
+  const int64_t node = history.size() > 1 ? history[1].get<int64_t>() : 0;
+  const int64_t tensor = history.size() > 2 ? history[2].get<int64_t>() : 0;
+  if (tensor != 0)
+    throw Error(fmt::format("layer '{}' takes output {} of layer '{}' (a state of return_state, say); seqnet reads "
+                            "models whose layers take the first output of the layer before",
+                            layer, tensor, from));
+  if (node != 0)
+    throw Error(fmt::format("layer '{}' takes the output of call {} of layer '{}': shared layers are not supported",
+                            layer, node, from));
+  return from;
+}
+
+// Call arguments beyond the input change what a layer computes: none may be dropped.
+void refuse_call_arguments(const std::string& layer, const Json& kwargs) {
+  if (!kwargs.is_object()) return;
+  for (const auto& [k, v] : kwargs.items()) {
+    if (v.is_null() || (k == "training" && v.is_boolean())) continue;  // Keras's defaults, the same model
+    throw Error(fmt::format("layer '{}' is called with {} = {}: call arguments other than the input (initial_state, "
+                            "mask, constants) are not supported",
+                            layer, k, v.dump().substr(0, 80)));
+  }
+}
+
 // Keras 2 configs name the inbound layer as [[["name", 0, 0, {}]]]; Keras 3 as a keras tensor.
 std::string inbound_layer_name(const Json& layer_entry) {
+  const std::string layer = layer_entry.value("name", std::string("?"));
   const Json& nodes = layer_entry.value("inbound_nodes", Json::array());
   if (nodes.empty()) return "";
-  if (nodes.size() > 1) throw Error("layer '" + layer_entry.value("name", std::string("?")) + "' is shared; shared layers are not supported");
+  if (nodes.size() > 1) throw Error("layer '" + layer + "' is shared; shared layers are not supported");
   const Json& node = nodes[0];
   if (node.is_object()) {  // Keras 3
     const Json& args = node.at("args");
     if (args.size() != 1 || !args[0].is_object())
-      throw Error("layer '" + layer_entry.value("name", std::string("?")) + "' has several inputs; only single-input layers are supported");
-    return args[0].at("config").at("keras_history")[0].get<std::string>();
+      throw Error("layer '" + layer + "' has several inputs; only single-input layers are supported");
+    refuse_call_arguments(layer, node.value("kwargs", Json::object()));
+    return chain_source(layer, args[0].at("config").at("keras_history"));
   }
-  if (node.size() != 1) throw Error("layer '" + layer_entry.value("name", std::string("?")) + "' has several inputs; only single-input layers are supported");
-  return node[0][0].get<std::string>();
+  if (node.size() != 1) throw Error("layer '" + layer + "' has several inputs; only single-input layers are supported");
+  if (node[0].size() > 3) refuse_call_arguments(layer, node[0][3]);
+  return chain_source(layer, node[0]);
 }
 
 std::unique_ptr<Model> sequential_from(const Json& cfg) {
@@ -239,7 +279,8 @@ std::unique_ptr<Model> sequential_from(const Json& cfg) {
     if (cls == "InputLayer") {
       Shape bs = config::shape_from_json(c.contains("batch_shape") ? c["batch_shape"] : c.at("batch_input_shape"));
       DType dt = c.value("dtype", std::string("float32")).find("int") != std::string::npos ? DType::int32 : DType::float32;
-      model->add(Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .name = c.value("name", std::string())}));
+      model->add(Input(Shape(bs.begin() + 1, bs.end()),
+                       {.dtype = dt, .batch_size = batch_size_of(bs), .name = c.value("name", std::string())}));
       continue;
     }
     model->add(layer_from_config(cls, c));
@@ -257,9 +298,9 @@ std::unique_ptr<Model> functional_from(const Json& cfg) {
   auto first_name = [](const Json& j) -> std::string {
     if (j.size() > 0 && j[0].is_array()) {
       if (j.size() != 1) throw Error("models with several inputs or outputs are not supported yet");
-      return j[0][0].get<std::string>();
+      return chain_source("the model's input or output", j[0]);
     }
-    return j[0].get<std::string>();
+    return chain_source("the model's input or output", j);
   };
   input_name = first_name(in);
   output_name = first_name(out);
@@ -270,7 +311,7 @@ std::unique_ptr<Model> functional_from(const Json& cfg) {
     if (cls == "InputLayer") {
       Shape bs = config::shape_from_json(c.contains("batch_shape") ? c["batch_shape"] : c.at("batch_input_shape"));
       DType dt = c.value("dtype", std::string("float32")).find("int") != std::string::npos ? DType::int32 : DType::float32;
-      tensors[name] = Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .name = name});
+      tensors[name] = Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .batch_size = batch_size_of(bs), .name = name});
       continue;
     }
     std::string from = inbound_layer_name(entry);

@@ -204,7 +204,8 @@ void Sequential::add(LayerPtr layer) {
   if (!input_ && layers_.size() == 1 && layers_[0]->declared_input_shape()) {
     // Keras builds eagerly from input_shape; Embedding's input_length also fixes the shape.
     input_ = Input(*layers_[0]->declared_input_shape(),
-                   {.dtype = dynamic_cast<Embedding*>(layers_[0].get()) ? DType::int32 : DType::float32});
+                   {.dtype = dynamic_cast<Embedding*>(layers_[0].get()) ? DType::int32 : DType::float32,
+                    .batch_size = layers_[0]->declared_batch_size()});
   }
   if (input_) {
     SymbolicTensor x = *input_;
