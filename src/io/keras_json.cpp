@@ -365,14 +365,28 @@ std::string Model::to_json(int indent) const {
 }
 
 namespace {
-// Keras 1/2 wrote "keras_version": "2.x" beside a to_json() config; its legacy .h5 model_config has no
-// version but, unlike every Keras 3 config (and seqnet's own), no "module" key either.
+bool holds_key(const Json& j, const char* key) {
+  if (j.is_object()) {
+    if (j.contains(key)) return true;
+    for (const auto& [k, v] : j.items())
+      if (holds_key(v, key)) return true;
+  } else if (j.is_array()) {
+    for (const Json& e : j)
+      if (holds_key(e, key)) return true;
+  }
+  return false;
+}
+
+// Keras 1/2 wrote "keras_version": "2.x" beside a to_json() config (and load_model gives a legacy .h5 file's
+// version to its model_config). Without a version, a config is Keras 2's only if it has no "module" key (every
+// Keras 3 config has them) and declares its input the Keras 2 way (batch_input_shape): a hand-written config
+// such as an experiment file's, with batch_shape, means Keras 3's functions.
 bool written_by_keras2(const Json& root) {
   if (root.contains("keras_version") && root["keras_version"].is_string()) {
     const std::string v = root["keras_version"].get<std::string>();
     return v.rfind("1.", 0) == 0 || v.rfind("2.", 0) == 0;
   }
-  return !root.contains("module");
+  return !root.contains("module") && holds_key(root, "batch_input_shape");
 }
 // Keras 2's hard_sigmoid is 0.2x + 0.5 (Keras 3's is x/6 + 0.5): every "activation" or
 // "recurrent_activation" naming it, nested layers included, becomes "hard_sigmoid_keras2".

@@ -764,6 +764,10 @@ TEST(RecurrentKeras2, HardSigmoidIsKeras2sInKeras2Configs) {
   const std::vector<std::string> k2(3, "hard_sigmoid_keras2"), k3(3, "hard_sigmoid");
   EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("keras_version": "2.2.4", "backend": "tensorflow", )"))), k2);
   EXPECT_EQ(recurrent_acts(*model_from_json(config(""))), k2);  // a legacy .h5 model_config: no version, no module
+  // A hand-written config (an experiment file's): no version, no module, Keras 3's batch_shape: Keras 3.
+  std::string hand = config("");
+  hand.replace(hand.find("batch_input_shape"), std::string("batch_input_shape").size(), "batch_shape");
+  EXPECT_EQ(recurrent_acts(*model_from_json(hand)), k3);
   EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("keras_version": "3.6.0", )"))), k3);
   EXPECT_EQ(recurrent_acts(*model_from_json(config(R"("module": "keras", )"))), k3);
   // seqnet's own JSON keeps the Keras 2 activation through a round trip.
