@@ -3,7 +3,25 @@
 #include <fstream>
 #include <functional>
 
+#include <unistd.h>
+
 namespace seqnet::testing {
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::filesystem::path temp_dir(const std::string& tag) {
+  const auto p = std::filesystem::temp_directory_path() / ("seqnet_" + tag + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
 
 nlohmann::json load_fixture(const std::string& name) {
   std::string path = std::string(SEQNET_FIXTURE_DIR) + "/" + name;

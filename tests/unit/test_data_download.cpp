@@ -13,9 +13,11 @@
 #include <list>
 #include <optional>
 
+#include "fixtures.h"
 #include "seqnet/seqnet.h"
 
 using namespace seqnet;
+using seqnet::testing::error_of;
 using namespace seqnet::datasets;
 namespace fs = std::filesystem;
 
@@ -54,16 +56,6 @@ std::vector<std::string> files_in(const fs::path& dir) {
   for (const auto& e : fs::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected a seqnet::Error";
-  return "";
 }
 
 // A scratch root: work/ (the current directory, so ../shared/data is root/shared/data, absent unless a

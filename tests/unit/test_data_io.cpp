@@ -7,9 +7,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "fixtures.h"
 #include "seqnet/seqnet.h"
 
 using namespace seqnet;
+using seqnet::testing::error_of;
 using namespace seqnet::data;
 
 namespace {
@@ -22,16 +24,6 @@ std::string temp_path(const std::string& name) {
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
-}
-
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

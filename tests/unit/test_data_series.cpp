@@ -14,20 +14,16 @@
 #include <functional>
 #include <set>
 
+#include "fixtures.h"
 #include "seqnet/seqnet.h"
 
 using namespace seqnet;
 using namespace seqnet::data;
+using seqnet::testing::error_of;
+using seqnet::testing::temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / fmt::format("seqnet_series_{}_{}", name, ::getpid());
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 void write_gzip(const fs::path& path, const std::string& text) {
   gzFile f = gzopen(path.c_str(), "wb");
@@ -53,15 +49,6 @@ void write_compressed(const fs::path& path, const std::string& text, int (*add_f
   archive_write_free(a);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 // A station file: "row" counts the hours across files (file k starts at 1000 k), TEMP a ramp, "pm" (never
 // selected) NA everywhere but row 0. `gaps` rows get NA in TEMP.
 std::string station_csv(int file, int rows, const std::set<int>& gaps) {
@@ -75,7 +62,7 @@ std::string station_csv(int file, int rows, const std::set<int>& gaps) {
 }  // namespace
 
 TEST(Series, InterpolateFillsShortGapsLinearlyAndDropsLongOnes) {
-  const fs::path dir = temp_dir("interp");
+  const fs::path dir = temp_dir("series_interp");
   std::ofstream(dir / "a.csv") << "t,x\n0,1\n1,NA\n2,NA\n3,7\n4,NA\n5,NA\n6,NA\n7,9\n8,10\n";
   SeriesOptions o;
   o.columns = {"x"};
@@ -94,7 +81,7 @@ TEST(Series, InterpolateFillsShortGapsLinearlyAndDropsLongOnes) {
 }
 
 TEST(Series, FfillFillAndDropDoWhatTheySay) {
-  const fs::path dir = temp_dir("policies");
+  const fs::path dir = temp_dir("series_policies");
   std::ofstream(dir / "a.csv") << "a,b,c\nNA,1,1\n2,NA,2\n3,3,NA\n4,NA,4\n";
   SeriesOptions o;
   o.columns = {"a", "b", "c"};
@@ -120,7 +107,7 @@ TEST(Series, FfillFillAndDropDoWhatTheySay) {
 }
 
 TEST(Series, FailIsTheDefaultAndNamesFileLineColumnAndCount) {
-  const fs::path dir = temp_dir("fail");
+  const fs::path dir = temp_dir("series_fail");
   const std::string path = (dir / "st.csv").string();
   std::ofstream(path) << station_csv(0, 10, {4, 7});
   SeriesOptions o;
@@ -138,7 +125,7 @@ TEST(Series, FailIsTheDefaultAndNamesFileLineColumnAndCount) {
 }
 
 TEST(Series, BadCellsAreErrorsNotDroppedColumns) {
-  const fs::path dir = temp_dir("bad");
+  const fs::path dir = temp_dir("series_bad");
   const std::string path = (dir / "st.csv").string();
   std::ofstream(path) << "a,b\n1,2\n3,x7\n5,6\n";
   SeriesOptions o;
@@ -161,7 +148,7 @@ TEST(Series, BadCellsAreErrorsNotDroppedColumns) {
 }
 
 TEST(Series, AllNaColumnIsAnError) {
-  const fs::path dir = temp_dir("allna");
+  const fs::path dir = temp_dir("series_allna");
   const std::string path = (dir / "st.csv").string();
   std::ofstream(path) << station_csv(0, 10, {});
   SeriesOptions o;
@@ -175,7 +162,7 @@ TEST(Series, AllNaColumnIsAnError) {
 }
 
 TEST(Series, CompressedFilesAreReadByContent) {
-  const fs::path dir = temp_dir("compressed");
+  const fs::path dir = temp_dir("series_compressed");
   const std::string text = station_csv(0, 6, {});
   write_gzip(dir / "a.csv.gz", text);
   write_gzip(dir / "gzip_named_plain.csv", text);
@@ -193,7 +180,7 @@ TEST(Series, CompressedFilesAreReadByContent) {
 }
 
 TEST(Series, GlobsExpandSortedAndAMissMatchIsAnError) {
-  const fs::path dir = temp_dir("glob");
+  const fs::path dir = temp_dir("series_glob");
   for (const char* f : {"s2.csv", "s10.csv", "s1.csv", "other.txt"}) std::ofstream(dir / f) << "a\n1\n";
   EXPECT_EQ(expand_paths({(dir / "s*.csv").string()}),
             (std::vector<std::string>{(dir / "s1.csv").string(), (dir / "s10.csv").string(), (dir / "s2.csv").string()}));
@@ -206,7 +193,7 @@ TEST(Series, GlobsExpandSortedAndAMissMatchIsAnError) {
 // Two gzip'd stations with gaps: every window the generator can produce reads consecutive hours of one file,
 // and its target too.
 TEST(Series, NoWindowOrTargetSpansAGapOrAFileBoundary) {
-  const fs::path dir = temp_dir("windows");
+  const fs::path dir = temp_dir("series_windows");
   write_gzip(dir / "station_0.csv.gz", station_csv(0, 120, {10, 11, 50, 51, 52, 53, 54, 55, 56, 57, 58, 100}));
   write_gzip(dir / "station_1.csv.gz", station_csv(1, 90, {40, 41, 42, 43, 44, 45, 46, 47}));
   SeriesOptions o;
@@ -249,7 +236,7 @@ TEST(Series, NoWindowOrTargetSpansAGapOrAFileBoundary) {
 }
 
 TEST(Series, TextColumnsOneHotOrCategoryIds) {
-  const fs::path dir = temp_dir("text");
+  const fs::path dir = temp_dir("series_text");
   const std::string a = (dir / "a.csv").string(), b = (dir / "b.csv").string();
   std::ofstream(a) << "t,wd\n1,NW\n2,SE\n3,NA\n4,cv\n";
   std::ofstream(b) << "t,wd\n5,NE\n6,NW\n";
@@ -285,7 +272,7 @@ TEST(Series, TextColumnsOneHotOrCategoryIds) {
 }
 
 TEST(Series, TimeFeaturesFromADateColumnOrFromParts) {
-  const fs::path dir = temp_dir("time");
+  const fs::path dir = temp_dir("series_time");
   const std::string iso = (dir / "iso.csv").string(), jena = (dir / "jena.csv").string(), parts = (dir / "parts.csv").string();
   std::ofstream(iso) << "when,x\n2010-01-01 00:00,1\n2010-01-01T06:00:00,2\n2012-12-31 18:00,3\n2010-07-02,4\n";
   std::ofstream(jena) << "Date Time,x\n01.01.2010 00:00:00,1\n01.01.2010 06:00:00,2\n31.12.2012 18:00:00,3\n02.07.2010 00:00:00,4\n";

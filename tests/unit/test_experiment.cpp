@@ -14,18 +14,14 @@
 
 #include "seqnet/experiment.h"
 #include "seqnet/seqnet.h"
+#include "fixtures.h"
 
 using namespace seqnet;
 namespace fs = std::filesystem;
+using seqnet::testing::error_of;
+using seqnet::testing::temp_dir;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / fmt::format("seqnet_exp_{}_{}", name, ::getpid());
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 Json tiny_series_spec() {
   return Json::parse(R"({
@@ -93,7 +89,7 @@ TEST(Experiment, OverridesSetNestedValues) {
 }
 
 TEST(Experiment, SeriesRunWritesTheRunFolder) {
-  fs::path dir = temp_dir("series");
+  fs::path dir = temp_dir("exp_series");
   ExperimentOptions o;
   o.verbose = 0;
   o.out_dir = dir.string();
@@ -140,7 +136,7 @@ TEST(Experiment, SameSeedSameRun) {
 }
 
 TEST(Experiment, CallbacksFromTheFile) {
-  fs::path dir = temp_dir("callbacks");
+  fs::path dir = temp_dir("exp_callbacks");
   Json spec = tiny_series_spec();
   spec["fit"]["epochs"] = 6;
   // No epoch improves val_loss by 1e9: EarlyStopping(patience 1) stops after the third epoch.
@@ -182,7 +178,7 @@ TEST(Experiment, UnknownKeysAndKindsFail) {
 }
 
 TEST(Experiment, JenaCsvBaselineIsExact) {
-  fs::path dir = temp_dir("jena");
+  fs::path dir = temp_dir("exp_jena");
   const double slope = 0.01;
   std::string csv = write_jena_csv(dir, 400, slope);
   Json spec = {{"name", "jena_baseline"}, {"kind", "baseline"}, {"dataset", jena_dataset(csv)}};
@@ -204,7 +200,7 @@ TEST(Experiment, JenaCsvBaselineIsExact) {
 }
 
 TEST(Experiment, JenaCsvTrainsWithTheGenerator) {
-  fs::path dir = temp_dir("jena_train");
+  fs::path dir = temp_dir("exp_jena_train");
   std::string csv = write_jena_csv(dir, 400, 0.01);
   Json spec = Json::parse(R"({
     "name": "jena_dense", "seed": 3,
@@ -238,7 +234,7 @@ TEST(Experiment, BaselineNeedsAForecastingDataSet) {
 }
 
 TEST(Experiment, ReportTableWithReferences) {
-  fs::path dir = temp_dir("report");
+  fs::path dir = temp_dir("exp_report");
   std::ofstream(dir / "refs.md") << "# Experiments\n\n## Reference results\n\n"
                                     "| experiment | source | metric | value | note |\n|---|---|---|---|---|\n"
                                     "| `weather_gru` | DLwP 6.39 | val MAE | 0.265 | Jena |\n"
@@ -281,20 +277,11 @@ Json stations_spec(const fs::path& dir) {
   return spec;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace
 
 // The issue's case: two gzip'd station files with gaps in TEMP and an NA-riddled column nobody asked for.
 TEST(Experiment, CsvStationsWithGapsSayWhatWasDone) {
-  fs::path dir = temp_dir("stations");
+  fs::path dir = temp_dir("exp_stations");
   write_station(dir / "station_a.csv.gz", 400, {30, 31, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209});
   write_station(dir / "station_b.csv.gz", 300, {100});
   Json spec = stations_spec(dir);
@@ -328,7 +315,7 @@ TEST(Experiment, CsvStationsWithGapsSayWhatWasDone) {
 }
 
 TEST(Experiment, DatasetErrorsNameTheKey) {
-  fs::path dir = temp_dir("keys");
+  fs::path dir = temp_dir("exp_keys");
   write_station(dir / "station_a.csv.gz", 200, {});
   ExperimentOptions o;
   o.verbose = 0;
@@ -355,7 +342,7 @@ TEST(Experiment, DatasetErrorsNameTheKey) {
 // dataset.normalization = "model" (the default): the statistics of the training rows live in a Normalization
 // layer at the model's input; evaluating on another file uses them and fits nothing.
 TEST(Experiment, ForecasterNormalizesItsRawInputsAndEvaluateNeverRefits) {
-  fs::path dir = temp_dir("norm_model");
+  fs::path dir = temp_dir("exp_norm_model");
   write_station(dir / "station_a.csv.gz", 300, {});
   Json spec = stations_spec(dir);
   spec["kind"] = "train";
