@@ -64,7 +64,9 @@ std::string read_decompressed(const std::string& path) {
   };
   if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) throw fail("cannot open");
   archive_entry* entry = nullptr;
-  if (archive_read_next_header(a.get(), &entry) != ARCHIVE_OK) throw fail("not a readable compressed file");
+  const int header = archive_read_next_header(a.get(), &entry);
+  if (header == ARCHIVE_EOF) return "";  // an empty stream
+  if (header != ARCHIVE_OK && header != ARCHIVE_WARN) throw fail("not a readable compressed file");
   std::string out;
   char buf[1 << 16];
   while (true) {

@@ -211,8 +211,12 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
     return it != o.missing_columns.end() ? it->second : o.missing;
   };
   auto listed = [&](const std::string& c) { return std::find(o.columns.begin(), o.columns.end(), c) != o.columns.end(); };
+  auto time_part = [&](const std::string& c) {
+    return o.time && !c.empty() &&
+           (c == o.time->column || c == o.time->year || c == o.time->month || c == o.time->day || c == o.time->hour);
+  };
   for (const auto& [c, m] : o.missing_columns)
-    if (!listed(c) && !(o.time && c == o.time->column))
+    if (!listed(c) && !time_part(c))
       throw Error("read_series: a missing-value policy is given for column \"" + c + "\", which is not read");
   for (const auto& [c, t] : o.text_columns) {
     if (!listed(c)) throw Error("read_series: text column \"" + c + "\" is not one of the columns read");
@@ -315,7 +319,9 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
           v[size_t(r * width + f.first)] = x;
           if (std::isnan(x) && missing++ == 0) first = r;
         }
-        if (missing == rows)
+        // A column with no value at all is a wrong column name or an empty sensor: an error, unless the policy
+        // says what to put there.
+        if (missing == rows && m.policy != GapPolicy::fill)
           throw Error(fmt::format("{}: column \"{}\" has no value (all {} rows missing)", path, name, rows));
         if (missing > 0 && m.policy == GapPolicy::fail) fail_missing(name, first, missing);
         s.gaps[k].missing += missing;
@@ -359,7 +365,10 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
     }
     if (o.time) {
       const TimeFeatures& tf = *o.time;
-      const GapPolicy p = policy_of(tf.column.empty() ? tf.year : tf.column).policy;
+      // A missing date or time drops its row when any column it is read from has the drop policy.
+      GapPolicy p = GapPolicy::fail;
+      for (const std::string& part : time_parts)
+        if (policy_of(part).policy == GapPolicy::drop) p = GapPolicy::drop;
       for (int64_t r = 0; r < rows; ++r) {
         Moment m;
         std::string shown;
@@ -376,7 +385,8 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
             shown += (i ? "/" : "") + fmt::format("{}", parts[i]);
           }
           ok = !missing && parts[0] == std::floor(parts[0]) && parts[1] == std::floor(parts[1]) &&
-               parts[2] == std::floor(parts[2]) && std::fabs(parts[0]) < 1e6;
+               parts[2] == std::floor(parts[2]) && std::fabs(parts[0]) < 1e6 && std::fabs(parts[1]) < 100 &&
+               std::fabs(parts[2]) < 100;
           if (ok) {
             m = {int64_t(parts[0]), int64_t(parts[1]), int64_t(parts[2]), parts[3]};
             ok = valid(m);

@@ -118,7 +118,13 @@ void TimeseriesGenerator::restore_state(const std::string& state) {
   if (!hex_to_bytes(state, bytes, sizeof(bytes)))
     throw Error(fmt::format("TimeseriesGenerator: a saved state must be {} hexadecimal digits", 2 * sizeof(bytes)));
   std::memcpy(static_cast<void*>(&rng_), bytes, sizeof(rng_));
-  std::memcpy(&next_, bytes + sizeof(rng_), sizeof(next_));
+  int64_t next = 0;
+  std::memcpy(&next, bytes + sizeof(rng_), sizeof(next));
+  if (next < 0 || next > anchors_)
+    throw Error(fmt::format("TimeseriesGenerator: the saved state's next anchor {} is not one of the {} anchors "
+                            "(a state of another data set or another seqnet)",
+                            next, anchors_));
+  next_ = next;
 }
 
 }  // namespace seqnet::data

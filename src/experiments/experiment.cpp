@@ -53,6 +53,7 @@ struct PreparedData {
   // rows, for the Normalization layer at the model's input; the generators then give raw windows (and
   // normalized targets), so the saved model predicts from raw values.
   std::optional<std::pair<std::vector<float>, std::vector<float>>> input_statistics;  // mean, variance
+  bool windows_normalized = false;  // "data": the generators give normalized windows
   // The model's input features and the categories of text columns: preprocessing.json in the run folder.
   Json preprocessing;
   bool has_validation() const { return val_gen != nullptr || !x_val.empty(); }
@@ -423,9 +424,13 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   if (d.contains("na_policy")) so.missing = missing_values_at(d["na_policy"], "dataset.na_policy");
   if (d.contains("na_columns")) {
     if (!d["na_columns"].is_object()) wrong_type("dataset.na_columns", "{column: policy}", d["na_columns"]);
+    std::set<std::string> time_columns;
+    if (d.contains("time_features") && d["time_features"].is_object())
+      for (const auto& [k, v] : d["time_features"].items())
+        if (v.is_string()) time_columns.insert(v.get<std::string>());
     for (const auto& [c, v] : d["na_columns"].items()) {
-      if (std::find(so.columns.begin(), so.columns.end(), c) == so.columns.end())
-        throw Error("dataset.na_columns: '" + c + "' is not one of dataset.columns");
+      if (std::find(so.columns.begin(), so.columns.end(), c) == so.columns.end() && !time_columns.count(c))
+        throw Error("dataset.na_columns: '" + c + "' is not one of dataset.columns or the time_features columns");
       so.missing_columns[c] = missing_values_at(v, "dataset.na_columns." + c);
     }
   }
@@ -553,6 +558,7 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   }
 
   PreparedData p;
+  p.windows_normalized = !in_model;
   if (in_model) {
     std::vector<float> mean, variance;
     for (int64_t c = 0; c < width; ++c) {
@@ -636,8 +642,8 @@ void add_input_normalization(Json& model, const std::pair<std::vector<float>, st
   if (first < layers.size() && layers[first].value("class_name", std::string()) == "Normalization") {
     Json& c = layers[first]["config"];
     if (c.contains("mean") && !c["mean"].is_null())
-      throw Error("the model's Normalization layer has a mean and variance of its own: set dataset.normalization = "
-                  "\"data\" to keep them, or remove them to have them fitted on the training rows");
+      throw Error("the model's Normalization layer has a mean and variance of its own: remove them to have them "
+                  "fitted on the training rows (dataset.normalization = \"model\")");
     c["mean"] = stats.first;
     c["variance"] = stats.second;
     return;
@@ -678,7 +684,18 @@ std::unique_ptr<Model> build_model(const Json& spec, const std::string& base_dir
   } else {
     throw Error("the experiment has neither 'model' (a Keras config) nor 'model_path'");
   }
-  if (data.input_statistics) add_input_normalization(model, *data.input_statistics);
+  if (data.input_statistics) {
+    add_input_normalization(model, *data.input_statistics);
+  } else if (data.windows_normalized && model.contains("config") && model["config"].contains("layers")) {
+    for (const Json& l : model["config"]["layers"]) {
+      const std::string cls = l.value("class_name", std::string());
+      if (cls == "InputLayer") continue;
+      if (cls == "Normalization")
+        throw Error("dataset.normalization = \"data\" normalizes the windows beforehand, and the model's first layer, a "
+                    "Normalization, would normalize them again: use dataset.normalization = \"model\"");
+      break;
+    }
+  }
   try {
     return model_from_json(model.dump());
   } catch (const Error& e) {
@@ -1340,8 +1357,11 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
     uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
     // A model that normalizes its inputs brings its statistics; one that does not was trained on windows
     // normalized beforehand, with statistics of the experiment's training rows, which are fitted again.
-    std::optional<data::ColumnNormalizer> stats = model_input_statistics(model);
-    if (!stats && spec.contains("dataset") && spec["dataset"].is_object() && spec["dataset"].contains("columns")) {
+    const bool forecasting = spec.contains("dataset") && spec["dataset"].is_object() && spec["dataset"].contains("columns");
+    const bool data_mode = forecasting && spec["dataset"].value("normalization", std::string("model")) == "data";
+    std::optional<data::ColumnNormalizer> stats;
+    if (forecasting && !data_mode && model.built()) stats = model_input_statistics(model);
+    if (!stats && forecasting && !data_mode) {
       spec["dataset"]["normalization"] = "data";
       warn("the model has no Normalization layer at its input: its inputs are normalized with statistics fitted on "
            "the experiment's training rows (dataset.normalization = \"data\")");

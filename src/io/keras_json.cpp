@@ -39,6 +39,12 @@ void reject_if_set(const Json& c, const char* key, const char* why) {
                             it->dump(), why));
 }
 
+namespace {
+// Whether the model being read keeps a fixed batch size from its configs: only a stateful model needs one
+// (every other model runs on any batch size, as in Keras, even when its file names one).
+thread_local bool t_keep_batch_size = false;
+}  // namespace
+
 void apply_common(Layer& layer, const Json& c) {
   if (c.contains("name") && c["name"].is_string()) layer.set_name(c["name"].get<std::string>());
   layer.set_trainable(c.value("trainable", true));
@@ -49,7 +55,7 @@ void apply_common(Layer& layer, const Json& c) {
     Shape s = shape_from_json(c[batch_key]);
     if (s.empty()) throw Error(fmt::format("layer '{}': {} has no batch axis", layer.name(), batch_key));
     layer.set_declared_input_shape(Shape(s.begin() + 1, s.end()));
-    if (s[0] >= 0) layer.set_declared_batch_size(s[0]);  // kept: a stateful model needs it
+    if (s[0] >= 0 && t_keep_batch_size) layer.set_declared_batch_size(s[0]);  // a stateful model needs it
   } else if (c.contains("input_shape") && !c["input_shape"].is_null()) {
     layer.set_declared_input_shape(shape_from_json(c["input_shape"]));
   }
@@ -215,7 +221,7 @@ Json keras_tensor(const Shape& shape, const std::string& from_layer) {
 }
 
 std::optional<int64_t> batch_size_of(const Shape& batch_shape) {
-  if (batch_shape.empty() || batch_shape[0] < 0) return std::nullopt;
+  if (!config::t_keep_batch_size || batch_shape.empty() || batch_shape[0] < 0) return std::nullopt;
   return batch_shape[0];
 }
 
@@ -365,6 +371,18 @@ std::string Model::to_json(int indent) const {
 }
 
 namespace {
+bool holds_true(const Json& j, const char* key) {
+  if (j.is_object()) {
+    if (j.contains(key) && j[key] == true) return true;
+    for (const auto& [k, v] : j.items())
+      if (holds_true(v, key)) return true;
+  } else if (j.is_array()) {
+    for (const Json& e : j)
+      if (holds_true(e, key)) return true;
+  }
+  return false;
+}
+
 bool holds_key(const Json& j, const char* key) {
   if (j.is_object()) {
     if (j.contains(key)) return true;
@@ -379,14 +397,15 @@ bool holds_key(const Json& j, const char* key) {
 
 // Keras 1/2 wrote "keras_version": "2.x" beside a to_json() config (and load_model gives a legacy .h5 file's
 // version to its model_config). Without a version, a config is Keras 2's only if it has no "module" key (every
-// Keras 3 config has them) and declares its input the Keras 2 way (batch_input_shape): a hand-written config
-// such as an experiment file's, with batch_shape, means Keras 3's functions.
+// Keras 3 config has them) and declares its input the Keras 2 way (batch_input_shape, input_shape, input_dim):
+// a hand-written config such as an experiment file's, with an InputLayer's batch_shape, means Keras 3's.
 bool written_by_keras2(const Json& root) {
   if (root.contains("keras_version") && root["keras_version"].is_string()) {
     const std::string v = root["keras_version"].get<std::string>();
     return v.rfind("1.", 0) == 0 || v.rfind("2.", 0) == 0;
   }
-  return !root.contains("module") && holds_key(root, "batch_input_shape");
+  return !root.contains("module") &&
+         (holds_key(root, "batch_input_shape") || holds_key(root, "input_shape") || holds_key(root, "input_dim"));
 }
 // Keras 2's hard_sigmoid is 0.2x + 0.5 (Keras 3's is x/6 + 0.5): every "activation" or
 // "recurrent_activation" naming it, nested layers included, becomes "hard_sigmoid_keras2".
@@ -421,6 +440,10 @@ std::unique_ptr<Model> model_from_json(const std::string& text) {
     std::string cls = root.value("class_name", std::string());
     if (!root.contains("config")) throw Error("the model config has no 'config' entry");
     if (written_by_keras2(root)) use_keras2_hard_sigmoid(root["config"]);
+    struct KeepBatch {
+      explicit KeepBatch(bool on) { config::t_keep_batch_size = on; }
+      ~KeepBatch() { config::t_keep_batch_size = false; }
+    } keep_batch(holds_true(root["config"], "stateful"));
     const Json& cfg = root["config"];
     if (cls == "Sequential") return sequential_from(cfg);
     if (cls == "Functional" || cls == "Model") return functional_from(cfg);

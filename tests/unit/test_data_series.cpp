@@ -157,6 +157,9 @@ TEST(Series, AllNaColumnIsAnError) {
   // Row 0 has a value: fill the rest. Then a file where pm is NA throughout.
   EXPECT_EQ(read_series({path}, o).gaps[1].filled, 9);
   std::ofstream(path) << "row,pm\n0,NA\n1,NA\n";
+  // fill says what to put even there (a station without that sensor); any other policy has nothing to work from.
+  EXPECT_EQ(read_series({path}, o).gaps[1].filled, 2);
+  o.missing = {GapPolicy::interpolate};
   EXPECT_EQ(error_of([&] { read_series({path}, o); }), path + ": column \"pm\" has no value (all 2 rows missing)");
   fs::remove_all(dir);
 }
@@ -308,5 +311,13 @@ TEST(Series, TimeFeaturesFromADateColumnOrFromParts) {
   std::ofstream(iso) << "when,x\n2010-01-01 00:00,1\nNA,2\n2010-01-01 02:00,3\n";
   o.missing_columns["when"] = {GapPolicy::drop};
   EXPECT_EQ(read_series({iso}, o).dropped_rows, 1);
+  // From parts: a drop policy on any of them drops a row with a part missing; numbers beyond a calendar fail.
+  std::ofstream(parts) << "year,month,day,hour,x\n2010,1,1,0,1\n2010,NA,1,1,2\n2010,1e30,1,2,3\n";
+  o.missing_columns.clear();
+  o.missing_columns["month"] = {GapPolicy::drop};
+  o.time = TimeFeatures{"", "year", "month", "day", "hour"};
+  EXPECT_NE(error_of([&] { read_series({parts}, o); }).find("line 4, column \"year/month/day/hour\""), std::string::npos);
+  std::ofstream(parts) << "year,month,day,hour,x\n2010,1,1,0,1\n2010,NA,1,1,2\n2010,1,1,2,3\n";
+  EXPECT_EQ(read_series({parts}, o).dropped_rows, 1);
   fs::remove_all(dir);
 }

@@ -195,3 +195,15 @@ TEST(ColumnNormalizer, FitOnTrainingRowsOnlyLikeNumpy) {
   EXPECT_THROW(ColumnNormalizer::from_json("{\"mean\": [1]}"), Error);
   EXPECT_THROW(n.transform(Tensor({2, 3})), Error);
 }
+
+TEST(TimeseriesGenerator, AStateOfAnotherGeneratorIsRefused) {
+  GeneratorOptions o;
+  o.lookback = 4;
+  o.delay = 1;
+  o.batch_size = 3;
+  o.target_column = 1;
+  TimeseriesGenerator big(two_column_series(200), o), small(two_column_series(24), o);
+  for (int i = 0; i < 20; ++i) big.next_batch();  // its next anchor is far beyond the small one's 18
+  EXPECT_THROW(small.restore_state(big.save_state()), Error);
+  small.restore_state(small.save_state());
+}

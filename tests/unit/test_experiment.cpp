@@ -334,7 +334,7 @@ TEST(Experiment, DatasetErrorsNameTheKey) {
   EXPECT_EQ(with("columns", Json::array({"TEMP", "DEWP"})), (dir / "station_a.csv.gz").string() + ": no column \"DEWP\" in the header");
   EXPECT_EQ(with("na_policy", "zero"), "unknown missing-value policy 'zero' (known: fail, drop, interpolate, ffill, fill)");
   EXPECT_EQ(with("na_policy", "fill"), "dataset.na_policy: the fill policy needs a value: {\"policy\": \"fill\", \"value\": 0}");
-  EXPECT_EQ(with("na_columns", Json{{"pm", "drop"}}), "dataset.na_columns: 'pm' is not one of dataset.columns");
+  EXPECT_EQ(with("na_columns", Json{{"pm", "drop"}}), "dataset.na_columns: 'pm' is not one of dataset.columns or the time_features columns");
   EXPECT_EQ(with("train_rows", Json::array({0, 900})), "dataset.train_rows = [0, 900) is not within the 200 rows of each file");
   fs::remove_all(dir);
 }
@@ -380,5 +380,11 @@ TEST(Experiment, ForecasterNormalizesItsRawInputsAndEvaluateNeverRefits) {
   auto t = evaluate_on_experiment(*model, other, o);
   EXPECT_NEAR(*t.target_std, std::sqrt(double(norm->variance()[0])), 1e-5);
   EXPECT_GT(t.baseline_test.at("mae"), 0.0);
+  // "data" normalizes the windows beforehand: a Normalization layer first would normalize them twice.
+  Json twice = spec;
+  twice["dataset"]["normalization"] = "data";
+  twice["model"]["config"]["layers"].insert(twice["model"]["config"]["layers"].begin() + 1,
+                                            Json::parse(R"({"class_name": "Normalization", "config": {"name": "n"}})"));
+  EXPECT_NE(error_of([&] { run_experiment(twice, "", o); }).find("would normalize them again"), std::string::npos);
   fs::remove_all(dir);
 }

@@ -118,7 +118,7 @@ TEST(Readers, RefuseEveryBadRecordNamingWhere) {
        [](const fs::path& d) {
          data::SeriesOptions o;
          o.columns = {"a"};
-         o.missing.policy = data::GapPolicy::fill;
+         o.missing.policy = data::GapPolicy::interpolate;
          data::read_series({write(d / "j.csv", "a\nNA\nNA\n")}, o);
        },
        "j.csv: column \"a\" has no value"},

@@ -506,3 +506,11 @@ TEST(KerasConfigs, StatefulModelsKeepTheirBatchSize) {
     EXPECT_EQ(Json::parse(back->to_json())["config"]["layers"][0]["config"]["batch_shape"], Json::parse("[4, 10, 2]"));
   }
 }
+
+// Only a stateful model keeps a file's fixed batch size: any other runs on every batch size, as in Keras.
+TEST(KerasConfigs, AFixedBatchSizeBindsOnlyStatefulModels) {
+  auto m = model_from_json(R"({"module": "keras", "class_name": "Sequential", "config": {"name": "s", "layers": [
+      {"class_name": "InputLayer", "config": {"batch_shape": [32, 10, 2], "dtype": "float32", "name": "x"}},
+      {"class_name": "LSTM", "config": {"name": "lstm", "units": 3}}]}})");
+  EXPECT_EQ(m->predict(Tensor({5, 10, 2})).shape(), (Shape{5, 3}));
+}
