@@ -367,8 +367,11 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
       const TimeFeatures& tf = *o.time;
       // A missing date or time drops its row when any column it is read from has the drop policy.
       GapPolicy p = GapPolicy::fail;
-      for (const std::string& part : time_parts)
+      std::vector<int64_t> part_index;  // numeric parts: their columns in the file's table
+      for (const std::string& part : time_parts) {
         if (policy_of(part).policy == GapPolicy::drop) p = GapPolicy::drop;
+        if (tf.column.empty()) part_index.push_back(t.column_index(part));
+      }
       for (int64_t r = 0; r < rows; ++r) {
         Moment m;
         std::string shown;
@@ -380,7 +383,7 @@ Series read_series(const std::vector<std::string>& paths, const SeriesOptions& o
         } else {
           double parts[4] = {0, 0, 0, 0};
           for (size_t i = 0; i < time_parts.size(); ++i) {
-            parts[i] = t.values.data()[r * int64_t(t.columns.size()) + t.column_index(time_parts[i])];
+            parts[i] = t.values.data()[r * int64_t(t.columns.size()) + part_index[i]];
             missing = missing || std::isnan(parts[i]);
             shown += (i ? "/" : "") + fmt::format("{}", parts[i]);
           }

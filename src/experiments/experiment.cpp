@@ -86,13 +86,13 @@ void check_keys(const Json& obj, const std::string& where, const std::set<std::s
 
 // A value of an experiment key, of the type the key needs: the error names the key ("dataset.path: expected a
 // string or a list of strings, got 3"), which the JSON library's own message does not.
-std::string json_kind(const Json& v) {
+std::string short_dump(const Json& v) {
   std::string text = v.dump();
   if (text.size() > 60) text = text.substr(0, 57) + "...";
   return text;
 }
 [[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
-  throw Error(fmt::format("{}: expected {}, got {}", key, expected, json_kind(v)));
+  throw Error(fmt::format("{}: expected {}, got {}", key, expected, short_dump(v)));
 }
 int64_t int_at(const Json& obj, const std::string& where, const char* key, std::optional<int64_t> fallback = {}) {
   if (!obj.contains(key)) {
@@ -180,16 +180,6 @@ PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
 // ---- The user's own arrays: dataset "numpy" ----
 // Each split: "data.npz" (its arrays x and y), {"path": "data.npz", "x": "x_train", "y": "y_train"} (named
 // arrays of an archive), or {"x": "x.npy", "y": "y.npy"} (one file each).
-Tensor finite_checked(Tensor t, const std::string& name) {
-  if (t.is_float()) {
-    const int64_t per_sample = t.rank() == 0 || t.dim(0) == 0 ? 1 : t.size() / t.dim(0);
-    for (int64_t i = 0; i < t.size(); ++i)
-      if (!std::isfinite(t[i]))
-        throw Error(fmt::format("{}: value {} at flat index {} (sample {}) is not finite", name, t[i], i, i / per_sample));
-  }
-  return t;
-}
-
 Tensor array_from_npz(const data::NpzArchive& archive, const std::string& path, const std::string& key) {
   auto it = archive.find(key);
   if (it == archive.end()) {
@@ -197,7 +187,7 @@ Tensor array_from_npz(const data::NpzArchive& archive, const std::string& path, 
     for (const auto& [k, v] : archive) keys += (keys.empty() ? "" : ", ") + k;
     throw Error(fmt::format("{}: no array '{}' (arrays: {})", path, key, keys.empty() ? "none" : keys));
   }
-  return finite_checked(it->second.to_tensor(), path + ":" + key);
+  return data::checked_finite(it->second.to_tensor(), path + ":" + key);
 }
 
 std::pair<Tensor, Tensor> load_xy(const Json& v, const std::string& key) {
@@ -219,8 +209,8 @@ std::pair<Tensor, Tensor> load_xy(const Json& v, const std::string& key) {
   } else if (v.is_object()) {
     check_keys(v, key, {"x", "y"});
     const std::string xp = string_at(v, key, "x"), yp = string_at(v, key, "y");
-    x = finite_checked(data::read_npy(xp).to_tensor(), xp);
-    y = finite_checked(data::read_npy(yp).to_tensor(), yp);
+    x = data::checked_finite(data::read_npy(xp).to_tensor(), xp);
+    y = data::checked_finite(data::read_npy(yp).to_tensor(), yp);
     where = xp + " and " + yp;
   } else {
     wrong_type(key, "an .npz path, {\"path\", \"x\", \"y\"} or {\"x\": .npy, \"y\": .npy}", v);
@@ -482,7 +472,6 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   }
   if (so.text_columns.count(target)) throw Error("dataset.target: the target cannot be a text column");
   const data::Series series = data::read_series(paths, so);
-  const int64_t rows = series.rows();
   target_col = std::find(series.columns.begin(), series.columns.end(), target) - series.columns.begin();
 
   data::GeneratorOptions g;
@@ -608,7 +597,6 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
                               unused, series.columns.size(), g.lookback, g.step, g.delay, target);
   p.preprocessing = {{"features", series.columns}};
   if (!series.categories.empty()) p.preprocessing["categories"] = series.categories;
-  (void)rows;
   return p;
 }
 

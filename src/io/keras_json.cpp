@@ -371,27 +371,13 @@ std::string Model::to_json(int indent) const {
 }
 
 namespace {
-bool holds_true(const Json& j, const char* key) {
-  if (j.is_object()) {
-    if (j.contains(key) && j[key] == true) return true;
-    for (const auto& [k, v] : j.items())
-      if (holds_true(v, key)) return true;
-  } else if (j.is_array()) {
+// Whether `key` is set anywhere in the config, nested layers included (to `value`, when one is given).
+const Json kTrue = true;
+bool holds_key(const Json& j, const char* key, const Json* value = nullptr) {
+  if (j.is_object() && j.contains(key) && (!value || j[key] == *value)) return true;
+  if (j.is_object() || j.is_array())
     for (const Json& e : j)
-      if (holds_true(e, key)) return true;
-  }
-  return false;
-}
-
-bool holds_key(const Json& j, const char* key) {
-  if (j.is_object()) {
-    if (j.contains(key)) return true;
-    for (const auto& [k, v] : j.items())
-      if (holds_key(v, key)) return true;
-  } else if (j.is_array()) {
-    for (const Json& e : j)
-      if (holds_key(e, key)) return true;
-  }
+      if (holds_key(e, key, value)) return true;
   return false;
 }
 
@@ -443,7 +429,7 @@ std::unique_ptr<Model> model_from_json(const std::string& text) {
     struct KeepBatch {
       explicit KeepBatch(bool on) { config::t_keep_batch_size = on; }
       ~KeepBatch() { config::t_keep_batch_size = false; }
-    } keep_batch(holds_true(root["config"], "stateful"));
+    } keep_batch(holds_key(root["config"], "stateful", &kTrue));
     const Json& cfg = root["config"];
     if (cls == "Sequential") return sequential_from(cfg);
     if (cls == "Functional" || cls == "Model") return functional_from(cfg);

@@ -3,6 +3,8 @@
 // padded with spaces and a newline to a multiple of 64 bytes, then the raw data.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <fmt/format.h>
 #include <fstream>
 #include <limits>
 
@@ -215,6 +217,15 @@ Tensor NpyArray::to_tensor() const {
 NpyArray NpyArray::from_tensor(const Tensor& t) {
   if (t.is_float()) return from_values(t.shape(), std::vector<float>(t.data(), t.data() + t.size()));
   return from_values(t.shape(), std::vector<int32_t>(t.idata(), t.idata() + t.size()));
+}
+
+Tensor checked_finite(Tensor t, const std::string& name) {
+  if (!t.is_float()) return t;
+  const int64_t per_sample = t.rank() == 0 || t.dim(0) == 0 ? 1 : t.size() / t.dim(0);
+  for (int64_t i = 0; i < t.size(); ++i)
+    if (!std::isfinite(t[i]))
+      throw Error(fmt::format("{}: value {} at flat index {} (sample {}) is not finite", name, t[i], i, i / per_sample));
+  return t;
 }
 
 }  // namespace seqnet::data

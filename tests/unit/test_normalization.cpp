@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "fixtures.h"
 #include "gradcheck.h"
 #include "io/hdf5_file.h"
 #include "seqnet/seqnet.h"
@@ -21,24 +22,11 @@ namespace fs = std::filesystem;
 namespace {
 
 const Json& fixture() {
-  static const Json j = [] {
-    std::ifstream in(std::string(SEQNET_FIXTURE_DIR) + "/model_files/normalization_predictions.json");
-    return Json::parse(in);
-  }();
+  static const Json j = load_fixture("model_files/normalization_predictions.json");
   return j;
 }
 
-Tensor tensor_of(const Json& values, const Json& shape) {
-  std::vector<float> flat;
-  std::function<void(const Json&)> walk = [&](const Json& v) {
-    if (v.is_array())
-      for (const Json& e : v) walk(e);
-    else
-      flat.push_back(v.get<float>());
-  };
-  walk(values);
-  return Tensor(shape.get<Shape>(), std::move(flat));
-}
+Tensor tensor_of(const Json& values, const Json& shape) { return tensor_from_json(values, shape.get<Shape>()); }
 
 std::string model_file(const std::string& name) { return std::string(SEQNET_FIXTURE_DIR) + "/model_files/" + name; }
 

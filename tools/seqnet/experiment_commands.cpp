@@ -159,12 +159,7 @@ int run_predict(const Args& a) {
   if (!device && ext != ".npy" && ext != ".npz" && ext != ".csv")
     throw seqnet::Error("predict: --output '" + a.output + "' must end in .npy, .npz (array \"y\") or .csv");
   auto model = load_any_model(a.model, /*compile=*/false);
-  seqnet::Tensor raw = read_input_batch(a);
-  if (raw.is_float())
-    for (int64_t i = 0; i < raw.size(); ++i)
-      if (!std::isfinite(raw[i]))
-        throw seqnet::Error(fmt::format("{}: value {} at flat index {} (sample {}) is not finite", a.input, raw[i], i,
-                                        raw.shape().empty() || raw.shape()[0] == 0 ? 0 : i / (raw.size() / raw.shape()[0])));
+  seqnet::Tensor raw = seqnet::data::checked_finite(read_input_batch(a), a.input);
   seqnet::Tensor x = to_model_input(raw, model->input_dtype());
   if (x.rank() == 0) throw seqnet::Error("predict: '" + a.input + "' holds a scalar, not a batch");
   seqnet::Tensor y = model->predict(x, a.batch_size);

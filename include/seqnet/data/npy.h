@@ -74,5 +74,8 @@ NpyArray read_npy(const std::string& path);
 std::vector<uint8_t> npy_bytes(const NpyArray& array);  // format version 1.0 (2.0 for huge headers)
 void write_npy(const std::string& path, const NpyArray& array);
 void write_npy(const std::string& path, const Tensor& tensor);
+// The tensor, when every value of a float32 one is finite; else an error naming `name`, the first NaN or infinity,
+// its flat index and its sample (row of axis 0). A NaN read as data poisons every later loss without saying where.
+Tensor checked_finite(Tensor tensor, const std::string& name);
 
 }  // namespace seqnet::data
