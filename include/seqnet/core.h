@@ -12,6 +12,7 @@
 #include "seqnet/layer.h"
 #include "seqnet/layers/conv.h"
 #include "seqnet/layers/core.h"
+#include "seqnet/layers/merge.h"
 #include "seqnet/layers/preprocessing.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/losses.h"

@@ -58,8 +58,8 @@ class Layer {
   // Building twice with the same shape is a no-op; with another shape it is an error naming the layer.
   Shape build(const Shape& input_shape, Rng& rng);
   bool built() const { return built_; }
-  const Shape& input_shape() const { return input_shape_; }
-  const Shape& output_shape() const { return output_shape_; }
+  const Shape& input_shape() const { return input_shapes_.at(0); }
+  const Shape& output_shape() const { return output_shapes_.at(0); }
 
   // Checks the input against the built shape, then runs forward().
   Tensor call(const Tensor& x, RunContext& ctx);
@@ -69,6 +69,25 @@ class Layer {
   // The mask this layer passes on, given the mask it received (Keras's compute_mask).
   // Default: pass it through unchanged (what Keras's supports_masking layers do).
   virtual std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const;
+
+  // ---- Several inputs or outputs: a call in a layer graph ----
+  // Merge layers take several tensors; a recurrent layer takes its initial states after its input and, with
+  // return_state, gives its final states after its output. A layer of one input and one output implements
+  // build_impl / forward / backward / compute_mask above and inherits these, which call them.
+  std::vector<Shape> build_multi(const std::vector<Shape>& input_shapes, Rng& rng);
+  const std::vector<Shape>& input_shapes() const { return input_shapes_; }
+  const std::vector<Shape>& output_shapes() const { return output_shapes_; }
+  // Checks the inputs against the built shapes, then runs forward_multi().
+  std::vector<Tensor> call_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx);
+  virtual std::vector<Tensor> forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx);
+  // One gradient per output (an empty tensor: nothing reached that output, read as zeros); returns one per
+  // input (an empty tensor: none, as backward()). Accumulates into the weights' gradients like backward().
+  virtual std::vector<Tensor> backward_multi(const std::vector<Tensor>& output_grads);
+  // One mask per output, from one (possibly null) mask per input.
+  virtual std::vector<std::optional<Tensor>> compute_masks(const std::vector<const Tensor*>& inputs,
+                                                           const std::vector<const Tensor*>& input_masks) const;
+  // Keras calls merge layers on a list (layer([a, b])): their config's inbound node has one list argument.
+  virtual bool takes_input_list() const { return false; }
 
   // The layer's weights, in Keras's order. A wrapper (Bidirectional, TimeDistributed) returns its inner
   // layers' Param objects themselves (see collect_params): one set of weights, shared, never copied.
@@ -90,7 +109,13 @@ class Layer {
  protected:
   // Checks the input shape, creates the weights and returns the output shape.
   virtual Shape build_impl(const Shape& input_shape, Rng& rng) = 0;
+  // The same for several inputs or outputs. Default: one input, build_impl.
+  virtual std::vector<Shape> build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng);
+  // Creates a weight. Inside a WeightSharing scope (a second call of a shared layer, made by the layer graph)
+  // it returns the next of the first call's weights instead, checked for name and shape: one set of weights,
+  // one gradient sum.
   Param& add_weight(std::string weight_name, Shape shape, const Initializer& init, Rng& rng, bool trainable = true);
+  Param& add_weight(std::string weight_name, Tensor initial_value, bool trainable = true);
   // Appends the weights that params(), count_params() and find_param() see. Default: the weights made
   // by add_weight. Wrappers override it to append their inner layers' params() (shared, not copied).
   // Must not modify the layer (the const params() calls it too).
@@ -104,13 +129,35 @@ class Layer {
   bool trainable_ = true;
   bool built_ = false;
   bool input_grad_wanted_ = true;
-  Shape input_shape_, output_shape_;
+  std::vector<Shape> input_shapes_, output_shapes_;
   std::optional<Shape> declared_input_shape_;
   std::optional<int64_t> declared_batch_size_;
-  std::vector<std::unique_ptr<Param>> params_;
+  std::vector<std::shared_ptr<Param>> params_;  // shared with the first call's layer in a WeightSharing scope
+  std::shared_ptr<Param> adopt_weight(const std::string& weight_name, const Shape& shape);
 };
 
 using LayerPtr = std::shared_ptr<Layer>;
+
+// A layer called more than once in a graph (a shared layer) runs each later call on a twin: a layer made
+// from its config whose weights are the original's Param objects. Each call thus keeps its own activations
+// for backward, and the gradients of all calls add up in the one set of weights. Layers built while a
+// WeightSharing is alive take their weights, in creation order, from `owner` (see Layer::add_weight).
+class WeightSharing {
+ public:
+  explicit WeightSharing(const LayerPtr& owner);
+  ~WeightSharing();
+  WeightSharing(const WeightSharing&) = delete;
+  WeightSharing& operator=(const WeightSharing&) = delete;
+  // Throws unless every weight of the owner was taken.
+  void check_complete(const Layer& twin) const;
+
+ private:
+  friend class Layer;
+  LayerPtr owner_;
+  std::vector<Param*> weights_;
+  size_t next_ = 0;
+  WeightSharing* outer_;
+};
 
 // Keras-style unique names: "dense", "dense_1", "dense_2", ... (one counter per base name, per process).
 std::string unique_layer_name(const std::string& base);

@@ -15,26 +15,38 @@
 
 namespace seqnet {
 
-// ---- functional API ----
+class LogitsLayer;
+class Batches;  // fit's batches (src/model/fit.cpp)
+
+// ---- functional API: a graph of layer calls ----
 struct GraphNode;
-// The symbolic result of Input() or of applying a layer to a symbolic tensor.
+// The symbolic result of Input() or of calling a layer on symbolic tensors: output `index` of a node.
 class SymbolicTensor {
  public:
   SymbolicTensor() = default;
-  explicit SymbolicTensor(std::shared_ptr<GraphNode> node) : node_(std::move(node)) {}
+  explicit SymbolicTensor(std::shared_ptr<GraphNode> node, int index = 0) : node_(std::move(node)), index_(index) {}
   const Shape& shape() const;
+  DType dtype() const;
   const std::shared_ptr<GraphNode>& node() const { return node_; }
+  int index() const { return index_; }
 
  private:
   std::shared_ptr<GraphNode> node_;
+  int index_ = 0;
 };
 
+// One call of a layer (Keras's Node), or an Input.
 struct GraphNode {
-  LayerPtr layer;                          // null for an Input node
-  std::shared_ptr<GraphNode> input;        // null for an Input node
-  Shape shape;                             // with the batch axis (-1 = None)
-  DType dtype = DType::float32;
-  std::string input_name;                  // the InputLayer's name, for Input nodes
+  LayerPtr layer;                      // null for an Input node
+  std::vector<SymbolicTensor> inputs;  // the call's first argument (one tensor, or a merge's list), then initial_state
+  size_t first_argument = 0;           // how many of `inputs` are the first argument
+  bool argument_is_list = false;       // the first argument was a list (merge layers)
+  std::vector<Shape> shapes;           // one per output, with the batch axis (-1 = None)
+  DType dtype = DType::float32;        // an Input's
+  std::string input_name;              // the InputLayer's name, for Input nodes
+  // A later call of a layer already called in the graph runs on a twin sharing its weights (WeightSharing);
+  // made when the call's shapes differ from the first call's, else by the model that runs it twice.
+  LayerPtr twin;
 };
 
 struct InputOptions {
@@ -46,7 +58,17 @@ struct InputOptions {
 SymbolicTensor Input(Shape shape, InputOptions options = {});
 // layer(x) in Keras: builds the layer for x's shape and returns the symbolic output.
 SymbolicTensor apply_layer(const LayerPtr& layer, const SymbolicTensor& x);
+// layer([a, b, ...]): a merge layer's call.
+SymbolicTensor apply_layer(const LayerPtr& layer, const std::vector<SymbolicTensor>& xs);
 inline SymbolicTensor operator|(const SymbolicTensor& x, const LayerPtr& layer) { return apply_layer(layer, x); }
+// Keras's call arguments beyond the input.
+struct CallOptions {
+  std::vector<SymbolicTensor> initial_state;  // recurrent layers: [h] or [h, c]
+};
+// The general call: every output (a recurrent layer's [output, h, c] with return_state).
+std::vector<SymbolicTensor> call_layer(const LayerPtr& layer, const SymbolicTensor& x, CallOptions options = {});
+std::vector<SymbolicTensor> call_layer(const LayerPtr& layer, const std::vector<SymbolicTensor>& xs,
+                                       CallOptions options = {});
 
 // Seeds the generator that initializes weights (keras.utils.set_random_seed).
 void set_random_seed(uint64_t seed);
@@ -80,8 +102,21 @@ class LossRef {
 
 struct CompileOptions {
   OptimizerRef optimizer = "rmsprop";  // Keras's default
-  LossRef loss;
-  std::vector<std::string> metrics;
+  LossRef loss;                        // one loss for every output
+  std::vector<std::string> metrics;    // a model of one output; with several, metrics_per_output
+  // Models of several outputs (in the order of the model's outputs): a loss each instead of `loss`, the weights
+  // of their sum (default 1 each), and the metrics of each. Logged as "<output>_loss", "<output>_<metric>".
+  std::vector<LossRef> losses;
+  std::vector<double> loss_weights;
+  std::vector<std::vector<std::string>> metrics_per_output;
+};
+
+// Inputs and targets of a model: one tensor per model input, one per output.
+struct Arrays {
+  std::vector<Tensor> x, y;
+  Arrays(Tensor x_, Tensor y_) : x{std::move(x_)}, y{std::move(y_)} {}
+  Arrays(std::vector<Tensor> x_, std::vector<Tensor> y_) : x(std::move(x_)), y(std::move(y_)) {}
+  Arrays(const std::pair<Tensor, Tensor>& xy) : x{xy.first}, y{xy.second} {}  // NOLINT: Keras's (x, y) tuple
 };
 
 // A source of batches, as the book's Python generators are used with fit(steps_per_epoch=...).
@@ -96,7 +131,7 @@ struct FitOptions {
   int epochs = 1;
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
   float validation_split = 0.0f;  // the last fraction of x and y, taken before shuffling (as Keras)
-  std::optional<std::pair<Tensor, Tensor>> validation_data;
+  std::optional<Arrays> validation_data;
   bool shuffle = true;
   int initial_epoch = 0;
   std::vector<CallbackPtr> callbacks;
@@ -125,38 +160,56 @@ struct ForwardOptions {
 class Model {
  public:
   Model(const SymbolicTensor& inputs, const SymbolicTensor& outputs, std::string name = "");
+  Model(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs, std::string name = "");
   virtual ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
 
   const std::string& name() const { return name_; }
   virtual std::string class_name() const { return "Functional"; }
-  bool built() const { return !nodes_.empty(); }
+  bool built() const { return !steps_.empty(); }
+  // Every layer once, in Keras's order (by depth from the inputs; see order_like_keras).
   std::vector<LayerPtr> layers() const;
   LayerPtr get_layer(const std::string& name) const;
-  const Shape& input_shape() const;
-  const Shape& output_shape() const;
-  DType input_dtype() const;
+  size_t num_inputs() const { return input_steps_.size(); }
+  size_t num_outputs() const { return outputs_.size(); }
+  const Shape& input_shape(size_t i = 0) const;
+  const Shape& output_shape(size_t i = 0) const;
+  DType input_dtype(size_t i = 0) const;
+  // Keras's model.input_names / output_names: the Input layers' names; the names of the layers giving the outputs.
+  std::vector<std::string> input_names() const;
+  std::vector<std::string> output_names() const;
 
   void compile(CompileOptions options);
-  bool compiled() const { return loss_ != nullptr; }
-  const LossPtr& loss() const { return loss_; }
+  bool compiled() const { return !losses_.empty(); }
+  const LossPtr& loss() const { return losses_.at(0); }
+  const std::vector<LossPtr>& losses() const { return losses_; }  // one per output
+  const std::vector<double>& loss_weights() const { return loss_weights_; }
+  size_t metric_output(size_t k) const { return metric_output_.at(k); }  // the output metrics()[k] reads
   const OptimizerPtr& optimizer() const { return optimizer_; }
   const std::vector<MetricPtr>& metrics() const { return metrics_; }
 
   History fit(const Tensor& x, const Tensor& y, FitOptions options = {});
+  History fit(const Arrays& data, FitOptions options = {});  // several inputs or outputs
   History fit(BatchSource& train, FitOptions options);
   Logs evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options = {});
+  Logs evaluate(const Arrays& data, EvaluateOptions options = {});
   // `steps` batches from a source (the book's validation and test generators).
   Logs evaluate(BatchSource& source, int64_t steps);
   Tensor predict(const Tensor& x, int64_t batch_size = 32);
+  std::vector<Tensor> predict(const std::vector<Tensor>& x, int64_t batch_size = 32);  // one per output
 
   // Lower level: one training step on a batch (forward, loss, backward, optimizer); returns the loss.
   double train_on_batch(const Tensor& x, const Tensor& y);
-  Tensor forward(const Tensor& x, ForwardOptions options = {});
-  // Backward from dLoss/dOutput; accumulates into every parameter's grad. Returns dLoss/dInput (empty when
-  // the forward was told input_grad = false, or when the input is integer ids).
+  double train_on_batch(const Arrays& batch);
+  Tensor forward(const Tensor& x, ForwardOptions options = {});  // a model of one input and one output
+  std::vector<Tensor> forward(const std::vector<Tensor>& x, ForwardOptions options = {});
+  // Backward from dLoss/dOutput (a model of one output); accumulates into every parameter's grad. Returns
+  // dLoss/dInput of the first input (empty when the forward was told input_grad = false, or for integer ids).
   Tensor backward(const Tensor& dy);
+  // One gradient per output (empty: none reaches it); returns one per input. Where a tensor feeds several
+  // layers, their gradients add up.
+  std::vector<Tensor> backward(const std::vector<Tensor>& dy);
   void zero_grads();
 
   std::vector<Param*> params();
@@ -194,38 +247,60 @@ class Model {
 
  protected:
   explicit Model(std::string name);
-  void set_graph(const SymbolicTensor& inputs, const SymbolicTensor& outputs);
+  void set_graph(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs);
   virtual bool is_sequential() const { return false; }
   friend std::string summary_table(const Model&, int);
 
-  struct Step {
-    LayerPtr layer;  // null for the input
-    int input = -1;  // index into steps_
-    Shape shape;
+  // One call of a layer in execution order (or a model input).
+  struct TensorRef {
+    int step = -1;
+    int index = 0;
+    bool operator==(const TensorRef&) const = default;
   };
+  struct Step {
+    LayerPtr layer;                 // null for an input
+    Layer* runner = nullptr;        // the layer, or for a later call of a shared layer its twin
+    std::vector<TensorRef> inputs;  // the call's tensors (first argument, then initial_state)
+    std::shared_ptr<GraphNode> node;
+    int call_index = 0;             // this call's number among the layer's calls in this model
+    int input_slot = -1;            // an input: which of the model's inputs
+  };
+  const Shape& shape_of(TensorRef t) const { return steps_[size_t(t.step)].node->shapes[size_t(t.index)]; }
   std::string name_;
-  std::vector<Step> nodes_;  // topological order; nodes_[0] is the input
-  std::string input_name_;
-  DType input_dtype_ = DType::float32;
+  std::vector<Step> steps_;           // topological order
+  std::vector<int> input_steps_;      // the model's inputs, in order
+  std::vector<TensorRef> outputs_;    // the model's outputs, in order
+  std::vector<LayerPtr> layer_order_; // every layer once, in Keras's model.layers order
+  std::vector<int> keras_steps_;      // inputs and layers' first calls in Keras's model.layers order
+  void order_like_keras();
 
  private:
   struct Validation;
-  History fit_loop(BatchSource& train, int64_t steps_per_epoch, FitOptions& options, const Validation& validation);
+  History fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& options, const Validation& validation);
   // One optimizer step on a global batch; under MPI this rank computes its shard and the gradients are
   // averaged over ranks. Returns the batch loss (over the whole global batch).
-  double train_step(const Tensor& x, const Tensor& y);
+  double train_step(const Arrays& batch);
   // train_step over chunks of k steps (src/model/tbptt.cpp); returns the batch loss.
   double tbptt_step(const Tensor& x, const Tensor& y, int64_t k);
   // Adds up the metrics' running sums over ranks (identity on one rank).
   void reduce_metrics();
-  void check_xy(const Tensor& x, const Tensor& y, const char* what) const;
-  double loss_and_backward(const Tensor& x, const Tensor& y, bool update_metrics);
-  // Backward through the layers before node `node` (nodes_.size(): all of them), from the gradient of its input.
-  Tensor backward_below(size_t node, Tensor grad);
+  void check_xy(const Arrays& data, const char* what) const;
+  double loss_and_backward(const Arrays& batch, bool update_metrics);
+  // The weighted loss of a batch's predictions, each output's loss into `per_output`; with `grads`, dLoss/dOutput.
+  double compute_loss(const std::vector<Tensor>& pred, const std::vector<Tensor>& y, std::vector<double>& per_output);
+  void update_metrics(const std::vector<Tensor>& pred, const std::vector<Tensor>& y);
+  void set_metric_logs(Logs& logs, double loss, const std::vector<double>& output_losses) const;
+  // Backward from output gradients; logits[i]: gradient i is dLoss/dLogits of the output's LogitsLayer.
+  std::vector<Tensor> backward_graph(std::vector<Tensor> output_grads, const std::vector<bool>& logits);
+  // Whether output i's loss can take the fused logits path (its LogitsLayer's output feeds nothing else).
+  LogitsLayer* fusable_output(size_t i) const;
 
-  LossPtr loss_;
+  std::vector<LossPtr> losses_;     // one per output
+  std::vector<double> loss_weights_;
   OptimizerPtr optimizer_;
-  std::vector<MetricPtr> metrics_;
+  std::vector<MetricPtr> metrics_;  // all outputs' metrics
+  std::vector<size_t> metric_output_;  // which output each metric reads
+  std::vector<double> batch_output_losses_;  // each output's loss in the last training step
   Rng rng_, shuffle_rng_;
 };
 

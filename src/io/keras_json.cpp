@@ -2,11 +2,15 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
+#include <tuple>
 #include <sstream>
 
 #include "io/layer_registry.h"
 #include "seqnet/layers/core.h"
+#include "seqnet/layers/recurrent.h"
+#include "seqnet/model.h"
 #include "seqnet/serialization.h"
 
 namespace seqnet {
@@ -135,6 +139,14 @@ const LayerFactoryEntry kLayerFactories[] = {
     {"TimeDistributed", time_distributed_from_config},
     {"Masking", masking_from_config},
     {"Normalization", normalization_from_config},
+    {"Add", add_from_config},
+    {"Subtract", subtract_from_config},
+    {"Multiply", multiply_from_config},
+    {"Average", average_from_config},
+    {"Maximum", maximum_from_config},
+    {"Minimum", minimum_from_config},
+    {"Concatenate", concatenate_from_config},
+    {"RepeatVector", repeat_vector_from_config},
 };
 
 std::vector<std::string> registered_layer_classes() {
@@ -198,7 +210,14 @@ Json layer_entry(const Layer& layer, bool keras3) {
   Json c = layer.get_config();
   if (keras3) c["dtype"] = config::dtype_policy_json();
   Json e = {{"module", "keras.layers"}, {"class_name", layer.class_name()}, {"config", c}, {"registered_name", nullptr}};
-  if (layer.built()) e["build_config"] = {{"input_shape", config::shape_to_json(layer.input_shape())}};
+  if (layer.built()) {
+    Json shape = config::shape_to_json(layer.input_shape());
+    if (layer.takes_input_list()) {
+      shape = Json::array();
+      for (const auto& s : layer.input_shapes()) shape.push_back(config::shape_to_json(s));
+    }
+    e["build_config"] = {{"input_shape", shape}};
+  }
   return e;
 }
 
@@ -215,9 +234,10 @@ Json input_layer_entry(const std::string& name, const Shape& batch_shape, DType 
           {"registered_name", nullptr}};
 }
 
-Json keras_tensor(const Shape& shape, const std::string& from_layer) {
+Json keras_tensor(const Shape& shape, DType dtype, const std::string& from_layer, int node = 0, int index = 0) {
   return {{"class_name", "__keras_tensor__"},
-          {"config", {{"shape", config::shape_to_json(shape)}, {"dtype", "float32"}, {"keras_history", {from_layer, 0, 0}}}}};
+          {"config",
+           {{"shape", config::shape_to_json(shape)}, {"dtype", dtype_name(dtype)}, {"keras_history", {from_layer, node, index}}}}};
 }
 
 std::optional<int64_t> batch_size_of(const Shape& batch_shape) {
@@ -225,50 +245,108 @@ std::optional<int64_t> batch_size_of(const Shape& batch_shape) {
   return batch_shape[0];
 }
 
-// The layer a chain link reads, from [name, node_index, tensor_index]: anything else than the first output of
-// the first call of one layer would be read as another model, so it is an error (the layer graph is issue 19).
-std::string chain_source(const std::string& layer, const Json& history) {
-  const std::string from = history.at(0).get<std::string>();
-  const int64_t node = history.size() > 1 ? history[1].get<int64_t>() : 0;
-  const int64_t tensor = history.size() > 2 ? history[2].get<int64_t>() : 0;
-  if (tensor != 0)
-    throw Error(fmt::format("layer '{}' takes output {} of layer '{}' (a state of return_state, say); seqnet reads "
-                            "models whose layers take the first output of the layer before",
-                            layer, tensor, from));
-  if (node != 0)
-    throw Error(fmt::format("layer '{}' takes the output of call {} of layer '{}': shared layers are not supported",
-                            layer, node, from));
-  return from;
+// A tensor of the config: output `index` of call `node` of layer `layer` (an Input's is ["name", 0, 0]).
+struct TensorKey {
+  std::string layer;
+  int64_t node = 0, index = 0;
+  bool operator<(const TensorKey& o) const { return std::tie(layer, node, index) < std::tie(o.layer, o.node, o.index); }
+  std::string text() const { return fmt::format("{}[{}][{}]", layer, node, index); }
+};
+
+TensorKey key_of(const Json& history, const std::string& where) {
+  if (!history.is_array() || history.empty() || !history[0].is_string())
+    throw Error(fmt::format("{}: a tensor reference must be [layer name, node index, tensor index], got {}", where,
+                            history.dump().substr(0, 120)));
+  TensorKey k{history[0].get<std::string>()};
+  if (history.size() > 1) k.node = history[1].get<int64_t>();
+  if (history.size() > 2) k.index = history[2].get<int64_t>();
+  return k;
 }
 
-// Call arguments beyond the input change what a layer computes: none may be dropped.
-void refuse_call_arguments(const std::string& layer, const Json& kwargs) {
+// Keras 3 writes a tensor as {"class_name": "__keras_tensor__", "config": {..., "keras_history": [...]}}.
+bool is_keras_tensor(const Json& j) { return j.is_object() && j.value("class_name", std::string()) == "__keras_tensor__"; }
+TensorKey keras_tensor_key(const Json& j, const std::string& where) {
+  return key_of(j.at("config").at("keras_history"), where);
+}
+
+// One call of a layer as the config lists it.
+struct CallEntry {
+  std::vector<TensorKey> argument;  // the first argument: one tensor, or a merge's list
+  bool is_list = false;
+  std::vector<TensorKey> initial_state;
+};
+
+// Call arguments beyond the input change what a layer computes: each is honoured or refused, never dropped.
+void read_call_kwargs(const std::string& layer, const Json& kwargs, CallEntry& call) {
   if (!kwargs.is_object()) return;
   for (const auto& [k, v] : kwargs.items()) {
     if (v.is_null() || (k == "training" && v.is_boolean())) continue;  // Keras's defaults, the same model
-    throw Error(fmt::format("layer '{}' is called with {} = {}: call arguments other than the input (initial_state, "
-                            "mask, constants) are not supported",
+    if (k == "initial_state") {
+      const Json list = v.is_array() ? v : Json::array({v});
+      for (const Json& t : list) {
+        if (is_keras_tensor(t)) call.initial_state.push_back(keras_tensor_key(t, "layer '" + layer + "'"));
+        else if (t.is_array()) call.initial_state.push_back(key_of(t, "layer '" + layer + "'"));
+        else throw Error(fmt::format("layer '{}': initial_state holds {}, not a tensor of the graph", layer, t.dump().substr(0, 80)));
+      }
+      continue;
+    }
+    throw Error(fmt::format("layer '{}' is called with {} = {}: call arguments other than the input and initial_state "
+                            "(mask, constants, ...) are not supported",
                             layer, k, v.dump().substr(0, 80)));
   }
 }
 
-// Keras 2 configs name the inbound layer as [[["name", 0, 0, {}]]]; Keras 3 as a keras tensor.
-std::string inbound_layer_name(const Json& layer_entry) {
-  const std::string layer = layer_entry.value("name", std::string("?"));
-  const Json& nodes = layer_entry.value("inbound_nodes", Json::array());
-  if (nodes.empty()) return "";
-  if (nodes.size() > 1) throw Error("layer '" + layer + "' is shared; shared layers are not supported");
-  const Json& node = nodes[0];
-  if (node.is_object()) {  // Keras 3
+// Keras 3: {"args": [tensor or [tensors]], "kwargs": {...}}; Keras 2: [["name", node, index, {kwargs}], ...] (a
+// recurrent layer's initial states follow its input in the same list).
+CallEntry read_call(const std::string& layer, const Layer& made, const Json& node) {
+  CallEntry call;
+  const std::string where = "layer '" + layer + "'";
+  if (node.is_object()) {
     const Json& args = node.at("args");
-    if (args.size() != 1 || !args[0].is_object())
-      throw Error("layer '" + layer + "' has several inputs; only single-input layers are supported");
-    refuse_call_arguments(layer, node.value("kwargs", Json::object()));
-    return chain_source(layer, args[0].at("config").at("keras_history"));
+    if (!args.is_array() || args.size() != 1)
+      throw Error(fmt::format("{} is called with {} positional arguments; seqnet reads one (the input, or a list of "
+                              "inputs)",
+                              where, args.is_array() ? args.size() : 0));
+    const Json& a = args[0];
+    if (is_keras_tensor(a)) {
+      call.argument.push_back(keras_tensor_key(a, where));
+    } else if (a.is_array()) {
+      call.is_list = true;
+      for (const Json& t : a) {
+        if (!is_keras_tensor(t)) throw Error(where + ": its input list holds something other than a tensor: " + t.dump().substr(0, 80));
+        call.argument.push_back(keras_tensor_key(t, where));
+      }
+    } else {
+      throw Error(where + ": its input is not a tensor of the graph: " + a.dump().substr(0, 80));
+    }
+    read_call_kwargs(layer, node.value("kwargs", Json::object()), call);
+    return call;
   }
-  if (node.size() != 1) throw Error("layer '" + layer + "' has several inputs; only single-input layers are supported");
-  if (node[0].size() > 3) refuse_call_arguments(layer, node[0][3]);
-  return chain_source(layer, node[0]);
+  if (!node.is_array() || node.empty()) throw Error(where + ": an inbound node without inputs");
+  for (const Json& entry : node) {
+    call.argument.push_back(key_of(entry, where));
+    if (entry.size() > 3) read_call_kwargs(layer, entry[3], call);
+  }
+  if (dynamic_cast<const RNN*>(&made) && call.argument.size() > 1) {
+    call.initial_state.assign(call.argument.begin() + 1, call.argument.end());
+    call.argument.resize(1);
+  } else {
+    call.is_list = made.takes_input_list() || call.argument.size() > 1;
+  }
+  return call;
+}
+
+// input_layers / output_layers: ["name", 0, 0], [["name", 0, 0], ...], or {"key": ["name", 0, 0], ...} (keys
+// in sorted order, as Keras flattens a dict).
+std::vector<TensorKey> model_tensors(const Json& j, const char* what) {
+  std::vector<TensorKey> out;
+  if (j.is_array() && !j.empty() && j[0].is_string()) {
+    out.push_back(key_of(j, what));
+  } else if (j.is_array() || j.is_object()) {
+    for (const Json& e : j) out.push_back(key_of(e, what));
+  }
+  if (out.empty()) throw Error(fmt::format("the model config's {} is empty or malformed: {}", what, j.dump().substr(0, 120)));
+  return out;
 }
 
 std::unique_ptr<Model> sequential_from(const Json& cfg) {
@@ -296,38 +374,78 @@ std::unique_ptr<Model> sequential_from(const Json& cfg) {
 }
 
 std::unique_ptr<Model> functional_from(const Json& cfg) {
-  std::map<std::string, SymbolicTensor> tensors;
-  std::string input_name, output_name;
-  const Json& in = cfg.at("input_layers");
-  const Json& out = cfg.at("output_layers");
-  // Keras 3 writes ["name", 0, 0] for one input; Keras 2 writes [["name", 0, 0]].
-  auto first_name = [](const Json& j) -> std::string {
-    if (j.size() > 0 && j[0].is_array()) {
-      if (j.size() != 1) throw Error("models with several inputs or outputs are not supported yet");
-      return chain_source("the model's input or output", j[0]);
-    }
-    return chain_source("the model's input or output", j);
+  std::map<TensorKey, SymbolicTensor> tensors;
+  struct Pending {
+    std::string name;
+    LayerPtr layer;
+    std::vector<CallEntry> calls;
+    size_t done = 0;
   };
-  input_name = first_name(in);
-  output_name = first_name(out);
+  std::vector<Pending> layers;
+  std::set<std::string> names;
   for (const Json& entry : cfg.at("layers")) {
     std::string cls = entry.at("class_name").get<std::string>();
     const Json& c = entry.at("config");
     std::string name = entry.value("name", c.value("name", std::string()));
+    if (!names.insert(name).second) throw Error(fmt::format("the model config has two layers named '{}'", name));
     if (cls == "InputLayer") {
       Shape bs = config::shape_from_json(c.contains("batch_shape") ? c["batch_shape"] : c.at("batch_input_shape"));
       DType dt = c.value("dtype", std::string("float32")).find("int") != std::string::npos ? DType::int32 : DType::float32;
-      tensors[name] = Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .batch_size = batch_size_of(bs), .name = name});
+      tensors[{name, 0, 0}] = Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .batch_size = batch_size_of(bs), .name = name});
       continue;
     }
-    std::string from = inbound_layer_name(entry);
-    auto it = tensors.find(from);
-    if (it == tensors.end()) throw Error(fmt::format("layer '{}' takes its input from unknown layer '{}'", name, from));
-    tensors[name] = apply_layer(layer_from_config(cls, c), it->second);
+    Pending p{name, layer_from_config(cls, c), {}};
+    for (const Json& node : entry.value("inbound_nodes", Json::array())) p.calls.push_back(read_call(name, *p.layer, node));
+    layers.push_back(std::move(p));
   }
-  if (!tensors.count(input_name) || !tensors.count(output_name))
-    throw Error("the functional config names inputs or outputs that are not among its layers");
-  return std::make_unique<Model>(tensors[input_name], tensors[output_name], cfg.value("name", std::string()));
+  // Calls in dependency order: a call runs once the tensors it reads exist (a shared layer's later call may read
+  // layers listed after it), and a layer's calls in their order.
+  auto available = [&](const std::vector<TensorKey>& keys) {
+    for (const auto& k : keys)
+      if (!tensors.count(k)) return false;
+    return true;
+  };
+  auto lookup = [&](const std::vector<TensorKey>& keys) {
+    std::vector<SymbolicTensor> out;
+    for (const auto& k : keys) out.push_back(tensors.at(k));
+    return out;
+  };
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (auto& p : layers) {
+      while (p.done < p.calls.size() && available(p.calls[p.done].argument) && available(p.calls[p.done].initial_state)) {
+        const CallEntry& call = p.calls[p.done];
+        CallOptions options{lookup(call.initial_state)};
+        std::vector<SymbolicTensor> outs = call.is_list ? call_layer(p.layer, lookup(call.argument), options)
+                                                        : call_layer(p.layer, lookup(call.argument)[0], options);
+        for (size_t k = 0; k < outs.size(); ++k) tensors[{p.name, int64_t(p.done), int64_t(k)}] = outs[k];
+        ++p.done;
+        progress = true;
+      }
+    }
+  }
+  for (const auto& p : layers)
+    if (p.done < p.calls.size()) {
+      const CallEntry& call = p.calls[p.done];
+      std::string missing;
+      for (const auto& k : call.argument) if (!tensors.count(k)) missing = k.text();
+      for (const auto& k : call.initial_state) if (!tensors.count(k)) missing = k.text();
+      throw Error(fmt::format("layer '{}' (call {}) reads tensor {}, which no layer of the config gives", p.name, p.done,
+                              missing));
+    }
+  auto resolve = [&](const std::vector<TensorKey>& keys, const char* what) {
+    std::vector<SymbolicTensor> out;
+    for (const auto& k : keys) {
+      auto it = tensors.find(k);
+      if (it == tensors.end())
+        throw Error(fmt::format("the model's {} names tensor {}, which no layer of the config gives", what, k.text()));
+      out.push_back(it->second);
+    }
+    return out;
+  };
+  return std::make_unique<Model>(resolve(model_tensors(cfg.at("input_layers"), "input_layers"), "input_layers"),
+                                 resolve(model_tensors(cfg.at("output_layers"), "output_layers"), "output_layers"),
+                                 cfg.value("name", std::string()));
 }
 
 }  // namespace
@@ -336,33 +454,64 @@ std::string Model::to_json(int indent) const {
   Json layers = Json::array();
   Json root;
   if (is_sequential()) {
-    if (built()) layers.push_back(input_layer_entry(input_name_, nodes_.front().shape, input_dtype_));
+    if (built()) layers.push_back(input_layer_entry(input_names()[0], input_shape(), input_dtype()));
     if (built())
-      for (size_t i = 1; i < nodes_.size(); ++i) layers.push_back(layer_entry(*nodes_[i].layer, true));
+      for (const auto& l : Model::layers()) layers.push_back(layer_entry(*l, true));
     else
       for (const auto& l : static_cast<const Sequential*>(this)->sequential_layers()) layers.push_back(layer_entry(*l, true));
     Json cfg = {{"name", name_}, {"trainable", true}, {"dtype", config::dtype_policy_json()}, {"layers", layers}};
-    if (built()) cfg["build_input_shape"] = config::shape_to_json(nodes_.front().shape);
+    if (built()) cfg["build_input_shape"] = config::shape_to_json(input_shape());
     root = {{"module", "keras"}, {"class_name", "Sequential"}, {"config", cfg}, {"registered_name", nullptr}};
-    if (built()) root["build_config"] = {{"input_shape", config::shape_to_json(nodes_.front().shape)}};
+    if (built()) root["build_config"] = {{"input_shape", config::shape_to_json(input_shape())}};
   } else {
-    Json in = input_layer_entry(input_name_, nodes_.front().shape, input_dtype_);
-    in["name"] = input_name_;
-    in["inbound_nodes"] = Json::array();
-    layers.push_back(in);
-    std::string prev = input_name_;
-    for (size_t i = 1; i < nodes_.size(); ++i) {
-      Json e = layer_entry(*nodes_[i].layer, true);
-      e["name"] = nodes_[i].layer->name();
-      e["inbound_nodes"] = Json::array({{{"args", Json::array({keras_tensor(nodes_[i - 1].shape, prev)})}, {"kwargs", Json::object()}}});
+    auto tensor_json = [&](const TensorRef& r) {
+      const Step& src = steps_[size_t(r.step)];
+      const std::string from = src.layer ? src.layer->name() : src.node->input_name;
+      return keras_tensor(shape_of(r), src.layer ? DType::float32 : src.node->dtype, from, src.call_index, r.index);
+    };
+    for (const Step& st : steps_) {
+      if (!st.layer) {
+        Json in = input_layer_entry(st.node->input_name, st.node->shapes[0], st.node->dtype);
+        in["name"] = st.node->input_name;
+        in["inbound_nodes"] = Json::array();
+        layers.push_back(in);
+        continue;
+      }
+      if (st.call_index > 0) continue;
+      Json e = layer_entry(*st.layer, true);
+      e["name"] = st.layer->name();
+      e["inbound_nodes"] = Json::array();
+      for (const Step& call : steps_) {
+        if (call.layer != st.layer) continue;
+        const size_t n_arg = call.node->first_argument;
+        Json arg;
+        if (call.node->argument_is_list) {
+          arg = Json::array();
+          for (size_t i = 0; i < n_arg; ++i) arg.push_back(tensor_json(call.inputs[i]));
+        } else {
+          arg = tensor_json(call.inputs[0]);
+        }
+        Json kwargs = Json::object();
+        if (call.inputs.size() > n_arg) {
+          kwargs["initial_state"] = Json::array();
+          for (size_t i = n_arg; i < call.inputs.size(); ++i) kwargs["initial_state"].push_back(tensor_json(call.inputs[i]));
+        }
+        e["inbound_nodes"].push_back({{"args", Json::array({arg})}, {"kwargs", kwargs}});
+      }
       layers.push_back(e);
-      prev = nodes_[i].layer->name();
     }
-    Json cfg = {{"name", name_},
-                {"trainable", true},
-                {"layers", layers},
-                {"input_layers", {input_name_, 0, 0}},
-                {"output_layers", {prev, 0, 0}}};
+    auto refs = [&](const std::vector<TensorRef>& list) {
+      Json out = Json::array();
+      for (const auto& r : list) {
+        const Step& src = steps_[size_t(r.step)];
+        out.push_back({src.layer ? src.layer->name() : src.node->input_name, src.call_index, r.index});
+      }
+      return out.size() == 1 ? out[0] : out;  // Keras writes one tensor unwrapped
+    };
+    std::vector<TensorRef> ins;
+    for (int s : input_steps_) ins.push_back({s, 0});
+    Json cfg = {{"name", name_}, {"trainable", true}, {"layers", layers}, {"input_layers", refs(ins)},
+                {"output_layers", refs(outputs_)}};
     root = {{"module", "keras.src.models.functional"}, {"class_name", "Functional"}, {"config", cfg},
             {"registered_name", "Functional"}, {"build_config", {{"input_shape", nullptr}}}};
   }

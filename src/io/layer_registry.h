@@ -59,6 +59,15 @@ LayerPtr time_distributed_from_config(const Json& c);   // {"layer": {...}}
 LayerPtr masking_from_config(const Json& c);            // {"mask_value": number}
 // src/layers/normalization.cpp
 LayerPtr normalization_from_config(const Json& c);      // {"axis": [-1], "mean", "variance", "invert"}
+// src/layers/merge.cpp
+LayerPtr add_from_config(const Json& c);
+LayerPtr subtract_from_config(const Json& c);
+LayerPtr multiply_from_config(const Json& c);
+LayerPtr average_from_config(const Json& c);
+LayerPtr maximum_from_config(const Json& c);
+LayerPtr minimum_from_config(const Json& c);
+LayerPtr concatenate_from_config(const Json& c);   // {"axis": -1}
+LayerPtr repeat_vector_from_config(const Json& c); // {"n": int}
 // data_format other than channels_last is an error naming the layer (conv and pooling readers).
 void reject_channels_first(const Json& c, const char* class_name);
 

@@ -289,7 +289,7 @@ struct LayerSlot {
 std::vector<LayerSlot> keras3_layer_paths(const Model& model, bool functional) {
   std::map<std::string, int> used;
   std::vector<LayerSlot> out;
-  if (functional) used["input_layer"] = 0;
+  if (functional) used["input_layer"] = int(model.num_inputs()) - 1;  // "input_layer", "input_layer_1", ...
   for (const auto& l : model.layers()) {
     std::string n = to_snake_case(l->class_name());
     auto it = used.find(n);
@@ -317,7 +317,10 @@ std::string names_of(const std::vector<Param*>& ps, size_t from, size_t count) {
 void write_keras3_layers(Model& model, h5::Group& root) {
   bool functional = model.class_name() != "Sequential";
   root.create("layers");
-  if (functional) root.create("layers/input_layer/vars").set_attr("name", "input_layer");
+  for (size_t i = 0; functional && i < model.num_inputs(); ++i) {
+    const std::string name = i == 0 ? "input_layer" : "input_layer_" + std::to_string(i);
+    root.create("layers/" + name + "/vars").set_attr("name", name);
+  }
   for (auto& [layer, base] : keras3_layer_paths(model, functional)) {
     std::vector<VarGroup> groups, empty;
     var_groups(*layer, base, groups, empty);
@@ -481,13 +484,27 @@ Json loss_json(const Loss& loss) {
 Json compile_config(const Model& model) {
   if (!model.compiled()) return nullptr;
   Json metrics = nullptr;
+  Json loss = loss_json(*model.loss()), weights = nullptr;
+  const size_t n_out = model.losses().size();
+  if (n_out > 1) {  // several outputs: a list of each, in the order of the outputs
+    loss = Json::array();
+    for (const auto& l : model.losses()) loss.push_back(loss_json(*l));
+    bool all_one = true;
+    for (double w : model.loss_weights()) all_one = all_one && w == 1.0;
+    if (!all_one) weights = model.loss_weights();
+  }
   if (!model.metrics().empty()) {
     metrics = Json::array();
-    for (const auto& m : model.metrics()) metrics.push_back(m->name());
+    if (n_out > 1)
+      for (size_t i = 0; i < n_out; ++i) metrics.push_back(Json::array());
+    for (size_t k = 0; k < model.metrics().size(); ++k) {
+      if (n_out > 1) metrics[model.metric_output(k)].push_back(model.metrics()[k]->name());
+      else metrics.push_back(model.metrics()[k]->name());
+    }
   }
   return {{"optimizer", optimizer_json(*model.optimizer())},
-          {"loss", loss_json(*model.loss())},
-          {"loss_weights", nullptr},
+          {"loss", loss},
+          {"loss_weights", weights},
           {"metrics", metrics},
           {"weighted_metrics", nullptr},
           {"run_eagerly", false},
@@ -568,8 +585,39 @@ void compile_from(Model& model, const Json& cc, const std::string& what) {
     if (!cc.contains("loss") || cc["loss"].is_null()) return;
     CompileOptions o;
     o.optimizer = OptimizerRef(optimizer_from_json(opt));
-    o.loss = LossRef(loss_from_json(cc["loss"]));
-    o.metrics = metrics_from_json(cc.value("metrics", Json()));
+    const Json& loss = cc["loss"];
+    const std::vector<std::string> outputs = model.built() ? model.output_names() : std::vector<std::string>{};
+    // A list or a dict (by output name) of what belongs to each output.
+    auto per_output = [&](const Json& j, const char* key) {
+      std::vector<Json> out;
+      if (j.is_array() && j.size() == outputs.size()) {
+        for (const Json& e : j) out.push_back(e);
+      } else if (j.is_object() && !j.contains("class_name")) {
+        for (const auto& name : outputs) {
+          if (!j.contains(name)) throw Error(fmt::format("the compile config's {} has no entry for output '{}'", key, name));
+          out.push_back(j[name]);
+        }
+        if (j.size() != outputs.size()) throw Error(fmt::format("the compile config's {} names outputs the model lacks: {}", key, j.dump()));
+      } else {
+        throw Error(fmt::format("the compile config's {} does not give one entry per output ({}): {}", key,
+                                outputs.size(), j.dump().substr(0, 200)));
+      }
+      return out;
+    };
+    if (outputs.size() > 1 && (loss.is_array() || (loss.is_object() && !loss.contains("class_name")))) {
+      for (const Json& l : per_output(loss, "loss")) o.losses.push_back(LossRef(loss_from_json(l)));
+    } else {
+      o.loss = LossRef(loss_from_json(loss));
+    }
+    const Json weights = cc.value("loss_weights", Json());
+    if (!weights.is_null())
+      for (const Json& w : per_output(weights, "loss_weights")) o.loss_weights.push_back(w.get<double>());
+    const Json metrics = cc.value("metrics", Json());
+    if (outputs.size() > 1 && !metrics.is_null()) {
+      for (const Json& m : per_output(metrics, "metrics")) o.metrics_per_output.push_back(metrics_from_json(m.is_array() ? m : Json::array({m})));
+    } else {
+      o.metrics = metrics_from_json(metrics);
+    }
     model.compile(std::move(o));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "seqnet: warning: %s: the model is left uncompiled: %s\n", what.c_str(), e.what());

@@ -28,6 +28,16 @@ void clear_session() {
   name_counters().clear();
 }
 
+namespace {
+// One shape as shape_to_string writes it; several as a list.
+std::string shapes_to_string(const std::vector<Shape>& shapes) {
+  if (shapes.size() == 1) return shape_to_string(shapes[0]);
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
+  return out + "]";
+}
+}  // namespace
+
 bool shape_compatible(const Shape& expected, const Shape& got) {
   if (expected.size() != got.size()) return false;
   for (size_t i = 0; i < expected.size(); ++i)
@@ -42,25 +52,60 @@ Layer::~Layer() = default;
 
 void Layer::fail(const std::string& what) const { throw Error(where() + ": " + what); }
 
-Shape Layer::build(const Shape& input_shape, Rng& rng) {
+Shape Layer::build(const Shape& input_shape, Rng& rng) { return build_multi(std::vector<Shape>{input_shape}, rng).at(0); }
+
+std::vector<Shape> Layer::build_multi(const std::vector<Shape>& input_shapes, Rng& rng) {
   if (built_) {
-    if (!shape_compatible(input_shape_, input_shape))
-      fail(fmt::format("was built for input shape {} and is now called on {}", shape_to_string(input_shape_),
-                       shape_to_string(input_shape)));
-    return output_shape_;
+    bool same = input_shapes.size() == input_shapes_.size();
+    for (size_t i = 0; same && i < input_shapes.size(); ++i) same = shape_compatible(input_shapes_[i], input_shapes[i]);
+    if (!same)
+      fail(fmt::format("was built for input shape {} and is now called on {}", shapes_to_string(input_shapes_),
+                       shapes_to_string(input_shapes)));
+    return output_shapes_;
   }
-  input_shape_ = input_shape;
-  output_shape_ = build_impl(input_shape, rng);
+  if (input_shapes.empty()) fail("called on no input");
+  input_shapes_ = input_shapes;
+  output_shapes_ = build_multi_impl(input_shapes, rng);
   built_ = true;
-  return output_shape_;
+  return output_shapes_;
 }
 
+std::vector<Shape> Layer::build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng) {
+  if (input_shapes.size() != 1)
+    fail(fmt::format("takes one input, got {}: {}", input_shapes.size(), shapes_to_string(input_shapes)));
+  return {build_impl(input_shapes[0], rng)};
+}
+
+// A layer of several outputs called this way gives its first (a recurrent layer's output; its states stay
+// readable from the layer).
 Tensor Layer::call(const Tensor& x, RunContext& ctx) {
   if (!built_) fail("called before it was built");
-  if (!shape_compatible(input_shape_, x.shape()))
-    fail(fmt::format("expected input shape {}, got {}", shape_to_string(input_shape_), x.shape_string()));
+  if (input_shapes_.size() != 1) fail(fmt::format("takes {} inputs, called on one", input_shapes_.size()));
+  if (!shape_compatible(input_shapes_[0], x.shape()))
+    fail(fmt::format("expected input shape {}, got {}", shape_to_string(input_shapes_[0]), x.shape_string()));
   input_grad_wanted_ = ctx.input_grad;
   return forward(x, ctx);
+}
+
+std::vector<Tensor> Layer::call_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
+  if (!built_) fail("called before it was built");
+  if (inputs.size() != input_shapes_.size()) fail(fmt::format("takes {} inputs, got {}", input_shapes_.size(), inputs.size()));
+  for (size_t i = 0; i < inputs.size(); ++i)
+    if (!shape_compatible(input_shapes_[i], inputs[i]->shape()))
+      fail(fmt::format("expected input {} of shape {}, got {}", i, shape_to_string(input_shapes_[i]),
+                       inputs[i]->shape_string()));
+  input_grad_wanted_ = ctx.input_grad;
+  return forward_multi(inputs, ctx);
+}
+
+std::vector<Tensor> Layer::forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
+  return {forward(*inputs.at(0), ctx)};
+}
+
+std::vector<Tensor> Layer::backward_multi(const std::vector<Tensor>& output_grads) {
+  if (output_grads.size() != 1) fail(fmt::format("backward got {} gradients for one output", output_grads.size()));
+  if (output_grads[0].empty()) return {Tensor()};
+  return {backward(output_grads[0])};
 }
 
 std::optional<Tensor> Layer::compute_mask(const Tensor&, const Tensor* input_mask) const {
@@ -68,11 +113,63 @@ std::optional<Tensor> Layer::compute_mask(const Tensor&, const Tensor* input_mas
   return *input_mask;
 }
 
+std::vector<std::optional<Tensor>> Layer::compute_masks(const std::vector<const Tensor*>& inputs,
+                                                        const std::vector<const Tensor*>& input_masks) const {
+  return {compute_mask(*inputs.at(0), input_masks.empty() ? nullptr : input_masks[0])};
+}
+
+// ---- weights, and sharing them between the calls of a layer ----
+namespace {
+thread_local WeightSharing* t_sharing = nullptr;
+}
+
+WeightSharing::WeightSharing(const LayerPtr& owner) : owner_(owner), weights_(owner->params()), outer_(t_sharing) {
+  t_sharing = this;
+}
+WeightSharing::~WeightSharing() { t_sharing = outer_; }
+
+void WeightSharing::check_complete(const Layer& twin) const {
+  if (next_ != weights_.size())
+    throw Error(fmt::format("{}: a second call made {} of the layer's {} weights; the calls cannot share them",
+                            twin.where(), next_, weights_.size()));
+}
+
+std::shared_ptr<Param> Layer::adopt_weight(const std::string& weight_name, const Shape& shape) {
+  WeightSharing& s = *t_sharing;
+  if (s.next_ >= s.weights_.size())
+    fail(fmt::format("a second call needs weight '{}' {}, which the first call did not make", weight_name,
+                     shape_to_string(shape)));
+  Param* p = s.weights_[s.next_++];
+  if (p->name != weight_name || p->value.shape() != shape)
+    fail(fmt::format("a second call needs weight '{}' {}, but the first call made '{}' {} (called on inputs of "
+                     "another shape?)",
+                     weight_name, shape_to_string(shape), p->name, p->value.shape_string()));
+  return std::shared_ptr<Param>(s.owner_, p);  // keeps the layer that owns the weight alive
+}
+
 Param& Layer::add_weight(std::string weight_name, Shape shape, const Initializer& init, Rng& rng, bool trainable) {
-  auto p = std::make_unique<Param>();
+  if (t_sharing) {
+    params_.push_back(adopt_weight(weight_name, shape));
+    return *params_.back();
+  }
+  auto p = std::make_shared<Param>();
   p->name = std::move(weight_name);
   p->value = initialize(init, shape, rng);
   p->grad = Tensor(shape);
+  p->trainable = trainable;
+  params_.push_back(std::move(p));
+  return *params_.back();
+}
+
+Param& Layer::add_weight(std::string weight_name, Tensor initial_value, bool trainable) {
+  if (t_sharing) {
+    params_.push_back(adopt_weight(weight_name, initial_value.shape()));
+    return *params_.back();
+  }
+  auto p = std::make_shared<Param>();
+  p->name = std::move(weight_name);
+  p->grad = Tensor(initial_value.shape());
+  p->value = std::move(initial_value);
   p->trainable = trainable;
   params_.push_back(std::move(p));
   return *params_.back();

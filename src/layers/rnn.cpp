@@ -55,9 +55,69 @@ Shape RNN::build_impl(const Shape& in, Rng& rng) {
   const int64_t G = cell_->gates();
   add_weight("kernel", {in[2], G * units_}, options_.kernel_initializer, rng);
   add_weight("recurrent_kernel", {units_, G * units_}, options_.recurrent_initializer, rng);
-  if (options_.use_bias) add_weight("bias", bias_shape(), "zeros", rng).value = initial_bias(rng);
+  if (options_.use_bias) add_weight("bias", initial_bias(rng));
   if (options_.return_sequences) return {in[0], in[1], units_};
   return {in[0], units_};
+}
+
+std::vector<Shape> RNN::build_multi_impl(const std::vector<Shape>& in, Rng& rng) {
+  const size_t S = size_t(num_states());
+  if (in.size() != 1 && in.size() != 1 + S)
+    fail(fmt::format("takes its input and, as initial_state, {} state tensors; got {} tensors", S, in.size()));
+  for (size_t k = 1; k < in.size(); ++k)
+    if (in[k].size() != 2 || (in[k][1] >= 0 && in[k][1] != units_))
+      fail(fmt::format("initial state {} must have shape (batch, {}), got {}", k - 1, units_, shape_to_string(in[k])));
+  std::vector<Shape> out{build_impl(in[0], rng)};
+  if (options_.return_state)
+    for (size_t k = 0; k < S; ++k) out.push_back({in[0][0], units_});
+  return out;
+}
+
+std::vector<Tensor> RNN::forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
+  state_inputs_ = inputs.size() - 1;
+  Tensor y;
+  if (state_inputs_ > 0) {
+    // The states given to this call, not to the calls after it (set_initial_state's).
+    std::vector<Tensor> kept = std::move(initial_states_);
+    initial_states_.clear();
+    for (size_t k = 1; k < inputs.size(); ++k) initial_states_.push_back(*inputs[k]);
+    try {
+      y = forward(*inputs[0], ctx);
+    } catch (...) {
+      initial_states_ = std::move(kept);
+      throw;
+    }
+    initial_states_ = std::move(kept);
+  } else {
+    y = forward(*inputs[0], ctx);
+  }
+  std::vector<Tensor> out{std::move(y)};
+  if (options_.return_state)
+    for (const Tensor& s : final_states_) out.push_back(s);
+  return out;
+}
+
+std::vector<Tensor> RNN::backward_multi(const std::vector<Tensor>& grads) {
+  const size_t n_out = options_.return_state ? 1 + size_t(num_states()) : 1;
+  if (grads.size() != n_out) fail(fmt::format("backward got {} gradients for {} outputs", grads.size(), n_out));
+  std::vector<Tensor> d_final;
+  bool any = !grads[0].empty();
+  for (size_t k = 1; k < grads.size(); ++k) {
+    d_final.push_back(grads[k]);
+    any = any || !grads[k].empty();
+  }
+  std::vector<Tensor> out(1 + state_inputs_);
+  if (!any) return out;
+  out[0] = backward_impl(grads[0].empty() ? nullptr : &grads[0], d_final);
+  for (size_t k = 0; k < state_inputs_; ++k) out[1 + k] = d_initial_[k];
+  return out;
+}
+
+std::vector<std::optional<Tensor>> RNN::compute_masks(const std::vector<const Tensor*>& inputs,
+                                                      const std::vector<const Tensor*>& masks) const {
+  std::vector<std::optional<Tensor>> out{compute_mask(*inputs[0], masks.empty() ? nullptr : masks[0])};
+  if (options_.return_state) out.resize(1 + size_t(num_states()));  // states carry no mask
+  return out;
 }
 
 std::optional<Tensor> RNN::compute_mask(const Tensor&, const Tensor* input_mask) const {
@@ -296,7 +356,9 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   return y;
 }
 
-Tensor RNN::backward(const Tensor& dy) {
+Tensor RNN::backward(const Tensor& dy) { return backward_impl(&dy, {}); }
+
+Tensor RNN::backward_impl(const Tensor* dy_ptr, const std::vector<Tensor>& d_final) {
   if (x_shape_.size() != 3) fail("backward called before forward");
   if (!kept_for_backward_) fail("backward after a forward that did not keep its activations (keep_for_backward)");
   kernels::DenormalsAreZero daz;  // fading gradients must not fall into the slow denormal range
@@ -304,8 +366,10 @@ Tensor RNN::backward(const Tensor& dy) {
   const int G = cell_->gates(), S = cell_->states();
   const int64_t Gu = G * u;
   const bool seq = options_.return_sequences;
-  if (dy.shape() != (seq ? Shape{B, T, u} : Shape{B, u}))
-    fail("backward got a gradient of shape " + dy.shape_string());
+  if (dy_ptr && dy_ptr->shape() != (seq ? Shape{B, T, u} : Shape{B, u}))
+    fail("backward got a gradient of shape " + dy_ptr->shape_string());
+  for (const Tensor& d : d_final)
+    if (!d.empty() && d.shape() != Shape{B, u}) fail("backward got a final-state gradient of shape " + d.shape_string());
   auto ps = params();
   Param* kernel = ps[0];
   Param* rkernel = ps[1];
@@ -341,10 +405,13 @@ Tensor RNN::backward(const Tensor& dy) {
     std::vector<float> scratch(size_t(cell_->scratch_floats(Bj)));
     // Gradients reaching the states after / before a step, (S, Bj, u).
     Tensor d_next({S, Bj, u}), d_prev({S, Bj, u}), g({S, Bj, u}), cell_g({S, Bj, u});
+    for (size_t k = 0; k < d_final.size() && k < size_t(S); ++k)  // return_state: gradients reaching the last states
+      if (!d_final[k].empty()) std::copy_n(d_final[k].data() + b0 * u, Bj * u, d_next.data() + int64_t(k) * Bj * u);
     for (int64_t s = T - 1; s >= 0; --s) {
       // Gradient reaching this step's states: from the next step, plus the output's.
       g = d_next;
-      for (int64_t b = b0; b < sh.b1; ++b) {
+      for (int64_t b = b0; dy_ptr && b < sh.b1; ++b) {
+        const Tensor& dy = *dy_ptr;
         const bool masked = mask && mask[s * B + b] == 0.0f;
         if (masked && options_.zero_output_for_mask) continue;  // the output was a constant 0
         if (!seq && s != T - 1) continue;

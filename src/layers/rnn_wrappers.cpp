@@ -99,6 +99,9 @@ Bidirectional::Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions op
   RecurrentOptions fo = layer->options();
   fo.name = "forward_" + strip_prefix(layer->name(), "forward_");
   fo.input_shape.reset();
+  if (fo.return_state)
+    fail("return_state in a Bidirectional layer is not supported yet (its states would be four outputs); use two "
+         "recurrent layers and a Concatenate");
   forward_ = layer->clone(fo);
   if (backward_given_) {
     backward_ = options.backward_layer;

@@ -3,10 +3,16 @@
 
 #include <algorithm>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <functional>
+#include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "kernels/parallel.h"
 #include "seqnet/layers/core.h"
+#include "seqnet/layers/recurrent.h"
+#include "seqnet/serialization.h"
 
 namespace seqnet {
 
@@ -22,25 +28,90 @@ Rng& global_rng() { return global_rng_ref(); }
 
 const Shape& SymbolicTensor::shape() const {
   if (!node_) throw Error("use of an empty symbolic tensor");
-  return node_->shape;
+  return node_->shapes.at(size_t(index_));
+}
+
+DType SymbolicTensor::dtype() const {
+  if (!node_) throw Error("use of an empty symbolic tensor");
+  return node_->layer ? DType::float32 : node_->dtype;
 }
 
 SymbolicTensor Input(Shape shape, InputOptions options) {
   auto node = std::make_shared<GraphNode>();
-  node->shape.push_back(options.batch_size ? *options.batch_size : -1);
-  node->shape.insert(node->shape.end(), shape.begin(), shape.end());
+  Shape full{options.batch_size ? *options.batch_size : -1};
+  full.insert(full.end(), shape.begin(), shape.end());
+  node->shapes = {full};
   node->dtype = options.dtype;
   node->input_name = options.name.empty() ? unique_layer_name("input_layer") : options.name;
   return SymbolicTensor(node);
 }
 
-SymbolicTensor apply_layer(const LayerPtr& layer, const SymbolicTensor& x) {
+namespace {
+// A layer of the same config whose weights are `owner`'s, built for `input_shapes` (WeightSharing).
+LayerPtr make_twin(const LayerPtr& owner, const std::vector<Shape>& input_shapes) {
+  LayerPtr twin = layer_from_config(owner->class_name(), owner->get_config());
+  Rng unused(0);  // a twin makes no weights of its own: the global stream stays as if the layer were called once
+  WeightSharing sharing(owner);
+  twin->build_multi(input_shapes, unused);
+  sharing.check_complete(*twin);
+  twin->set_trainable(owner->trainable());
+  return twin;
+}
+
+std::vector<SymbolicTensor> call_node(const LayerPtr& layer, const std::vector<SymbolicTensor>& args, bool list,
+                                      const CallOptions& options) {
   if (!layer) throw Error("apply_layer: null layer");
+  if (args.empty()) throw Error(layer->where() + ": called on no input");
   auto node = std::make_shared<GraphNode>();
   node->layer = layer;
-  node->input = x.node();
-  node->shape = layer->build(x.shape(), global_rng());
-  return SymbolicTensor(node);
+  node->inputs = args;
+  node->first_argument = args.size();
+  node->argument_is_list = list;
+  node->inputs.insert(node->inputs.end(), options.initial_state.begin(), options.initial_state.end());
+  std::vector<Shape> shapes;
+  for (const auto& t : node->inputs) {
+    if (!t.node()) throw Error(layer->where() + ": called on an empty symbolic tensor");
+    shapes.push_back(t.shape());
+  }
+  if (!options.initial_state.empty() && !dynamic_cast<RNN*>(layer.get()))
+    throw Error(layer->where() + ": initial_state is an argument of recurrent layers only");
+  bool fits = layer->built() && layer->input_shapes().size() == shapes.size();
+  for (size_t i = 0; fits && i < shapes.size(); ++i) fits = shape_compatible(layer->input_shapes()[i], shapes[i]);
+  if (!layer->built()) {
+    node->shapes = layer->build_multi(shapes, global_rng());
+  } else if (fits) {
+    node->shapes = layer->output_shapes();
+  } else {
+    node->twin = make_twin(layer, shapes);  // a shared layer called on other shapes (another sequence length)
+    node->shapes = node->twin->output_shapes();
+  }
+  // A call on known sizes gives known sizes: the layer's own shapes may hold -1 where this call's inputs do not.
+  std::vector<SymbolicTensor> out;
+  for (size_t k = 0; k < node->shapes.size(); ++k) out.emplace_back(node, int(k));
+  return out;
+}
+}  // namespace
+
+SymbolicTensor apply_layer(const LayerPtr& layer, const SymbolicTensor& x) {
+  auto out = call_node(layer, {x}, false, {});
+  if (out.size() != 1)
+    throw Error(fmt::format("{} gives {} outputs: use call_layer to get them all", layer->where(), out.size()));
+  return out[0];
+}
+
+SymbolicTensor apply_layer(const LayerPtr& layer, const std::vector<SymbolicTensor>& xs) {
+  auto out = call_node(layer, xs, true, {});
+  if (out.size() != 1)
+    throw Error(fmt::format("{} gives {} outputs: use call_layer to get them all", layer->where(), out.size()));
+  return out[0];
+}
+
+std::vector<SymbolicTensor> call_layer(const LayerPtr& layer, const SymbolicTensor& x, CallOptions options) {
+  return call_node(layer, {x}, false, options);
+}
+
+std::vector<SymbolicTensor> call_layer(const LayerPtr& layer, const std::vector<SymbolicTensor>& xs, CallOptions options) {
+  return call_node(layer, xs, true, options);
 }
 
 OptimizerPtr OptimizerRef::resolve() const { return ptr_ ? ptr_ : optimizers::get(name_); }
@@ -54,91 +125,331 @@ LossPtr LossRef::resolve() const {
 Model::Model(std::string name) : name_(std::move(name)) { set_seed(global_rng().next_u64()); }
 
 Model::Model(const SymbolicTensor& inputs, const SymbolicTensor& outputs, std::string name)
+    : Model(std::vector<SymbolicTensor>{inputs}, std::vector<SymbolicTensor>{outputs}, std::move(name)) {}
+
+Model::Model(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs, std::string name)
     : Model(name.empty() ? unique_layer_name("functional") : std::move(name)) {
   set_graph(inputs, outputs);
 }
 
 Model::~Model() = default;
 
-void Model::set_graph(const SymbolicTensor& inputs, const SymbolicTensor& outputs) {
-  if (!inputs.node() || inputs.node()->layer) throw Error("Model: `inputs` must come from Input()");
-  std::vector<std::shared_ptr<GraphNode>> chain;
-  for (auto n = outputs.node(); n; n = n->input) {
-    chain.push_back(n);
-    if (n == inputs.node()) break;
-  }
-  if (chain.empty() || chain.back() != inputs.node())
-    throw Error("Model: the outputs are not computed from the given inputs");
-  nodes_.clear();
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+void Model::set_graph(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs) {
+  if (inputs.empty()) throw Error(fmt::format("Model '{}': no inputs given", name_));
+  if (outputs.empty()) throw Error(fmt::format("Model '{}': no outputs given", name_));
+  for (const auto& in : inputs)
+    if (!in.node() || in.node()->layer) throw Error(fmt::format("Model '{}': `inputs` must come from Input()", name_));
+  steps_.clear();
+  input_steps_.clear();
+  outputs_.clear();
+  std::map<const GraphNode*, int> step_of;
+  std::map<const Layer*, int> calls;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const GraphNode* n = inputs[i].node().get();
+    if (step_of.count(n)) throw Error(fmt::format("Model '{}': input '{}' is given twice", name_, n->input_name));
     Step s;
-    s.layer = (*it)->layer;
-    s.input = nodes_.empty() ? -1 : int(nodes_.size()) - 1;
-    s.shape = (*it)->shape;
-    nodes_.push_back(std::move(s));
+    s.node = inputs[i].node();
+    s.input_slot = int(i);
+    step_of[n] = int(steps_.size());
+    input_steps_.push_back(int(steps_.size()));
+    steps_.push_back(std::move(s));
   }
-  input_name_ = inputs.node()->input_name;
-  input_dtype_ = inputs.node()->dtype;
+  // Depth-first from the outputs: every call after the calls it reads (inputs in order, as Keras lists them).
+  std::set<const GraphNode*> on_path;
+  std::function<void(const std::shared_ptr<GraphNode>&)> visit = [&](const std::shared_ptr<GraphNode>& node) {
+    if (step_of.count(node.get())) return;
+    if (!node->layer)
+      throw Error(fmt::format("Model '{}': the outputs depend on Input '{}', which is not among the model's inputs",
+                              name_, node->input_name));
+    if (!on_path.insert(node.get()).second) throw Error(fmt::format("Model '{}': the graph has a cycle", name_));
+    for (const auto& t : node->inputs) visit(t.node());
+    on_path.erase(node.get());
+    Step s;
+    s.layer = node->layer;
+    s.node = node;
+    for (const auto& t : node->inputs) s.inputs.push_back({step_of.at(t.node().get()), t.index()});
+    s.call_index = calls[node->layer.get()]++;
+    if (s.call_index == 0 && !node->twin) {
+      s.runner = node->layer.get();
+    } else {
+      if (!node->twin) {
+        std::vector<Shape> shapes;
+        for (const auto& t : node->inputs) shapes.push_back(t.shape());
+        node->twin = make_twin(node->layer, shapes);
+      }
+      s.runner = node->twin.get();
+    }
+    step_of[node.get()] = int(steps_.size());
+    steps_.push_back(std::move(s));
+  };
+  for (const auto& out : outputs) {
+    if (!out.node()) throw Error(fmt::format("Model '{}': an output is an empty symbolic tensor", name_));
+    visit(out.node());
+    outputs_.push_back({step_of.at(out.node().get()), out.index()});
+  }
+  order_like_keras();
+  // Layer names identify weights in Keras files: two layers of one name would swap weights on reload.
+  std::map<std::string, const Layer*> by_name;
+  for (const auto& s : steps_) {
+    if (!s.layer) continue;
+    auto [it, fresh] = by_name.emplace(s.layer->name(), s.layer.get());
+    if (!fresh && it->second != s.layer.get())
+      throw Error(fmt::format("Model '{}': all layers must have unique names; '{}' is used by two layers", name_,
+                              s.layer->name()));
+  }
 }
 
-std::vector<LayerPtr> Model::layers() const {
-  std::vector<LayerPtr> out;
-  for (const auto& s : nodes_)
-    if (s.layer) out.push_back(s.layer);
-  return out;
+// Keras 3's model.layers order (keras/src/ops/function.py, map_graph): by depth, the inputs' first, and within a
+// depth by first visit in a depth-first walk from the outputs. A .keras file names each layer's weights by its
+// class and its place in this order ("dense", "dense_1", ...), so reading and writing need the same order.
+void Model::order_like_keras() {
+  const size_t n = steps_.size();
+  std::map<const Layer*, int> layer_index;  // first visit; inputs are their own operations
+  std::vector<int> input_index(n, -1);
+  std::vector<int> post_order;
+  std::vector<char> finished(n, 0);
+  int next_index = 0;
+  std::function<void(int)> walk = [&](int s) {
+    if (finished[size_t(s)]) return;
+    const Step& st = steps_[size_t(s)];
+    if (st.layer) {
+      if (!layer_index.count(st.layer.get())) layer_index[st.layer.get()] = next_index++;
+    } else if (input_index[size_t(s)] < 0) {
+      input_index[size_t(s)] = next_index++;
+    }
+    for (const auto& t : st.inputs) walk(t.step);
+    finished[size_t(s)] = 1;
+    post_order.push_back(s);
+  };
+  for (const auto& o : outputs_) walk(o.step);
+  std::vector<int> node_depth(n, 0);
+  std::map<const Layer*, int> layer_depth;
+  std::vector<int> input_depth(n, 0);
+  for (auto it = post_order.rbegin(); it != post_order.rend(); ++it) {
+    const Step& st = steps_[size_t(*it)];
+    int depth = node_depth[size_t(*it)];
+    if (st.layer) {
+      depth = std::max(depth, layer_depth[st.layer.get()]);
+      layer_depth[st.layer.get()] = depth;
+    } else {
+      input_depth[size_t(*it)] = depth;
+    }
+    node_depth[size_t(*it)] = depth;
+    for (const auto& t : st.inputs) node_depth[size_t(t.step)] = std::max(node_depth[size_t(t.step)], depth + 1);
+  }
+  struct Entry {
+    int depth, index;
+    LayerPtr layer;
+    int step;  // the layer's first call, or the input
+  };
+  std::vector<Entry> entries;
+  for (const auto& [layer, index] : layer_index)
+    for (size_t s = 0; s < n; ++s)
+      if (steps_[s].layer.get() == layer) {
+        entries.push_back({layer_depth[layer], index, steps_[s].layer, int(s)});
+        break;
+      }
+  for (int s : input_steps_) entries.push_back({input_depth[size_t(s)], input_index[size_t(s)], nullptr, s});
+  std::stable_sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
+    return a.depth != b.depth ? a.depth > b.depth : a.index < b.index;
+  });
+  layer_order_.clear();
+  keras_steps_.clear();
+  for (const auto& e : entries) {
+    if (e.layer) layer_order_.push_back(e.layer);
+    keras_steps_.push_back(e.step);
+  }
 }
+
+std::vector<LayerPtr> Model::layers() const { return layer_order_; }
 
 LayerPtr Model::get_layer(const std::string& layer_name) const {
-  for (const auto& s : nodes_)
+  for (const auto& s : steps_)
     if (s.layer && s.layer->name() == layer_name) return s.layer;
   throw Error(fmt::format("model '{}' has no layer named '{}'", name_, layer_name));
 }
 
-const Shape& Model::input_shape() const {
-  if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built yet: give an input shape or call it on data", name_));
-  return nodes_.front().shape;
+namespace {
+[[noreturn]] void not_built(const std::string& name) {
+  throw Error(fmt::format("model '{}' is not built yet: give an input shape or call it on data", name));
 }
-const Shape& Model::output_shape() const {
-  if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built yet: give an input shape or call it on data", name_));
-  return nodes_.back().shape;
+}  // namespace
+
+const Shape& Model::input_shape(size_t i) const {
+  if (steps_.empty()) not_built(name_);
+  if (i >= input_steps_.size()) throw Error(fmt::format("model '{}' has {} inputs, not {}", name_, input_steps_.size(), i + 1));
+  return steps_[size_t(input_steps_[i])].node->shapes[0];
 }
-DType Model::input_dtype() const { return input_dtype_; }
+const Shape& Model::output_shape(size_t i) const {
+  if (steps_.empty()) not_built(name_);
+  if (i >= outputs_.size()) throw Error(fmt::format("model '{}' has {} outputs, not {}", name_, outputs_.size(), i + 1));
+  return shape_of(outputs_[i]);
+}
+DType Model::input_dtype(size_t i) const {
+  input_shape(i);
+  return steps_[size_t(input_steps_[i])].node->dtype;
+}
+
+std::vector<std::string> Model::input_names() const {
+  std::vector<std::string> out;
+  for (int s : input_steps_) out.push_back(steps_[size_t(s)].node->input_name);
+  return out;
+}
+
+std::vector<std::string> Model::output_names() const {
+  std::vector<std::string> out;
+  for (const auto& o : outputs_) {
+    const Step& s = steps_[size_t(o.step)];
+    out.push_back(s.layer ? s.layer->name() : s.node->input_name);
+  }
+  return out;
+}
 
 Tensor Model::forward(const Tensor& x, ForwardOptions options) {
-  const bool training = options.training, keep_for_backward = options.keep_for_backward, input_grad = options.input_grad;
-  if (nodes_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
-  if (!shape_compatible(input_shape(), x.shape()))
-    throw Error(fmt::format("model '{}': expected input shape {}, got {}", name_, shape_to_string(input_shape()),
-                            x.shape_string()));
-  if (nodes_.size() == 1) return x;
-  const Tensor* input = &x;  // the batch itself feeds the first layer: no copy
-  Tensor value;
-  std::optional<Tensor> mask;
-  // No layer before the first with trainable weights needs its input gradient (the data has none, and a
-  // Normalization or Masking layer first passes it on to nothing).
-  bool grad_wanted = input_grad;
-  for (size_t i = 1; i < nodes_.size(); ++i) {
-    Layer& layer = *nodes_[i].layer;
-    RunContext ctx;
-    ctx.training = training;
-    ctx.keep_for_backward = keep_for_backward;
-    ctx.input_grad = grad_wanted;
-    grad_wanted = grad_wanted || (layer.trainable() && layer.count_trainable_params() > 0);
-    ctx.rng = &rng_;
-    ctx.mask = mask ? &*mask : nullptr;
-    Tensor out = layer.call(*input, ctx);
-    mask = layer.compute_mask(*input, ctx.mask);
-    value = std::move(out);
-    input = &value;
-  }
-  return value;
+  if (steps_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
+  if (input_steps_.size() != 1 || outputs_.size() != 1)
+    throw Error(fmt::format("model '{}' has {} inputs and {} outputs: call forward with a list of inputs", name_,
+                            input_steps_.size(), outputs_.size()));
+  return std::move(forward(std::vector<Tensor>{x}, options)[0]);
 }
 
-Tensor Model::backward(const Tensor& dy) { return backward_below(nodes_.size(), dy); }
+std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions options) {
+  if (steps_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
+  if (xs.size() != input_steps_.size())
+    throw Error(fmt::format("model '{}' takes {} inputs ({}), got {}", name_, input_steps_.size(),
+                            fmt::join(input_names(), ", "), xs.size()));
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (!shape_compatible(input_shape(i), xs[i].shape()))
+      throw Error(fmt::format("model '{}': expected input {}shape {}, got {}", name_,
+                              xs.size() > 1 ? "'" + input_names()[i] + "' of " : std::string(),
+                              shape_to_string(input_shape(i)), xs[i].shape_string()));
+  const size_t n = steps_.size();
+  // Each value is dropped after its last reader (the model's outputs read last).
+  std::vector<std::vector<int>> readers_left(n);
+  for (size_t s = 0; s < n; ++s) readers_left[s].assign(steps_[s].node->shapes.size(), 0);
+  for (const auto& s : steps_)
+    for (const auto& t : s.inputs) ++readers_left[size_t(t.step)][size_t(t.index)];
+  for (const auto& o : outputs_) ++readers_left[size_t(o.step)][size_t(o.index)];
+  std::vector<std::vector<Tensor>> owned(n);
+  std::vector<std::vector<const Tensor*>> value(n);
+  std::vector<std::vector<std::optional<Tensor>>> masks(n);
+  // Whether dLoss/d(outputs of a step) is wanted: some trainable layer at or before it, or the caller asked
+  // for the input gradient. The layers before the first trainable one skip their input gradient.
+  std::vector<char> grad_flows(n, 0);
+  for (size_t s = 0; s < n; ++s) {
+    Step& st = steps_[s];
+    if (!st.layer) {
+      value[s] = {&xs[size_t(st.input_slot)]};
+      masks[s].resize(1);
+      grad_flows[s] = options.input_grad;
+      continue;
+    }
+    std::vector<const Tensor*> ins, in_masks;
+    bool wants = false;
+    for (const auto& t : st.inputs) {
+      ins.push_back(value[size_t(t.step)][size_t(t.index)]);
+      const auto& m = masks[size_t(t.step)][size_t(t.index)];
+      in_masks.push_back(m ? &*m : nullptr);
+      wants = wants || grad_flows[size_t(t.step)];
+    }
+    Layer& layer = *st.runner;
+    if (st.runner != st.layer.get()) layer.set_trainable(st.layer->trainable());
+    RunContext ctx;
+    ctx.training = options.training;
+    ctx.keep_for_backward = options.keep_for_backward;
+    ctx.input_grad = wants;
+    ctx.rng = &rng_;
+    ctx.mask = in_masks[0];
+    grad_flows[s] = wants || (layer.trainable() && layer.count_trainable_params() > 0);
+    owned[s] = ins.size() == 1 && st.node->shapes.size() == 1 && !st.node->argument_is_list
+                   ? std::vector<Tensor>{layer.call(*ins[0], ctx)}
+                   : layer.call_multi(ins, ctx);
+    masks[s] = layer.compute_masks(ins, in_masks);
+    masks[s].resize(owned[s].size());
+    for (const auto& t : owned[s]) value[s].push_back(&t);
+    for (const auto& t : st.inputs)
+      if (--readers_left[size_t(t.step)][size_t(t.index)] == 0 && steps_[size_t(t.step)].layer)
+        owned[size_t(t.step)][size_t(t.index)] = Tensor();
+  }
+  std::vector<Tensor> out;
+  for (const auto& o : outputs_) {
+    const bool last_reader = --readers_left[size_t(o.step)][size_t(o.index)] == 0;
+    if (last_reader && steps_[size_t(o.step)].layer) out.push_back(std::move(owned[size_t(o.step)][size_t(o.index)]));
+    else out.push_back(*value[size_t(o.step)][size_t(o.index)]);
+  }
+  return out;
+}
 
-Tensor Model::backward_below(size_t node, Tensor grad) {
-  for (size_t i = node - 1; i >= 1 && !grad.empty(); --i) grad = nodes_[i].layer->backward(grad);
-  return grad;  // empty: a layer's input had no gradient (int ids) or none was wanted (input_grad)
+Tensor Model::backward(const Tensor& dy) {
+  if (outputs_.size() != 1)
+    throw Error(fmt::format("model '{}' has {} outputs: call backward with a list of gradients", name_, outputs_.size()));
+  return std::move(backward(std::vector<Tensor>{dy})[0]);
+}
+
+std::vector<Tensor> Model::backward(const std::vector<Tensor>& dy) {
+  return backward_graph(dy, std::vector<bool>(dy.size(), false));
+}
+
+std::vector<Tensor> Model::backward_graph(std::vector<Tensor> output_grads, const std::vector<bool>& logits) {
+  if (output_grads.size() != outputs_.size())
+    throw Error(fmt::format("model '{}' has {} outputs, backward got {} gradients", name_, outputs_.size(),
+                            output_grads.size()));
+  const size_t n = steps_.size();
+  std::vector<std::vector<Tensor>> grads(n);
+  for (size_t s = 0; s < n; ++s) grads[s].resize(steps_[s].node->shapes.size());
+  auto accumulate = [](Tensor& into, Tensor g) {
+    if (g.empty()) return;
+    if (into.empty()) {
+      into = std::move(g);
+      return;
+    }
+    if (into.shape() != g.shape())
+      throw Error("backward: gradients of shapes " + into.shape_string() + " and " + g.shape_string() + " meet");
+    float* a = into.data();
+    const float* b = g.data();
+    for (int64_t i = 0; i < into.size(); ++i) a[i] += b[i];
+  };
+  std::vector<Tensor> logits_grad(n);
+  for (size_t i = 0; i < outputs_.size(); ++i) {
+    const auto& o = outputs_[i];
+    if (logits[i]) logits_grad[size_t(o.step)] = std::move(output_grads[i]);  // fusable_output: its only reader
+    else accumulate(grads[size_t(o.step)][size_t(o.index)], std::move(output_grads[i]));
+  }
+  for (size_t s = n; s-- > 0;) {
+    Step& st = steps_[s];
+    if (!st.layer) continue;
+    std::vector<Tensor> dxs;
+    if (!logits_grad[s].empty()) {
+      dxs = {static_cast<LogitsLayer*>(st.runner)->backward_from_logits(logits_grad[s])};
+      logits_grad[s] = Tensor();
+    } else {
+      bool any = false;
+      for (const auto& g : grads[s]) any = any || !g.empty();
+      if (!any) continue;
+      if (grads[s].size() == 1 && st.inputs.size() == 1 && !st.node->argument_is_list)
+        dxs = {st.runner->backward(grads[s][0])};
+      else
+        dxs = st.runner->backward_multi(grads[s]);
+    }
+    grads[s].clear();
+    for (size_t i = 0; i < st.inputs.size() && i < dxs.size(); ++i)
+      accumulate(grads[size_t(st.inputs[i].step)][size_t(st.inputs[i].index)], std::move(dxs[i]));
+  }
+  std::vector<Tensor> out;
+  for (int s : input_steps_) out.push_back(std::move(grads[size_t(s)][0]));
+  return out;  // empty: an input with no gradient (int ids) or none wanted (input_grad)
+}
+
+LogitsLayer* Model::fusable_output(size_t i) const {
+  const TensorRef o = outputs_.at(i);
+  const Step& st = steps_[size_t(o.step)];
+  auto* layer = dynamic_cast<LogitsLayer*>(st.runner);
+  if (!layer) return nullptr;
+  int readers = 0;
+  for (const auto& s : steps_)
+    for (const auto& t : s.inputs) readers += t == o;
+  for (const auto& other : outputs_) readers += other == o;
+  return readers == 1 ? layer : nullptr;
 }
 
 void Model::zero_grads() {
@@ -152,32 +463,29 @@ void Model::zero_grads() {
 
 std::vector<Param*> Model::params() {
   std::vector<Param*> out;
-  for (auto& s : nodes_)
-    if (s.layer)
-      for (Param* p : s.layer->params()) out.push_back(p);
+  for (const auto& l : layers())
+    for (Param* p : l->params()) out.push_back(p);
   return out;
 }
 
 std::vector<Param*> Model::trainable_params() {
   std::vector<Param*> out;
-  for (auto& s : nodes_)
-    if (s.layer && s.layer->trainable())
-      for (Param* p : s.layer->params())
+  for (const auto& l : layers())
+    if (l->trainable())
+      for (Param* p : l->params())
         if (p->trainable) out.push_back(p);
   return out;
 }
 
 int64_t Model::count_params() const {
   int64_t n = 0;
-  for (const auto& s : nodes_)
-    if (s.layer) n += s.layer->count_params();
+  for (const auto& l : layers()) n += l->count_params();
   return n;
 }
 
 int64_t Model::count_trainable_params() const {
   int64_t n = 0;
-  for (const auto& s : nodes_)
-    if (s.layer) n += s.layer->count_trainable_params();
+  for (const auto& l : layers()) n += l->count_trainable_params();
   return n;
 }
 
@@ -211,14 +519,12 @@ void Sequential::add(LayerPtr layer) {
     SymbolicTensor x = *input_;
     if (built()) {
       // Extend the existing graph by one layer.
-      Step s;
-      s.layer = layers_.back();
-      s.input = int(nodes_.size()) - 1;
-      s.shape = s.layer->build(nodes_.back().shape, global_rng());
-      nodes_.push_back(std::move(s));
+      const Step& last = steps_[size_t(outputs_[0].step)];
+      SymbolicTensor y = apply_layer(layers_.back(), SymbolicTensor(last.node, outputs_[0].index));
+      set_graph({*input_}, {y});
     } else {
       for (const auto& l : layers_) x = apply_layer(l, x);
-      set_graph(*input_, x);
+      set_graph({*input_}, {x});
     }
   }
 }
@@ -236,7 +542,7 @@ void Sequential::build(Shape input_shape, DType dtype) {
   input_ = Input(std::move(input_shape), {.dtype = dtype});
   SymbolicTensor x = *input_;
   for (const auto& l : layers_) x = apply_layer(l, x);
-  set_graph(*input_, x);
+  set_graph({*input_}, {x});
 }
 
 void ensure_built(Model& model, const Tensor& x) {

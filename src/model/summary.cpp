@@ -88,12 +88,15 @@ struct Table {
 }  // namespace
 
 std::string summary_table(const Model& model, int line_length) {
-  // Every model seqnet builds is a chain, which Keras prints "sequential-like": three columns.
-  // A functional chain also lists its InputLayer first, as Keras does.
-  if (line_length <= 0) line_length = 88;
+  // Keras prints a chain of layers "sequential-like" (three columns; a functional chain also lists its
+  // InputLayer first); any other graph with a fourth column, "Connected to": each call's input tensors as
+  // layer[call][output].
+  bool chain = model.is_sequential() || !model.built() || (model.num_inputs() == 1 && model.num_outputs() == 1);
+  for (const auto& st : model.steps_) chain = chain && st.inputs.size() <= 1 && st.call_index == 0;
+  if (line_length <= 0) line_length = chain ? 88 : 108;
   if (line_length > 10000)  // the table is drawn in memory: a typo must not ask for gigabytes
     throw Error("summary: line_length " + std::to_string(line_length) + " is wider than any screen (at most 10000)");
-  const double positions[] = {0.45, 0.80, 1.0};
+  const std::vector<double> positions = chain ? std::vector<double>{0.45, 0.80, 1.0} : std::vector<double>{0.3, 0.56, 0.74, 1.0};
   Table t;
   // Keras splits the width at fixed fractions; rich then takes 3 cells per column for padding and
   // border and gives back any excess from the middle column.
@@ -105,23 +108,45 @@ std::string summary_table(const Model& model, int line_length) {
     drawn += width;
   }
   if (drawn > line_length) t.widths[1] -= size_t(std::min<int>(drawn - line_length, int(t.widths[1]) - 1));
-  t.right_align = {false, false, true};
+  t.right_align = {false, false, true, false};
 
   std::string header = fmt::format("Model: \"{}\"\n", model.name());
   t.out += t.border("┏", "━", "┳", "┓");
-  t.row({"Layer (type)", "Output Shape", "Param #"}, "┃");
+  if (chain) t.row({"Layer (type)", "Output Shape", "Param #"}, "┃");
+  else t.row({"Layer (type)", "Output Shape", "Param #", "Connected to"}, "┃");
   t.out += t.border("┡", "━", "╇", "┩");
   std::vector<std::vector<std::string>> rows;
-  if (!model.is_sequential() && model.built())
-    rows.push_back({model.input_name_ + " (InputLayer)", shape_to_string(model.nodes_.front().shape), "0"});
-  for (size_t i = 1; i < model.nodes_.size(); ++i) {
-    const auto& n = model.nodes_[i];
-    rows.push_back({n.layer->summary_label(), shape_to_string(n.shape), with_commas(n.layer->count_params())});
+  auto shapes_text = [](const std::vector<Shape>& shapes) {
+    if (shapes.size() == 1) return shape_to_string(shapes[0]);
+    std::string s = "[";
+    for (size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + shape_to_string(shapes[i]);
+    return s + "]";
+  };
+  auto tensor_name = [&](const Model::TensorRef& r) {
+    const auto& src = model.steps_[size_t(r.step)];
+    const std::string name = src.layer ? src.layer->name() : src.node->input_name;
+    return fmt::format("{}[{}][{}]", name, src.call_index, r.index);
+  };
+  for (int step : model.keras_steps_) {
+    const auto& st = model.steps_[size_t(step)];
+    if (!st.layer) {
+      if (!model.is_sequential())
+        rows.push_back({st.node->input_name + " (InputLayer)", shape_to_string(st.node->shapes[0]), "0", "-"});
+      continue;
+    }
+    std::string connected;
+    for (const auto& other : model.steps_)
+      if (other.layer == st.layer)
+        for (const auto& r : other.inputs) connected += (connected.empty() ? "" : ", ") + tensor_name(r);
+    rows.push_back({st.layer->summary_label(), shapes_text(st.node->shapes), with_commas(st.layer->count_params()),
+                    connected});
   }
   if (!model.built()) {
     if (auto* seq = dynamic_cast<const Sequential*>(&model))
-      for (const auto& l : seq->sequential_layers()) rows.push_back({l->summary_label(), "?", "0 (unbuilt)"});
+      for (const auto& l : seq->sequential_layers()) rows.push_back({l->summary_label(), "?", "0 (unbuilt)", ""});
   }
+  if (chain)
+    for (auto& r : rows) r.resize(3);
   for (size_t i = 0; i < rows.size(); ++i) {
     t.row(rows[i], "│");
     if (i + 1 < rows.size()) t.out += t.border("├", "─", "┼", "┤");

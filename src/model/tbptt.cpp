@@ -86,7 +86,7 @@ double Model::tbptt_step(const Tensor& x, const Tensor& y, int64_t k) {
     for (RNN* r : rnns) r->set_continue_state(t0 > 0);
     Tensor xc = whole ? x : slice_time(x, t0, t1);
     if (per_step) {
-      double l = train_step(xc, whole ? y : slice_time(y, t0, t1));
+      double l = train_step(Arrays(xc, whole ? y : slice_time(y, t0, t1)));
       if (!std::isfinite(l)) return l;
       loss_sum += l * double(t1 - t0);
     } else if (t1 < T) {
@@ -97,7 +97,7 @@ double Model::tbptt_step(const Tensor& x, const Tensor& y, int64_t k) {
       }
       if (xc.dim(0) > 0) forward(xc, {.training = true});
     } else {
-      return train_step(xc, y);
+      return train_step(Arrays(xc, y));
     }
   }
   return loss_sum / double(T);  // the mean over all steps, as one full-sequence loss would be

@@ -87,10 +87,88 @@ void expect_bitwise(const Tensor& a, const Tensor& b, const std::string& what) {
     }
 }
 
+// L = sum_k sum(w_k * y_k) over every output; checks dL/d(each input) and dL/d(each trainable weight) against
+// central differences.
+void expect_multi_gradients_match(Layer& layer, std::vector<Tensor> xs, const GradCheckOptions& g) {
+  auto loss = [&](std::vector<Tensor>& inputs, std::vector<Tensor>* grads_out) {
+    std::vector<const Tensor*> ptrs;
+    for (const auto& x : inputs) ptrs.push_back(&x);
+    RunContext ctx;
+    std::vector<Tensor> ys = layer.call_multi(ptrs, ctx);
+    double l = 0;
+    std::vector<Tensor> ws;
+    for (size_t k = 0; k < ys.size(); ++k) {
+      ws.push_back(random_tensor(ys[k].shape(), 100 + k));
+      for (int64_t i = 0; i < ys[k].size(); ++i) l += double(ws[k][i]) * ys[k][i];
+    }
+    if (grads_out) *grads_out = layer.backward_multi(ws);
+    return l;
+  };
+  for (Param* p : layer.params()) p->grad.fill(0.0f);
+  std::vector<Tensor> dxs;
+  loss(xs, &dxs);
+  ASSERT_EQ(dxs.size(), xs.size()) << "backward_multi gives one gradient per input";
+  auto check = [&](float* value, int64_t n, const Tensor& analytic, const std::string& what) {
+    ASSERT_EQ(analytic.size(), n) << what << ": no gradient";
+    const int64_t stride = std::max<int64_t>(1, n / g.max_checks_per_tensor);
+    for (int64_t i = 0; i < n; i += stride) {
+      const float keep = value[i];
+      value[i] = keep + float(g.step);
+      const double up = loss(xs, nullptr);
+      value[i] = keep - float(g.step);
+      const double down = loss(xs, nullptr);
+      value[i] = keep;
+      const double numeric = (up - down) / (2 * g.step), a = analytic[i];
+      EXPECT_LE(std::abs(a - numeric), g.atol + g.rtol * std::max(std::abs(a), std::abs(numeric)))
+          << what << " element " << i << ": backward " << a << ", finite differences " << numeric;
+    }
+  };
+  for (size_t k = 0; k < xs.size(); ++k) check(xs[k].data(), xs[k].size(), dxs[k], "input " + std::to_string(k));
+  for (Param* p : layer.params())
+    if (p->trainable) {
+      const Tensor analytic = p->grad;
+      check(p->value.data(), p->value.size(), analytic, "weight " + p->name);
+    }
+}
+
+void check_multi_input_case(const LayerCase& c, const Json& config) {
+  LayerPtr layer = from_config(c, config);
+  Rng init(7);
+  std::vector<Shape> shapes{symbolic(c.input)};
+  for (const auto& s : c.extra_inputs) shapes.push_back(symbolic(s));
+  const std::vector<Shape> out_shapes = layer->build_multi(shapes, init);
+  const Json first = layer->get_config();
+  for (const auto& [k, v] : config.items())
+    if (k != "name") {
+      EXPECT_TRUE(json_matches(v, first.value(k, Json())))
+          << "config key '" << k << "' = " << v.dump() << " came back as " << first.value(k, Json()).dump();
+    }
+  EXPECT_EQ(from_config(c, first)->get_config(), first) << "get_config -> from_config -> get_config changed the config";
+  std::vector<Tensor> xs{make_input(c, c.input, 3)};
+  for (size_t i = 0; i < c.extra_inputs.size(); ++i) xs.push_back(random_tensor(c.extra_inputs[i], 20 + i));
+  std::vector<const Tensor*> ptrs;
+  for (const auto& x : xs) ptrs.push_back(&x);
+  RunContext ctx;
+  const std::vector<Tensor> ys = layer->call_multi(ptrs, ctx);
+  ASSERT_EQ(ys.size(), out_shapes.size()) << "outputs vs what build_multi promised";
+  for (size_t k = 0; k < ys.size(); ++k) {
+    ASSERT_EQ(size_t(ys[k].rank()), out_shapes[k].size()) << "output " << k;
+    for (size_t i = 1; i < out_shapes[k].size(); ++i)
+      if (out_shapes[k][i] >= 0) EXPECT_EQ(ys[k].dim(int(i)), out_shapes[k][i]) << "output " << k << " axis " << i;
+  }
+  expect_multi_gradients_match(*layer, xs, c.grad);
+}
+
 }  // namespace
 
 void check_layer_case(const LayerCase& c) {
   SCOPED_TRACE(c.label());
+  if (!c.extra_inputs.empty()) {
+    Json config = c.config;
+    if (!config.contains("name")) config["name"] = "harness_" + c.class_name;
+    check_multi_input_case(c, config);
+    return;
+  }
   Json config = c.config;
   if (!config.contains("name")) config["name"] = "harness_" + c.class_name;
 

@@ -31,6 +31,9 @@ struct LayerCase {
   // Inputs of another kind than uniform in [-1, 1) (values away from an activation's kink, say).
   std::function<Tensor(const Shape& shape, uint64_t seed)> make_input;
   int64_t threads_batch = 256;    // the batch of the threads check, big enough to be split (0: skip it)
+  // More inputs after `input` (merge layers, a recurrent layer's initial states): the layer is built and called on
+  // the list, every output gets a gradient, and the gradients of every input and weight are checked.
+  std::vector<Shape> extra_inputs;
   std::string label() const;      // "LSTM {"return_sequences":true}" for failure messages
 };
 

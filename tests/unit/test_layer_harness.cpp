@@ -188,6 +188,33 @@ std::vector<LayerCase> cases() {
   c.push_back({"Normalization", {{"axis", {-1}}, {"mean", {1.0, -2.0, 0.5}}, {"variance", {4.0, 0.25, 1.0}}, {"invert", false}}, {2, 4, 3}});
   c.push_back({"Normalization", {{"axis", {-1}}, {"mean", {1.0, -2.0, 0.5}}, {"variance", {4.0, 0.25, 1.0}}, {"invert", true}}, {2, 4, 3}});
   c.push_back({"Normalization", {{"axis", {-1}}, {"mean", nullptr}, {"variance", nullptr}, {"invert", false}}, {2, 3}});
+  // Merges: two and three inputs; Maximum and Minimum on inputs far apart (no ties within the step).
+  for (const char* cls : {"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"}) {
+    LayerCase m{cls, Json::object(), {2, 3, 4}};
+    m.extra_inputs = {{2, 3, 4}};
+    c.push_back(m);
+    if (std::string(cls) != "Subtract") {
+      LayerCase three{cls, Json::object(), {2, 5}};
+      three.extra_inputs = {{2, 5}, {2, 5}};
+      c.push_back(three);
+    }
+  }
+  for (int axis : {-1, 1, 2}) {
+    LayerCase cat{"Concatenate", {{"axis", axis}}, {2, 3, 4}};
+    cat.extra_inputs = {axis == 1 ? Shape{2, 2, 4} : Shape{2, 3, 2}};
+    c.push_back(cat);
+  }
+  c.push_back({"RepeatVector", {{"n", 3}}, {2, 4}});
+  // Recurrent layers in a graph: initial states in, final states out (return_state), gradients through both.
+  for (const char* cls : {"SimpleRNN", "LSTM", "GRU"}) {
+    const bool lstm = std::string(cls) == "LSTM";
+    for (bool seq : {false, true}) {
+      LayerCase st{cls, rnn({{"return_state", true}, {"return_sequences", seq}}), {2, 4, 3}};
+      st.extra_inputs = lstm ? std::vector<Shape>{{2, 3}, {2, 3}} : std::vector<Shape>{{2, 3}};
+      c.push_back(st);
+    }
+    c.push_back({cls, rnn({{"return_state", true}}), {2, 4, 3}});  // states out, none in
+  }
   return c;
 }
 

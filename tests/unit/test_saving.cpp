@@ -458,36 +458,6 @@ TEST(Saving, BitRotInAWeightsFileIsAnErrorNeverAnotherModel) {
   fs::remove_all(dir);
 }
 
-// Configs that a chain of layers cannot represent are errors, never another model read without a word.
-TEST(KerasConfigs, WhatAChainCannotHoldIsAnErrorNotAnotherModel) {
-  auto functional = [](const std::string& dense_input) {
-    return fmt::format(R"({{"module": "keras", "class_name": "Functional", "config": {{"name": "m",
-      "layers": [
-        {{"class_name": "InputLayer", "name": "x", "config": {{"batch_shape": [null, 10, 2], "dtype": "float32", "name": "x"}}, "inbound_nodes": []}},
-        {{"class_name": "LSTM", "name": "enc", "config": {{"name": "enc", "units": 3, "return_state": true}},
-          "inbound_nodes": [{{"args": [{{"class_name": "__keras_tensor__", "config": {{"shape": [null, 10, 2], "dtype": "float32", "keras_history": ["x", 0, 0]}}}}], "kwargs": {{}}}}]}},
-        {{"class_name": "Dense", "name": "d", "config": {{"name": "d", "units": 1}},
-          "inbound_nodes": [{}]}}],
-      "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0]]}}}})",
-                       dense_input);
-  };
-  const std::string enc_h =
-      R"({"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 3], "dtype": "float32", "keras_history": ["enc", 0, 1]}}], "kwargs": {}})";
-  try {
-    model_from_json(functional(enc_h));
-    FAIL() << "a Dense on the LSTM's state h was read as a Dense on its first output";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("layer 'd' takes output 1 of layer 'enc'"), std::string::npos) << e.what();
-  }
-  const std::string with_state =
-      R"({"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 3], "dtype": "float32", "keras_history": ["enc", 0, 0]}}], "kwargs": {"initial_state": [1, 2]}})";
-  try {
-    model_from_json(functional(with_state));
-    FAIL() << "initial_state was dropped";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("layer 'd' is called with initial_state"), std::string::npos) << e.what();
-  }
-}
 
 // A stateful model keeps its fixed batch size through its config: seqnet reads its own .keras files back.
 TEST(KerasConfigs, StatefulModelsKeepTheirBatchSize) {

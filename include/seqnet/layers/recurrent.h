@@ -43,7 +43,7 @@ struct RecurrentOptions {
   float recurrent_dropout = 0.0f;
   std::optional<int64_t> seed;   // kept for the config; masks come from RunContext::rng
   bool return_sequences = false;
-  bool return_state = false;     // the graph carries one tensor: states are read with final_states()
+  bool return_state = false;     // in a graph, the outputs are [output, h] ([output, h, c] for the LSTM)
   bool go_backwards = false;     // process the sequence last step first; the output sequence stays reversed
   bool stateful = false;         // the last states of a batch are the initial states of the next
   bool zero_output_for_mask = false;  // masked steps output 0 instead of the previous output
@@ -60,6 +60,12 @@ class RNN : public Layer {
   // Keras: the input mask passes on only with return_sequences.
   std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const override;
   Json get_config() const override;
+  // In a graph: inputs [x] or [x, initial states...] (Keras's initial_state), outputs [y] or, with return_state,
+  // [y, final states...]; gradients flow into the initial states and from the final states.
+  std::vector<Tensor> forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) override;
+  std::vector<Tensor> backward_multi(const std::vector<Tensor>& output_grads) override;
+  std::vector<std::optional<Tensor>> compute_masks(const std::vector<const Tensor*>& inputs,
+                                                   const std::vector<const Tensor*>& input_masks) const override;
 
   int64_t units() const { return units_; }
   const RecurrentOptions& options() const { return options_; }
@@ -91,6 +97,7 @@ class RNN : public Layer {
 
   RNN(int64_t units, RecurrentOptions options, const std::string& snake_name);
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  std::vector<Shape> build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng) override;
   void init_cell();  // called by subclass constructors: checks the options, makes the cell
   virtual std::unique_ptr<rnn::Cell> make_cell() const = 0;
   virtual Shape bias_shape() const;
@@ -124,6 +131,9 @@ class RNN : public Layer {
   Tensor fixed_in_masks_, fixed_rec_masks_;
   std::vector<Tensor> final_states_, initial_states_, carried_states_, d_initial_;
   bool continue_state_ = false;
+  size_t state_inputs_ = 0;  // initial states given as inputs in the last forward_multi
+  // Backward from dL/dy (null: none reached the output) and dL/d(final states) (empty: none).
+  Tensor backward_impl(const Tensor* dy, const std::vector<Tensor>& d_final);
 };
 
 class SimpleRNN : public RNN {

@@ -1,0 +1,369 @@
+// Merge layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate) and RepeatVector: the
+// layers a graph joins branches with. Each forward is paired with its backward below it.
+#include "seqnet/layers/merge.h"
+
+#include <algorithm>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "io/layer_registry.h"
+
+namespace seqnet {
+
+namespace {
+std::string shapes_text(const std::vector<Shape>& shapes) {
+  std::string out;
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
+  return out;
+}
+
+// AND of the masks given (a missing mask is all true); none given: none.
+std::optional<Tensor> and_of_masks(const std::vector<const Tensor*>& masks) {
+  std::optional<Tensor> out;
+  for (const Tensor* m : masks) {
+    if (!m) continue;
+    Tensor f = m->as_float();
+    if (!out) {
+      out = std::move(f);
+      continue;
+    }
+    if (f.shape() != out->shape()) return std::nullopt;  // masks of other shapes do not combine (Keras: an error)
+    for (int64_t i = 0; i < f.size(); ++i) (*out)[i] = ((*out)[i] != 0.0f && f[i] != 0.0f) ? 1.0f : 0.0f;
+  }
+  return out;
+}
+}  // namespace
+
+// ---- Add, Subtract, Multiply, Average, Maximum, Minimum ----
+
+ElementwiseMerge::ElementwiseMerge(Op op, std::string name)
+    : Layer(std::move(name), [op] {
+        switch (op) {
+          case Op::add: return "add";
+          case Op::subtract: return "subtract";
+          case Op::multiply: return "multiply";
+          case Op::average: return "average";
+          case Op::maximum: return "maximum";
+          case Op::minimum: return "minimum";
+        }
+        return "merge";
+      }()),
+      op_(op) {}
+
+std::string ElementwiseMerge::class_name() const {
+  switch (op_) {
+    case Op::add: return "Add";
+    case Op::subtract: return "Subtract";
+    case Op::multiply: return "Multiply";
+    case Op::average: return "Average";
+    case Op::maximum: return "Maximum";
+    case Op::minimum: return "Minimum";
+  }
+  return "Merge";
+}
+
+Shape ElementwiseMerge::build_impl(const Shape& in, Rng&) {
+  fail("must be called on a list of at least 2 inputs, got one of shape " + shape_to_string(in));
+}
+
+std::vector<Shape> ElementwiseMerge::build_multi_impl(const std::vector<Shape>& in, Rng&) {
+  if (in.size() < 2) fail(fmt::format("must be called on a list of at least 2 inputs, got {}", in.size()));
+  if (op_ == Op::subtract && in.size() != 2) fail(fmt::format("must be called on exactly 2 inputs, got {}", in.size()));
+  Shape out = in[0];
+  for (size_t i = 1; i < in.size(); ++i) {
+    if (in[i].size() != out.size())
+      fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_text(in));
+    for (size_t a = 0; a < out.size(); ++a) {
+      if (out[a] < 0) out[a] = in[i][a];
+      else if (in[i][a] >= 0 && in[i][a] != out[a])
+        fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_text(in));
+    }
+  }
+  n_inputs_ = in.size();
+  return {out};
+}
+
+Tensor ElementwiseMerge::forward(const Tensor&, RunContext&) { fail("must be called on a list of inputs"); }
+Tensor ElementwiseMerge::backward(const Tensor&) { fail("must be called on a list of inputs"); }
+
+// y = x0 + x1 + ... | x0 - x1 | x0 * x1 * ... | (x0 + ... ) / n | max | min, elementwise; all (n values).
+std::vector<Tensor> ElementwiseMerge::forward_multi(const std::vector<const Tensor*>& xs, RunContext& ctx) {
+  const Tensor& x0 = *xs[0];
+  for (const Tensor* x : xs)
+    if (x->shape() != x0.shape() || !x->is_float())
+      fail(fmt::format("inputs must be float32 of one shape, got {} and {}", x0.shape_string(), x->shape_string()));
+  shape_ = x0.shape();
+  const int64_t n = x0.size();
+  Tensor y = x0;
+  float* py = y.data();
+  winner_.clear();
+  if (op_ == Op::maximum || op_ == Op::minimum) winner_.assign(size_t(n), 0);
+  for (size_t k = 1; k < xs.size(); ++k) {
+    const float* p = xs[k]->data();
+    switch (op_) {
+      case Op::add:
+      case Op::average:
+        for (int64_t i = 0; i < n; ++i) py[i] += p[i];
+        break;
+      case Op::subtract:
+        for (int64_t i = 0; i < n; ++i) py[i] -= p[i];
+        break;
+      case Op::multiply:
+        for (int64_t i = 0; i < n; ++i) py[i] *= p[i];
+        break;
+      case Op::maximum:  // ties keep the earlier input: its value, and its gradient
+        for (int64_t i = 0; i < n; ++i)
+          if (p[i] > py[i]) py[i] = p[i], winner_[size_t(i)] = uint8_t(k);
+        break;
+      case Op::minimum:
+        for (int64_t i = 0; i < n; ++i)
+          if (p[i] < py[i]) py[i] = p[i], winner_[size_t(i)] = uint8_t(k);
+        break;
+    }
+  }
+  if (op_ == Op::average) {
+    const float inv = 1.0f / float(xs.size());
+    for (int64_t i = 0; i < n; ++i) py[i] *= inv;
+  }
+  inputs_.clear();
+  if (op_ == Op::multiply && ctx.keep_for_backward)
+    for (const Tensor* x : xs) inputs_.push_back(*x);
+  return {y};
+}
+
+// dx_k = dy | dy, -dy | dy * prod of the other inputs | dy / n | dy where input k won, else 0.
+std::vector<Tensor> ElementwiseMerge::backward_multi(const std::vector<Tensor>& grads) {
+  const size_t k_inputs = n_inputs_;
+  std::vector<Tensor> dxs(k_inputs);
+  if (grads.size() != 1 || grads[0].empty()) return dxs;
+  const Tensor& dy = grads[0];
+  if (dy.shape() != shape_) fail("backward got a gradient of shape " + dy.shape_string());
+  const int64_t n = dy.size();
+  const float* g = dy.data();
+  for (size_t k = 0; k < k_inputs; ++k) {
+    Tensor dx = op_ == Op::maximum || op_ == Op::minimum ? Tensor(shape_) : Tensor::uninitialized(shape_);
+    float* d = dx.data();
+    switch (op_) {
+      case Op::add: std::copy_n(g, n, d); break;
+      case Op::subtract:
+        if (k == 0) std::copy_n(g, n, d);
+        else for (int64_t i = 0; i < n; ++i) d[i] = -g[i];
+        break;
+      case Op::average: {
+        const float inv = 1.0f / float(k_inputs);
+        for (int64_t i = 0; i < n; ++i) d[i] = g[i] * inv;
+        break;
+      }
+      case Op::multiply: {
+        if (inputs_.size() != k_inputs) fail("backward after a forward that did not keep its inputs (keep_for_backward)");
+        std::copy_n(g, n, d);
+        for (size_t j = 0; j < k_inputs; ++j) {
+          if (j == k) continue;
+          const float* p = inputs_[j].data();
+          for (int64_t i = 0; i < n; ++i) d[i] *= p[i];
+        }
+        break;
+      }
+      case Op::maximum:
+      case Op::minimum:
+        for (int64_t i = 0; i < n; ++i)
+          if (winner_[size_t(i)] == k) d[i] = g[i];
+        break;
+    }
+    dxs[k] = std::move(dx);
+  }
+  return dxs;
+}
+
+std::vector<std::optional<Tensor>> ElementwiseMerge::compute_masks(const std::vector<const Tensor*>&,
+                                                                   const std::vector<const Tensor*>& masks) const {
+  return {and_of_masks(masks)};
+}
+
+// ---- Concatenate ----
+
+Concatenate::Concatenate(ConcatenateOptions options) : Layer(options.name, "concatenate"), options_(std::move(options)) {}
+
+Shape Concatenate::build_impl(const Shape& in, Rng&) {
+  fail("must be called on a list of at least 2 inputs, got one of shape " + shape_to_string(in));
+}
+
+std::vector<Shape> Concatenate::build_multi_impl(const std::vector<Shape>& in, Rng&) {
+  if (in.size() < 2) fail(fmt::format("must be called on a list of at least 2 inputs, got {}", in.size()));
+  const int rank = int(in[0].size());
+  const int axis = options_.axis < 0 ? options_.axis + rank : options_.axis;
+  if (axis < 1 || axis >= rank)
+    fail(fmt::format("axis {} is not an axis of its inputs beyond the batch axis: {}", options_.axis, shapes_text(in)));
+  Shape out = in[0];
+  for (size_t i = 1; i < in.size(); ++i) {
+    bool ok = int(in[i].size()) == rank;
+    for (int a = 0; ok && a < rank; ++a) {
+      if (a == axis) {
+        out[size_t(a)] = out[size_t(a)] < 0 || in[i][size_t(a)] < 0 ? -1 : out[size_t(a)] + in[i][size_t(a)];
+      } else if (out[size_t(a)] < 0) {
+        out[size_t(a)] = in[i][size_t(a)];
+      } else if (in[i][size_t(a)] >= 0 && in[i][size_t(a)] != out[size_t(a)]) {
+        ok = false;
+      }
+    }
+    if (!ok) fail(fmt::format("inputs must agree on every axis but axis {}, got {}", options_.axis, shapes_text(in)));
+  }
+  axis_ = axis;
+  return {out};
+}
+
+Tensor Concatenate::forward(const Tensor&, RunContext&) { fail("must be called on a list of inputs"); }
+Tensor Concatenate::backward(const Tensor&) { fail("must be called on a list of inputs"); }
+
+// Inputs (outer, len_k, inner) viewed around the axis; y (outer, sum len_k, inner).
+std::vector<Tensor> Concatenate::forward_multi(const std::vector<const Tensor*>& xs, RunContext&) {
+  last_shapes_.clear();
+  Shape out = xs[0]->shape();
+  out[size_t(axis_)] = 0;
+  for (const Tensor* x : xs) {
+    if (!x->is_float()) fail("inputs must be float32, got an int32 input of shape " + x->shape_string());
+    last_shapes_.push_back(x->shape());
+    out[size_t(axis_)] += x->dim(axis_);
+  }
+  int64_t outer = 1, inner = 1;
+  for (int a = 0; a < axis_; ++a) outer *= out[size_t(a)];
+  for (size_t a = size_t(axis_) + 1; a < out.size(); ++a) inner *= out[a];
+  Tensor y = Tensor::uninitialized(out);
+  const int64_t row = out[size_t(axis_)] * inner;
+  int64_t offset = 0;
+  for (const Tensor* x : xs) {
+    const int64_t len = x->dim(axis_) * inner;
+    for (int64_t o = 0; o < outer; ++o) std::copy_n(x->data() + o * len, len, y.data() + o * row + offset);
+    offset += len;
+  }
+  return {y};
+}
+
+std::vector<Tensor> Concatenate::backward_multi(const std::vector<Tensor>& grads) {
+  std::vector<Tensor> dxs(last_shapes_.size());
+  if (grads.size() != 1 || grads[0].empty()) return dxs;
+  const Tensor& dy = grads[0];
+  int64_t outer = 1, inner = 1;
+  for (int a = 0; a < axis_; ++a) outer *= dy.dim(a);
+  for (int a = axis_ + 1; a < dy.rank(); ++a) inner *= dy.dim(a);
+  const int64_t row = dy.dim(axis_) * inner;
+  int64_t offset = 0;
+  for (size_t k = 0; k < last_shapes_.size(); ++k) {
+    Tensor dx = Tensor::uninitialized(last_shapes_[k]);
+    const int64_t len = last_shapes_[k][size_t(axis_)] * inner;
+    for (int64_t o = 0; o < outer; ++o) std::copy_n(dy.data() + o * row + offset, len, dx.data() + o * len);
+    offset += len;
+    dxs[k] = std::move(dx);
+  }
+  return dxs;
+}
+
+// Keras 3: each input's mask (all true when missing) broadcast over the input's features, joined along the
+// axis, then OR-ed over the last axis. For (batch, time, features) inputs: along time the masks are joined;
+// along features they are OR-ed.
+std::vector<std::optional<Tensor>> Concatenate::compute_masks(const std::vector<const Tensor*>& xs,
+                                                              const std::vector<const Tensor*>& masks) const {
+  bool any = false;
+  for (const Tensor* m : masks) any = any || m != nullptr;
+  if (!any || xs[0]->rank() != 3) return {std::nullopt};
+  const int64_t B = xs[0]->dim(0);
+  auto mask_of = [&](size_t k) {
+    Tensor m = masks[k] ? masks[k]->as_float() : Tensor::full({B, xs[k]->dim(1)}, 1.0f);
+    if (m.shape() != Shape{B, xs[k]->dim(1)}) fail("an input mask of shape " + m.shape_string() + " does not fit its input");
+    return m;
+  };
+  if (axis_ == 1) {
+    int64_t T = 0;
+    for (const Tensor* x : xs) T += x->dim(1);
+    Tensor out({B, T});
+    int64_t t0 = 0;
+    for (size_t k = 0; k < xs.size(); ++k) {
+      Tensor m = mask_of(k);
+      const int64_t Tk = xs[k]->dim(1);
+      for (int64_t b = 0; b < B; ++b) std::copy_n(m.data() + b * Tk, Tk, out.data() + b * T + t0);
+      t0 += Tk;
+    }
+    return {out};
+  }
+  Tensor out({B, xs[0]->dim(1)});
+  for (size_t k = 0; k < xs.size(); ++k) {
+    Tensor m = mask_of(k);
+    for (int64_t i = 0; i < out.size(); ++i) out[i] = (out[i] != 0.0f || m[i] != 0.0f) ? 1.0f : 0.0f;
+  }
+  return {out};
+}
+
+Json Concatenate::get_config() const {
+  Json c = Layer::get_config();
+  c["axis"] = options_.axis;
+  return c;
+}
+
+// ---- RepeatVector ----
+
+RepeatVector::RepeatVector(int64_t n, std::string name) : Layer(std::move(name), "repeat_vector"), n_(n) {
+  if (n_ <= 0) fail(fmt::format("n must be positive, got {}", n_));
+}
+
+Shape RepeatVector::build_impl(const Shape& in, Rng&) {
+  if (in.size() != 2) fail("expects input of rank 2 (batch, features), got " + shape_to_string(in));
+  return {in[0], n_, in[1]};
+}
+
+// x (B, F) -> y (B, n, F), y[b, t, :] = x[b, :].
+Tensor RepeatVector::forward(const Tensor& x, RunContext&) {
+  const int64_t B = x.dim(0), F = x.dim(1);
+  Tensor y = Tensor::uninitialized({B, n_, F});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < n_; ++t) std::copy_n(x.data() + b * F, F, y.data() + (b * n_ + t) * F);
+  return y;
+}
+
+// dx[b, :] = sum over t of dy[b, t, :].
+Tensor RepeatVector::backward(const Tensor& dy) {
+  const int64_t B = dy.dim(0), F = dy.dim(2);
+  Tensor dx({B, F});
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < n_; ++t)
+      for (int64_t f = 0; f < F; ++f) dx[b * F + f] += dy[(b * n_ + t) * F + f];
+  return dx;
+}
+
+std::optional<Tensor> RepeatVector::compute_mask(const Tensor&, const Tensor*) const { return std::nullopt; }
+
+Json RepeatVector::get_config() const {
+  Json c = Layer::get_config();
+  c["n"] = n_;
+  return c;
+}
+
+namespace config {
+namespace {
+LayerPtr merge_from(ElementwiseMerge::Op op, const Json& c) {
+  auto l = std::make_shared<ElementwiseMerge>(op, "");
+  apply_common(*l, c);
+  return l;
+}
+}  // namespace
+LayerPtr add_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::add, c); }
+LayerPtr subtract_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::subtract, c); }
+LayerPtr multiply_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::multiply, c); }
+LayerPtr average_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::average, c); }
+LayerPtr maximum_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::maximum, c); }
+LayerPtr minimum_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::minimum, c); }
+LayerPtr concatenate_from_config(const Json& c) {
+  auto l = std::make_shared<Concatenate>(ConcatenateOptions{.axis = int(get<int64_t>(c, "axis", -1))});
+  apply_common(*l, c);
+  return l;
+}
+LayerPtr repeat_vector_from_config(const Json& c) {
+  auto it = c.find("n");
+  if (it == c.end() || !it->is_number_integer())
+    throw Error("layer '" + c.value("name", std::string("?")) + "' (RepeatVector): config key 'n' must be an integer");
+  auto l = std::make_shared<RepeatVector>(it->get<int64_t>());
+  apply_common(*l, c);
+  return l;
+}
+}  // namespace config
+
+}  // namespace seqnet
