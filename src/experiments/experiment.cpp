@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -20,6 +21,7 @@
 #include "seqnet/data/normalization.h"
 #include "seqnet/data/npz.h"
 #include "seqnet/data/pad_sequences.h"
+#include "seqnet/data/sequence_tasks.h"
 #include "seqnet/data/series.h"
 #include "seqnet/data/data_dir.h"
 #include "seqnet/data/timeseries_generator.h"
@@ -57,6 +59,14 @@ struct PreparedData {
   // The model's input features and the categories of text columns: preprocessing.json in the run folder.
   Json preprocessing;
   bool has_validation() const { return val_gen != nullptr || !x_val.empty(); }
+  // Models of several inputs or outputs (dataset "numpy" with lists of arrays): every array of a split; x_* and
+  // y_* above then hold the first of each.
+  std::optional<Arrays> train_many, val_many, test_many;
+  // Sequence tasks: the test also reports the fraction of sequences predicted exactly right ("exact_match").
+  bool exact_match = false;
+  Arrays train() const { return train_many ? *train_many : Arrays(x_train, y_train); }
+  Arrays val() const { return val_many ? *val_many : Arrays(x_val, y_val); }
+  Arrays test() const { return test_many ? *test_many : Arrays(x_test, y_test); }
 };
 
 Tensor labels_as_float(const Tensor& y) {
@@ -190,60 +200,108 @@ Tensor array_from_npz(const data::NpzArchive& archive, const std::string& path, 
   return data::checked_finite(it->second.to_tensor(), path + ":" + key);
 }
 
-std::pair<Tensor, Tensor> load_xy(const Json& v, const std::string& key) {
-  Tensor x, y;
+// One split's arrays. "x" and "y" name one array each, or lists of them for a model of several inputs
+// (in the order of the model's inputs) or outputs.
+Arrays load_xy(const Json& v, const std::string& key) {
+  std::vector<Tensor> xs, ys;
+  std::vector<std::string> x_names{"x"}, y_names{"y"};  // how the messages call them
   std::string where;
+  auto names = [&](const Json& j, const char* which) {
+    std::vector<std::string> out;
+    if (j.is_string()) out.push_back(j.get<std::string>());
+    else if (j.is_array() && !j.empty())
+      for (const Json& e : j) {
+        if (!e.is_string()) wrong_type(key + "." + which, "an array name or a list of names", j);
+        out.push_back(e.get<std::string>());
+      }
+    else wrong_type(key + "." + which, "an array name or a list of names", j);
+    return out;
+  };
   if (v.is_string()) {
     const std::string path = v.get<std::string>();
     const auto archive = data::read_npz(path);
-    x = array_from_npz(archive, path, "x");
-    y = array_from_npz(archive, path, "y");
+    xs.push_back(array_from_npz(archive, path, "x"));
+    ys.push_back(array_from_npz(archive, path, "y"));
     where = path;
   } else if (v.is_object() && v.contains("path")) {
     check_keys(v, key, {"path", "x", "y"});
     const std::string path = string_at(v, key, "path");
     const auto archive = data::read_npz(path);
-    x = array_from_npz(archive, path, string_at(v, key, "x", "x"));
-    y = array_from_npz(archive, path, string_at(v, key, "y", "y"));
+    x_names = names(v.value("x", Json("x")), "x");
+    y_names = names(v.value("y", Json("y")), "y");
+    for (const auto& n : x_names) xs.push_back(array_from_npz(archive, path, n));
+    for (const auto& n : y_names) ys.push_back(array_from_npz(archive, path, n));
     where = path;
   } else if (v.is_object()) {
     check_keys(v, key, {"x", "y"});
-    const std::string xp = string_at(v, key, "x"), yp = string_at(v, key, "y");
-    x = data::checked_finite(data::read_npy(xp).to_tensor(), xp);
-    y = data::checked_finite(data::read_npy(yp).to_tensor(), yp);
-    where = xp + " and " + yp;
+    if (!v.contains("x") || !v.contains("y")) throw Error(key + ": needs \"x\" and \"y\" (.npy paths)");
+    x_names = names(v["x"], "x");
+    y_names = names(v["y"], "y");
+    for (const auto& xp : x_names) xs.push_back(data::checked_finite(data::read_npy(xp).to_tensor(), xp));
+    for (const auto& yp : y_names) ys.push_back(data::checked_finite(data::read_npy(yp).to_tensor(), yp));
+    where = key;
   } else {
     wrong_type(key, "an .npz path, {\"path\", \"x\", \"y\"} or {\"x\": .npy, \"y\": .npy}", v);
   }
-  if (x.rank() < 1 || y.rank() < 1)
-    throw Error(fmt::format("{}: x and y must hold one sample per row, got x {} and y {}", where, x.shape_string(), y.shape_string()));
-  if (x.dim(0) != y.dim(0))
-    throw Error(fmt::format("{}: x holds {} samples and y {}", where, x.dim(0), y.dim(0)));
-  if (x.dim(0) == 0) throw Error(where + ": no sample");
-  Tensor yf = y.as_float();
-  if (yf.rank() == 1) yf = yf.reshaped({yf.dim(0), 1});
-  return {std::move(x), std::move(yf)};
+  std::vector<std::pair<const Tensor*, std::string>> all;
+  for (size_t i = 0; i < xs.size(); ++i) all.push_back({&xs[i], x_names.size() > 1 || xs.size() == 1 ? x_names[i] : "x"});
+  for (size_t i = 0; i < ys.size(); ++i) all.push_back({&ys[i], y_names.size() > 1 || ys.size() == 1 ? y_names[i] : "y"});
+  for (const auto& [t, name] : all)
+    if (t->rank() < 1)
+      throw Error(fmt::format("{}: x and y must hold one sample per row, got {} of shape {}", where, name, t->shape_string()));
+  const int64_t n = xs[0].dim(0);
+  for (const auto& [t, name] : all)
+    if (t->dim(0) != n)
+      throw Error(fmt::format("{}: {} holds {} samples and {} {}", where, all[0].second, n, name, t->dim(0)));
+  if (n == 0) throw Error(where + ": no sample");
+  for (Tensor& y : ys) {
+    y = y.as_float();
+    if (y.rank() == 1) y = y.reshaped({y.dim(0), 1});
+  }
+  return Arrays(std::move(xs), std::move(ys));
 }
 
 PreparedData prepare_numpy(const Json& d) {
   check_keys(d, "dataset", {"name", "train", "validation", "test"});
   if (!d.contains("train")) throw Error("dataset.train: missing (an .npz path, or {\"x\": .npy, \"y\": .npy})");
   PreparedData p;
-  std::tie(p.x_train, p.y_train) = load_xy(d["train"], "dataset.train");
-  if (d.contains("validation")) std::tie(p.x_val, p.y_val) = load_xy(d["validation"], "dataset.validation");
-  if (d.contains("test")) std::tie(p.x_test, p.y_test) = load_xy(d["test"], "dataset.test");
-  for (const auto* split : {&p.x_val, &p.x_test})
-    if (!split->empty() && (split->dtype() != p.x_train.dtype() ||
-                            !std::equal(split->shape().begin() + 1, split->shape().end(), p.x_train.shape().begin() + 1,
-                                        p.x_train.shape().end())))
-      throw Error(fmt::format("dataset: the {} samples are {} {}, the training samples {} {}",
-                              split == &p.x_val ? "validation" : "test", split->shape_string(),
-                              split->is_float() ? "float32" : "int32", p.x_train.shape_string(),
-                              p.x_train.is_float() ? "float32" : "int32"));
-  Shape sample(p.x_train.shape().begin() + 1, p.x_train.shape().end());
-  p.description = fmt::format("numpy: {} training, {} validation and {} test samples of {} ({})", p.x_train.dim(0),
-                              p.x_val.empty() ? 0 : p.x_val.dim(0), p.x_test.empty() ? 0 : p.x_test.dim(0),
-                              shape_to_string(sample), p.x_train.is_float() ? "float32" : "int32 ids");
+  std::optional<Arrays> splits[3];
+  splits[0] = load_xy(d["train"], "dataset.train");
+  if (d.contains("validation")) splits[1] = load_xy(d["validation"], "dataset.validation");
+  if (d.contains("test")) splits[2] = load_xy(d["test"], "dataset.test");
+  const Arrays& train = *splits[0];
+  const char* split_names[] = {"training", "validation", "test"};
+  for (int k = 1; k < 3; ++k) {
+    if (!splits[k]) continue;
+    const Arrays& s = *splits[k];
+    if (s.x.size() != train.x.size() || s.y.size() != train.y.size())
+      throw Error(fmt::format("dataset: the {} split has {} input and {} target arrays, the training split {} and {}",
+                              split_names[k], s.x.size(), s.y.size(), train.x.size(), train.y.size()));
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      const Tensor &a = s.x[i], &b = train.x[i];
+      if (a.dtype() != b.dtype() || !std::equal(a.shape().begin() + 1, a.shape().end(), b.shape().begin() + 1, b.shape().end()))
+        throw Error(fmt::format("dataset: the {} samples are {} {}, the training samples {} {}", split_names[k],
+                                a.shape_string(), a.is_float() ? "float32" : "int32", b.shape_string(),
+                                b.is_float() ? "float32" : "int32"));
+    }
+  }
+  const bool many = train.x.size() > 1 || train.y.size() > 1;
+  Tensor* xs[3] = {&p.x_train, &p.x_val, &p.x_test};
+  Tensor* ys[3] = {&p.y_train, &p.y_val, &p.y_test};
+  std::optional<Arrays>* manys[3] = {&p.train_many, &p.val_many, &p.test_many};
+  for (int k = 0; k < 3; ++k) {
+    if (!splits[k]) continue;
+    *xs[k] = splits[k]->x[0];
+    *ys[k] = splits[k]->y[0];
+    if (many) *manys[k] = *splits[k];
+  }
+  std::string samples;
+  for (const Tensor& x : train.x) {
+    Shape sample(x.shape().begin() + 1, x.shape().end());
+    samples += (samples.empty() ? "" : " and ") + shape_to_string(sample) + (x.is_float() ? " (float32)" : " (int32 ids)");
+  }
+  p.description = fmt::format("numpy: {} training, {} validation and {} test samples of {}", p.x_train.dim(0),
+                              p.x_val.empty() ? 0 : p.x_val.dim(0), p.x_test.empty() ? 0 : p.x_test.dim(0), samples);
   return p;
 }
 
@@ -600,6 +658,49 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   return p;
 }
 
+// ---- dataset "sequence_task": seq2seq problems generated in code (seqnet/data/sequence_tasks.h) ----
+PreparedData prepare_sequence_task(const Json& d, uint64_t seed) {
+  check_keys(d, "dataset", {"name", "task", "digits", "length", "reverse_question", "train_samples",
+                            "validation_samples", "test_samples"});
+  const std::string task = string_at(d, "dataset", "task");
+  auto count = [&](const char* key, int64_t fallback) {
+    const int64_t v = d.value(key, fallback);
+    if (v < 0) throw Error(fmt::format("dataset.{}: expected a whole number >= 0, got {}", key, v));
+    return v;
+  };
+  const int64_t n_train = count("train_samples", 45000), n_val = count("validation_samples", 5000),
+                n_test = count("test_samples", 5000);
+  if (n_train == 0) throw Error("dataset.train_samples: must be at least 1");
+  const int64_t n = n_train + n_val + n_test;
+  data::SequenceTask t;
+  std::string what;
+  if (task == "addition") {
+    if (d.contains("length")) throw Error("dataset.length: the addition task takes 'digits', not 'length'");
+    const int digits = int(d.value("digits", 3));
+    const bool reverse = d.value("reverse_question", true);
+    t = data::addition_problems(n, digits, seed, reverse);
+    what = fmt::format("addition of numbers of 1 to {} digits{}", digits, reverse ? ", questions reversed" : "");
+  } else if (task == "reverse") {
+    if (d.contains("digits") || d.contains("reverse_question"))
+      throw Error("dataset: the reverse task takes 'length' only (not 'digits' or 'reverse_question')");
+    const int length = int(d.value("length", 8));
+    t = data::reversal_problems(n, length, seed);
+    what = fmt::format("reversing strings of {} digits", length);
+  } else {
+    throw Error("dataset.task: '" + task + "' is not a sequence task (known: addition, reverse)");
+  }
+  // Distinct problems (addition), so the validation and test problems are unseen in training.
+  PreparedData p;
+  p.x_train = t.x.slice_rows(0, n_train), p.y_train = t.y.slice_rows(0, n_train);
+  if (n_val) p.x_val = t.x.slice_rows(n_train, n_train + n_val), p.y_val = t.y.slice_rows(n_train, n_train + n_val);
+  if (n_test) p.x_test = t.x.slice_rows(n_train + n_val, n), p.y_test = t.y.slice_rows(n_train + n_val, n);
+  p.exact_match = true;
+  p.description = fmt::format("sequence task: {}; {} training, {} validation and {} test problems, {} -> {} one-hot",
+                              what, n_train, n_val, n_test, shape_to_string({t.x.dim(1), t.x.dim(2)}),
+                              shape_to_string({t.y.dim(1), t.y.dim(2)}));
+  return p;
+}
+
 PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_t seed,
                           const std::optional<data::ColumnNormalizer>& fixed_statistics = std::nullopt,
                           bool evaluating = false) {
@@ -610,9 +711,10 @@ PreparedData prepare_data(const Json& spec, const std::string& data_dir, uint64_
   if (dataset == "imdb") return prepare_imdb(d, data_dir);
   if (dataset == "series") return prepare_series(d);
   if (dataset == "numpy") return prepare_numpy(d);
+  if (dataset == "sequence_task") return prepare_sequence_task(d, seed);
   if (dataset == "beijing_pm25" || dataset == "jena_climate" || dataset == "csv")
     return prepare_weather(d, data_dir, uint32_t(seed), fixed_statistics, evaluating);
-  throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, numpy, beijing_pm25, jena_climate, csv)");
+  throw Error("unknown dataset '" + dataset + "' (known: mnist, imdb, series, numpy, sequence_task, beijing_pm25, jena_climate, csv)");
 }
 
 // dataset.normalization = "model": a Normalization layer with the training rows' statistics in its config goes
@@ -718,12 +820,55 @@ void ensure_model_built(Model& model, const PreparedData& data) {
 
 void compile_from_spec(Model& model, const Json& spec) {
   const Json c = spec.value("compile", Json::object());
-  check_keys(c, "compile", {"optimizer", "loss", "metrics"});
+  check_keys(c, "compile", {"optimizer", "loss", "loss_weights", "metrics"});
   CompileOptions co;
   co.optimizer = optimizers::from_config(c.value("optimizer", Json("rmsprop")));
   if (!c.contains("loss")) throw Error("experiment: 'compile' needs a 'loss'");
-  co.loss = c.at("loss").get<std::string>();
-  co.metrics = c.value("metrics", std::vector<std::string>{});
+  // A model of several outputs takes a list (in the order of its outputs) or a dict (by output name) of losses,
+  // loss weights and metric lists; a single loss or metric list applies to every output.
+  const std::vector<std::string> outputs = model.built() ? model.output_names() : std::vector<std::string>{};
+  auto per_output = [&](const Json& j, const char* key) {
+    std::vector<Json> out;
+    if (j.is_object()) {
+      for (const auto& [k, v] : j.items())
+        if (std::find(outputs.begin(), outputs.end(), k) == outputs.end())
+          throw Error(fmt::format("compile.{}: the model has no output '{}' (outputs: {})", key, k, fmt::join(outputs, ", ")));
+      for (const auto& name : outputs) {
+        if (!j.contains(name)) throw Error(fmt::format("compile.{}: no entry for output '{}'", key, name));
+        out.push_back(j[name]);
+      }
+    } else if (j.is_array() && j.size() == outputs.size()) {
+      for (const Json& e : j) out.push_back(e);
+    } else {
+      throw Error(fmt::format("compile.{}: expected one entry per output ({}), got {}", key, fmt::join(outputs, ", "),
+                              j.dump().substr(0, 120)));
+    }
+    return out;
+  };
+  const Json& loss = c.at("loss");
+  if (loss.is_string()) {
+    co.loss = loss.get<std::string>();
+  } else {
+    for (const Json& l : per_output(loss, "loss")) {
+      if (!l.is_string()) wrong_type("compile.loss", "loss names", loss);
+      co.losses.push_back(l.get<std::string>());
+    }
+  }
+  if (c.contains("loss_weights"))
+    for (const Json& w : per_output(c["loss_weights"], "loss_weights")) {
+      if (!w.is_number()) wrong_type("compile.loss_weights", "numbers", c["loss_weights"]);
+      co.loss_weights.push_back(w.get<double>());
+    }
+  const Json metrics = c.value("metrics", Json::array());
+  const bool flat = metrics.is_array() && std::all_of(metrics.begin(), metrics.end(), [](const Json& m) { return m.is_string(); });
+  if (flat) {
+    co.metrics = metrics.get<std::vector<std::string>>();
+  } else {
+    for (const Json& m : per_output(metrics, "metrics")) {
+      if (!m.is_array()) wrong_type("compile.metrics", "a list of metric names per output", metrics);
+      co.metrics_per_output.push_back(m.get<std::vector<std::string>>());
+    }
+  }
   model.compile(co);
 }
 
@@ -961,8 +1106,14 @@ std::string short_metric_name(const std::string& name) {
 void choose_metric(const Json& spec, ExperimentResult& r) {
   const Json rep = spec.value("report", Json::object());
   check_keys(rep, "report", {"metric"});
-  std::string loss_name = short_metric_name(spec.value("compile", Json::object()).value("loss", std::string("loss")));
-  std::vector<std::string> metrics = spec.value("compile", Json::object()).value("metrics", std::vector<std::string>{});
+  const Json compile = spec.value("compile", Json::object());
+  // A model of several outputs is judged by its total loss unless the report names a metric.
+  const Json loss = compile.value("loss", Json("loss")), metric_list = compile.value("metrics", Json::array());
+  std::string loss_name = short_metric_name(loss.is_string() ? loss.get<std::string>() : std::string("loss"));
+  std::vector<std::string> metrics;
+  if (loss.is_string() && metric_list.is_array())
+    for (const Json& m : metric_list)
+      if (m.is_string()) metrics.push_back(m.get<std::string>());
   std::string key = rep.value("metric", metrics.empty() ? std::string("loss") : metrics.front());
   if (key == loss_name) key = "loss";
   r.metric_key = key;
@@ -1232,7 +1383,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   fo.validation_split = f.value("validation_split", 0.0f);
   fo.shuffle = f.value("shuffle", true);
   fo.tbptt_steps = f.value("tbptt_steps", int64_t(0));
-  if (!data.x_val.empty()) fo.validation_data = std::make_pair(data.x_val, data.y_val);
+  if (!data.x_val.empty()) fo.validation_data = data.val();
   const bool has_validation = data.has_validation() || fo.validation_split > 0;
 
   fs::path run_dir = options.out_dir.empty() ? fs::path() : fs::path(options.out_dir);
@@ -1295,7 +1446,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
     fo.validation_steps = f.value("validation_steps", data.val_steps);
     this_run = model->fit(*data.train_gen, fo);
   } else {
-    this_run = model->fit(data.x_train, data.y_train, fo);
+    this_run = model->fit(data.train(), fo);
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   result.seconds_per_epoch = this_run.epoch.empty() ? 0.0 : seconds / double(this_run.epoch.size());
@@ -1311,7 +1462,8 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   if (data.test_gen) {
     result.test = model->evaluate(*data.test_gen, std::min(data.test_steps, ev.value("steps", data.test_steps)));
   } else if (!data.x_test.empty()) {
-    result.test = model->evaluate(data.x_test, data.y_test, {.batch_size = ev.value("batch_size", fo.batch_size)});
+    result.test = model->evaluate(data.test(), {.batch_size = ev.value("batch_size", fo.batch_size)});
+    if (data.exact_match) result.test.set("exact_match", data::exact_match(model->predict(data.x_test), data.y_test));
   }
   summarize(result);
   if (verbose && !result.test.items().empty()) {
@@ -1365,7 +1517,8 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
       t.logs = model.evaluate(*data.test_gen, data.test_steps);
     } else if (!data.x_test.empty()) {
       int64_t bs = spec.value("evaluate", Json::object()).value("batch_size", spec.value("fit", Json::object()).value("batch_size", int64_t(32)));
-      t.logs = model.evaluate(data.x_test, data.y_test, {.batch_size = bs});
+      t.logs = model.evaluate(data.test(), {.batch_size = bs});
+      if (data.exact_match) t.logs.set("exact_match", data::exact_match(model.predict(data.x_test), data.y_test));
     } else {
       throw Error("the experiment's data set has no test split");
     }

@@ -147,6 +147,14 @@ const LayerFactoryEntry kLayerFactories[] = {
     {"Minimum", minimum_from_config},
     {"Concatenate", concatenate_from_config},
     {"RepeatVector", repeat_vector_from_config},
+    {"Permute", permute_from_config},
+    {"Cropping1D", cropping1d_from_config},
+    {"ZeroPadding1D", zero_padding1d_from_config},
+    {"UpSampling1D", up_sampling1d_from_config},
+    {"SpatialDropout1D", spatial_dropout1d_from_config},
+    {"GaussianNoise", gaussian_noise_from_config},
+    {"LayerNormalization", layer_normalization_from_config},
+    {"Dot", dot_from_config},
 };
 
 std::vector<std::string> registered_layer_classes() {
@@ -349,10 +357,43 @@ std::vector<TensorKey> model_tensors(const Json& j, const char* what) {
   return out;
 }
 
+// Model-level keys: each honoured or refused by name, like a layer's.
+void check_model_keys(const Json& cfg, const char* cls, std::initializer_list<const char*> known) {
+  if (!cfg.is_object()) return;
+  for (const auto& [key, value] : cfg.items()) {
+    bool ok = false;
+    for (const char* k : known) ok = ok || key == k;
+    if (!ok)
+      throw Error(fmt::format("the {} model config has key '{}' = {}, which seqnet does not read (refused rather "
+                              "than ignored)",
+                              cls, key, value.dump().substr(0, 80)));
+  }
+}
+
+// An InputLayer's config: a shape, a dtype, a name; sparse, ragged or optional inputs are refused.
+void check_input_layer(const Json& c) {
+  const std::string name = c.value("name", std::string("?"));
+  for (const auto& [key, value] : c.items()) {
+    if (key == "batch_shape" || key == "batch_input_shape" || key == "dtype" || key == "name") continue;
+    if ((key == "sparse" || key == "ragged" || key == "optional") && (value.is_null() || value == false)) continue;
+    if (key == "input_tensor" && value.is_null()) continue;
+    throw Error(fmt::format("InputLayer '{}': {} = {} is not supported", name, key, value.dump().substr(0, 80)));
+  }
+  if (!c.contains("batch_shape") && !c.contains("batch_input_shape"))
+    throw Error(fmt::format("InputLayer '{}': no batch_shape (or Keras 2's batch_input_shape)", name));
+}
+
+// model.trainable = False in Keras freezes every layer.
+void apply_model_trainable(Model& model, const Json& cfg) {
+  if (cfg.is_object() && cfg.contains("trainable") && cfg["trainable"] == false)
+    for (const auto& l : model.layers()) l->set_trainable(false);
+}
+
 std::unique_ptr<Model> sequential_from(const Json& cfg) {
   // Keras 2.0-2.1 wrote the layer list as the config itself.
   const Json& layers = cfg.is_array() ? cfg : cfg.at("layers");
   std::string name = cfg.is_object() ? cfg.value("name", std::string()) : std::string();
+  check_model_keys(cfg, "Sequential", {"name", "trainable", "dtype", "layers", "build_input_shape"});
   auto model = std::make_unique<Sequential>(name);
   std::optional<Shape> build_shape;
   if (cfg.is_object() && cfg.contains("build_input_shape") && !cfg["build_input_shape"].is_null())
@@ -361,6 +402,7 @@ std::unique_ptr<Model> sequential_from(const Json& cfg) {
     std::string cls = entry.at("class_name").get<std::string>();
     const Json& c = entry.at("config");
     if (cls == "InputLayer") {
+      check_input_layer(c);
       Shape bs = config::shape_from_json(c.contains("batch_shape") ? c["batch_shape"] : c.at("batch_input_shape"));
       DType dt = c.value("dtype", std::string("float32")).find("int") != std::string::npos ? DType::int32 : DType::float32;
       model->add(Input(Shape(bs.begin() + 1, bs.end()),
@@ -370,10 +412,14 @@ std::unique_ptr<Model> sequential_from(const Json& cfg) {
     model->add(layer_from_config(cls, c));
   }
   if (!model->built() && build_shape) model->build(Shape(build_shape->begin() + 1, build_shape->end()));
+  if (model->built()) apply_model_trainable(*model, cfg);
+  else if (cfg.is_object() && cfg.value("trainable", true) == false)
+    for (const auto& l : model->sequential_layers()) l->set_trainable(false);
   return model;
 }
 
 std::unique_ptr<Model> functional_from(const Json& cfg) {
+  check_model_keys(cfg, "Functional", {"name", "trainable", "layers", "input_layers", "output_layers"});
   std::map<TensorKey, SymbolicTensor> tensors;
   struct Pending {
     std::string name;
@@ -389,6 +435,7 @@ std::unique_ptr<Model> functional_from(const Json& cfg) {
     std::string name = entry.value("name", c.value("name", std::string()));
     if (!names.insert(name).second) throw Error(fmt::format("the model config has two layers named '{}'", name));
     if (cls == "InputLayer") {
+      check_input_layer(c);
       Shape bs = config::shape_from_json(c.contains("batch_shape") ? c["batch_shape"] : c.at("batch_input_shape"));
       DType dt = c.value("dtype", std::string("float32")).find("int") != std::string::npos ? DType::int32 : DType::float32;
       tensors[{name, 0, 0}] = Input(Shape(bs.begin() + 1, bs.end()), {.dtype = dt, .batch_size = batch_size_of(bs), .name = name});
@@ -443,9 +490,11 @@ std::unique_ptr<Model> functional_from(const Json& cfg) {
     }
     return out;
   };
-  return std::make_unique<Model>(resolve(model_tensors(cfg.at("input_layers"), "input_layers"), "input_layers"),
-                                 resolve(model_tensors(cfg.at("output_layers"), "output_layers"), "output_layers"),
-                                 cfg.value("name", std::string()));
+  auto model = std::make_unique<Model>(resolve(model_tensors(cfg.at("input_layers"), "input_layers"), "input_layers"),
+                                       resolve(model_tensors(cfg.at("output_layers"), "output_layers"), "output_layers"),
+                                       cfg.value("name", std::string()));
+  apply_model_trainable(*model, cfg);
+  return model;
 }
 
 }  // namespace

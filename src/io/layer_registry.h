@@ -68,6 +68,18 @@ LayerPtr maximum_from_config(const Json& c);
 LayerPtr minimum_from_config(const Json& c);
 LayerPtr concatenate_from_config(const Json& c);   // {"axis": -1}
 LayerPtr repeat_vector_from_config(const Json& c); // {"n": int}
+// src/layers/reshaping.cpp
+LayerPtr permute_from_config(const Json& c);         // {"dims": [int, ...]} (1-based)
+LayerPtr cropping1d_from_config(const Json& c);      // {"cropping": int | [int, int]}
+LayerPtr zero_padding1d_from_config(const Json& c);  // {"padding": int | [int, int], "data_format"}
+LayerPtr up_sampling1d_from_config(const Json& c);   // {"size": int}
+// src/layers/regularization.cpp
+LayerPtr spatial_dropout1d_from_config(const Json& c);  // {"rate", "seed"}
+LayerPtr gaussian_noise_from_config(const Json& c);     // {"stddev", "seed"}
+// src/layers/layer_normalization.cpp
+LayerPtr layer_normalization_from_config(const Json& c);  // {"axis": -1 | [-1], "epsilon", "center", "scale", ...}
+// src/layers/dot.cpp
+LayerPtr dot_from_config(const Json& c);  // {"axes": int | [int, int], "normalize"}
 // data_format other than channels_last is an error naming the layer (conv and pooling readers).
 void reject_channels_first(const Json& c, const char* class_name);
 

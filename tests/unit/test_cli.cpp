@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/wait.h>
+
+#include "gradcheck.h"
 #include <thread>
 #include <unistd.h>
 
@@ -167,6 +169,33 @@ TEST_F(Cli, Predict) {
     expect_one_line_error(r);
     EXPECT_NE(r.err.find("No space left on device"), std::string::npos) << r.err;
   }
+}
+
+// Several inputs and outputs: .npz archives keyed by the model's input and output names.
+TEST_F(Cli, PredictGraphModelsByInputAndOutputNames) {
+  const std::string model = std::string(SEQNET_FIXTURE_DIR) + "/model_files/graph_two_input.keras";
+  auto m = load_model(model);
+  Tensor text = Tensor::ints({3, 10}, std::vector<int32_t>(30, 4)), numbers = Tensor::full({3, 3}, 0.5f);
+  data::write_npz((dir_ / "two.npz").string(), {{"text", data::NpyArray::from_tensor(text)},
+                                                {"numbers", data::NpyArray::from_tensor(numbers)}});
+  CmdResult r = run("predict '" + model + "' --input two.npz --output two_y.npy");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  seqnet::testing::expect_tensor_near(data::read_npy((dir_ / "two_y.npy").string()).to_tensor(), m->predict({text, numbers})[0], 1e-6);
+  data::write_npz((dir_ / "one_missing.npz").string(), {{"text", data::NpyArray::from_tensor(text)}});
+  r = run("predict '" + model + "' --input one_missing.npz --output z.npy");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("has no array 'numbers' for input 1"), std::string::npos) << r.err;
+
+  const std::string two_out = std::string(SEQNET_FIXTURE_DIR) + "/model_files/graph_two_output.keras";
+  data::write_npz((dir_ / "series.npz").string(), {{"series", data::NpyArray::from_tensor(seqnet::testing::random_tensor({4, 8, 3}, 1))}});
+  r = run("predict '" + two_out + "' --input series.npz --output heads.npz");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto heads = data::read_npz((dir_ / "heads.npz").string());
+  ASSERT_TRUE(heads.count("price") && heads.count("kind")) << "arrays named after the output layers";
+  EXPECT_EQ(heads.at("kind").to_tensor().shape(), (Shape{4, 3}));
+  r = run("predict '" + two_out + "' --input series.npz --output heads.npy");
+  expect_one_line_error(r);
+  EXPECT_NE(r.err.find("has 2 outputs; write them to an .npz archive"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, SummaryOfEveryModelForm) {

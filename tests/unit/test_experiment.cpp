@@ -388,3 +388,88 @@ TEST(Experiment, ForecasterNormalizesItsRawInputsAndEvaluateNeverRefits) {
   EXPECT_NE(error_of([&] { run_experiment(twice, "", o); }).find("would normalize them again"), std::string::npos);
   fs::remove_all(dir);
 }
+
+// The graph experiments of the README, shortened: the repo's own files, a few hundred problems, one epoch.
+TEST(Experiment, SequenceTaskExperimentsRunAndReportExactMatch) {
+  for (const char* name : {"addition_rnn", "reverse_digits_enc_dec"}) {
+    SCOPED_TRACE(name);
+    Json spec = Json::parse(read_file_bytes(std::string(SEQNET_SOURCE_DIR) + "/experiments/" + name + ".json"));
+    spec["dataset"]["train_samples"] = 256;
+    spec["dataset"]["validation_samples"] = 64;
+    spec["dataset"]["test_samples"] = 64;
+    spec["fit"]["epochs"] = 1;
+    ExperimentOptions o;
+    o.verbose = 0;
+    ExperimentResult r = run_experiment(spec, "", o);
+    ASSERT_TRUE(r.test.contains("exact_match"));
+    EXPECT_GE(*r.test.get("exact_match"), 0.0);
+    EXPECT_LE(*r.test.get("exact_match"), 1.0);
+    EXPECT_TRUE(r.test.contains("accuracy"));
+  }
+}
+
+TEST(Experiment, SequenceTasksAreDistinctSeededAndDecodable) {
+  auto a = data::addition_problems(2000, 3, 5), b = data::addition_problems(2000, 3, 5);
+  EXPECT_EQ(a.x.shape(), (Shape{2000, 7, 12}));
+  EXPECT_EQ(a.y.shape(), (Shape{2000, 4, 12}));
+  std::set<std::string> questions;
+  for (int64_t i = 0; i < 2000; ++i) {
+    std::string q = data::decode_sequence(a.x, i, a.symbols);
+    EXPECT_EQ(q, data::decode_sequence(b.x, i, b.symbols)) << "same seed, same problems";
+    std::string fwd(q.rbegin(), q.rend());  // questions are reversed, as Keras's example reverses them
+    const auto plus = fwd.find('+');
+    ASSERT_NE(plus, std::string::npos) << q;
+    const long x = std::stol(fwd.substr(0, plus)), y = std::stol(fwd.substr(plus + 1));
+    EXPECT_EQ(std::stol(data::decode_sequence(a.y, i, a.symbols)), x + y) << fwd;
+    questions.insert(std::to_string(std::min(x, y)) + "+" + std::to_string(std::max(x, y)));
+  }
+  EXPECT_EQ(questions.size(), 2000u) << "no problem twice, up to order";
+  auto r = data::reversal_problems(10, 6, 1);
+  for (int64_t i = 0; i < 10; ++i) {
+    std::string s = data::decode_sequence(r.x, i, r.symbols);
+    EXPECT_EQ(data::decode_sequence(r.y, i, r.symbols), std::string(s.rbegin(), s.rend()));
+  }
+  EXPECT_EQ(data::exact_match(r.y, r.y), 1.0);
+  EXPECT_NE(error_of([] { data::addition_problems(10, 0, 1); }).find("digits must be in 1..9"), std::string::npos);
+}
+
+// A model of two inputs and two outputs trained from an experiment file on the user's arrays.
+TEST(Experiment, NumpyArraysFeedAModelOfTwoInputsAndTwoOutputs) {
+  fs::path dir = temp_dir("exp_graph_numpy");
+  const int64_t n = 96;
+  Tensor a({n, 5}), b({n, 6, 2}), price({n, 1}), kind({n, 2});
+  Rng rng(3);
+  for (int64_t i = 0; i < a.size(); ++i) a[i] = rng.uniform(-1, 1);
+  for (int64_t i = 0; i < b.size(); ++i) b[i] = rng.uniform(-1, 1);
+  for (int64_t i = 0; i < n; ++i) {
+    price[i] = a[i * 5] - b[i * 12];
+    kind[i * 2 + (a[i * 5 + 1] > 0)] = 1.0f;
+  }
+  auto arr = [](const Tensor& t) { return data::NpyArray::from_tensor(t); };
+  data::write_npz((dir / "data.npz").string(), {{"a", arr(a)}, {"b", arr(b)}, {"price", arr(price)}, {"kind", arr(kind)}});
+  clear_session();
+  auto in_a = Input({5}, {.name = "a"}), in_b = Input({6, 2}, {.name = "b"});
+  auto h = apply_layer(layers::Concatenate(), {apply_layer(layers::Dense(8, {.activation = "relu"}), in_a),
+                                               apply_layer(layers::LSTM(6), in_b)});
+  Model m({in_a, in_b}, {apply_layer(layers::Dense(1, {.name = "price"}), h),
+                         apply_layer(layers::Dense(2, {.activation = "softmax", .name = "kind"}), h)}, "two_by_two");
+  const std::string npz = (dir / "data.npz").string();
+  Json split = {{"path", npz}, {"x", {"a", "b"}}, {"y", {"price", "kind"}}};
+  Json spec = {{"name", "two_by_two"},
+               {"seed", 1},
+               {"dataset", {{"name", "numpy"}, {"train", split}, {"validation", split}, {"test", split}}},
+               {"model", Json::parse(m.to_json())},
+               {"compile", {{"optimizer", "adam"}, {"loss", {"mse", "categorical_crossentropy"}}, {"metrics", {{"mae"}, {"accuracy"}}}}},
+               {"fit", {{"epochs", 2}, {"batch_size", 32}}}};
+  ExperimentOptions o;
+  o.verbose = 0;
+  o.out_dir = (dir / "run").string();
+  ExperimentResult r = run_experiment(spec, "", o);
+  for (const char* key : {"loss", "price_loss", "kind_loss", "price_mae", "kind_accuracy"}) EXPECT_TRUE(r.test.contains(key)) << key;
+  History hist = read_history_csv((dir / "run" / "history.csv").string());
+  EXPECT_TRUE(hist.contains("val_kind_accuracy"));
+  auto best = load_model((dir / "run" / "best.keras").string());
+  EXPECT_EQ(best->num_inputs(), 2u);
+  EXPECT_EQ(best->output_names(), (std::vector<std::string>{"price", "kind"}));
+  fs::remove_all(dir);
+}

@@ -257,3 +257,49 @@ TEST(GraphConfigs, OutputIndexAndInitialStateAreHonoured) {
       R"({"args": [{"class_name": "__keras_tensor__", "config": {"shape": [null, 3], "dtype": "float32", "keras_history": ["enc", 0, 7]}}], "kwargs": {}})";
   EXPECT_NE(error_of([&] { model_from_json(functional(from_nowhere)); }).find("reads tensor enc[0][7]"), std::string::npos);
 }
+
+// Every field of a config is honoured or refused by name: a model never loads as another one.
+TEST(GraphConfigs, EveryUnsupportedFieldIsAnErrorNamingIt) {
+  auto model = [](const std::string& input_extra, const std::string& dense_kwargs, const std::string& model_extra,
+                  const std::string& dense_extra = "") {
+    return fmt::format(R"({{"class_name": "Functional", "config": {{"name": "m", {}
+      "layers": [
+        {{"class_name": "InputLayer", "name": "x", "config": {{"batch_shape": [null, 4], "dtype": "float32", "name": "x" {}}}, "inbound_nodes": []}},
+        {{"class_name": "Dense", "name": "d", "config": {{"name": "d", "units": 2 {}}},
+          "inbound_nodes": [{{"args": [{{"class_name": "__keras_tensor__", "config": {{"shape": [null, 4], "dtype": "float32", "keras_history": ["x", 0, 0]}}}}], "kwargs": {{{}}}}}]}}],
+      "input_layers": [["x", 0, 0]], "output_layers": [["d", 0, 0]]}}}})",
+                       model_extra, input_extra, dense_extra, dense_kwargs);
+  };
+  EXPECT_NO_THROW(model_from_json(model("", "", "")));
+  EXPECT_NO_THROW(model_from_json(model(R"(, "sparse": false, "ragged": false)", R"("training": false, "mask": null)", "")));
+  const std::string tensor = R"({"class_name": "__keras_tensor__", "config": {"shape": [null, 4], "keras_history": ["x", 0, 0]}})";
+  const std::pair<std::string, std::string> cases[] = {
+      {model(R"(, "sparse": true)", "", ""), "InputLayer 'x': sparse = true is not supported"},
+      {model(R"(, "ragged": true)", "", ""), "InputLayer 'x': ragged = true is not supported"},
+      {model("", R"("mask": )" + tensor, ""), "layer 'd' is called with mask"},
+      {model("", R"("constants": [1])", ""), "layer 'd' is called with constants"},
+      {model("", "", R"("sharded": true,)"), "has key 'sharded'"},
+      {model("", "", "", R"(, "kernel_regularizer": {"class_name": "L2"})"), "option 'kernel_regularizer' = {\"class_name\":\"L2\"} is not supported"},
+  };
+  for (const auto& [text, want] : cases) {
+    const std::string e = error_of([&] { model_from_json(text); });
+    EXPECT_NE(e.find(want), std::string::npos) << want << " | got: " << e;
+  }
+  // Two positional arguments (Keras 3 writes extra call arguments after the input).
+  const std::string two_args = R"({"class_name": "Functional", "config": {"name": "m", "layers": [
+      {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [null, 3, 4], "dtype": "float32", "name": "x"}, "inbound_nodes": []},
+      {"class_name": "LSTM", "name": "l", "config": {"name": "l", "units": 2},
+        "inbound_nodes": [{"args": [)" + tensor + ", " + tensor + R"(], "kwargs": {}}]}],
+      "input_layers": [["x", 0, 0]], "output_layers": [["l", 0, 0]]}})";
+  EXPECT_NE(error_of([&] { model_from_json(two_args); }).find("called with 2 positional arguments"), std::string::npos);
+  // A model used as a layer of another (not read yet) is named, not skipped.
+  const std::string nested = R"({"class_name": "Functional", "config": {"name": "outer", "layers": [
+      {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [null, 4], "dtype": "float32", "name": "x"}, "inbound_nodes": []},
+      {"class_name": "Functional", "name": "inner", "config": {"name": "inner", "layers": []},
+        "inbound_nodes": [{"args": [)" + tensor + R"(], "kwargs": {}}]}],
+      "input_layers": [["x", 0, 0]], "output_layers": [["inner", 0, 0]]}})";
+  EXPECT_NE(error_of([&] { model_from_json(nested); }).find("unknown layer class 'Functional' (layer 'inner')"), std::string::npos);
+  // model.trainable = False freezes every layer, as in Keras.
+  auto frozen = model_from_json(model("", "", R"("trainable": false,)"));
+  EXPECT_EQ(frozen->count_trainable_params(), 0);
+}

@@ -215,6 +215,86 @@ std::vector<LayerCase> cases() {
     }
     c.push_back({cls, rnn({{"return_state", true}}), {2, 4, 3}});  // states out, none in
   }
+  // Reshaping: Permute over ranks 2 to 4 (the identity too); the time-axis layers with every form of their pairs,
+  // and masked inputs (the mask is dropped, as Keras drops it).
+  c.push_back({"Permute", {{"dims", {2, 1}}}, {2, 4, 3}});
+  c.push_back({"Permute", {{"dims", {1, 2}}}, {2, 4, 3}});
+  c.push_back({"Permute", {{"dims", {1}}}, {2, 5}});
+  c.push_back({"Permute", {{"dims", {3, 1, 2}}}, {2, 3, 4, 2}});
+  c.push_back({"Permute", {{"dims", {2, 3, 1}}}, {2, 3, 4, 2}});
+  for (const Json& crop : {Json{1, 1}, Json{0, 2}, Json{3, 0}, Json{0, 0}}) {
+    c.push_back({"Cropping1D", {{"cropping", crop}}, {2, 6, 3}});
+  }
+  for (const Json& pad : {Json{1, 1}, Json{2, 0}, Json{0, 3}, Json{0, 0}}) {
+    c.push_back({"ZeroPadding1D", {{"padding", pad}, {"data_format", "channels_last"}}, {2, 4, 3}});
+  }
+  for (int size : {1, 2, 3}) c.push_back({"UpSampling1D", {{"size", size}}, {2, 4, 3}});
+  for (const char* cls : {"Permute", "Cropping1D", "ZeroPadding1D", "UpSampling1D"}) {
+    LayerCase m{cls, std::string(cls) == "Permute" ? Json{{"dims", {2, 1}}} : Json::object(), {3, 5, 2}};
+    m.masked = true;
+    c.push_back(m);
+  }
+  // Regularization: in training the harness redraws the same mask / noise from its seed at every call; in
+  // inference both are the identity; a mask passes through.
+  for (double rate : {0.0, 0.3, 0.6}) {
+    LayerCase d{"SpatialDropout1D", {{"rate", rate}, {"seed", nullptr}}, {3, 4, 5}};
+    d.grad.training = true;
+    c.push_back(d);
+  }
+  c.push_back({"SpatialDropout1D", {{"rate", 0.5}, {"seed", 3}}, {2, 4, 3}});  // inference
+  for (double stddev : {0.0, 0.2, 1.0}) {
+    LayerCase g{"GaussianNoise", {{"stddev", stddev}, {"seed", nullptr}}, {3, 4, 5}};
+    g.grad.training = true;
+    c.push_back(g);
+  }
+  c.push_back({"GaussianNoise", {{"stddev", 0.3}, {"seed", 7}}, {2, 6}});  // inference
+  for (const char* cls : {"SpatialDropout1D", "GaussianNoise"}) {
+    LayerCase m{cls, {{std::string(cls) == "GaussianNoise" ? "stddev" : "rate", 0.25}}, {3, 5, 2}};
+    m.masked = true;
+    m.grad.training = true;
+    c.push_back(m);
+  }
+  // LayerNormalization: gamma and beta drawn so that they matter; each of center and scale off; ranks 2 to 4.
+  const Json gamma_init = {{"class_name", "RandomUniform"}, {"config", {{"minval", 0.5}, {"maxval", 1.5}, {"seed", nullptr}}}};
+  const Json beta_init = {{"class_name", "RandomUniform"}, {"config", {{"minval", -0.5}, {"maxval", 0.5}, {"seed", nullptr}}}};
+  for (bool center : {true, false})
+    for (bool scale : {true, false}) {
+      c.push_back({"LayerNormalization",
+                   {{"axis", -1}, {"center", center}, {"scale", scale}, {"gamma_initializer", gamma_init},
+                    {"beta_initializer", beta_init}},
+                   {2, 4, 5}});
+    }
+  c.push_back({"LayerNormalization", {{"axis", {-1}}, {"epsilon", 1e-5}, {"gamma_initializer", gamma_init}}, {3, 6}});
+  c.push_back({"LayerNormalization", {{"epsilon", 0.1}, {"beta_initializer", beta_init}}, {2, 3, 2, 4}});
+  {
+    LayerCase m{"LayerNormalization", {{"gamma_initializer", gamma_init}}, {3, 5, 4}};
+    m.masked = true;
+    c.push_back(m);
+  }
+  // Dot: every axis pairing of rank-3 inputs (a batched matrix product), rank 2, mixed ranks, and normalize.
+  struct DotCase {
+    Json axes;
+    Shape a, b;
+    bool normalize;
+  };
+  for (const DotCase& d : std::vector<DotCase>{{-1, {2, 3, 4}, {2, 5, 4}, false},
+                                              {Json{2, 2}, {2, 3, 4}, {2, 5, 4}, false},
+                                              {Json{1, 1}, {2, 4, 3}, {2, 4, 5}, false},
+                                              {1, {2, 4, 3}, {2, 4, 2}, false},
+                                              {Json{2, 1}, {2, 3, 4}, {2, 4, 5}, false},
+                                              {Json{1, 2}, {2, 4, 3}, {2, 5, 4}, false},
+                                              {Json{-2, -1}, {2, 4, 3}, {2, 5, 4}, false},
+                                              {1, {3, 4}, {3, 4}, false},
+                                              {Json{1, 2}, {3, 4}, {3, 5, 4}, false},
+                                              {Json{2, 1}, {3, 5, 4}, {3, 4}, false},
+                                              {1, {3, 4}, {3, 4}, true},
+                                              {Json{2, 2}, {2, 3, 4}, {2, 5, 4}, true},
+                                              {Json{1, 1}, {2, 4, 3}, {2, 4, 5}, true},
+                                              {Json{2, 1}, {2, 3, 4}, {2, 4, 5}, true}}) {
+    LayerCase dot{"Dot", {{"axes", d.axes}, {"normalize", d.normalize}}, d.a};
+    dot.extra_inputs = {d.b};
+    c.push_back(dot);
+  }
   return c;
 }
 

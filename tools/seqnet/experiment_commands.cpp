@@ -1,5 +1,6 @@
 // seqnet evaluate MODEL.keras --experiment EXP.json
 // seqnet predict MODEL.keras --input x.npy|x.npz [--input-key K] --output y.npy|y.npz|y.csv [--batch-size N]
+//   (a model of several inputs or outputs: .npz archives keyed by its input and output names)
 // seqnet plot history.csv [--out DIR] [--svg]
 // seqnet report RUN_DIRS... [--out report.md] [--references docs/experiments.md]
 // seqnet datasets [--data-dir D] [--verify]
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -115,8 +117,9 @@ int run_evaluate(const Args& a) {
   return 0;
 }
 
-// The input batch: an .npy file, or one array of an .npz archive (--input-key, else "x", else its only array).
-seqnet::Tensor read_input_batch(const Args& a) {
+// The input batch: an .npy file, or one array of an .npz archive (--input-key, else the model's input name, else
+// "x", else its only array).
+seqnet::Tensor read_input_batch(const Args& a, const std::string& input_name) {
   namespace data = seqnet::data;
   const bool npz = starts_with_bytes(a.input, "PK");
   if (!npz) {
@@ -128,7 +131,8 @@ seqnet::Tensor read_input_batch(const Args& a) {
   for (const auto& [k, v] : archive) keys += (keys.empty() ? "" : ", ") + k;
   std::string key = a.input_key;
   if (key.empty()) {
-    if (archive.count("x")) key = "x";
+    if (archive.count(input_name)) key = input_name;
+    else if (archive.count("x")) key = "x";
     else if (archive.size() == 1) key = archive.begin()->first;
     else throw seqnet::Error("predict: " + a.input + " holds several arrays (" + keys + "): choose one with --input-key");
   }
@@ -150,6 +154,53 @@ std::string predictions_csv(const seqnet::Tensor& y) {
   return out;
 }
 
+// A model of several inputs reads them from an .npz archive by the names of its Input layers; one of several
+// outputs writes an .npz archive keyed by the names of the layers that give them.
+int predict_graph(const Args& a, seqnet::Model& model, const std::string& ext, bool device) {
+  namespace data = seqnet::data;
+  if (!a.input_key.empty())
+    throw seqnet::Error("predict: --input-key picks the one input of a model; model '" + model.name() + "' takes " +
+                        std::to_string(model.num_inputs()) + " inputs, read from the arrays of the .npz named after them");
+  std::vector<seqnet::Tensor> xs;
+  const std::vector<std::string> names = model.input_names();
+  if (model.num_inputs() == 1) {
+    xs.push_back(to_model_input(data::checked_finite(read_input_batch(a, names[0]), a.input), model.input_dtype()));
+  } else {
+    if (!starts_with_bytes(a.input, "PK"))
+      throw seqnet::Error("predict: model '" + model.name() + "' takes " + std::to_string(names.size()) +
+                          " inputs; give an .npz archive with arrays " + fmt::format("{}", fmt::join(names, ", ")) +
+                          ", not '" + a.input + "'");
+    const data::NpzArchive archive = data::read_npz(a.input);
+    std::string keys;
+    for (const auto& [k, v] : archive) keys += (keys.empty() ? "" : ", ") + k;
+    for (size_t i = 0; i < names.size(); ++i) {
+      auto it = archive.find(names[i]);
+      if (it == archive.end())
+        throw seqnet::Error("predict: " + a.input + " has no array '" + names[i] + "' for input " + std::to_string(i) +
+                            " of model '" + model.name() + "' (arrays: " + keys + ")");
+      xs.push_back(to_model_input(data::checked_finite(it->second.to_tensor(), a.input + ":" + names[i]), model.input_dtype(i)));
+    }
+  }
+  std::vector<seqnet::Tensor> ys = model.predict(xs, a.batch_size);
+  std::string shapes;
+  for (const auto& y : ys) shapes += (shapes.empty() ? "" : ", ") + y.shape_string();
+  if (ys.size() == 1) {
+    if (ext == ".npz" && !device) data::write_npz(a.output, {{"y", data::NpyArray::from_tensor(ys[0])}});
+    else if (ext == ".csv" && !device) seqnet::write_file_atomic(a.output, predictions_csv(ys[0]));
+    else data::write_npy(a.output, ys[0]);
+  } else {
+    if (ext != ".npz" || device)
+      throw seqnet::Error("predict: model '" + model.name() + "' has " + std::to_string(ys.size()) +
+                          " outputs; write them to an .npz archive (one array per output), not '" + a.output + "'");
+    data::NpzArchive out;
+    const std::vector<std::string> out_names = model.output_names();
+    for (size_t k = 0; k < ys.size(); ++k) out[out_names[k]] = data::NpyArray::from_tensor(ys[k]);
+    data::write_npz(a.output, out);
+  }
+  std::printf("%s: %zu inputs -> %s\n", a.output.c_str(), xs.size(), shapes.c_str());
+  return 0;
+}
+
 int run_predict(const Args& a) {
   if (a.batch_size <= 0) throw seqnet::Error("predict: --batch-size must be positive");
   // The output's format follows its extension; a device (/dev/stdout, a pipe) gets .npy bytes.
@@ -159,7 +210,8 @@ int run_predict(const Args& a) {
   if (!device && ext != ".npy" && ext != ".npz" && ext != ".csv")
     throw seqnet::Error("predict: --output '" + a.output + "' must end in .npy, .npz (array \"y\") or .csv");
   auto model = load_any_model(a.model, /*compile=*/false);
-  seqnet::Tensor raw = seqnet::data::checked_finite(read_input_batch(a), a.input);
+  if (model->num_inputs() > 1 || model->num_outputs() > 1) return predict_graph(a, *model, ext, device);
+  seqnet::Tensor raw = seqnet::data::checked_finite(read_input_batch(a, model->input_names()[0]), a.input);
   seqnet::Tensor x = to_model_input(raw, model->input_dtype());
   if (x.rank() == 0) throw seqnet::Error("predict: '" + a.input + "' holds a scalar, not a batch");
   seqnet::Tensor y = model->predict(x, a.batch_size);
