@@ -39,17 +39,23 @@ std::string repeat(const char* glyph, size_t n) {
   return s;
 }
 
-// A cell: text padded to `width`, one space of padding on each side; long text wraps onto more lines.
+// A cell's lines: words wrapped at spaces to `width` cells; a word longer than a line is cut with an ellipsis
+// (rich's default overflow, which Keras's table keeps).
 std::vector<std::string> wrap(const std::string& text, size_t width) {
   std::vector<std::string> lines;
-  std::string rest = text;
-  while (cells(rest) > width) {
-    size_t cut = rest.rfind(' ', width);
-    if (cut == std::string::npos || cut == 0) cut = width;
-    lines.push_back(rest.substr(0, cut));
-    rest = rest.substr(cut == width ? cut : cut + 1);
+  std::string line;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    std::string word = text.substr(start, end - start);
+    if (cells(word) > width) word = word.substr(0, width - 1) + "…";
+    if (line.empty()) line = word;
+    else if (cells(line) + 1 + cells(word) <= width) line += " " + word;
+    else lines.push_back(line), line = word;
+    start = end + 1;
   }
-  lines.push_back(rest);
+  lines.push_back(line);
   return lines;
 }
 
@@ -99,7 +105,7 @@ std::string summary_table(const Model& model, int line_length) {
   const std::vector<double> positions = chain ? std::vector<double>{0.45, 0.80, 1.0} : std::vector<double>{0.3, 0.56, 0.74, 1.0};
   Table t;
   // Keras splits the width at fixed fractions; rich then takes 3 cells per column for padding and
-  // border and gives back any excess from the middle column.
+  // border and gives back any excess from the column before the last.
   int prev = 0, drawn = 1;
   for (double p : positions) {
     int width = std::max(4, int(p * line_length) - prev);
@@ -107,7 +113,8 @@ std::string summary_table(const Model& model, int line_length) {
     t.widths.push_back(size_t(width - 3));
     drawn += width;
   }
-  if (drawn > line_length) t.widths[1] -= size_t(std::min<int>(drawn - line_length, int(t.widths[1]) - 1));
+  const size_t giver = t.widths.size() - 2;  // the middle of three columns, "Param #" of four
+  if (drawn > line_length) t.widths[giver] -= size_t(std::min<int>(drawn - line_length, int(t.widths[giver]) - 1));
   t.right_align = {false, false, true, false};
 
   std::string header = fmt::format("Model: \"{}\"\n", model.name());

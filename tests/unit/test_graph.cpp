@@ -303,3 +303,30 @@ TEST(GraphConfigs, EveryUnsupportedFieldIsAnErrorNamingIt) {
   auto frozen = model_from_json(model("", "", R"("trainable": false,)"));
   EXPECT_EQ(frozen->count_trainable_params(), 0);
 }
+
+// The table Keras 3.15.1 prints for the same file (model.summary() at 76 columns, as in a pipe), copied from it.
+TEST(Graph, SummaryTableIsKerasOwn) {
+  auto m = load_model(model_file("enc_dec_states", ".keras"));
+  const std::string keras = R"(┏━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━┓
+┃ Layer (type)        ┃ Output Shape      ┃    Param # ┃ Connected to      ┃
+┡━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━━━━┩
+│ encoder_inputs      │ (None, 5, 3)      │          0 │ -                 │
+│ (InputLayer)        │                   │            │                   │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ decoder_inputs      │ (None, 6, 2)      │          0 │ -                 │
+│ (InputLayer)        │                   │            │                   │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ encoder (LSTM)      │ [(None, 4),       │        128 │ encoder_inputs[0… │
+│                     │ (None, 4), (None, │            │                   │
+│                     │ 4)]               │            │                   │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ decoder (LSTM)      │ (None, 6, 4)      │        112 │ decoder_inputs[0… │
+│                     │                   │            │ encoder[0][1],    │
+│                     │                   │            │ encoder[0][2]     │
+├─────────────────────┼───────────────────┼────────────┼───────────────────┤
+│ next_token (Dense)  │ (None, 6, 3)      │         15 │ decoder[0][0]     │
+└─────────────────────┴───────────────────┴────────────┴───────────────────┘
+)";
+  const std::string s = m->summary_string(76);
+  EXPECT_NE(s.find(keras), std::string::npos) << s;
+}
