@@ -96,6 +96,9 @@ class Layer {
   Param* find_param(const std::string& weight_name);  // the first weight of that name
   int64_t count_params() const;
   int64_t count_trainable_params() const;
+  // The weights an optimizer updates: those with Param::trainable while the layer is trainable (a nested model
+  // asks each of its layers).
+  std::vector<Param*> trainable_params();
   bool trainable() const { return trainable_; }
   void set_trainable(bool t);
 
@@ -120,6 +123,7 @@ class Layer {
   // by add_weight. Wrappers override it to append their inner layers' params() (shared, not copied).
   // Must not modify the layer (the const params() calls it too).
   virtual void collect_params(std::vector<Param*>& out);
+  virtual void collect_trainable_params(std::vector<Param*>& out);
   [[noreturn]] void fail(const std::string& what) const;  // throws Error prefixed with where()
   // RunContext::input_grad of the last call(): whether backward() must return the input gradient.
   bool input_grad_wanted() const { return input_grad_wanted_; }

@@ -247,6 +247,8 @@ class Model {
 
  protected:
   explicit Model(std::string name);
+  friend class NestedModel;
+  std::vector<Tensor> forward_inputs(const std::vector<const Tensor*>& x, ForwardOptions options, Rng* rng = nullptr);
   void set_graph(const std::vector<SymbolicTensor>& inputs, const std::vector<SymbolicTensor>& outputs);
   virtual bool is_sequential() const { return false; }
   friend std::string summary_table(const Model&, int);
@@ -324,6 +326,33 @@ class Sequential : public Model {
   std::optional<SymbolicTensor> input_;
   friend class Model;
 };
+
+// A model called as a layer of another model (Keras: a Functional or Sequential model used like a layer). Its
+// weights are the inner model's; its Keras config is the inner model's config, read back as a nested model.
+class NestedModel : public Layer {
+ public:
+  explicit NestedModel(std::shared_ptr<Model> model);
+  std::string class_name() const override { return model_->class_name(); }
+  const std::shared_ptr<Model>& model() const { return model_; }
+  Tensor forward(const Tensor& x, RunContext& ctx) override;
+  Tensor backward(const Tensor& dy) override;
+  std::vector<Tensor> forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) override;
+  std::vector<Tensor> backward_multi(const std::vector<Tensor>& output_grads) override;
+  std::vector<std::optional<Tensor>> compute_masks(const std::vector<const Tensor*>& inputs,
+                                                   const std::vector<const Tensor*>& input_masks) const override;
+  Json get_config() const override;  // the inner model's config ({"name", "layers", "input_layers", ...})
+
+ protected:
+  Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  std::vector<Shape> build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng) override;
+  void collect_params(std::vector<Param*>& out) override;
+  void collect_trainable_params(std::vector<Param*>& out) override;
+
+ private:
+  std::shared_ptr<Model> model_;
+};
+// keras: outer = Model(x, inner(x)) is apply_layer(as_layer(inner), x).
+inline LayerPtr as_layer(std::shared_ptr<Model> model) { return std::make_shared<NestedModel>(std::move(model)); }
 
 // Builds a Sequential lazily from the first batch when no input shape was ever given.
 void ensure_built(Model& model, const Tensor& x);

@@ -192,8 +192,22 @@ void check_known_keys(const Layer& layer, const Json& c) {
 }
 }  // namespace
 
+namespace {
+std::unique_ptr<Model> sequential_from(const Json& cfg);
+std::unique_ptr<Model> functional_from(const Json& cfg);
+}  // namespace
+
 LayerPtr layer_from_config(const std::string& class_name, const Json& c) {
   const std::string name = c.is_object() && c.contains("name") && c["name"].is_string() ? c["name"].get<std::string>() : "?";
+  // A model used as a layer of another: its config is a whole model's.
+  if (class_name == "Functional" || class_name == "Model" || class_name == "Sequential") {
+    try {
+      std::shared_ptr<Model> inner = class_name == "Sequential" ? sequential_from(c) : functional_from(c);
+      return as_layer(std::move(inner));
+    } catch (const Error& err) {
+      throw Error(fmt::format("nested model '{}' ({}): {}", name, class_name, err.what()));
+    }
+  }
   for (const auto& e : config::kLayerFactories) {
     if (class_name != e.class_name) continue;
     try {
@@ -216,8 +230,11 @@ using config::Json;
 
 Json layer_entry(const Layer& layer, bool keras3) {
   Json c = layer.get_config();
-  if (keras3) c["dtype"] = config::dtype_policy_json();
+  const bool nested = dynamic_cast<const NestedModel*>(&layer) != nullptr;
+  if (keras3 && !nested) c["dtype"] = config::dtype_policy_json();
   Json e = {{"module", "keras.layers"}, {"class_name", layer.class_name()}, {"config", c}, {"registered_name", nullptr}};
+  if (nested && layer.class_name() == "Functional") e["module"] = "keras.src.models.functional", e["registered_name"] = "Functional";
+  else if (nested) e["module"] = "keras";
   if (layer.built()) {
     Json shape = config::shape_to_json(layer.input_shape());
     if (layer.takes_input_list()) {

@@ -264,8 +264,24 @@ struct VarGroup {
   size_t count;           // how many of the layer's params, in order
 };
 
+struct LayerSlot {
+  LayerPtr layer;
+  std::string base;  // "layers/dense_1"
+};
+std::vector<LayerSlot> keras3_layer_paths(const Model& model, bool functional);
+
 void var_groups(Layer& layer, const std::string& base, std::vector<VarGroup>& out, std::vector<VarGroup>& empty) {
-  if (auto* rnn = dynamic_cast<RNN*>(&layer)) {
+  if (auto* nested = dynamic_cast<NestedModel*>(&layer)) {
+    // A model inside a model: its own layers/ tree under its path (and input layers when functional).
+    const Model& inner = *nested->model();
+    const bool functional = inner.class_name() != "Sequential";
+    empty.push_back({base + "/vars", layer.name(), 0});
+    for (size_t i = 0; functional && i < inner.num_inputs(); ++i) {
+      const std::string n = i == 0 ? "input_layer" : "input_layer_" + std::to_string(i);
+      empty.push_back({base + "/layers/" + n + "/vars", n, 0});
+    }
+    for (auto& slot : keras3_layer_paths(inner, functional)) var_groups(*slot.layer, base + "/" + slot.base, out, empty);
+  } else if (auto* rnn = dynamic_cast<RNN*>(&layer)) {
     empty.push_back({base + "/vars", layer.name(), 0});
     out.push_back({base + "/cell/vars", to_snake_case(layer.class_name()) + "_cell", rnn->params().size()});
   } else if (auto* bi = dynamic_cast<Bidirectional*>(&layer)) {
@@ -280,10 +296,6 @@ void var_groups(Layer& layer, const std::string& base, std::vector<VarGroup>& ou
   }
 }
 
-struct LayerSlot {
-  LayerPtr layer;
-  std::string base;  // "layers/dense_1"
-};
 
 // The top-level layers with their Keras 3 paths: the snake-case class name, "_1", "_2" for repeats.
 std::vector<LayerSlot> keras3_layer_paths(const Model& model, bool functional) {
@@ -662,6 +674,13 @@ void apply_seqnet_metadata(Model& model, const Json& meta) {
 // "<layer>/<sublayer>/<weight>" names, as Keras writes weight_names.
 std::vector<std::string> legacy_weight_names(Layer& layer) {
   std::vector<std::string> out;
+  if (auto* nested = dynamic_cast<NestedModel*>(&layer)) {
+    // Keras names a nested functional model's weights by its layers alone, a nested Sequential's with its name first.
+    const bool sequential = nested->model()->class_name() == "Sequential";
+    for (const auto& l : nested->model()->layers())
+      for (const auto& n : legacy_weight_names(*l)) out.push_back(sequential ? layer.name() + "/" + n : n);
+    return out;
+  }
   auto add = [&](Layer& owner, const std::string& prefix) {
     for (Param* p : owner.params()) out.push_back(prefix + "/" + p->name);
   };

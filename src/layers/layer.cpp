@@ -204,11 +204,21 @@ int64_t Layer::count_params() const {
   return n;
 }
 
+void Layer::collect_trainable_params(std::vector<Param*>& out) {
+  if (!trainable_) return;
+  for (Param* p : params())
+    if (p->trainable) out.push_back(p);
+}
+
+std::vector<Param*> Layer::trainable_params() {
+  std::vector<Param*> out;
+  collect_trainable_params(out);
+  return out;
+}
+
 int64_t Layer::count_trainable_params() const {
-  if (!trainable_) return 0;
   int64_t n = 0;
-  for (const Param* p : params())
-    if (p->trainable) n += p->value.size();
+  for (const Param* p : const_cast<Layer*>(this)->trainable_params()) n += p->value.size();  // reads only
   return n;
 }
 

@@ -314,15 +314,21 @@ Tensor Model::forward(const Tensor& x, ForwardOptions options) {
 }
 
 std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions options) {
+  std::vector<const Tensor*> ptrs;
+  for (const auto& x : xs) ptrs.push_back(&x);
+  return forward_inputs(ptrs, options);
+}
+
+std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, ForwardOptions options, Rng* rng) {
   if (steps_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
   if (xs.size() != input_steps_.size())
     throw Error(fmt::format("model '{}' takes {} inputs ({}), got {}", name_, input_steps_.size(),
                             fmt::join(input_names(), ", "), xs.size()));
   for (size_t i = 0; i < xs.size(); ++i)
-    if (!shape_compatible(input_shape(i), xs[i].shape()))
+    if (!shape_compatible(input_shape(i), xs[i]->shape()))
       throw Error(fmt::format("model '{}': expected input {}shape {}, got {}", name_,
                               xs.size() > 1 ? "'" + input_names()[i] + "' of " : std::string(),
-                              shape_to_string(input_shape(i)), xs[i].shape_string()));
+                              shape_to_string(input_shape(i)), xs[i]->shape_string()));
   const size_t n = steps_.size();
   // Each value is dropped after its last reader (the model's outputs read last).
   std::vector<std::vector<int>> readers_left(n);
@@ -339,7 +345,7 @@ std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions
   for (size_t s = 0; s < n; ++s) {
     Step& st = steps_[s];
     if (!st.layer) {
-      value[s] = {&xs[size_t(st.input_slot)]};
+      value[s] = {xs[size_t(st.input_slot)]};
       masks[s].resize(1);
       grad_flows[s] = options.input_grad;
       continue;
@@ -358,7 +364,7 @@ std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions
     ctx.training = options.training;
     ctx.keep_for_backward = options.keep_for_backward;
     ctx.input_grad = wants;
-    ctx.rng = &rng_;
+    ctx.rng = rng ? rng : &rng_;
     ctx.mask = in_masks[0];
     grad_flows[s] = wants || (layer.trainable() && layer.count_trainable_params() > 0);
     owned[s] = ins.size() == 1 && st.node->shapes.size() == 1 && !st.node->argument_is_list
@@ -471,9 +477,7 @@ std::vector<Param*> Model::params() {
 std::vector<Param*> Model::trainable_params() {
   std::vector<Param*> out;
   for (const auto& l : layers())
-    if (l->trainable())
-      for (Param* p : l->params())
-        if (p->trainable) out.push_back(p);
+    for (Param* p : l->trainable_params()) out.push_back(p);
   return out;
 }
 
@@ -487,6 +491,59 @@ int64_t Model::count_trainable_params() const {
   int64_t n = 0;
   for (const auto& l : layers()) n += l->count_trainable_params();
   return n;
+}
+
+// ---- a model as a layer ----
+NestedModel::NestedModel(std::shared_ptr<Model> model) : Layer(model ? model->name() : "", "functional"), model_(std::move(model)) {
+  if (!model_) fail("needs a model");
+  if (!model_->built()) fail("the model must be built (give its input shape) before it is used as a layer");
+}
+
+Shape NestedModel::build_impl(const Shape& in, Rng& rng) { return build_multi_impl({in}, rng).at(0); }
+
+std::vector<Shape> NestedModel::build_multi_impl(const std::vector<Shape>& in, Rng&) {
+  if (in.size() != model_->num_inputs())
+    fail(fmt::format("takes {} inputs, called on {}", model_->num_inputs(), in.size()));
+  for (size_t i = 0; i < in.size(); ++i)
+    if (!shape_compatible(model_->input_shape(i), in[i]))
+      fail(fmt::format("input {} must have shape {}, got {}", i, shape_to_string(model_->input_shape(i)),
+                       shape_to_string(in[i])));
+  std::vector<Shape> out;
+  for (size_t k = 0; k < model_->num_outputs(); ++k) out.push_back(model_->output_shape(k));
+  return out;
+}
+
+Tensor NestedModel::forward(const Tensor& x, RunContext& ctx) { return std::move(forward_multi({&x}, ctx).at(0)); }
+Tensor NestedModel::backward(const Tensor& dy) { return std::move(backward_multi({dy}).at(0)); }
+
+std::vector<Tensor> NestedModel::forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
+  if (ctx.mask) fail("a mask reaching a nested model is not supported (its first layers would have to take it)");
+  return model_->forward_inputs(inputs, {.training = ctx.training, .keep_for_backward = ctx.keep_for_backward,
+                                         .input_grad = ctx.input_grad},
+                                ctx.rng);
+}
+
+std::vector<Tensor> NestedModel::backward_multi(const std::vector<Tensor>& grads) { return model_->backward(grads); }
+
+std::vector<std::optional<Tensor>> NestedModel::compute_masks(const std::vector<const Tensor*>&,
+                                                              const std::vector<const Tensor*>&) const {
+  return std::vector<std::optional<Tensor>>(model_->num_outputs());
+}
+
+void NestedModel::collect_params(std::vector<Param*>& out) {
+  for (Param* p : model_->params()) out.push_back(p);
+}
+
+void NestedModel::collect_trainable_params(std::vector<Param*>& out) {
+  if (!trainable()) return;
+  for (Param* p : model_->trainable_params()) out.push_back(p);
+}
+
+Json NestedModel::get_config() const {
+  Json root = Json::parse(model_->to_json());
+  Json c = root.at("config");
+  c["name"] = name();
+  return c;
 }
 
 // ---- Sequential ----

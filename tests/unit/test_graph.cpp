@@ -17,8 +17,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const char* kGraphModels[] = {"enc_dec_states", "residual_conv", "two_input",  "two_output",
-                              "shared_embedding", "merges",      "addition_rnn", "shared_lstm"};
+const char* kGraphModels[] = {"enc_dec_states", "residual_conv", "two_input",   "two_output", "shared_embedding",
+                              "merges",         "addition_rnn",  "shared_lstm", "nested"};
+
+// A layer by name, in the model or in a model nested in it.
+LayerPtr find_layer(const Model& m, const std::string& name) {
+  for (const auto& l : m.layers()) {
+    if (l->name() == name) return l;
+    if (auto* nested = dynamic_cast<NestedModel*>(l.get()))
+      if (LayerPtr inner = find_layer(*nested->model(), name)) return inner;
+  }
+  return nullptr;
+}
 
 Tensor fixture_tensor(const nlohmann::json& t) {
   Shape shape = t.at("shape").get<Shape>();
@@ -55,7 +65,9 @@ void expect_like_keras(Model& m, const nlohmann::json& f, const std::string& wha
   int checked = 0;
   for (const auto& [key, g] : f.at("grads").items()) {
     const auto slash = key.find('/');
-    Param* p = m.get_layer(key.substr(0, slash))->find_param(key.substr(slash + 1));
+    LayerPtr layer = find_layer(m, key.substr(0, slash));
+    ASSERT_NE(layer, nullptr) << key;
+    Param* p = layer->find_param(key.substr(slash + 1));
     ASSERT_NE(p, nullptr) << key;
     expect_tensor_near(p->grad, fixture_tensor(g), 1e-5, "gradient of " + key);
     ++checked;
@@ -292,13 +304,15 @@ TEST(GraphConfigs, EveryUnsupportedFieldIsAnErrorNamingIt) {
         "inbound_nodes": [{"args": [)" + tensor + ", " + tensor + R"(], "kwargs": {}}]}],
       "input_layers": [["x", 0, 0]], "output_layers": [["l", 0, 0]]}})";
   EXPECT_NE(error_of([&] { model_from_json(two_args); }).find("called with 2 positional arguments"), std::string::npos);
-  // A model used as a layer of another (not read yet) is named, not skipped.
+  // A nested model's own fields are checked too, and its errors name it.
   const std::string nested = R"({"class_name": "Functional", "config": {"name": "outer", "layers": [
       {"class_name": "InputLayer", "name": "x", "config": {"batch_shape": [null, 4], "dtype": "float32", "name": "x"}, "inbound_nodes": []},
-      {"class_name": "Functional", "name": "inner", "config": {"name": "inner", "layers": []},
+      {"class_name": "Functional", "name": "inner", "config": {"name": "inner", "layers": [], "foo": 1},
         "inbound_nodes": [{"args": [)" + tensor + R"(], "kwargs": {}}]}],
       "input_layers": [["x", 0, 0]], "output_layers": [["inner", 0, 0]]}})";
-  EXPECT_NE(error_of([&] { model_from_json(nested); }).find("unknown layer class 'Functional' (layer 'inner')"), std::string::npos);
+  EXPECT_NE(error_of([&] { model_from_json(nested); }).find("nested model 'inner' (Functional): the Functional model config has key 'foo'"),
+            std::string::npos)
+      << error_of([&] { model_from_json(nested); });
   // model.trainable = False freezes every layer, as in Keras.
   auto frozen = model_from_json(model("", "", R"("trainable": false,)"));
   EXPECT_EQ(frozen->count_trainable_params(), 0);
@@ -329,4 +343,27 @@ TEST(Graph, SummaryTableIsKerasOwn) {
 )";
   const std::string s = m->summary_string(76);
   EXPECT_NE(s.find(keras), std::string::npos) << s;
+}
+
+// A model inside a model: frozen inner layers stay frozen, and a C++-built nested model trains.
+TEST(Graph, NestedModelsKeepTheirLayersTrainableFlags) {
+  auto m = load_model(model_file("nested", ".keras"));
+  const int64_t all = m->count_trainable_params();
+  find_layer(*m, "inner_lstm")->set_trainable(false);
+  EXPECT_EQ(m->count_trainable_params(), all - find_layer(*m, "inner_lstm")->count_params());
+  for (Param* p : m->trainable_params()) EXPECT_NE(p, find_layer(*m, "inner_lstm")->params()[0]);
+
+  clear_session();
+  auto inner_in = Input({4});
+  auto inner = std::make_shared<Model>(inner_in, apply_layer(layers::Dense(3, {.activation = "tanh"}), inner_in), "block");
+  auto x = Input({4});
+  Model outer(x, apply_layer(layers::Dense(1), apply_layer(as_layer(inner), x)));
+  EXPECT_EQ(outer.count_params(), inner->count_params() + 4);
+  outer.compile({.optimizer = "adam", .loss = "mse"});
+  Tensor xs = random_tensor({64, 4}, 1), ys({64, 1});
+  for (int64_t i = 0; i < 64; ++i) ys[i] = xs[i * 4] * 0.5f;
+  History h = outer.fit(xs, ys, {.batch_size = 16, .epochs = 20, .verbose = 0});
+  EXPECT_LT(h["loss"].back(), h["loss"].front());
+  auto back = model_from_json(outer.to_json());
+  EXPECT_EQ(back->count_params(), outer.count_params());
 }
