@@ -99,9 +99,6 @@ Bidirectional::Bidirectional(std::shared_ptr<RNN> layer, BidirectionalOptions op
   RecurrentOptions fo = layer->options();
   fo.name = "forward_" + strip_prefix(layer->name(), "forward_");
   fo.input_shape.reset();
-  if (fo.return_state)
-    fail("return_state in a Bidirectional layer is not supported yet (its states would be four outputs); use two "
-         "recurrent layers and a Concatenate");
   forward_ = layer->clone(fo);
   if (backward_given_) {
     backward_ = options.backward_layer;
@@ -170,10 +167,83 @@ Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
   return y;
 }
 
-Tensor Bidirectional::backward(const Tensor& dy) {
+std::vector<Shape> Bidirectional::build_multi_impl(const std::vector<Shape>& in, Rng& rng) {
+  const size_t sf = size_t(forward_->num_states()), sb = size_t(backward_->num_states());
+  if (in.size() != 1 && in.size() != 1 + sf + sb)
+    fail(fmt::format("takes its input and, as initial_state, {} states of the forward layer then {} of the backward "
+                     "layer; got {} tensors",
+                     sf, sb, in.size()));
+  for (size_t k = 1; k < in.size(); ++k) {
+    const int64_t units = k <= sf ? forward_->units() : backward_->units();
+    if (in[k].size() != 2 || (in[k][1] >= 0 && in[k][1] != units))
+      fail(fmt::format("initial state {} must have shape (batch, {}), got {}", k - 1, units, shape_to_string(in[k])));
+  }
+  std::vector<Shape> out{build_impl(in[0], rng)};
+  if (forward_->options().return_state) {
+    for (size_t k = 0; k < sf; ++k) out.push_back({in[0][0], forward_->units()});
+    for (size_t k = 0; k < sb; ++k) out.push_back({in[0][0], backward_->units()});
+  }
+  return out;
+}
+
+std::vector<Tensor> Bidirectional::forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
+  state_inputs_ = inputs.size() - 1;
+  Tensor y;
+  if (state_inputs_ > 0) {
+    // This call's states, not the calls' after it: the layers' own initial states come back afterwards.
+    const size_t sf = size_t(forward_->num_states());
+    std::vector<Tensor> kept_f = forward_->initial_state(), kept_b = backward_->initial_state(), f, b;
+    for (size_t k = 1; k < inputs.size(); ++k) (k <= sf ? f : b).push_back(*inputs[k]);
+    forward_->set_initial_state(std::move(f));
+    backward_->set_initial_state(std::move(b));
+    try {
+      y = forward(*inputs[0], ctx);
+    } catch (...) {
+      forward_->set_initial_state(kept_f);
+      backward_->set_initial_state(kept_b);
+      throw;
+    }
+    forward_->set_initial_state(kept_f);
+    backward_->set_initial_state(kept_b);
+  } else {
+    y = forward(*inputs[0], ctx);
+  }
+  std::vector<Tensor> out{std::move(y)};
+  if (forward_->options().return_state) {
+    for (const Tensor& s : forward_->final_states()) out.push_back(s);
+    for (const Tensor& s : backward_->final_states()) out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<Tensor> Bidirectional::backward_multi(const std::vector<Tensor>& grads) {
+  const size_t n_out = output_shapes().size();
+  if (grads.size() != n_out) fail(fmt::format("backward got {} gradients for {} outputs", grads.size(), n_out));
+  bool any = false;
+  for (const Tensor& g : grads) any = any || !g.empty();
+  std::vector<Tensor> out(1 + state_inputs_);
+  if (!any) return out;
+  out[0] = backward_impl(grads[0], std::vector<Tensor>(grads.begin() + 1, grads.end()));
+  const size_t sf = size_t(forward_->num_states());
+  for (size_t k = 0; k < state_inputs_; ++k)
+    out[1 + k] = k < sf ? forward_->initial_state_grads()[k] : backward_->initial_state_grads()[k - sf];
+  return out;
+}
+
+std::vector<std::optional<Tensor>> Bidirectional::compute_masks(const std::vector<const Tensor*>& inputs,
+                                                                const std::vector<const Tensor*>& masks) const {
+  std::vector<std::optional<Tensor>> out{compute_mask(*inputs[0], masks.empty() ? nullptr : masks[0])};
+  out.resize(output_shapes().size());  // states carry no mask
+  return out;
+}
+
+Tensor Bidirectional::backward(const Tensor& dy) { return backward_impl(dy, {}); }
+
+Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>& d_final) {
   const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
-  Tensor df(yf_.shape()), db(yb_.shape());
-  for (int64_t r = 0; r < rows; ++r) {
+  Tensor df, db;
+  if (!dy.empty()) df = Tensor(yf_.shape()), db = Tensor(yb_.shape());
+  for (int64_t r = 0; !dy.empty() && r < rows; ++r) {
     const float* d = dy.data() + r * dy.dim(-1);
     float* a = df.data() + r * uf;
     float* b = db.data() + r * ub;
@@ -192,9 +262,17 @@ Tensor Bidirectional::backward(const Tensor& dy) {
       }
     }
   }
-  if (backward_->return_sequences()) db = flip_time(db);
+  if (!db.empty() && backward_->return_sequences()) db = flip_time(db);
   Tensor dx, dxb;
-  run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
+  if (d_final.empty()) {
+    run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
+  } else {
+    // return_state: each direction's own final-state gradients, through its layer's multi-output backward.
+    const size_t sf = size_t(forward_->num_states());
+    std::vector<Tensor> gf{df}, gb{db};
+    for (size_t k = 0; k < d_final.size(); ++k) (k < sf ? gf : gb).push_back(d_final[k]);
+    run_both(parallel_, [&] { dx = forward_->backward_multi(gf)[0]; }, [&] { dxb = backward_->backward_multi(gb)[0]; });
+  }
   if (dx.empty() || dxb.empty()) return Tensor();  // the input gradient was not wanted (input_grad)
   for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
   return dx;

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* kGraphModels[] = {"enc_dec_states", "residual_conv", "two_input",   "two_output", "shared_embedding",
-                              "merges",         "addition_rnn",  "shared_lstm", "nested"};
+                              "merges",         "addition_rnn",  "shared_lstm", "nested",     "bidirectional_states"};
 
 // A layer by name, in the model or in a model nested in it.
 LayerPtr find_layer(const Model& m, const std::string& name) {
@@ -68,6 +68,12 @@ void expect_like_keras(Model& m, const nlohmann::json& f, const std::string& wha
     LayerPtr layer = find_layer(m, key.substr(0, slash));
     ASSERT_NE(layer, nullptr) << key;
     Param* p = layer->find_param(key.substr(slash + 1));
+    if (auto* bi = dynamic_cast<Bidirectional*>(layer.get())) {  // "encoder/forward_lstm/lstm_cell/kernel" (a path)
+      const std::string rest = key.substr(slash + 1), sub = rest.substr(0, rest.find('/'));
+      RNN& direction = bi->forward_layer().name() == sub ? bi->forward_layer() : bi->backward_layer();
+      EXPECT_EQ(direction.name(), sub) << key;
+      p = direction.find_param(rest.substr(rest.rfind('/') + 1));
+    }
     ASSERT_NE(p, nullptr) << key;
     expect_tensor_near(p->grad, fixture_tensor(g), 1e-5, "gradient of " + key);
     ++checked;
@@ -366,4 +372,31 @@ TEST(Graph, NestedModelsKeepTheirLayersTrainableFlags) {
   EXPECT_LT(h["loss"].back(), h["loss"].front());
   auto back = model_from_json(outer.to_json());
   EXPECT_EQ(back->count_params(), outer.count_params());
+}
+
+// Keras 2 (tf.keras) writes a call's inputs as [["layer", node, tensor, {kwargs}], ...]: a merge's list, and a
+// recurrent layer's initial states after its input.
+TEST(GraphConfigs, Keras2NodeListsReadAsKeras3Calls) {
+  const std::string keras2 = R"({"class_name": "Functional", "keras_version": "2.15.0", "config": {"name": "k2",
+    "layers": [
+      {"class_name": "InputLayer", "name": "a", "config": {"batch_input_shape": [null, 5, 3], "dtype": "float32", "name": "a"}, "inbound_nodes": []},
+      {"class_name": "InputLayer", "name": "b", "config": {"batch_input_shape": [null, 5, 3], "dtype": "float32", "name": "b"}, "inbound_nodes": []},
+      {"class_name": "LSTM", "name": "enc", "config": {"name": "enc", "units": 4, "return_state": true}, "inbound_nodes": [[["a", 0, 0, {}]]]},
+      {"class_name": "LSTM", "name": "dec", "config": {"name": "dec", "units": 4},
+       "inbound_nodes": [[["b", 0, 0, {}], ["enc", 0, 1, {}], ["enc", 0, 2, {}]]]},
+      {"class_name": "Add", "name": "add", "config": {"name": "add"}, "inbound_nodes": [[["enc", 0, 0, {}], ["dec", 0, 0, {}]]]},
+      {"class_name": "Dense", "name": "out", "config": {"name": "out", "units": 1}, "inbound_nodes": [[["add", 0, 0, {}]]]}],
+    "input_layers": [["a", 0, 0], ["b", 0, 0]], "output_layers": [["out", 0, 0]]}})";
+  auto m = model_from_json(keras2);
+  EXPECT_EQ(m->num_inputs(), 2u);
+  EXPECT_EQ(m->output_shape(), (Shape{-1, 1}));
+  EXPECT_EQ(m->count_params(), 2 * 4 * 4 * (3 + 4 + 1) + 5);
+  // Written back as Keras 3 (initial_state as a call argument), it reads as the same model.
+  const std::string k3 = m->to_json();
+  EXPECT_NE(k3.find("\"initial_state\""), std::string::npos);
+  auto back = model_from_json(k3);
+  std::vector<Tensor> x{random_tensor({2, 5, 3}, 1), random_tensor({2, 5, 3}, 2)};
+  m->set_weights(m->get_weights());
+  back->set_weights(m->get_weights());
+  expect_tensor_near(back->predict(x)[0], m->predict(x)[0], 0.0, "the same model");
 }

@@ -215,6 +215,22 @@ std::vector<LayerCase> cases() {
     }
     c.push_back({cls, rnn({{"return_state", true}}), {2, 4, 3}});  // states out, none in
   }
+  // Bidirectional with states: the forward layer's then the backward layer's, in and out (an LSTM forward of
+  // 3 units, a GRU backward of 2: three states).
+  for (bool seq : {false, true})
+    for (const char* merge : {"concat", "sum"}) {
+      const bool same = std::string(merge) == "sum";
+      LayerCase bi{"Bidirectional",
+                   {{"layer", {{"class_name", "LSTM"}, {"config", rnn({{"name", "lstm"}, {"return_sequences", seq}, {"return_state", true}})}}},
+                    {"backward_layer",
+                     {{"class_name", "GRU"},
+                      {"config", {{"name", "gru"}, {"units", same ? 3 : 2}, {"return_sequences", seq}, {"return_state", true},
+                                  {"go_backwards", true}}}}},
+                    {"merge_mode", merge}},
+                   {2, 4, 3}};
+      bi.extra_inputs = {{2, 3}, {2, 3}, {2, same ? 3 : 2}};
+      c.push_back(bi);
+    }
   // Reshaping: Permute over ranks 2 to 4 (the identity too); the time-axis layers with every form of their pairs,
   // and masked inputs (the mask is dropped, as Keras drops it).
   c.push_back({"Permute", {{"dims", {2, 1}}}, {2, 4, 3}});

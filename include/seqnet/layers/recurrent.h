@@ -80,6 +80,7 @@ class RNN : public Layer {
   const std::vector<Tensor>& final_states() const { return final_states_; }
   // Initial states for the following forward calls (Keras's initial_state); empty = zeros.
   void set_initial_state(std::vector<Tensor> states);
+  const std::vector<Tensor>& initial_state() const { return initial_states_; }
   // d(loss)/d(initial states) of the last backward.
   const std::vector<Tensor>& initial_state_grads() const { return d_initial_; }
   // stateful=True: forget the carried states (Keras's reset_states()).
@@ -196,6 +197,12 @@ class Bidirectional : public Layer {
   Tensor forward(const Tensor& x, RunContext& ctx) override;
   Tensor backward(const Tensor& dy) override;
   std::optional<Tensor> compute_mask(const Tensor& input, const Tensor* input_mask) const override;
+  // In a graph: inputs [x] or [x, forward layer's initial states..., backward layer's...] (Keras splits
+  // initial_state in halves); with return_state the outputs are [y, forward final states..., backward's...].
+  std::vector<Tensor> forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) override;
+  std::vector<Tensor> backward_multi(const std::vector<Tensor>& output_grads) override;
+  std::vector<std::optional<Tensor>> compute_masks(const std::vector<const Tensor*>& inputs,
+                                                   const std::vector<const Tensor*>& input_masks) const override;
   Json get_config() const override;
   RNN& forward_layer() { return *forward_; }
   RNN& backward_layer() { return *backward_; }
@@ -203,10 +210,14 @@ class Bidirectional : public Layer {
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
+  std::vector<Shape> build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng) override;
   void collect_params(std::vector<Param*>& out) override;
 
  private:
+  // dy may be empty (only the states' gradients reach the layer); d_final: the final states' gradients.
+  Tensor backward_impl(const Tensor& dy, const std::vector<Tensor>& d_final);
   std::shared_ptr<RNN> forward_, backward_;
+  size_t state_inputs_ = 0;  // initial states given to the last forward_multi
   bool backward_given_;
   MergeMode merge_;
   Tensor yf_, yb_;  // sublayer outputs of the last forward (backward one in time order)
