@@ -17,6 +17,15 @@ namespace seqnet {
 
 class LogitsLayer;
 class Batches;  // fit's batches (src/model/fit.cpp)
+struct Arrays;
+namespace detail {
+// Inputs and targets without copies: what the training loop reads (src/model/fit.cpp).
+struct ArraysRef {
+  std::vector<const Tensor*> x, y;
+  ArraysRef(const Arrays& a);  // NOLINT: a view of any Arrays
+  ArraysRef(const Tensor& x_, const Tensor& y_) : x{&x_}, y{&y_} {}
+};
+}  // namespace detail
 
 // ---- functional API: a graph of layer calls ----
 struct GraphNode;
@@ -275,22 +284,37 @@ class Model {
   std::vector<LayerPtr> layer_order_; // every layer once, in Keras's model.layers order
   std::vector<int> keras_steps_;      // inputs and layers' first calls in Keras's model.layers order
   void order_like_keras();
+  // The flat layout of values: step s's outputs are slots slot_of_[s] ..; slot_of_.back() is their count.
+  std::vector<size_t> slot_of_;
+  std::vector<int> reader_count_;           // per slot: the calls reading it, plus the model outputs it is
+  std::vector<char> has_trainable_weights_;  // per step: the layer has a weight with Param::trainable
+  struct Scratch {  // forward's and backward's working arrays, kept so each call reuses their memory
+    std::vector<Tensor> owned, grads, logits_grad;
+    std::vector<const Tensor*> value, ins, in_masks;
+    std::vector<std::optional<Tensor>> masks;
+    std::vector<int> readers;
+    std::vector<char> grad_flows;
+  } scratch_;
 
  private:
+  using ArraysRef = detail::ArraysRef;
   struct Validation;
   History fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& options, const Validation& validation);
   // One optimizer step on a global batch; under MPI this rank computes its shard and the gradients are
   // averaged over ranks. Returns the batch loss (over the whole global batch).
-  double train_step(const Arrays& batch);
+  double train_step(const ArraysRef& batch);
   // train_step over chunks of k steps (src/model/tbptt.cpp); returns the batch loss.
   double tbptt_step(const Tensor& x, const Tensor& y, int64_t k);
   // Adds up the metrics' running sums over ranks (identity on one rank).
   void reduce_metrics();
-  void check_xy(const Arrays& data, const char* what) const;
-  double loss_and_backward(const Arrays& batch, bool update_metrics);
+  void check_xy(const ArraysRef& data, const char* what) const;
+  double loss_and_backward(const ArraysRef& batch, bool update_metrics);
+  Logs evaluate_ref(const ArraysRef& data, EvaluateOptions options);
+  std::vector<Tensor> predict_ref(const std::vector<const Tensor*>& x, int64_t batch_size);
+  History fit_ref(const ArraysRef& data, FitOptions options);
   // The weighted loss of a batch's predictions, each output's loss into `per_output`; with `grads`, dLoss/dOutput.
-  double compute_loss(const std::vector<Tensor>& pred, const std::vector<Tensor>& y, std::vector<double>& per_output);
-  void update_metrics(const std::vector<Tensor>& pred, const std::vector<Tensor>& y);
+  double compute_loss(const std::vector<Tensor>& pred, const std::vector<const Tensor*>& y, std::vector<double>& per_output);
+  void update_metrics(const std::vector<Tensor>& pred, const std::vector<const Tensor*>& y);
   void set_metric_logs(Logs& logs, double loss, const std::vector<double>& output_losses) const;
   // Backward from output gradients; logits[i]: gradient i is dLoss/dLogits of the output's LogitsLayer.
   std::vector<Tensor> backward_graph(std::vector<Tensor> output_grads, const std::vector<bool>& logits);

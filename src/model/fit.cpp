@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <optional>
+#include <type_traits>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -62,21 +64,26 @@ void Model::compile(CompileOptions options) {
   }
 }
 
-void Model::check_xy(const Arrays& d, const char* what) const {
+detail::ArraysRef::ArraysRef(const Arrays& a) {
+  for (const auto& t : a.x) x.push_back(&t);
+  for (const auto& t : a.y) y.push_back(&t);
+}
+
+void Model::check_xy(const ArraysRef& d, const char* what) const {
   if (d.x.size() != num_inputs())
     throw Error(fmt::format("{}: model '{}' takes {} inputs ({}), got {} arrays", what, name_, num_inputs(),
                             fmt::join(input_names(), ", "), d.x.size()));
   if (d.y.size() != num_outputs())
     throw Error(fmt::format("{}: model '{}' has {} outputs ({}), got {} target arrays", what, name_, num_outputs(),
                             fmt::join(output_names(), ", "), d.y.size()));
-  const Tensor& x = d.x[0];
+  const Tensor& x = *d.x[0];
   if (x.rank() == 0 || x.dim(0) == 0) throw Error(fmt::format("{}: the data set is empty (x has shape {})", what, x.shape_string()));
   for (size_t i = 1; i < d.x.size(); ++i)
-    if (d.x[i].rank() == 0 || d.x[i].dim(0) != x.dim(0))
+    if (d.x[i]->rank() == 0 || d.x[i]->dim(0) != x.dim(0))
       throw Error(fmt::format("{}: input '{}' has {} samples but input '{}' has {}", what, input_names()[i],
-                              d.x[i].rank() ? d.x[i].dim(0) : 0, input_names()[0], x.dim(0)));
+                              d.x[i]->rank() ? d.x[i]->dim(0) : 0, input_names()[0], x.dim(0)));
   for (size_t i = 0; i < d.y.size(); ++i) {
-    const Tensor& y = d.y[i];
+    const Tensor& y = *d.y[i];
     const std::string which = d.y.size() > 1 ? " (output '" + output_names()[i] + "')" : "";
     if (y.rank() == 0 || y.dim(0) != x.dim(0))
       throw Error(fmt::format("{}: x has {} samples but y{} has {} (x shape {}, y shape {})", what, x.dim(0), which,
@@ -85,18 +92,18 @@ void Model::check_xy(const Arrays& d, const char* what) const {
   }
 }
 
-double Model::compute_loss(const std::vector<Tensor>& pred, const std::vector<Tensor>& y, std::vector<double>& per_output) {
+double Model::compute_loss(const std::vector<Tensor>& pred, const std::vector<const Tensor*>& y, std::vector<double>& per_output) {
   per_output.assign(pred.size(), 0.0);
   double total = 0.0;
   for (size_t i = 0; i < pred.size(); ++i) {
-    per_output[i] = losses_[i]->compute(pred[i], y[i], nullptr);
+    per_output[i] = losses_[i]->compute(pred[i], *y[i], nullptr);
     total += loss_weights_[i] * per_output[i];
   }
   return total;
 }
 
-void Model::update_metrics(const std::vector<Tensor>& pred, const std::vector<Tensor>& y) {
-  for (size_t k = 0; k < metrics_.size(); ++k) metrics_[k]->update(pred[metric_output_[k]], y[metric_output_[k]]);
+void Model::update_metrics(const std::vector<Tensor>& pred, const std::vector<const Tensor*>& y) {
+  for (size_t k = 0; k < metrics_.size(); ++k) metrics_[k]->update(pred[metric_output_[k]], *y[metric_output_[k]]);
 }
 
 // Keras's names: "loss" and the metric's name for one output; with several, also "<output>_loss" and
@@ -111,9 +118,9 @@ void Model::set_metric_logs(Logs& logs, double loss, const std::vector<double>& 
     logs.set(several ? names[metric_output_[k]] + "_" + metrics_[k]->name() : metrics_[k]->name(), metrics_[k]->result());
 }
 
-double Model::loss_and_backward(const Arrays& batch, bool update) {
+double Model::loss_and_backward(const ArraysRef& batch, bool update) {
   // The data has no gradient: the first layers may skip their input gradient.
-  std::vector<Tensor> y_pred = forward(batch.x, {.training = true, .input_grad = false});
+  std::vector<Tensor> y_pred = forward_inputs(batch.x, {.training = true, .input_grad = false});
   const size_t n_out = y_pred.size();
   std::vector<Tensor> grads(n_out);
   std::vector<bool> of_logits(n_out, false);
@@ -123,10 +130,10 @@ double Model::loss_and_backward(const Arrays& batch, bool update) {
     const Loss& loss = *losses_[i];
     LogitsLayer* last = fusable_output(i);
     if (last && loss.fuses_with(last->output_activation())) {
-      batch_output_losses_[i] = loss.compute_from_logits(last->logits(), batch.y[i], &grads[i]);
+      batch_output_losses_[i] = loss.compute_from_logits(last->logits(), *batch.y[i], &grads[i]);
       of_logits[i] = true;
     } else {
-      batch_output_losses_[i] = loss.compute(y_pred[i], batch.y[i], &grads[i]);
+      batch_output_losses_[i] = loss.compute(y_pred[i], *batch.y[i], &grads[i]);
     }
     if (loss_weights_[i] != 1.0) {
       const float w = float(loss_weights_[i]);
@@ -142,40 +149,50 @@ double Model::loss_and_backward(const Arrays& batch, bool update) {
 
 double Model::train_on_batch(const Tensor& x, const Tensor& y) {
   ensure_built(*this, x);
-  return train_on_batch(Arrays(x, y));
+  if (!compiled()) throw Error(fmt::format("model '{}' must be compiled before training", name_));
+  ArraysRef batch(x, y);
+  check_xy(batch, "train_on_batch");
+  return train_step(batch);
 }
 
 double Model::train_on_batch(const Arrays& batch) {
   if (!built()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!compiled()) throw Error(fmt::format("model '{}' must be compiled before training", name_));
-  check_xy(batch, "train_on_batch");
-  return train_step(batch);
+  ArraysRef ref(batch);
+  check_xy(ref, "train_on_batch");
+  return train_step(ref);
 }
 
 namespace {
-Arrays slice_arrays(const Arrays& d, int64_t begin, int64_t end) {
+template <typename Data>
+Arrays slice_arrays(const Data& d, int64_t begin, int64_t end) {
+  auto ref = [](const auto& t) -> const Tensor& {
+    if constexpr (std::is_pointer_v<std::decay_t<decltype(t)>>) return *t;
+    else return t;
+  };
   Arrays out(std::vector<Tensor>{}, std::vector<Tensor>{});
-  for (const auto& t : d.x) out.x.push_back(t.slice_rows(begin, end));
-  for (const auto& t : d.y) out.y.push_back(t.slice_rows(begin, end));
+  for (const auto& t : d.x) out.x.push_back(ref(t).slice_rows(begin, end));
+  for (const auto& t : d.y) out.y.push_back(ref(t).slice_rows(begin, end));
   return out;
 }
 }  // namespace
 
-double Model::train_step(const Arrays& batch) {
-  const int64_t n = batch.x[0].dim(0);
-  const Arrays* local = &batch;
+double Model::train_step(const ArraysRef& batch) {
+  const int64_t n = batch.x[0]->dim(0);
   Arrays shard(std::vector<Tensor>{}, std::vector<Tensor>{});
+  std::optional<ArraysRef> shard_ref;
   double share = 1.0;  // this rank's fraction of the global batch
   if (distributed::active()) {
     auto [begin, end] = distributed::shard(n);
     shard = slice_arrays(batch, begin, end);
-    local = &shard;
+    shard_ref.emplace(shard);
     share = double(end - begin) / double(n);
   }
+  const ArraysRef& local = shard_ref ? *shard_ref : batch;
   zero_grads();
   double loss_value = 0.0;
-  if (local->x[0].dim(0) > 0) {
-    loss_value = loss_and_backward(*local, true);
+  if (local.x[0]->dim(0) > 0) {
+    loss_value = loss_and_backward(local, true);
   } else {
     batch_output_losses_.assign(outputs_.size(), 0.0);
   }
@@ -259,8 +276,8 @@ struct EpochAverages {
 // fit(x, y): consecutive or shuffled batches of arrays, reshuffled every epoch.
 class ArrayBatches : public Batches {
  public:
-  ArrayBatches(const Arrays& data, int64_t batch_size, bool shuffle, Rng& rng)
-      : data_(data), n_(data.x[0].dim(0)), batch_(batch_size), shuffle_(shuffle), rng_(rng) {}
+  ArrayBatches(const detail::ArraysRef& data, int64_t batch_size, bool shuffle, Rng& rng)
+      : data_(data), n_(data.x[0]->dim(0)), batch_(batch_size), shuffle_(shuffle), rng_(rng) {}
   int64_t batches() const { return (n_ + batch_ - 1) / batch_; }
   void start_epoch() override {
     if (shuffle_) {
@@ -279,14 +296,14 @@ class ArrayBatches : public Batches {
     if (!shuffle_) return slice_arrays(data_, begin, end);
     std::vector<int64_t> rows(order_.begin() + begin, order_.begin() + end);
     Arrays out(std::vector<Tensor>{}, std::vector<Tensor>{});
-    for (const auto& t : data_.x) out.x.push_back(t.gather_rows(rows));
-    for (const auto& t : data_.y) out.y.push_back(t.gather_rows(rows));
+    for (const Tensor* t : data_.x) out.x.push_back(t->gather_rows(rows));
+    for (const Tensor* t : data_.y) out.y.push_back(t->gather_rows(rows));
     return out;
   }
   const char* what() const override { return "fit"; }
 
  private:
-  const Arrays& data_;
+  detail::ArraysRef data_;
   int64_t n_, batch_;
   bool shuffle_;
   Rng& rng_;
@@ -307,7 +324,7 @@ class SourceBatches : public Batches {
 
 // Where the end-of-epoch validation comes from: arrays (validation_data / validation_split) or a source.
 struct Model::Validation {
-  const Arrays* arrays = nullptr;
+  const ArraysRef* arrays = nullptr;
   BatchSource* source = nullptr;
   int64_t steps = 0;
   int64_t batch_size = 32;
@@ -340,7 +357,8 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
       Arrays batch = train.next();
       if (options.tbptt_steps > 0 && batch.x.size() == 1) ensure_built_variable_length(*this, batch.x[0]);
       if (batch.x.size() == 1) ensure_built(*this, batch.x[0]);
-      check_xy(batch, train.what());
+      const ArraysRef batch_ref(batch);
+      check_xy(batch_ref, train.what());
       double loss_value;
       if (options.tbptt_steps > 0) {
         if (batch.x.size() != 1 || batch.y.size() != 1)
@@ -348,7 +366,7 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
         loss_value = tbptt_step(batch.x[0], batch.y[0], options.tbptt_steps);
         batch_output_losses_.assign(1, loss_value);
       } else {
-        loss_value = train_step(batch);
+        loss_value = train_step(batch_ref);
       }
       avg.add(loss_value, batch_output_losses_, double(batch.x[0].dim(0)));
       ++step;
@@ -368,7 +386,7 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
     reduce_metrics();
     set_metric_logs(epoch_logs, avg.loss(), avg.outputs());
     if (validation.arrays) {
-      Logs v = evaluate(*validation.arrays, {.batch_size = validation.batch_size, .verbose = 0});
+      Logs v = evaluate_ref(*validation.arrays, {.batch_size = validation.batch_size, .verbose = 0});
       for (const auto& [k, value] : v.items()) epoch_logs.set("val_" + k, value);
     } else if (validation.source && validation.steps > 0) {
       Logs v = evaluate(*validation.source, validation.steps);
@@ -387,22 +405,24 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
 History Model::fit(const Tensor& x, const Tensor& y, FitOptions options) {
   if (options.tbptt_steps > 0) ensure_built_variable_length(*this, x);
   ensure_built(*this, x);
-  return fit(Arrays(x, y), std::move(options));
+  return fit_ref(ArraysRef(x, y), std::move(options));
 }
 
-History Model::fit(const Arrays& data, FitOptions options) {
+History Model::fit(const Arrays& data, FitOptions options) { return fit_ref(ArraysRef(data), std::move(options)); }
+
+History Model::fit_ref(const ArraysRef& data, FitOptions options) {
   if (!built()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!compiled()) throw Error(fmt::format("model '{}' must be compiled before fit()", name_));
   check_xy(data, "fit");
   if (options.batch_size <= 0) throw Error(fmt::format("fit: batch_size must be positive, got {}", options.batch_size));
   if (!(options.validation_split >= 0.0f && options.validation_split < 1.0f))
     throw Error(fmt::format("fit: validation_split must be in [0, 1), got {}", options.validation_split));
-  const int64_t n = data.x[0].dim(0);
-  const Arrays* train = &data;
+  const int64_t n = data.x[0]->dim(0);
+  ArraysRef train = data;
   Arrays train_part(std::vector<Tensor>{}, std::vector<Tensor>{}), val(std::vector<Tensor>{}, std::vector<Tensor>{});
   if (options.validation_data) {
     val = *options.validation_data;
-    check_xy(val, "fit (validation_data)");
+    check_xy(ArraysRef(val), "fit (validation_data)");
   } else if (options.validation_split > 0.0f) {
     // Keras takes the last fraction, before any shuffling.
     int64_t split_at = int64_t(std::floor(double(n) * (1.0 - options.validation_split)));
@@ -411,11 +431,12 @@ History Model::fit(const Arrays& data, FitOptions options) {
                               options.validation_split, n));
     train_part = slice_arrays(data, 0, split_at);
     val = slice_arrays(data, split_at, n);
-    train = &train_part;
+    train = ArraysRef(train_part);
   }
-  ArrayBatches batches(*train, options.batch_size, options.shuffle, shuffle_rng_);
+  ArrayBatches batches(train, options.batch_size, options.shuffle, shuffle_rng_);
+  const ArraysRef val_ref(val);
   Validation validation;
-  if (!val.x.empty()) validation = {.arrays = &val, .batch_size = options.batch_size};
+  if (!val.x.empty()) validation = {.arrays = &val_ref, .batch_size = options.batch_size};
   return fit_loop(batches, batches.batches(), options, validation);
 }
 
@@ -429,10 +450,12 @@ History Model::fit(BatchSource& train, FitOptions options) {
 
 Logs Model::evaluate(const Tensor& x, const Tensor& y, EvaluateOptions options) {
   ensure_built(*this, x);
-  return evaluate(Arrays(x, y), options);
+  return evaluate_ref(ArraysRef(x, y), options);
 }
 
-Logs Model::evaluate(const Arrays& data, EvaluateOptions options) {
+Logs Model::evaluate(const Arrays& data, EvaluateOptions options) { return evaluate_ref(ArraysRef(data), options); }
+
+Logs Model::evaluate_ref(const ArraysRef& data, EvaluateOptions options) {
   if (!built()) throw Error(fmt::format("model '{}' is not built", name_));
   if (!compiled()) throw Error(fmt::format("model '{}' must be compiled before evaluate()", name_));
   check_xy(data, "evaluate");
@@ -441,7 +464,7 @@ Logs Model::evaluate(const Arrays& data, EvaluateOptions options) {
   for (auto& m : metrics_) m->reset();
   EpochAverages avg;
   std::vector<double> per_output;
-  int64_t n = data.x[0].dim(0), batches = (n + options.batch_size - 1) / options.batch_size;
+  int64_t n = data.x[0]->dim(0), batches = (n + options.batch_size - 1) / options.batch_size;
   Progbar bar(batches, options.verbose);
   Logs logs;
   for (int64_t b = 0; b < batches; ++b) {
@@ -451,11 +474,12 @@ Logs Model::evaluate(const Arrays& data, EvaluateOptions options) {
       end = begin + s1, begin += s0;
     }
     if (end > begin) {
-      Arrays batch = slice_arrays(data, begin, end);
-      std::vector<Tensor> pred = forward(batch.x, {.keep_for_backward = false});
-      double loss = compute_loss(pred, batch.y, per_output);
+      const Arrays batch = slice_arrays(data, begin, end);
+      const ArraysRef ref(batch);
+      std::vector<Tensor> pred = forward_inputs(ref.x, {.keep_for_backward = false});
+      double loss = compute_loss(pred, ref.y, per_output);
       avg.add(loss, per_output, double(end - begin));
-      update_metrics(pred, batch.y);
+      update_metrics(pred, ref.y);
     }
     if (options.verbose && b + 1 < batches) {
       logs.clear();
@@ -480,15 +504,16 @@ Logs Model::evaluate(BatchSource& source, int64_t steps) {
   for (int64_t s = 0; s < steps; ++s) {
     Arrays batch(source.next_batch());
     ensure_built(*this, batch.x[0]);
-    check_xy(batch, "evaluate (batch source)");
+    check_xy(ArraysRef(batch), "evaluate (batch source)");
     int64_t begin = 0, end = batch.x[0].dim(0);
     if (distributed::active()) std::tie(begin, end) = distributed::shard(end);
     if (end <= begin) continue;
-    Arrays part = slice_arrays(batch, begin, end);
-    std::vector<Tensor> pred = forward(part.x, {.keep_for_backward = false});
-    double loss = compute_loss(pred, part.y, per_output);
+    const Arrays part = slice_arrays(batch, begin, end);
+    const ArraysRef ref(part);
+    std::vector<Tensor> pred = forward_inputs(ref.x, {.keep_for_backward = false});
+    double loss = compute_loss(pred, ref.y, per_output);
     avg.add(loss, per_output, double(end - begin));
-    update_metrics(pred, part.y);
+    update_metrics(pred, ref.y);
   }
   avg.reduce();
   reduce_metrics();
@@ -501,28 +526,37 @@ Tensor Model::predict(const Tensor& x, int64_t batch_size) {
   ensure_built(*this, x);
   if (num_outputs() != 1)
     throw Error(fmt::format("predict: model '{}' has {} outputs: call predict with a list of inputs", name_, num_outputs()));
-  return std::move(predict(std::vector<Tensor>{x}, batch_size)[0]);
+  return std::move(predict_ref({&x}, batch_size)[0]);
 }
 
 std::vector<Tensor> Model::predict(const std::vector<Tensor>& xs, int64_t batch_size) {
+  std::vector<const Tensor*> ptrs;
+  for (const auto& t : xs) ptrs.push_back(&t);
+  return predict_ref(ptrs, batch_size);
+}
+
+std::vector<Tensor> Model::predict_ref(const std::vector<const Tensor*>& xs, int64_t batch_size) {
   if (!built()) throw Error(fmt::format("model '{}' is not built", name_));
   if (xs.size() != num_inputs())
     throw Error(fmt::format("predict: model '{}' takes {} inputs ({}), got {}", name_, num_inputs(),
                             fmt::join(input_names(), ", "), xs.size()));
-  const Tensor& x = xs[0];
+  const Tensor& x = *xs[0];
   if (x.rank() == 0 || x.dim(0) == 0) throw Error(fmt::format("predict: the input is empty (shape {})", x.shape_string()));
   for (size_t i = 1; i < xs.size(); ++i)
-    if (xs[i].rank() == 0 || xs[i].dim(0) != x.dim(0))
+    if (xs[i]->rank() == 0 || xs[i]->dim(0) != x.dim(0))
       throw Error(fmt::format("predict: input '{}' has {} samples but input '{}' has {}", input_names()[i],
-                              xs[i].rank() ? xs[i].dim(0) : 0, input_names()[0], x.dim(0)));
+                              xs[i]->rank() ? xs[i]->dim(0) : 0, input_names()[0], x.dim(0)));
   if (batch_size <= 0) throw Error("predict: batch_size must be positive");
   const int64_t n = x.dim(0);
   std::vector<Tensor> out(num_outputs());
   for (int64_t begin = 0; begin < n; begin += batch_size) {
     int64_t end = std::min(n, begin + batch_size);
     std::vector<Tensor> part;
-    for (const auto& t : xs) part.push_back(t.slice_rows(begin, end));
-    std::vector<Tensor> pred = forward(part, {.keep_for_backward = false});
+    std::vector<const Tensor*> part_ptrs;
+    const bool whole = begin == 0 && end == n;  // one batch: the inputs themselves
+    for (const Tensor* t : xs) part.push_back(whole ? Tensor() : t->slice_rows(begin, end));
+    for (size_t i = 0; i < xs.size(); ++i) part_ptrs.push_back(whole ? xs[i] : &part[i]);
+    std::vector<Tensor> pred = forward_inputs(part_ptrs, {.keep_for_backward = false});
     for (size_t k = 0; k < pred.size(); ++k) {
       if (out[k].empty()) {
         Shape s = pred[k].shape();

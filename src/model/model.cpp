@@ -188,6 +188,17 @@ void Model::set_graph(const std::vector<SymbolicTensor>& inputs, const std::vect
     outputs_.push_back({step_of.at(out.node().get()), out.index()});
   }
   order_like_keras();
+  // The flat layout forward and backward work in: one slot per (call, output).
+  slot_of_.assign(1, 0);
+  for (const auto& st : steps_) slot_of_.push_back(slot_of_.back() + st.node->shapes.size());
+  reader_count_.assign(slot_of_.back(), 0);
+  for (const auto& st : steps_)
+    for (const auto& t : st.inputs) ++reader_count_[slot_of_[size_t(t.step)] + size_t(t.index)];
+  for (const auto& o : outputs_) ++reader_count_[slot_of_[size_t(o.step)] + size_t(o.index)];
+  has_trainable_weights_.assign(steps_.size(), 0);
+  for (size_t s = 0; s < steps_.size(); ++s)
+    if (steps_[s].layer)
+      for (const Param* p : steps_[s].runner->params()) has_trainable_weights_[s] |= p->trainable;
   // Layer names identify weights in Keras files: two layers of one name would swap weights on reload.
   std::map<std::string, const Layer*> by_name;
   for (const auto& s : steps_) {
@@ -310,7 +321,7 @@ Tensor Model::forward(const Tensor& x, ForwardOptions options) {
   if (input_steps_.size() != 1 || outputs_.size() != 1)
     throw Error(fmt::format("model '{}' has {} inputs and {} outputs: call forward with a list of inputs", name_,
                             input_steps_.size(), outputs_.size()));
-  return std::move(forward(std::vector<Tensor>{x}, options)[0]);
+  return std::move(forward_inputs({&x}, options)[0]);
 }
 
 std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions options) {
@@ -329,34 +340,33 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
       throw Error(fmt::format("model '{}': expected input {}shape {}, got {}", name_,
                               xs.size() > 1 ? "'" + input_names()[i] + "' of " : std::string(),
                               shape_to_string(input_shape(i)), xs[i]->shape_string()));
-  const size_t n = steps_.size();
-  // Each value is dropped after its last reader (the model's outputs read last).
-  std::vector<std::vector<int>> readers_left(n);
-  for (size_t s = 0; s < n; ++s) readers_left[s].assign(steps_[s].node->shapes.size(), 0);
-  for (const auto& s : steps_)
-    for (const auto& t : s.inputs) ++readers_left[size_t(t.step)][size_t(t.index)];
-  for (const auto& o : outputs_) ++readers_left[size_t(o.step)][size_t(o.index)];
-  std::vector<std::vector<Tensor>> owned(n);
-  std::vector<std::vector<const Tensor*>> value(n);
-  std::vector<std::vector<std::optional<Tensor>>> masks(n);
-  // Whether dLoss/d(outputs of a step) is wanted: some trainable layer at or before it, or the caller asked
-  // for the input gradient. The layers before the first trainable one skip their input gradient.
-  std::vector<char> grad_flows(n, 0);
+  // One slot per (call, output), in flat arrays kept between calls: no allocation per step beyond the layers' own.
+  Scratch& w = scratch_;
+  const size_t n = steps_.size(), slots = slot_of_.back();
+  w.readers.assign(reader_count_.begin(), reader_count_.end());  // each value is dropped after its last reader
+  w.owned.resize(slots);
+  w.value.assign(slots, nullptr);
+  w.masks.resize(slots);
+  for (auto& m : w.masks) m.reset();
+  // Whether dLoss/d(outputs of a step) is wanted: some trainable layer at or before it, or the caller asked for
+  // the input gradient. The layers before the first trainable one skip their input gradient.
+  w.grad_flows.assign(n, 0);
   for (size_t s = 0; s < n; ++s) {
     Step& st = steps_[s];
+    const size_t slot = slot_of_[s];
     if (!st.layer) {
-      value[s] = {xs[size_t(st.input_slot)]};
-      masks[s].resize(1);
-      grad_flows[s] = options.input_grad;
+      w.value[slot] = xs[size_t(st.input_slot)];
+      w.grad_flows[s] = options.input_grad;
       continue;
     }
-    std::vector<const Tensor*> ins, in_masks;
+    w.ins.clear();
+    w.in_masks.clear();
     bool wants = false;
     for (const auto& t : st.inputs) {
-      ins.push_back(value[size_t(t.step)][size_t(t.index)]);
-      const auto& m = masks[size_t(t.step)][size_t(t.index)];
-      in_masks.push_back(m ? &*m : nullptr);
-      wants = wants || grad_flows[size_t(t.step)];
+      const size_t from = slot_of_[size_t(t.step)] + size_t(t.index);
+      w.ins.push_back(w.value[from]);
+      w.in_masks.push_back(w.masks[from] ? &*w.masks[from] : nullptr);
+      wants = wants || w.grad_flows[size_t(t.step)];
     }
     Layer& layer = *st.runner;
     if (st.runner != st.layer.get()) layer.set_trainable(st.layer->trainable());
@@ -365,24 +375,33 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
     ctx.keep_for_backward = options.keep_for_backward;
     ctx.input_grad = wants;
     ctx.rng = rng ? rng : &rng_;
-    ctx.mask = in_masks[0];
-    grad_flows[s] = wants || (layer.trainable() && layer.count_trainable_params() > 0);
-    owned[s] = ins.size() == 1 && st.node->shapes.size() == 1 && !st.node->argument_is_list
-                   ? std::vector<Tensor>{layer.call(*ins[0], ctx)}
-                   : layer.call_multi(ins, ctx);
-    masks[s] = layer.compute_masks(ins, in_masks);
-    masks[s].resize(owned[s].size());
-    for (const auto& t : owned[s]) value[s].push_back(&t);
-    for (const auto& t : st.inputs)
-      if (--readers_left[size_t(t.step)][size_t(t.index)] == 0 && steps_[size_t(t.step)].layer)
-        owned[size_t(t.step)][size_t(t.index)] = Tensor();
+    ctx.mask = w.in_masks[0];
+    w.grad_flows[s] = wants || (layer.trainable() && has_trainable_weights_[s]);
+    const size_t outs = st.node->shapes.size();
+    if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
+      w.owned[slot] = layer.call(*w.ins[0], ctx);
+      w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
+    } else {
+      std::vector<Tensor> ys = layer.call_multi(w.ins, ctx);
+      std::vector<std::optional<Tensor>> ms = layer.compute_masks(w.ins, w.in_masks);
+      for (size_t k = 0; k < outs; ++k) {
+        w.owned[slot + k] = std::move(ys.at(k));
+        if (k < ms.size()) w.masks[slot + k] = std::move(ms[k]);
+      }
+    }
+    for (size_t k = 0; k < outs; ++k) w.value[slot + k] = &w.owned[slot + k];
+    for (const auto& t : st.inputs) {
+      const size_t from = slot_of_[size_t(t.step)] + size_t(t.index);
+      if (--w.readers[from] == 0 && steps_[size_t(t.step)].layer) w.owned[from] = Tensor();
+    }
   }
   std::vector<Tensor> out;
   for (const auto& o : outputs_) {
-    const bool last_reader = --readers_left[size_t(o.step)][size_t(o.index)] == 0;
-    if (last_reader && steps_[size_t(o.step)].layer) out.push_back(std::move(owned[size_t(o.step)][size_t(o.index)]));
-    else out.push_back(*value[size_t(o.step)][size_t(o.index)]);
+    const size_t from = slot_of_[size_t(o.step)] + size_t(o.index);
+    if (--w.readers[from] == 0 && steps_[size_t(o.step)].layer) out.push_back(std::move(w.owned[from]));
+    else out.push_back(*w.value[from]);
   }
+  for (auto& m : w.masks) m.reset();
   return out;
 }
 
@@ -401,8 +420,10 @@ std::vector<Tensor> Model::backward_graph(std::vector<Tensor> output_grads, cons
     throw Error(fmt::format("model '{}' has {} outputs, backward got {} gradients", name_, outputs_.size(),
                             output_grads.size()));
   const size_t n = steps_.size();
-  std::vector<std::vector<Tensor>> grads(n);
-  for (size_t s = 0; s < n; ++s) grads[s].resize(steps_[s].node->shapes.size());
+  Scratch& w = scratch_;
+  w.grads.resize(slot_of_.back());
+  for (auto& g : w.grads) g = Tensor();
+  w.logits_grad.resize(n);
   auto accumulate = [](Tensor& into, Tensor g) {
     if (g.empty()) return;
     if (into.empty()) {
@@ -415,34 +436,39 @@ std::vector<Tensor> Model::backward_graph(std::vector<Tensor> output_grads, cons
     const float* b = g.data();
     for (int64_t i = 0; i < into.size(); ++i) a[i] += b[i];
   };
-  std::vector<Tensor> logits_grad(n);
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const auto& o = outputs_[i];
-    if (logits[i]) logits_grad[size_t(o.step)] = std::move(output_grads[i]);  // fusable_output: its only reader
-    else accumulate(grads[size_t(o.step)][size_t(o.index)], std::move(output_grads[i]));
+    if (logits[i]) w.logits_grad[size_t(o.step)] = std::move(output_grads[i]);  // fusable_output: its only reader
+    else accumulate(w.grads[slot_of_[size_t(o.step)] + size_t(o.index)], std::move(output_grads[i]));
   }
+  std::vector<Tensor> dxs, step_grads;
   for (size_t s = n; s-- > 0;) {
     Step& st = steps_[s];
     if (!st.layer) continue;
-    std::vector<Tensor> dxs;
-    if (!logits_grad[s].empty()) {
-      dxs = {static_cast<LogitsLayer*>(st.runner)->backward_from_logits(logits_grad[s])};
-      logits_grad[s] = Tensor();
-    } else {
-      bool any = false;
-      for (const auto& g : grads[s]) any = any || !g.empty();
-      if (!any) continue;
-      if (grads[s].size() == 1 && st.inputs.size() == 1 && !st.node->argument_is_list)
-        dxs = {st.runner->backward(grads[s][0])};
-      else
-        dxs = st.runner->backward_multi(grads[s]);
+    const size_t slot = slot_of_[s], outs = st.node->shapes.size();
+    if (!w.logits_grad[s].empty()) {
+      Tensor dx = static_cast<LogitsLayer*>(st.runner)->backward_from_logits(w.logits_grad[s]);
+      w.logits_grad[s] = Tensor();
+      accumulate(w.grads[slot_of_[size_t(st.inputs[0].step)] + size_t(st.inputs[0].index)], std::move(dx));
+      continue;
     }
-    grads[s].clear();
+    bool any = false;
+    for (size_t k = 0; k < outs; ++k) any = any || !w.grads[slot + k].empty();
+    if (!any) continue;
+    if (outs == 1 && st.inputs.size() == 1 && !st.node->argument_is_list) {
+      Tensor dx = st.runner->backward(w.grads[slot]);
+      w.grads[slot] = Tensor();
+      accumulate(w.grads[slot_of_[size_t(st.inputs[0].step)] + size_t(st.inputs[0].index)], std::move(dx));
+      continue;
+    }
+    step_grads.clear();
+    for (size_t k = 0; k < outs; ++k) step_grads.push_back(std::move(w.grads[slot + k]));
+    dxs = st.runner->backward_multi(step_grads);
     for (size_t i = 0; i < st.inputs.size() && i < dxs.size(); ++i)
-      accumulate(grads[size_t(st.inputs[i].step)][size_t(st.inputs[i].index)], std::move(dxs[i]));
+      accumulate(w.grads[slot_of_[size_t(st.inputs[i].step)] + size_t(st.inputs[i].index)], std::move(dxs[i]));
   }
   std::vector<Tensor> out;
-  for (int s : input_steps_) out.push_back(std::move(grads[size_t(s)][0]));
+  for (int s : input_steps_) out.push_back(std::move(w.grads[slot_of_[size_t(s)]]));
   return out;  // empty: an input with no gradient (int ids) or none wanted (input_grad)
 }
 
