@@ -28,6 +28,8 @@ struct RunContext {
   bool training = false;
   Rng* rng = nullptr;            // dropout masks; set when training
   const Tensor* mask = nullptr;  // (batch, time) 0/1 mask of the input sequence, if any
+  // A call of several inputs: each input's mask (null where none); `mask` is the first input's.
+  const std::vector<const Tensor*>* input_masks = nullptr;
   // False when no backward follows (predict, evaluate): layers may then skip what only backward reads.
   bool keep_for_backward = true;
   // False when the caller discards the gradient of this input (the first layer of a training step: the

@@ -17,18 +17,18 @@ std::string shapes_text(const std::vector<Shape>& shapes) {
   return out;
 }
 
-// AND of the masks given (a missing mask is all true); none given: none.
-std::optional<Tensor> and_of_masks(const std::vector<const Tensor*>& masks) {
+// Keras 3's merge mask: the OR of the inputs' masks when every input has one, else none.
+std::optional<Tensor> or_of_masks(const std::vector<const Tensor*>& masks) {
   std::optional<Tensor> out;
   for (const Tensor* m : masks) {
-    if (!m) continue;
+    if (!m) return std::nullopt;
     Tensor f = m->as_float();
     if (!out) {
       out = std::move(f);
       continue;
     }
     if (f.shape() != out->shape()) return std::nullopt;  // masks of other shapes do not combine (Keras: an error)
-    for (int64_t i = 0; i < f.size(); ++i) (*out)[i] = ((*out)[i] != 0.0f && f[i] != 0.0f) ? 1.0f : 0.0f;
+    for (int64_t i = 0; i < f.size(); ++i) (*out)[i] = ((*out)[i] != 0.0f || f[i] != 0.0f) ? 1.0f : 0.0f;
   }
   return out;
 }
@@ -88,6 +88,11 @@ Tensor ElementwiseMerge::backward(const Tensor&) { fail("must be called on a lis
 
 // y = x0 + x1 + ... | x0 - x1 | x0 * x1 * ... | (x0 + ... ) / n | max | min, elementwise; all (n values).
 std::vector<Tensor> ElementwiseMerge::forward_multi(const std::vector<const Tensor*>& xs, RunContext& ctx) {
+  // Keras rewrites the masked steps' values for these three (1 for Multiply, the other input's for Maximum and
+  // Minimum); seqnet refuses masked inputs to them rather than compute something else.
+  if ((op_ == Op::multiply || op_ == Op::maximum || op_ == Op::minimum) && ctx.input_masks)
+    for (const Tensor* m : *ctx.input_masks)
+      if (m) fail("masked inputs are not supported (Keras replaces the masked steps' values; remove the mask first)");
   const Tensor& x0 = *xs[0];
   for (const Tensor* x : xs)
     if (x->shape() != x0.shape() || !x->is_float())
@@ -177,7 +182,7 @@ std::vector<Tensor> ElementwiseMerge::backward_multi(const std::vector<Tensor>& 
 
 std::vector<std::optional<Tensor>> ElementwiseMerge::compute_masks(const std::vector<const Tensor*>&,
                                                                    const std::vector<const Tensor*>& masks) const {
-  return {and_of_masks(masks)};
+  return {or_of_masks(masks)};
 }
 
 // ---- Concatenate ----
@@ -222,6 +227,11 @@ std::vector<Tensor> Concatenate::forward_multi(const std::vector<const Tensor*>&
   out[size_t(axis_)] = 0;
   for (const Tensor* x : xs) {
     if (!x->is_float()) fail("inputs must be float32, got an int32 input of shape " + x->shape_string());
+    bool agree = x->rank() == xs[0]->rank();
+    for (int a = 0; agree && a < x->rank(); ++a) agree = a == axis_ || x->dim(a) == xs[0]->dim(a);
+    if (!agree)
+      fail(fmt::format("inputs must agree on every axis but axis {}, got {} and {}", options_.axis,
+                       xs[0]->shape_string(), x->shape_string()));
     last_shapes_.push_back(x->shape());
     out[size_t(axis_)] += x->dim(axis_);
   }

@@ -225,8 +225,12 @@ std::vector<Tensor> Bidirectional::backward_multi(const std::vector<Tensor>& gra
   if (!any) return out;
   out[0] = backward_impl(grads[0], std::vector<Tensor>(grads.begin() + 1, grads.end()));
   const size_t sf = size_t(forward_->num_states());
-  for (size_t k = 0; k < state_inputs_; ++k)
-    out[1 + k] = k < sf ? forward_->initial_state_grads()[k] : backward_->initial_state_grads()[k - sf];
+  // A direction no gradient reached ran no backward: its initial states get none (an empty tensor).
+  for (size_t k = 0; k < state_inputs_; ++k) {
+    const std::vector<Tensor>& d = k < sf ? forward_->initial_state_grads() : backward_->initial_state_grads();
+    const bool ran = k < sf ? ran_forward_ : ran_backward_;
+    if (ran && k - (k < sf ? 0 : sf) < d.size()) out[1 + k] = d[k - (k < sf ? 0 : sf)];
+  }
   return out;
 }
 
@@ -271,8 +275,22 @@ Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>&
     const size_t sf = size_t(forward_->num_states());
     std::vector<Tensor> gf{df}, gb{db};
     for (size_t k = 0; k < d_final.size(); ++k) (k < sf ? gf : gb).push_back(d_final[k]);
-    run_both(parallel_, [&] { dx = forward_->backward_multi(gf)[0]; }, [&] { dxb = backward_->backward_multi(gb)[0]; });
+    auto any = [](const std::vector<Tensor>& g) {
+      for (const Tensor& t : g)
+        if (!t.empty()) return true;
+      return false;
+    };
+    ran_forward_ = any(gf);
+    ran_backward_ = any(gb);
+    run_both(parallel_, [&] { if (ran_forward_) dx = forward_->backward_multi(gf)[0]; },
+             [&] { if (ran_backward_) dxb = backward_->backward_multi(gb)[0]; });
+    // Only one direction may have been reached (only its states used downstream).
+    if (dx.empty()) return dxb;
+    if (dxb.empty()) return dx;
+    for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
+    return dx;
   }
+  ran_forward_ = ran_backward_ = true;
   if (dx.empty() || dxb.empty()) return Tensor();  // the input gradient was not wanted (input_grad)
   for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
   return dx;

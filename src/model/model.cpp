@@ -49,6 +49,8 @@ SymbolicTensor Input(Shape shape, InputOptions options) {
 namespace {
 // A layer of the same config whose weights are `owner`'s, built for `input_shapes` (WeightSharing).
 LayerPtr make_twin(const LayerPtr& owner, const std::vector<Shape>& input_shapes) {
+  if (dynamic_cast<const NestedModel*>(owner.get()))
+    throw Error(owner->where() + ": a model used as a layer more than once (a shared sub-model) is not supported yet");
   LayerPtr twin = layer_from_config(owner->class_name(), owner->get_config());
   Rng unused(0);  // a twin makes no weights of its own: the global stream stays as if the layer were called once
   WeightSharing sharing(owner);
@@ -75,8 +77,14 @@ std::vector<SymbolicTensor> call_node(const LayerPtr& layer, const std::vector<S
   }
   if (!options.initial_state.empty() && !dynamic_cast<RNN*>(layer.get()))
     throw Error(layer->where() + ": initial_state is an argument of recurrent layers only");
+  // The layer itself runs this call when its built shapes take the call's: each axis unknown there, or the same.
+  // An axis fixed there but unknown here (another sequence length) needs a twin built for it.
   bool fits = layer->built() && layer->input_shapes().size() == shapes.size();
-  for (size_t i = 0; fits && i < shapes.size(); ++i) fits = shape_compatible(layer->input_shapes()[i], shapes[i]);
+  for (size_t i = 0; fits && i < shapes.size(); ++i) {
+    const Shape& built = layer->input_shapes()[i];
+    fits = built.size() == shapes[i].size();
+    for (size_t a = 0; fits && a < built.size(); ++a) fits = built[a] < 0 || built[a] == shapes[i][a];
+  }
   if (!layer->built()) {
     node->shapes = layer->build_multi(shapes, global_rng());
   } else if (fits) {
@@ -85,7 +93,6 @@ std::vector<SymbolicTensor> call_node(const LayerPtr& layer, const std::vector<S
     node->twin = make_twin(layer, shapes);  // a shared layer called on other shapes (another sequence length)
     node->shapes = node->twin->output_shapes();
   }
-  // A call on known sizes gives known sizes: the layer's own shapes may hold -1 where this call's inputs do not.
   std::vector<SymbolicTensor> out;
   for (size_t k = 0; k < node->shapes.size(); ++k) out.emplace_back(node, int(k));
   return out;
@@ -376,6 +383,7 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
     ctx.input_grad = wants;
     ctx.rng = rng ? rng : &rng_;
     ctx.mask = w.in_masks[0];
+    ctx.input_masks = &w.in_masks;
     w.grad_flows[s] = wants || (layer.trainable() && has_trainable_weights_[s]);
     const size_t outs = st.node->shapes.size();
     if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
@@ -423,7 +431,7 @@ std::vector<Tensor> Model::backward_graph(std::vector<Tensor> output_grads, cons
   Scratch& w = scratch_;
   w.grads.resize(slot_of_.back());
   for (auto& g : w.grads) g = Tensor();
-  w.logits_grad.resize(n);
+  w.logits_grad.assign(n, Tensor());
   auto accumulate = [](Tensor& into, Tensor g) {
     if (g.empty()) return;
     if (into.empty()) {
@@ -493,17 +501,22 @@ void Model::zero_grads() {
   }
 }
 
+// Each weight once, even where one layer is reached twice (directly and inside a nested model).
 std::vector<Param*> Model::params() {
   std::vector<Param*> out;
+  std::set<const Param*> seen;
   for (const auto& l : layers())
-    for (Param* p : l->params()) out.push_back(p);
+    for (Param* p : l->params())
+      if (seen.insert(p).second) out.push_back(p);
   return out;
 }
 
 std::vector<Param*> Model::trainable_params() {
   std::vector<Param*> out;
+  std::set<const Param*> seen;
   for (const auto& l : layers())
-    for (Param* p : l->trainable_params()) out.push_back(p);
+    for (Param* p : l->trainable_params())
+      if (seen.insert(p).second) out.push_back(p);
   return out;
 }
 
@@ -543,7 +556,10 @@ Tensor NestedModel::forward(const Tensor& x, RunContext& ctx) { return std::move
 Tensor NestedModel::backward(const Tensor& dy) { return std::move(backward_multi({dy}).at(0)); }
 
 std::vector<Tensor> NestedModel::forward_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
-  if (ctx.mask) fail("a mask reaching a nested model is not supported (its first layers would have to take it)");
+  bool masked = ctx.mask != nullptr;
+  if (ctx.input_masks)
+    for (const Tensor* m : *ctx.input_masks) masked = masked || m != nullptr;
+  if (masked) fail("a mask reaching a nested model is not supported (its first layers would have to take it)");
   return model_->forward_inputs(inputs, {.training = ctx.training, .keep_for_backward = ctx.keep_for_backward,
                                          .input_grad = ctx.input_grad},
                                 ctx.rng);
@@ -569,6 +585,7 @@ Json NestedModel::get_config() const {
   Json root = Json::parse(model_->to_json());
   Json c = root.at("config");
   c["name"] = name();
+  c["trainable"] = trainable();  // a frozen nested model stays frozen through a file
   return c;
 }
 

@@ -400,3 +400,66 @@ TEST(GraphConfigs, Keras2NodeListsReadAsKeras3Calls) {
   back->set_weights(m->get_weights());
   expect_tensor_near(back->predict(x)[0], m->predict(x)[0], 0.0, "the same model");
 }
+
+// From a review of the graph: each of these once went wrong.
+TEST(Graph, ReviewedCornerCases) {
+  clear_session();
+  // Only the backward direction's states of a Bidirectional reach the loss: the input still gets its gradient.
+  {
+    auto x = Input({4, 3});
+    auto bi = call_layer(layers::Bidirectional(layers::LSTM(3, {.return_state = true})), x);  // [y, hf, cf, hb, cb]
+    Model m({x}, {apply_layer(layers::Dense(1), bi[3])});
+    Tensor in = random_tensor({2, 4, 3}, 3);
+    m.zero_grads();
+    m.forward(in);
+    Tensor dx = m.backward(Tensor::full({2, 1}, 1.0f));
+    ASSERT_EQ(dx.shape(), in.shape());
+    for (int64_t i = 0; i < in.size(); i += 5) {
+      Tensor up = in, down = in;
+      up[i] += 1e-3f, down[i] -= 1e-3f;
+      const double numeric = (m.predict(up)[0] + m.predict(up)[1] - m.predict(down)[0] - m.predict(down)[1]) / 2e-3;
+      EXPECT_NEAR(dx[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << i;
+    }
+  }
+  // Concatenate checks the axes an unknown input shape left open.
+  {
+    auto a = Input({-1, 4}), b = Input({-1, 4});
+    Model m({a, b}, {apply_layer(layers::Concatenate(), {a, b})});
+    EXPECT_NE(error_of([&] { m.predict({random_tensor({2, 5, 4}, 1), random_tensor({2, 3, 4}, 2)}); })
+                  .find("inputs must agree on every axis but axis -1"),
+              std::string::npos);
+  }
+  // Merge masks as Keras 3: the OR when every input has one; Multiply refuses masked inputs.
+  {
+    auto ids = Input({5}, {.dtype = DType::int32});
+    auto e1 = apply_layer(layers::Embedding(10, 3, {.mask_zero = true}), ids);
+    auto e2 = apply_layer(layers::Embedding(10, 3, {.mask_zero = true}), ids);
+    Model product(ids, apply_layer(layers::Multiply(), {e1, e2}));
+    Tensor x = Tensor::ints({1, 5}, {1, 2, 0, 0, 3});
+    EXPECT_NE(error_of([&] { product.predict(x); }).find("masked inputs are not supported"), std::string::npos);
+    auto sum = apply_layer(layers::Add(), {e1, e2});
+    auto seq = apply_layer(layers::LSTM(2, {.return_sequences = true}), sum);
+    Model added(ids, seq);
+    EXPECT_NO_THROW(added.predict(x));
+  }
+  // A frozen nested model stays frozen through its config.
+  {
+    auto i = Input({3});
+    auto inner = std::make_shared<Model>(i, apply_layer(layers::Dense(2), i), "frozen_block");
+    auto nested = as_layer(inner);
+    nested->set_trainable(false);
+    auto x = Input({3});
+    Model outer(x, apply_layer(layers::Dense(1), apply_layer(nested, x)));
+    EXPECT_EQ(outer.count_trainable_params(), 3);
+    EXPECT_EQ(model_from_json(outer.to_json())->count_trainable_params(), 3);
+  }
+  // A layer built for a fixed length, called again on an unknown one, runs that call on a twin.
+  {
+    auto lstm = layers::LSTM(2);
+    auto fixed = Input({6, 3});
+    apply_layer(lstm, fixed);
+    auto any = Input({-1, 3});
+    Model m(any, apply_layer(lstm, any));
+    EXPECT_EQ(m.predict(random_tensor({2, 9, 3}, 4)).shape(), (Shape{2, 2}));
+  }
+}

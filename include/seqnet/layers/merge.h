@@ -5,8 +5,9 @@
 //
 // Elementwise merges (Add, Subtract, Multiply, Average, Maximum, Minimum) need inputs of one shape (Keras also
 // broadcasts axes of size 1; seqnet refuses them with an error naming the shapes). Masks: the elementwise merges
-// pass on the AND of their inputs' masks, Concatenate what Keras 3 computes (masks joined along a time axis,
-// OR-ed along the feature axis, a missing mask counting as all true).
+// pass on the OR of their inputs' masks when all have one (Keras 3), and Multiply, Maximum and Minimum refuse
+// masked inputs; Concatenate passes on what Keras 3 computes (masks joined along a time axis, OR-ed along the
+// feature axis, a missing mask counting as all true).
 #pragma once
 #include <memory>
 

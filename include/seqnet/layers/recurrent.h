@@ -218,6 +218,7 @@ class Bidirectional : public Layer {
   Tensor backward_impl(const Tensor& dy, const std::vector<Tensor>& d_final);
   std::shared_ptr<RNN> forward_, backward_;
   size_t state_inputs_ = 0;  // initial states given to the last forward_multi
+  bool ran_forward_ = true, ran_backward_ = true;  // which directions the last backward reached
   bool backward_given_;
   MergeMode merge_;
   Tensor yf_, yb_;  // sublayer outputs of the last forward (backward one in time order)
