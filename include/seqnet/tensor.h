@@ -16,6 +16,8 @@ const char* dtype_name(DType dtype);
 
 // "(None, 500, 128)" — the way Keras prints shapes.
 std::string shape_to_string(const Shape& shape);
+// One shape as shape_to_string writes it; several as a list: "[(None, 4), (None, 4)]".
+std::string shapes_to_string(const std::vector<Shape>& shapes);
 int64_t shape_size(const Shape& shape);  // product of the dimensions; every dimension must be known
 
 namespace detail {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <sstream>
 
+#include "io/config_values.h"
 #include "model/callback_state.h"
 #include "seqnet/data/imdb.h"
 #include "seqnet/data/mnist.h"
@@ -828,22 +829,7 @@ void compile_from_spec(Model& model, const Json& spec) {
   // loss weights and metric lists; a single loss or metric list applies to every output.
   const std::vector<std::string> outputs = model.built() ? model.output_names() : std::vector<std::string>{};
   auto per_output = [&](const Json& j, const char* key) {
-    std::vector<Json> out;
-    if (j.is_object()) {
-      for (const auto& [k, v] : j.items())
-        if (std::find(outputs.begin(), outputs.end(), k) == outputs.end())
-          throw Error(fmt::format("compile.{}: the model has no output '{}' (outputs: {})", key, k, fmt::join(outputs, ", ")));
-      for (const auto& name : outputs) {
-        if (!j.contains(name)) throw Error(fmt::format("compile.{}: no entry for output '{}'", key, name));
-        out.push_back(j[name]);
-      }
-    } else if (j.is_array() && j.size() == outputs.size()) {
-      for (const Json& e : j) out.push_back(e);
-    } else {
-      throw Error(fmt::format("compile.{}: expected one entry per output ({}), got {}", key, fmt::join(outputs, ", "),
-                              j.dump().substr(0, 120)));
-    }
-    return out;
+    return config::entries_per_output(j, outputs, std::string("compile.") + key);
   };
   const Json& loss = c.at("loss");
   if (loss.is_string()) {

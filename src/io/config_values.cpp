@@ -1,6 +1,9 @@
 #include "io/config_values.h"
 
+#include <algorithm>
 #include <cctype>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 
 namespace seqnet::config {
 
@@ -90,6 +93,25 @@ Shape shape_from_json(const Json& j) {
 
 Json dtype_policy_json() {
   return {{"module", "keras"}, {"class_name", "DTypePolicy"}, {"config", {{"name", "float32"}}}, {"registered_name", nullptr}};
+}
+
+std::vector<Json> entries_per_output(const Json& j, const std::vector<std::string>& outputs, const std::string& where) {
+  std::vector<Json> out;
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items())
+      if (std::find(outputs.begin(), outputs.end(), k) == outputs.end())
+        throw Error(fmt::format("{}: the model has no output '{}' (outputs: {})", where, k, fmt::join(outputs, ", ")));
+    for (const auto& name : outputs) {
+      if (!j.contains(name)) throw Error(fmt::format("{}: no entry for output '{}'", where, name));
+      out.push_back(j[name]);
+    }
+  } else if (j.is_array() && j.size() == outputs.size()) {
+    for (const Json& e : j) out.push_back(e);
+  } else {
+    throw Error(fmt::format("{}: expected one entry per output ({}), got {}", where, fmt::join(outputs, ", "),
+                            j.dump().substr(0, 120)));
+  }
+  return out;
 }
 
 }  // namespace seqnet::config

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <zip.h>
 
+#include "io/config_values.h"
 #include "io/hdf5_file.h"
 #include "io/hex_bytes.h"
 #include "io/zip_archive.h"
@@ -599,22 +600,8 @@ void compile_from(Model& model, const Json& cc, const std::string& what) {
     o.optimizer = OptimizerRef(optimizer_from_json(opt));
     const Json& loss = cc["loss"];
     const std::vector<std::string> outputs = model.built() ? model.output_names() : std::vector<std::string>{};
-    // A list or a dict (by output name) of what belongs to each output.
     auto per_output = [&](const Json& j, const char* key) {
-      std::vector<Json> out;
-      if (j.is_array() && j.size() == outputs.size()) {
-        for (const Json& e : j) out.push_back(e);
-      } else if (j.is_object() && !j.contains("class_name")) {
-        for (const auto& name : outputs) {
-          if (!j.contains(name)) throw Error(fmt::format("the compile config's {} has no entry for output '{}'", key, name));
-          out.push_back(j[name]);
-        }
-        if (j.size() != outputs.size()) throw Error(fmt::format("the compile config's {} names outputs the model lacks: {}", key, j.dump()));
-      } else {
-        throw Error(fmt::format("the compile config's {} does not give one entry per output ({}): {}", key,
-                                outputs.size(), j.dump().substr(0, 200)));
-      }
-      return out;
+      return config::entries_per_output(j, outputs, std::string("the compile config's ") + key);
     };
     if (outputs.size() > 1 && (loss.is_array() || (loss.is_object() && !loss.contains("class_name")))) {
       for (const Json& l : per_output(loss, "loss")) o.losses.push_back(LossRef(loss_from_json(l)));

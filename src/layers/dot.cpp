@@ -15,12 +15,6 @@ namespace seqnet {
 namespace {
 // keras.backend.epsilon(): ops.normalize caps the inverse norm at 1 / epsilon.
 constexpr float kMaxInvNorm = 1.0f / 1e-7f;
-
-std::string shapes_text(const std::vector<Shape>& shapes) {
-  std::string out;
-  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
-  return out;
-}
 }  // namespace
 
 Dot::Dot(int axes, DotOptions options) : Layer(options.name, "dot"), axes_{axes, axes}, axes_pair_(false), options_(std::move(options)) {}
@@ -37,7 +31,7 @@ std::vector<Shape> Dot::build_multi_impl(const std::vector<Shape>& in, Rng&) {
   for (int i = 0; i < 2; ++i) {
     const int rank = int(in[size_t(i)].size());
     if (rank != 2 && rank != 3)
-      fail(fmt::format("supports inputs of rank 2 (batch, d) and 3 (batch, n, d), got {}", shapes_text(in)));
+      fail(fmt::format("supports inputs of rank 2 (batch, d) and 3 (batch, n, d), got {}", shapes_to_string(in)));
     // Keras: a negative axis counts from the end of each input (its int form applies to both).
     const int a = axes_[size_t(i)];
     if (a < -rank || a >= rank)
@@ -50,9 +44,9 @@ std::vector<Shape> Dot::build_multi_impl(const std::vector<Shape>& in, Rng&) {
   const int64_t d0 = in[0][size_t(axis_[0])], d1 = in[1][size_t(axis_[1])];
   if (d0 >= 0 && d1 >= 0 && d0 != d1)
     fail(fmt::format("incompatible inputs: axis {} of the first has {} values, axis {} of the second {} (shapes {})",
-                     axis_[0], d0, axis_[1], d1, shapes_text(in)));
+                     axis_[0], d0, axis_[1], d1, shapes_to_string(in)));
   if (in[0][0] >= 0 && in[1][0] >= 0 && in[0][0] != in[1][0])
-    fail("inputs of different batch sizes: " + shapes_text(in));
+    fail("inputs of different batch sizes: " + shapes_to_string(in));
   // Keras's compute_output_shape: the first input less its axis, then the second less its axis and batch axis.
   Shape out;
   for (size_t a = 0; a < in[0].size(); ++a)

@@ -28,16 +28,6 @@ void clear_session() {
   name_counters().clear();
 }
 
-namespace {
-// One shape as shape_to_string writes it; several as a list.
-std::string shapes_to_string(const std::vector<Shape>& shapes) {
-  if (shapes.size() == 1) return shape_to_string(shapes[0]);
-  std::string out = "[";
-  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
-  return out + "]";
-}
-}  // namespace
-
 bool shape_compatible(const Shape& expected, const Shape& got) {
   if (expected.size() != got.size()) return false;
   for (size_t i = 0; i < expected.size(); ++i)

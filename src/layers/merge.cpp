@@ -11,11 +11,6 @@
 namespace seqnet {
 
 namespace {
-std::string shapes_text(const std::vector<Shape>& shapes) {
-  std::string out;
-  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
-  return out;
-}
 
 // Keras 3's merge mask: the OR of the inputs' masks when every input has one, else none.
 std::optional<Tensor> or_of_masks(const std::vector<const Tensor*>& masks) {
@@ -72,11 +67,11 @@ std::vector<Shape> ElementwiseMerge::build_multi_impl(const std::vector<Shape>& 
   Shape out = in[0];
   for (size_t i = 1; i < in.size(); ++i) {
     if (in[i].size() != out.size())
-      fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_text(in));
+      fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_to_string(in));
     for (size_t a = 0; a < out.size(); ++a) {
       if (out[a] < 0) out[a] = in[i][a];
       else if (in[i][a] >= 0 && in[i][a] != out[a])
-        fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_text(in));
+        fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_to_string(in));
     }
   }
   n_inputs_ = in.size();
@@ -198,7 +193,7 @@ std::vector<Shape> Concatenate::build_multi_impl(const std::vector<Shape>& in, R
   const int rank = int(in[0].size());
   const int axis = options_.axis < 0 ? options_.axis + rank : options_.axis;
   if (axis < 1 || axis >= rank)
-    fail(fmt::format("axis {} is not an axis of its inputs beyond the batch axis: {}", options_.axis, shapes_text(in)));
+    fail(fmt::format("axis {} is not an axis of its inputs beyond the batch axis: {}", options_.axis, shapes_to_string(in)));
   Shape out = in[0];
   for (size_t i = 1; i < in.size(); ++i) {
     bool ok = int(in[i].size()) == rank;
@@ -211,7 +206,7 @@ std::vector<Shape> Concatenate::build_multi_impl(const std::vector<Shape>& in, R
         ok = false;
       }
     }
-    if (!ok) fail(fmt::format("inputs must agree on every axis but axis {}, got {}", options_.axis, shapes_text(in)));
+    if (!ok) fail(fmt::format("inputs must agree on every axis but axis {}, got {}", options_.axis, shapes_to_string(in)));
   }
   axis_ = axis;
   return {out};

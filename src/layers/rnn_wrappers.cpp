@@ -273,7 +273,9 @@ Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>&
   } else {
     // return_state: each direction's own final-state gradients, through its layer's multi-output backward.
     const size_t sf = size_t(forward_->num_states());
-    std::vector<Tensor> gf{df}, gb{db};
+    std::vector<Tensor> gf, gb;  // moved, not copied: df and db are whole sequences with return_sequences
+    gf.push_back(std::move(df));
+    gb.push_back(std::move(db));
     for (size_t k = 0; k < d_final.size(); ++k) (k < sf ? gf : gb).push_back(d_final[k]);
     auto any = [](const std::vector<Tensor>& g) {
       for (const Tensor& t : g)

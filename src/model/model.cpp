@@ -409,7 +409,6 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
     if (--w.readers[from] == 0 && steps_[size_t(o.step)].layer) out.push_back(std::move(w.owned[from]));
     else out.push_back(*w.value[from]);
   }
-  for (auto& m : w.masks) m.reset();
   return out;
 }
 
@@ -504,19 +503,17 @@ void Model::zero_grads() {
 // Each weight once, even where one layer is reached twice (directly and inside a nested model).
 std::vector<Param*> Model::params() {
   std::vector<Param*> out;
-  std::set<const Param*> seen;
   for (const auto& l : layers())
     for (Param* p : l->params())
-      if (seen.insert(p).second) out.push_back(p);
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   return out;
 }
 
 std::vector<Param*> Model::trainable_params() {
   std::vector<Param*> out;
-  std::set<const Param*> seen;
   for (const auto& l : layers())
     for (Param* p : l->trainable_params())
-      if (seen.insert(p).second) out.push_back(p);
+      if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(p);
   return out;
 }
 

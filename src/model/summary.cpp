@@ -123,12 +123,6 @@ std::string summary_table(const Model& model, int line_length) {
   else t.row({"Layer (type)", "Output Shape", "Param #", "Connected to"}, "┃");
   t.out += t.border("┡", "━", "╇", "┩");
   std::vector<std::vector<std::string>> rows;
-  auto shapes_text = [](const std::vector<Shape>& shapes) {
-    if (shapes.size() == 1) return shape_to_string(shapes[0]);
-    std::string s = "[";
-    for (size_t i = 0; i < shapes.size(); ++i) s += (i ? ", " : "") + shape_to_string(shapes[i]);
-    return s + "]";
-  };
   auto tensor_name = [&](const Model::TensorRef& r) {
     const auto& src = model.steps_[size_t(r.step)];
     const std::string name = src.layer ? src.layer->name() : src.node->input_name;
@@ -145,7 +139,7 @@ std::string summary_table(const Model& model, int line_length) {
     for (const auto& other : model.steps_)
       if (other.layer == st.layer)
         for (const auto& r : other.inputs) connected += (connected.empty() ? "" : ", ") + tensor_name(r);
-    rows.push_back({st.layer->summary_label(), shapes_text(st.node->shapes), with_commas(st.layer->count_params()),
+    rows.push_back({st.layer->summary_label(), shapes_to_string(st.node->shapes), with_commas(st.layer->count_params()),
                     connected});
   }
   if (!model.built()) {

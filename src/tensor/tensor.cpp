@@ -27,6 +27,13 @@ std::string shape_to_string(const Shape& shape) {
   return out + ")";
 }
 
+std::string shapes_to_string(const std::vector<Shape>& shapes) {
+  if (shapes.size() == 1) return shape_to_string(shapes[0]);
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) out += (i ? ", " : "") + shape_to_string(shapes[i]);
+  return out + "]";
+}
+
 int64_t shape_size(const Shape& shape) {
   int64_t n = 1;
   for (int64_t d : shape) {

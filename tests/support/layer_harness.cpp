@@ -154,7 +154,9 @@ void check_multi_input_case(const LayerCase& c, const Json& config) {
   for (size_t k = 0; k < ys.size(); ++k) {
     ASSERT_EQ(size_t(ys[k].rank()), out_shapes[k].size()) << "output " << k;
     for (size_t i = 1; i < out_shapes[k].size(); ++i)
-      if (out_shapes[k][i] >= 0) EXPECT_EQ(ys[k].dim(int(i)), out_shapes[k][i]) << "output " << k << " axis " << i;
+      if (out_shapes[k][i] >= 0) {
+        EXPECT_EQ(ys[k].dim(int(i)), out_shapes[k][i]) << "output " << k << " axis " << i;
+      }
   }
   expect_multi_gradients_match(*layer, xs, c.grad);
 }
