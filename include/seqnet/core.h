@@ -6,6 +6,7 @@
 #pragma once
 #include "seqnet/activations.h"
 #include "seqnet/callbacks.h"
+#include "seqnet/console.h"
 #include "seqnet/distributed.h"
 #include "seqnet/history.h"
 #include "seqnet/initializers.h"

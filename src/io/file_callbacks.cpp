@@ -8,6 +8,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "seqnet/console.h"
 #include "model/callback_support.h"
 #include "seqnet/callbacks.h"
 #include "seqnet/distributed.h"
@@ -134,18 +135,17 @@ void ModelCheckpoint::save(int epoch, std::optional<int> batch, const Logs& logs
       std::string best_str = best_ ? fmt::format("{:.5f}", *best_) : "None";
       bool improved = !best_ || (minimize_ ? *current < *best_ : *current > *best_);
       if (!improved) {
-        if (o_.verbose > 0) std::printf("\nEpoch %d: %s did not improve from %s\n", epoch + 1, o_.monitor.c_str(), best_str.c_str());
+        if (o_.verbose > 0) console_out(fmt::format("\nEpoch {}: {} did not improve from {}\n", epoch + 1, o_.monitor, best_str));
         return;
       }
       if (o_.verbose > 0)
-        std::printf("\nEpoch %d: %s improved from %s to %.5f, saving model to %s\n", epoch + 1, o_.monitor.c_str(),
-                    best_str.c_str(), *current, path.c_str());
+        console_out(fmt::format("\nEpoch {}: {} improved from {} to {:.5f}, saving model to {}\n", epoch + 1, o_.monitor,
+                                best_str, *current, path));
       best_ = *current;
     }
   } else if (o_.verbose > 0) {
-    std::printf("\nEpoch %d: saving model to %s\n", epoch + 1, path.c_str());
+    console_out(fmt::format("\nEpoch {}: saving model to {}\n", epoch + 1, path));
   }
-  std::fflush(stdout);
   std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
   if (o_.save_weights_only) save_weights(*model(), path);

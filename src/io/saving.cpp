@@ -1,5 +1,6 @@
 // Keras model files: .keras (Keras 3: a zip of config.json, metadata.json, model.weights.h5),
 // legacy HDF5 .h5 (Keras 2 / tf.keras: model_config + model_weights), and .weights.h5.
+#include "seqnet/console.h"
 #include "seqnet/saving.h"
 
 #include <cerrno>
@@ -448,10 +449,9 @@ void read_optimizer(Model& model, const h5::Group& root, const std::string& what
   }
   if (n == 2 || n == 0) return;  // saved before the optimizer was built
   if (n != expected) {
-    std::fprintf(stderr,
-                 "seqnet: warning: %s: skipping variable loading for optimizer '%s', because it has %zu variables whereas "
-                 "the saved optimizer has %zu variables.\n",
-                 what.c_str(), opt.name().c_str(), expected, n);
+    console_err(fmt::format("seqnet: warning: {}: skipping variable loading for optimizer '{}', because it has {} "
+                            "variables whereas the saved optimizer has {} variables.\n",
+                            what, opt.name(), expected, n));
     return;
   }
   int max_slot = -1;
@@ -619,7 +619,7 @@ void compile_from(Model& model, const Json& cc, const std::string& what) {
     }
     model.compile(std::move(o));
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "seqnet: warning: %s: the model is left uncompiled: %s\n", what.c_str(), e.what());
+    console_err(fmt::format("seqnet: warning: {}: the model is left uncompiled: {}\n", what, e.what()));
   }
 }
 
@@ -869,8 +869,8 @@ std::unique_ptr<Model> model_from_h5_bytes(const std::string& bytes, bool compil
         try {
           compile_from(*model, Json::parse(*tc), what);
         } catch (const Json::exception& e) {
-          std::fprintf(stderr, "seqnet: warning: %s: unreadable training_config, the model is left uncompiled: %s\n",
-                       what.c_str(), e.what());
+          console_err(fmt::format("seqnet: warning: {}: unreadable training_config, the model is left uncompiled: {}\n",
+                                  what, e.what()));
         }
       }
     return model;

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "seqnet/console.h"
 #include "seqnet/callbacks.h"
 
 namespace seqnet::callback_support {
@@ -28,7 +29,7 @@ inline std::optional<double> optional_from_json(const Json& j) {
 }
 
 
-inline void warn(const std::string& msg) { std::fprintf(stderr, "seqnet: warning: %s\n", msg.c_str()); }
+inline void warn(const std::string& msg) { console_err("seqnet: warning: " + msg + "\n"); }
 
 inline std::string available_keys(const Logs& logs) {
   std::string out;

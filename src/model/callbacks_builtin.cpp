@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "seqnet/console.h"
 #include "model/callback_state.h"
 #include "model/callback_support.h"
 #include "seqnet/callbacks.h"
@@ -99,12 +100,12 @@ void EarlyStopping::on_epoch_end(int epoch, Logs& logs) {
 }
 
 void EarlyStopping::on_train_end(Logs&) {
-  if (stopped_epoch_ > 0 && o_.verbose > 0) std::printf("Epoch %d: early stopping\n", stopped_epoch_ + 1);
+  if (stopped_epoch_ > 0 && o_.verbose > 0) console_out(fmt::format("Epoch {}: early stopping\n", stopped_epoch_ + 1));
   if (o_.restore_best_weights && have_best_weights_) {
-    if (o_.verbose > 0) std::printf("Restoring model weights from the end of the best epoch: %d.\n", best_epoch_ + 1);
+    if (o_.verbose > 0)
+      console_out(fmt::format("Restoring model weights from the end of the best epoch: {}.\n", best_epoch_ + 1));
     model()->set_weights(best_weights_);
   }
-  std::fflush(stdout);
 }
 
 // ---------------- ReduceLROnPlateau ----------------
@@ -160,7 +161,7 @@ void ReduceLROnPlateau::on_epoch_end(int epoch, Logs& logs) {
         double new_lr = std::max(old_lr * o_.factor, o_.min_lr);
         opt.set_learning_rate(float(new_lr));
         if (o_.verbose > 0)
-          std::printf("\nEpoch %d: ReduceLROnPlateau reducing learning rate to %s.\n", epoch + 1, py_float(new_lr).c_str());
+          console_out(fmt::format("\nEpoch {}: ReduceLROnPlateau reducing learning rate to {}.\n", epoch + 1, py_float(new_lr)));
         cooldown_counter_ = o_.cooldown;
         wait_ = 0;
       }
@@ -251,7 +252,8 @@ void LearningRateScheduler::on_epoch_begin(int epoch, Logs&) {
   double lr = fn_(epoch, double(opt.learning_rate()));
   if (!std::isfinite(lr)) throw Error(fmt::format("The output of the schedule function should be a float, got {}", lr));
   opt.set_learning_rate(float(lr));
-  if (verbose_ > 0) std::printf("\nEpoch %d: LearningRateScheduler setting learning rate to %s.\n", epoch + 1, py_float(lr).c_str());
+  if (verbose_ > 0)
+    console_out(fmt::format("\nEpoch {}: LearningRateScheduler setting learning rate to {}.\n", epoch + 1, py_float(lr)));
 }
 
 void LearningRateScheduler::on_epoch_end(int, Logs& logs) {
@@ -263,7 +265,7 @@ void LearningRateScheduler::on_epoch_end(int, Logs& logs) {
 void TerminateOnNaN::on_train_batch_end(int batch, Logs& logs) {
   auto loss = logs.get("loss");
   if (loss && !std::isfinite(*loss)) {
-    std::printf("Batch %d: Invalid loss, terminating training\n", batch);
+    console_out(fmt::format("Batch {}: Invalid loss, terminating training\n", batch));
     model()->stop_training = true;
   }
 }

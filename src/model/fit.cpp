@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "seqnet/console.h"
 #include "model/progbar.h"
 #include "seqnet/distributed.h"
 #include "seqnet/layers/core.h"
@@ -55,11 +56,11 @@ void Model::compile(CompileOptions options) {
     auto* last = dynamic_cast<LogitsLayer*>(steps_[size_t(outputs_[i].step)].runner);
     bool sigmoid_out = last && last->output_activation() == Activation::sigmoid;
     if (!sigmoid_out && losses_[i]->expects_probabilities()) {
-      std::fprintf(stderr,
-                   "seqnet: warning: binary_crossentropy expects probabilities, but the output of model '%s'%s has no "
-                   "sigmoid and from_logits is false; its values are clipped to [1e-7, 1 - 1e-7] as Keras does. "
-                   "Add activation=\"sigmoid\" or use BinaryCrossentropy({.from_logits = true}).\n",
-                   name_.c_str(), n_out > 1 ? (" ('" + names[i] + "')").c_str() : "");
+      console_err(fmt::format(
+          "seqnet: warning: binary_crossentropy expects probabilities, but the output of model '{}'{} has no "
+          "sigmoid and from_logits is false; its values are clipped to [1e-7, 1 - 1e-7] as Keras does. "
+          "Add activation=\"sigmoid\" or use BinaryCrossentropy({{.from_logits = true}}).\n",
+          name_, n_out > 1 ? " ('" + names[i] + "')" : ""));
     }
   }
 }
@@ -343,7 +344,7 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
   for (auto& cb : options.callbacks) cb->set_model(this);
   for (auto& cb : options.callbacks) cb->on_train_begin(logs);
   for (int epoch = options.initial_epoch; epoch < options.epochs && !stop_training; ++epoch) {
-    if (options.verbose) std::printf("Epoch %d/%d\n", epoch + 1, options.epochs), std::fflush(stdout);
+    if (options.verbose) console_out(fmt::format("Epoch {}/{}\n", epoch + 1, options.epochs));
     Logs epoch_logs;
     for (auto& cb : options.callbacks) cb->on_epoch_begin(epoch, epoch_logs);
     for (auto& m : metrics_) m->reset();
@@ -371,16 +372,15 @@ History Model::fit_loop(Batches& train, int64_t steps_per_epoch, FitOptions& opt
       avg.add(loss_value, batch_output_losses_, double(batch.x[0].dim(0)));
       ++step;
       if (!std::isfinite(loss_value)) {
-        if (options.verbose) std::printf("\n");
-        if (distributed::is_root())
-          std::printf("Batch %lld: Invalid loss, terminating training\n", static_cast<long long>(step - 1));
-        std::fflush(stdout);
+        if (options.verbose) console_out("\n");
+        if (distributed::is_root()) console_out(fmt::format("Batch {}: Invalid loss, terminating training\n", step - 1));
         stop_training = true;
         break;
       }
       batch_logs.clear();
       set_metric_logs(batch_logs, avg.loss(), avg.outputs());
       for (auto& cb : options.callbacks) cb->on_train_batch_end(int(step - 1), batch_logs);
+      if (stop_training) break;  // as Keras 3: a callback may end training within an epoch
       if (step < steps_per_epoch) bar.update(step, batch_logs);
     }
     reduce_metrics();

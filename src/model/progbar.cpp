@@ -2,7 +2,8 @@
 
 #include <cmath>
 #include <fmt/format.h>
-#include <unistd.h>
+
+#include "seqnet/console.h"
 
 namespace seqnet {
 
@@ -12,8 +13,8 @@ std::string format_log_value(double v) {
   return fmt::format("{:.4e}", v);
 }
 
-Progbar::Progbar(int64_t target, int verbose, std::FILE* out)
-    : target_(target), verbose_(verbose), out_(out), dynamic_(isatty(fileno(out)) != 0),
+Progbar::Progbar(int64_t target, int verbose)
+    : target_(target), verbose_(verbose), dynamic_(console_interactive()),
       start_(std::chrono::steady_clock::now()) {}
 
 std::string Progbar::bar(int64_t current) const {
@@ -50,8 +51,7 @@ void Progbar::update(int64_t current, const Logs& logs, bool finalize) {
     std::string line = fmt::format("{}/{} - {} - {}{} - {}/epoch - {}", current, target_, format_duration(elapsed),
                                    "", values.empty() ? "" : values.substr(3), format_duration(elapsed),
                                    format_per_step(current ? elapsed / double(current) : 0.0));
-    std::fprintf(out_, "%s\n", line.c_str());
-    std::fflush(out_);
+    console_out(line + "\n");
     return;
   }
   if (!dynamic_ && !finalize) return;
@@ -71,12 +71,10 @@ void Progbar::update(int64_t current, const Logs& logs, bool finalize) {
     std::string padded = line;
     if (padded.size() < last_width_) padded += std::string(last_width_ - padded.size(), ' ');
     last_width_ = line.size();
-    std::fprintf(out_, "\r%s", padded.c_str());
-    if (finalize) std::fprintf(out_, "\n");
+    console_out("\r" + padded + (finalize ? "\n" : ""));
   } else {
-    std::fprintf(out_, "%s\n", line.c_str());
+    console_out(line + "\n");
   }
-  std::fflush(out_);
 }
 
 }  // namespace seqnet

@@ -1,9 +1,8 @@
 // Keras 2's progress bar: "625/625 [==============================] - 21s 33ms/step - loss: 0.5354 - acc: 0.7829".
-// Redrawn in place on a terminal; one final line per epoch when the output is not a terminal.
+// Redrawn in place on a terminal or in a notebook; one final line per epoch when the output is a pipe or a file.
 #pragma once
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <string>
 
 #include "seqnet/callbacks.h"
@@ -14,14 +13,13 @@ std::string format_log_value(double v);  // "%.4f", or "%.4e" for tiny values, a
 
 class Progbar {
  public:
-  Progbar(int64_t target, int verbose, std::FILE* out = stdout);
+  Progbar(int64_t target, int verbose);  // writes to the console (seqnet/console.h)
   void update(int64_t current, const Logs& logs, bool finalize = false);
 
  private:
   std::string bar(int64_t current) const;
   int64_t target_;
   int verbose_;
-  std::FILE* out_;
   bool dynamic_;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_{};

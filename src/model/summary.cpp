@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <iostream>
 
+#include "seqnet/console.h"
 #include "seqnet/model.h"
 
 namespace seqnet {
@@ -164,6 +165,6 @@ std::string summary_table(const Model& model, int line_length) {
 
 std::string Model::summary_string(int line_length) const { return summary_table(*this, line_length); }
 
-void Model::summary(int line_length) const { std::cout << summary_string(line_length) << std::flush; }
+void Model::summary(int line_length) const { console_out(summary_string(line_length)); }
 
 }  // namespace seqnet
