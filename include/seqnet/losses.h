@@ -5,6 +5,7 @@
 #include <string>
 
 #include "seqnet/activations.h"
+#include "seqnet/layer.h"  // Json
 #include "seqnet/tensor.h"
 
 namespace seqnet {
@@ -40,6 +41,9 @@ LossPtr Huber(float delta = 1.0f);
 // "mae", "mean_absolute_error", "mse", "binary_crossentropy", "categorical_crossentropy",
 // "sparse_categorical_crossentropy", "huber" (and Keras's class names).
 LossPtr get(const std::string& name);
+// A name, or Keras's serialized loss {"class_name": "BinaryCrossentropy", "config": {"from_logits": true}};
+// an argument seqnet does not implement is an error naming it.
+LossPtr from_config(const Json& config);
 }  // namespace losses
 
 }  // namespace seqnet

@@ -13,5 +13,8 @@ std::unique_ptr<Model> model_from_json(const std::string& json_text);
 std::unique_ptr<Model> model_from_json_file(const std::string& path);
 // One layer from its Keras class name and config (the "config" dict of a layer entry).
 LayerPtr layer_from_config(const std::string& class_name, const Json& config);
+// A built-in callback from its Keras class name and constructor arguments ({"patience": 3, ...}): EarlyStopping,
+// ModelCheckpoint, ReduceLROnPlateau, CSVLogger, TerminateOnNaN. An unknown argument is an error naming it.
+CallbackPtr callback_from_config(const std::string& class_name, const Json& arguments);
 
 }  // namespace seqnet

@@ -1000,75 +1000,30 @@ CallbackSetup callbacks_from_spec(const Json& spec, const fs::path& run_dir, boo
     check_keys(entry, "callbacks[]", {"class_name", "config", "module", "registered_name"});
     std::string cls = entry.at("class_name").get<std::string>();
     Json c = entry.value("config", Json::object());
-    if (cls == "EarlyStopping") {
-      check_keys(c, "EarlyStopping config", {"monitor", "min_delta", "patience", "verbose", "mode", "baseline",
-                                             "restore_best_weights", "start_from_epoch"});
-      EarlyStoppingOptions o;
-      o.monitor = c.value("monitor", o.monitor);
-      o.min_delta = c.value("min_delta", o.min_delta);
-      o.patience = c.value("patience", o.patience);
-      o.verbose = c.value("verbose", o.verbose);
-      o.mode = c.value("mode", o.mode);
-      if (c.contains("baseline") && !c["baseline"].is_null()) o.baseline = c["baseline"].get<double>();
-      o.restore_best_weights = c.value("restore_best_weights", o.restore_best_weights);
-      o.start_from_epoch = c.value("start_from_epoch", o.start_from_epoch);
-      s.callbacks.push_back(callbacks::EarlyStopping(o));
-    } else if (cls == "ModelCheckpoint") {
-      check_keys(c, "ModelCheckpoint config", {"filepath", "monitor", "verbose", "save_best_only", "save_weights_only",
-                                               "mode", "save_freq", "initial_value_threshold"});
-      ModelCheckpointOptions o;
-      o.monitor = c.value("monitor", o.monitor);
-      o.verbose = c.value("verbose", o.verbose);
-      o.save_best_only = c.value("save_best_only", o.save_best_only);
-      o.save_weights_only = c.value("save_weights_only", o.save_weights_only);
-      o.mode = c.value("mode", o.mode);
-      if (c.contains("save_freq")) {
-        if (c["save_freq"].is_string()) {
-          if (c["save_freq"].get<std::string>() != "epoch") throw Error("ModelCheckpoint: save_freq must be \"epoch\" or a number of batches");
-        } else {
-          o.save_freq = c["save_freq"].get<int64_t>();
-        }
-      }
-      if (c.contains("initial_value_threshold") && !c["initial_value_threshold"].is_null())
-        o.initial_value_threshold = c["initial_value_threshold"].get<double>();
-      std::string file = c.value("filepath", std::string("best.keras"));
-      if (o.save_best_only && !o.save_weights_only) {
-        s.monitor = o.monitor;
-        s.mode = o.mode;
+    if (cls == "ModelCheckpoint") {
+      // The best model by this checkpoint's monitor is what the run reports.
+      if (c.value("save_best_only", false) == true && c.value("save_weights_only", false) == false) {
+        s.monitor = c.value("monitor", std::string("val_loss"));
+        s.mode = c.value("mode", std::string("auto"));
       }
       if (run_dir.empty()) {
         warn("ModelCheckpoint left out: the run has no folder (--out)");
         continue;
       }
+      const std::string file = c.value("filepath", std::string("best.keras"));
       if (fs::weakly_canonical(in_run_dir(file)) == fs::weakly_canonical(run_dir / "best.keras")) best_keras_written = true;
-      s.callbacks.push_back(callbacks::ModelCheckpoint(in_run_dir(file).string(), o));
-    } else if (cls == "ReduceLROnPlateau") {
-      check_keys(c, "ReduceLROnPlateau config",
-                 {"monitor", "factor", "patience", "verbose", "mode", "min_delta", "cooldown", "min_lr"});
-      ReduceLROnPlateauOptions o;
-      o.monitor = c.value("monitor", o.monitor);
-      o.factor = c.value("factor", o.factor);
-      o.patience = c.value("patience", o.patience);
-      o.verbose = c.value("verbose", o.verbose);
-      o.mode = c.value("mode", o.mode);
-      o.min_delta = c.value("min_delta", o.min_delta);
-      o.cooldown = c.value("cooldown", o.cooldown);
-      o.min_lr = c.value("min_lr", o.min_lr);
-      s.callbacks.push_back(callbacks::ReduceLROnPlateau(o));
+      c["filepath"] = in_run_dir(file).string();
     } else if (cls == "CSVLogger") {
-      check_keys(c, "CSVLogger config", {"filename", "separator", "append"});
       if (run_dir.empty()) {
         warn("CSVLogger left out: the run has no folder (--out)");
         continue;
       }
-      s.callbacks.push_back(callbacks::CSVLogger(in_run_dir(c.value("filename", std::string("training.log"))).string(),
-                                                 c.value("separator", std::string(",")), c.value("append", false)));
-    } else if (cls == "TerminateOnNaN") {
-      check_keys(c, "TerminateOnNaN config", {});
-      s.callbacks.push_back(callbacks::TerminateOnNaN());
-    } else {
-      throw Error("experiment: unknown callback '" + cls +
-                  "' (known: EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, CSVLogger, TerminateOnNaN)");
+      c["filename"] = in_run_dir(c.value("filename", std::string("training.log"))).string();
+    }
+    try {
+      s.callbacks.push_back(callback_from_config(cls, c));
+    } catch (const Error& e) {
+      throw Error(std::string("experiment: callbacks: ") + e.what());
     }
   }
   if (!run_dir.empty() && !best_keras_written) {

@@ -556,21 +556,7 @@ OptimizerPtr optimizer_from_json(const Json& j) {
   throw Error("unsupported optimizer class '" + cls + "' in the compile config");
 }
 
-LossPtr loss_from_json(const Json& j) {
-  if (j.is_string()) return losses::get(j.get<std::string>());
-  if (!j.is_object() || !j.contains("class_name")) throw Error("unsupported loss in the compile config: " + j.dump());
-  std::string cls = j["class_name"].get<std::string>();
-  const Json& c = j.contains("config") && j["config"].is_object() ? j["config"] : Json::object();
-  CrossentropyOptions o;
-  o.from_logits = c.value("from_logits", false);
-  o.label_smoothing = c.contains("label_smoothing") && c["label_smoothing"].is_number() ? c["label_smoothing"].get<float>() : 0.0f;
-  if (cls == "BinaryCrossentropy") return losses::BinaryCrossentropy(o);
-  if (cls == "CategoricalCrossentropy") return losses::CategoricalCrossentropy(o);
-  if (cls == "SparseCategoricalCrossentropy") return losses::SparseCategoricalCrossentropy(o);
-  if (cls == "Huber") return losses::Huber(c.contains("delta") ? c["delta"].get<float>() : 1.0f);
-  if (cls == "function" && j.contains("config") && j["config"].is_string()) return losses::get(j["config"].get<std::string>());
-  return losses::get(cls);
-}
+LossPtr loss_from_json(const Json& j) { return losses::from_config(j); }
 
 std::vector<std::string> metrics_from_json(const Json& j) {
   std::vector<std::string> out;

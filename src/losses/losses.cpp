@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <cmath>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <set>
 
 namespace seqnet {
 
@@ -258,6 +260,44 @@ LossPtr get(const std::string& n) {
               "' (known: mae, mse, binary_crossentropy, categorical_crossentropy, sparse_categorical_crossentropy, "
               "huber)");
 }
+
+LossPtr from_config(const Json& j) {
+  if (j.is_string()) return get(j.get<std::string>());
+  if (!j.is_object() || !j.contains("class_name") || !j["class_name"].is_string())
+    throw Error("a loss must be a name or {\"class_name\": ..., \"config\": {...}}, got " + j.dump());
+  const std::string cls = j["class_name"].get<std::string>();
+  if (cls == "function" && j.contains("config") && j["config"].is_string()) return get(j["config"].get<std::string>());
+  const Json c = j.contains("config") && j["config"].is_object() ? j["config"] : Json::object();
+  // Keys Keras writes that change nothing here (with the values for which that holds); any other is refused.
+  for (const auto& [key, v] : c.items()) {
+    bool fine = key == "name" || key == "dtype" || key == "from_logits" || key == "label_smoothing" ||
+                (key == "delta" && cls == "Huber") || (key == "reduction" && (v == "sum_over_batch_size" || v == "auto")) ||
+                (key == "axis" && (v == -1 || v.is_null())) || (key == "ignore_class" && v.is_null()) ||
+                (key == "fn" && v.is_string());
+    if (!fine) throw Error(fmt::format("loss {}: argument '{}' = {} is not supported", cls, key, v.dump()));
+  }
+  auto number = [&](const char* key, float fallback) {
+    if (!c.contains(key) || c[key].is_null()) return fallback;
+    if (!c[key].is_number()) throw Error(fmt::format("loss {}: '{}' must be a number, got {}", cls, key, c[key].dump()));
+    return c[key].get<float>();
+  };
+  CrossentropyOptions o;
+  if (c.contains("from_logits") && !c["from_logits"].is_null()) {
+    if (!c["from_logits"].is_boolean()) throw Error(fmt::format("loss {}: 'from_logits' must be true or false", cls));
+    o.from_logits = c["from_logits"].get<bool>();
+  }
+  o.label_smoothing = number("label_smoothing", 0.0f);
+  const bool crossentropy = cls == "BinaryCrossentropy" || cls == "CategoricalCrossentropy";
+  if ((o.from_logits && !crossentropy && cls != "SparseCategoricalCrossentropy") ||
+      (o.label_smoothing != 0.0f && !crossentropy))
+    throw Error(fmt::format("loss {} takes no from_logits or label_smoothing", cls));
+  if (cls == "BinaryCrossentropy") return BinaryCrossentropy(o);
+  if (cls == "CategoricalCrossentropy") return CategoricalCrossentropy(o);
+  if (cls == "SparseCategoricalCrossentropy") return SparseCategoricalCrossentropy(o);
+  if (cls == "Huber") return Huber(number("delta", 1.0f));
+  return get(cls);
+}
+
 }  // namespace losses
 
 }  // namespace seqnet
