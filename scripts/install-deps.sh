@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what seqnet needs to build and test on Debian 12, from Debian's packages only.
+# Installs what seqnet needs to build and test on Debian 12, from Debian's packages (the Python package's build
+# tools and pytest come from PyPI into a venv: scripts/test-python.sh).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 packages=(
@@ -20,6 +21,7 @@ packages=(
   openmpi-bin libopenmpi-dev # data-parallel training (mpirun)
   clang libclang-rt-14-dev libomp-14-dev unzip  # libFuzzer targets (scripts/fuzz.sh)
   qemu-user                  # the portable build on other CPUs, emulated (tests/portable)
+  python3 python3-venv python3-dev  # the Python package (pip install ., scripts/test-python.sh)
 )
 missing=()
 for p in "${packages[@]}"; do

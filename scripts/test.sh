@@ -4,6 +4,8 @@
 #   scripts/test.sh --sanitize  ASan + UBSan build in build-asan/: the unit tests and the seqnet command's tests
 #   scripts/test.sh --native    -march=native build in build-native/: the kernel and recurrent tests (the
 #                               bitwise promises on this CPU's own code generation)
+# The default run ends with the Python package's tests (scripts/test-python.sh: pip install . into build/venv,
+# then pytest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -25,4 +27,5 @@ else
   cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release > /dev/null
   cmake --build build -j "$jobs"
   ctest --test-dir build --output-on-failure -j "$jobs"
+  scripts/test-python.sh
 fi

@@ -1,0 +1,13 @@
+"""A Keras 3 namespace over seqnet's C++ engine: change ``import keras`` to ``from seqnet import keras``."""
+from . import _console  # noqa: F401  (the training log goes to sys.stdout)
+from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, models
+from . import optimizers, preprocessing, regularizers, utils
+from .layers import Input, InputLayer, Layer, KerasTensor
+from .models import Model, Sequential
+from .callbacks import History
+
+__version__ = "3.15.1"  # the Keras version whose semantics and file formats seqnet follows
+
+__all__ = ["Input", "InputLayer", "Layer", "KerasTensor", "Model", "Sequential", "History", "activations",
+           "backend", "callbacks", "datasets", "initializers", "layers", "losses", "metrics", "models",
+           "optimizers", "preprocessing", "regularizers", "utils"]
