@@ -272,6 +272,15 @@ NB_MODULE(_core, m) {
                         ", got " + ts[i].shape_string());
         for (size_t i = 0; i < ts.size(); ++i) params[i]->value = std::move(ts[i]);
       });
+  m.def("reset_states", [](Layer& l) {
+    if (auto* rnn = dynamic_cast<RNN*>(&l)) return rnn->reset_states();
+    if (auto* bi = dynamic_cast<Bidirectional*>(&l)) {
+      bi->forward_layer().reset_states();
+      bi->backward_layer().reset_states();
+      return;
+    }
+    throw Error(l.where() + ": reset_states is for recurrent layers");
+  });
   m.def("make_layer", [](const std::string& cls, const std::string& config) {
     return layer_from_config(cls, parse_json(config, cls.c_str()));
   });

@@ -397,3 +397,64 @@ def test_mnist_load_data_as_keras():
     (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8 and x_train.max() == 255
     assert y_test.shape == (10000,) and y_test.dtype == np.uint8
+
+
+def test_built_in_callbacks_write_their_files_and_messages(tmp_path, capsys):
+    model = lstm_model()
+    x, y = small_ids()
+    ckpt = tmp_path / "best-lstm-model.h5"
+    log = tmp_path / "log.csv"
+    hist = model.fit(x, y, epochs=3, batch_size=32, validation_split=0.25, verbose=0, callbacks=[
+        keras.callbacks.ModelCheckpoint(str(ckpt), save_best_only=True, verbose=1),
+        keras.callbacks.CSVLogger(str(log)),
+        keras.callbacks.EarlyStopping(patience=3, restore_best_weights=True),
+        keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5),
+        keras.callbacks.TerminateOnNaN()])
+    assert ckpt.exists() and log.read_text().splitlines()[0].startswith("epoch,")
+    assert len(log.read_text().splitlines()) == 4
+    assert hist.history["learning_rate"] == pytest.approx([5e-3, 2.5e-3, 1.25e-3])
+    out = capsys.readouterr().out
+    assert "Epoch 1: val_loss improved from None to" in out and "saving model to" in out
+    best = keras.models.load_model(ckpt)
+    assert best.predict(x[:4]).shape == (4, 1)
+    with pytest.raises(TypeError, match="patiense"):
+        keras.callbacks.EarlyStopping(patiense=3)
+    with pytest.raises(ValueError, match="unknown argument 'patiense'"):  # the C++ check behind it
+        from seqnet import _core
+        _core.make_callback("EarlyStopping", '{"patiense": 3}')
+    with pytest.raises(ValueError, match="mode"):
+        keras.callbacks.EarlyStopping(mode=3)
+
+
+def test_stateful_layers_carry_states_until_reset():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    inp = keras.Input(batch_shape=(2, 3, 1))
+    model = keras.Model(inp, layers.Dense(1)(layers.LSTM(4, stateful=True)(inp)))
+    x = np.ones((2, 3, 1), np.float32)
+    first = model.predict(x, batch_size=2)
+    second = model.predict(x, batch_size=2)
+    assert not np.array_equal(first, second)  # the second call starts from the first's states
+    model.reset_states()
+    np.testing.assert_array_equal(model.predict(x, batch_size=2), first)
+
+
+def test_the_bar_redraws_in_place_in_a_notebook(monkeypatch, capsys):
+    import types
+    monkeypatch.setitem(sys.modules, "ipykernel", types.ModuleType("ipykernel"))
+    model = lstm_model()
+    model.fit(*small_ids(), epochs=1, batch_size=32)
+    out = capsys.readouterr().out
+    assert "\r3/3 [==============================]" in out and out.endswith("\n")
+
+
+def test_lambda_layers_and_python_layers_say_why_they_cannot_be_used():
+    with pytest.raises(NotImplementedError, match="Lambda"):
+        layers.Lambda(lambda t: t * 2)
+
+    class MyLayer(keras.layers.Layer):
+        def call(self, x):
+            return x
+
+    with pytest.raises(NotImplementedError, match="custom layers"):
+        MyLayer()

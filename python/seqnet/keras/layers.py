@@ -237,6 +237,10 @@ class Layer:
             raise AttributeError(f"layer '{self.name}' has not been called yet, so it has no output shape")
         return shapes[0] if len(shapes) == 1 else shapes
 
+    def reset_states(self):
+        """A stateful recurrent layer forgets the states it carries from batch to batch."""
+        _core.reset_states(self._core)
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
@@ -328,6 +332,14 @@ GlobalAvgPool1D = GlobalAveragePooling1D
 Convolution1D = Conv1D
 for _alias in ("MaxPool1D", "AvgPool1D", "GlobalMaxPool1D", "GlobalAvgPool1D"):
     _CLASSES[_alias] = globals()[_alias]
+
+
+class Lambda:
+    """keras.layers.Lambda wraps Python code, which seqnet cannot differentiate: it raises, saying so."""
+
+    def __init__(self, function=None, *args, **kwargs):
+        raise NotImplementedError("Lambda layers run Python code inside the model, which seqnet cannot compute "
+                                  "or differentiate in C++; use a built-in layer (docs/python.md)")
 
 
 class InputLayer:

@@ -423,6 +423,12 @@ class Model:
             raise ValueError("load_weights: skip_mismatch is not supported by seqnet")
         self._core.load_weights(os.fspath(filepath))
 
+    def reset_states(self):
+        """Keras 2's model.reset_states(): every stateful recurrent layer forgets its carried states."""
+        for layer in self.layers:
+            if layer._core.class_name in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
+                layer.reset_states()
+
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
 
