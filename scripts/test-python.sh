@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 export SEQNET_DATA_DIR="${SEQNET_DATA_DIR:-$(cd .. && pwd)/shared/data}"
 python=/usr/bin/python3
 [ -x "$python" ] || python=python3
-venv=build/venv
+venv="$(pwd)/build/venv"  # absolute: the tests run from build/
 if [ ! -x "$venv/bin/python" ]; then
   "$python" -m venv "$venv"
 fi
