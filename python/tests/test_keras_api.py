@@ -458,3 +458,14 @@ def test_lambda_layers_and_python_layers_say_why_they_cannot_be_used():
 
     with pytest.raises(NotImplementedError, match="custom layers"):
         MyLayer()
+
+
+def test_seqnet_warnings_are_python_warnings_and_unseeded_runs_differ():
+    model = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(1)])
+    with pytest.warns(UserWarning, match="binary_crossentropy expects probabilities"):
+        model.compile(optimizer="sgd", loss="binary_crossentropy")
+    script = "from seqnet import keras\nprint(keras.layers.Dense(2)(keras.Input(shape=(3,))) is not None, " \
+             "keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)]).get_weights()[0].sum())"
+    runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)}
+    assert len(runs) == 2  # fresh weights in each process, as Keras

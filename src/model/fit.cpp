@@ -59,7 +59,7 @@ void Model::compile(CompileOptions options) {
       console_err(fmt::format(
           "seqnet: warning: binary_crossentropy expects probabilities, but the output of model '{}'{} has no "
           "sigmoid and from_logits is false; its values are clipped to [1e-7, 1 - 1e-7] as Keras does. "
-          "Add activation=\"sigmoid\" or use BinaryCrossentropy({{.from_logits = true}}).\n",
+          "Add a sigmoid activation, or use BinaryCrossentropy with from_logits = true.\n",
           name_, n_out > 1 ? " ('" + names[i] + "')" : ""));
     }
   }

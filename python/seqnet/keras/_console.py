@@ -1,8 +1,11 @@
 """Routes seqnet's training log (progress bar, callbacks' messages, summary, warnings) into sys.stdout and
 sys.stderr as they are at the time of writing: a terminal, a pipe, a Jupyter cell or pytest's capture."""
 import sys
+import warnings
 
 from .. import _core
+
+_WARNING = "seqnet: warning: "
 
 
 def _write_out(text):
@@ -11,6 +14,10 @@ def _write_out(text):
 
 
 def _write_err(text):
+    # seqnet's warnings become Python warnings, which the warnings filters can silence or turn into errors.
+    if text.startswith(_WARNING):
+        warnings.warn(text[len(_WARNING):].rstrip("\n"), UserWarning, stacklevel=2)
+        return
     sys.stderr.write(text)
     sys.stderr.flush()
 
