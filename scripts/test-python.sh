@@ -13,8 +13,9 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 # The build tools from PyPI, once; then the package itself without build isolation, so that the build folder
 # (build/python, pyproject.toml) and ccache make a second install quick.
-"$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest
+if ! "$venv/bin/python" -c "import scikit_build_core, nanobind, numpy, pytest" 2>/dev/null; then
+  "$venv/bin/python" -m pip install -q "scikit-build-core>=0.10" "nanobind>=2.0" numpy pytest
+fi
 "$venv/bin/python" -m pip install -q --no-build-isolation .
 (cd build && "$venv/bin/python" -m pytest -q -p no:cacheprovider ../python/tests "$@")
 

@@ -139,7 +139,7 @@ struct FitOptions {
   int64_t batch_size = 32;
   int epochs = 1;
   int verbose = 1;  // 0 silent, 1 progress bar, 2 one line per epoch
-  float validation_split = 0.0f;  // the last fraction of x and y, taken before shuffling (as Keras)
+  double validation_split = 0.0;  // the last fraction of x and y, taken before shuffling (as Keras, in double)
   std::optional<Arrays> validation_data;
   bool shuffle = true;
   int initial_epoch = 0;
@@ -179,6 +179,9 @@ class Model {
   bool built() const { return !steps_.empty(); }
   // Every layer once, in Keras's order (by depth from the inputs; see order_like_keras).
   std::vector<LayerPtr> layers() const;
+  // Keras 3's functional model.layers: the same with the InputLayers in their places (a null layer and the
+  // input's name).
+  std::vector<std::pair<std::string, LayerPtr>> layers_with_inputs() const;
   LayerPtr get_layer(const std::string& name) const;
   size_t num_inputs() const { return input_steps_.size(); }
   size_t num_outputs() const { return outputs_.size(); }

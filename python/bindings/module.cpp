@@ -9,6 +9,10 @@
 #include <nanobind/stl/vector.h>
 
 #include <cstring>
+#include <fmt/format.h>
+#include <map>
+#include <mutex>
+#include <thread>
 
 #include <seqnet/seqnet.h>
 
@@ -84,6 +88,10 @@ class PythonCallback : public Callback {
   };
   PythonCallback(nb::object callback, unsigned hooks) : callback_(std::move(callback)), hooks_(hooks) {}
   ~PythonCallback() override {
+    if (!nb::is_alive()) {  // the interpreter is gone: leak the reference, never touch Python
+      callback_.release();
+      return;
+    }
     nb::gil_scoped_acquire gil;
     callback_.reset();
   }
@@ -127,6 +135,10 @@ class PythonBatchSource : public BatchSource {
  public:
   explicit PythonBatchSource(nb::object next_batch) : next_(std::move(next_batch)) {}
   ~PythonBatchSource() override {
+    if (!nb::is_alive()) {
+      next_.release();
+      return;
+    }
     nb::gil_scoped_acquire gil;
     next_.reset();
   }
@@ -148,6 +160,7 @@ nb::object* g_console_err = nullptr;
 nb::object* g_console_interactive = nullptr;
 
 void write_to(nb::object* target, std::string_view text) {
+  if (!nb::is_alive()) return;
   nb::gil_scoped_acquire gil;
   (*target)(nb::str(text.data(), text.size()));
 }
@@ -164,9 +177,55 @@ void install_console(nb::object out, nb::object err, nb::object interactive) {
   set_console({[](std::string_view s) { write_to(g_console_out, s); },
                [](std::string_view s) { write_to(g_console_err, s); },
                [] {
+                 if (!nb::is_alive()) return false;
                  nb::gil_scoped_acquire gil;
                  return nb::cast<bool>((*g_console_interactive)());
                }});
+}
+
+// ---- one thread at a time per model ----
+
+// The GIL is released while a model trains or predicts, so another Python thread could reach the same model
+// meanwhile; its layers keep per-call state, so that is refused, by name, instead of corrupting it. The thread
+// that holds the model may use it again (a callback predicting during fit).
+class ModelUse {
+ public:
+  ModelUse(const Model& m, const char* what) : model_(&m) {
+    std::lock_guard<std::mutex> lock(mutex());
+    auto& [owner, depth] = table()[model_];
+    if (depth > 0 && owner != std::this_thread::get_id())
+      throw Error(fmt::format("model '{}': {} while another thread is using it (a model runs one call at a time)",
+                              m.name(), what));
+    owner = std::this_thread::get_id();
+    ++depth;
+  }
+  ~ModelUse() {
+    std::lock_guard<std::mutex> lock(mutex());
+    auto it = table().find(model_);
+    if (--it->second.second == 0) table().erase(it);
+  }
+  ModelUse(const ModelUse&) = delete;
+  ModelUse& operator=(const ModelUse&) = delete;
+  static bool busy(const Model& m) {
+    std::lock_guard<std::mutex> lock(mutex());
+    return table().count(&m) > 0;
+  }
+
+ private:
+  static std::mutex& mutex() {
+    static std::mutex m;
+    return m;
+  }
+  static std::map<const Model*, std::pair<std::thread::id, int>>& table() {
+    static std::map<const Model*, std::pair<std::thread::id, int>> t;
+    return t;
+  }
+  const Model* model_;
+};
+
+// A Sequential given no input shape is built from its first batch, as Keras builds it.
+void build_from(Model& m, const std::vector<Tensor>& xs) {
+  if (!m.built() && xs.size() == 1) ensure_built(m, xs[0]);
 }
 
 // ---- fit / evaluate ----
@@ -175,7 +234,7 @@ struct PyFitOptions {
   int64_t batch_size = 32;
   int epochs = 1;
   int verbose = 1;
-  float validation_split = 0.0f;
+  double validation_split = 0.0;
   bool shuffle = true;
   int initial_epoch = 0;
   int64_t steps_per_epoch = 0;
@@ -346,6 +405,7 @@ NB_MODULE(_core, m) {
       .def_prop_rw("epochs_completed", [](const Model& m) { return m.epochs_completed; },
                    [](Model& m, int v) { m.epochs_completed = v; })
       .def("layers", &Model::layers)
+      .def("layers_with_inputs", &Model::layers_with_inputs)
       .def("get_layer", &Model::get_layer)
       .def("input_names", &Model::input_names)
       .def("output_names", &Model::output_names)
@@ -357,6 +417,9 @@ NB_MODULE(_core, m) {
       .def("compile", [](Model& m, const std::string& optimizer, const std::vector<std::string>& losses,
                          const std::vector<double>& loss_weights, const std::vector<std::vector<std::string>>& metrics,
                          bool per_output) {
+        if (ModelUse::busy(m))
+          throw Error(fmt::format("model '{}': compile while it trains or predicts (from a callback?) is refused",
+                                  m.name()));
         m.compile(compile_options(optimizer, losses, loss_weights, metrics, per_output));
       })
       .def("metric_names", [](const Model& m) {
@@ -370,8 +433,10 @@ NB_MODULE(_core, m) {
       .def("fit", [](Model& m, const std::vector<InArray>& x, const std::vector<InArray>& y, const PyFitOptions& o,
                      const std::vector<CallbackPtr>& callbacks, const std::vector<InArray>& val_x,
                      const std::vector<InArray>& val_y) {
+        ModelUse use(m, "fit");
         FitOptions f = fit_options(o, callbacks);
         Arrays data(to_tensors(x, "fit x"), to_tensors(y, "fit y"));
+        build_from(m, data.x);
         if (!val_x.empty()) f.validation_data = Arrays(to_tensors(val_x, "validation x"), to_tensors(val_y, "validation y"));
         History h;
         {
@@ -383,6 +448,7 @@ NB_MODULE(_core, m) {
       .def("fit_generator", [](Model& m, nb::object next_batch, const PyFitOptions& o,
                                const std::vector<CallbackPtr>& callbacks, nb::object val_next_batch,
                                const std::vector<InArray>& val_x, const std::vector<InArray>& val_y) {
+        ModelUse use(m, "fit");
         FitOptions f = fit_options(o, callbacks);
         PythonBatchSource train(std::move(next_batch));
         std::optional<PythonBatchSource> validation;
@@ -402,7 +468,9 @@ NB_MODULE(_core, m) {
          nb::arg("val_x"), nb::arg("val_y"))
       .def("evaluate", [](Model& m, const std::vector<InArray>& x, const std::vector<InArray>& y, int64_t batch_size,
                           int verbose) {
+        ModelUse use(m, "evaluate");
         Arrays data(to_tensors(x, "evaluate x"), to_tensors(y, "evaluate y"));
+        build_from(m, data.x);
         Logs logs;
         {
           nb::gil_scoped_release release;
@@ -411,6 +479,7 @@ NB_MODULE(_core, m) {
         return logs.items();
       })
       .def("evaluate_generator", [](Model& m, nb::object next_batch, int64_t steps) {
+        ModelUse use(m, "evaluate");
         PythonBatchSource source(std::move(next_batch));
         Logs logs;
         {
@@ -420,7 +489,9 @@ NB_MODULE(_core, m) {
         return logs.items();
       })
       .def("predict", [](Model& m, const std::vector<InArray>& x, int64_t batch_size) {
+        ModelUse use(m, "predict");
         std::vector<Tensor> xs = to_tensors(x, "predict x");
+        build_from(m, xs);
         std::vector<Tensor> out;
         {
           nb::gil_scoped_release release;
@@ -430,6 +501,7 @@ NB_MODULE(_core, m) {
         return to_numpy_list(std::move(out));
       })
       .def("train_on_batch", [](Model& m, const std::vector<InArray>& x, const std::vector<InArray>& y) {
+        ModelUse use(m, "train_on_batch");
         Arrays data(to_tensors(x, "train_on_batch x"), to_tensors(y, "train_on_batch y"));
         nb::gil_scoped_release release;
         if (data.x.size() == 1 && data.y.size() == 1) return m.train_on_batch(data.x[0], data.y[0]);
@@ -440,7 +512,10 @@ NB_MODULE(_core, m) {
       .def("count_params", &Model::count_params)
       .def("count_trainable_params", &Model::count_trainable_params)
       .def("get_weights", [](const Model& m) { return to_numpy_list(m.get_weights()); })
-      .def("set_weights", [](Model& m, const std::vector<InArray>& w) { m.set_weights(to_tensors(w, "set_weights")); })
+      .def("set_weights", [](Model& m, const std::vector<InArray>& w) {
+        ModelUse use(m, "set_weights");
+        m.set_weights(to_tensors(w, "set_weights"));
+      })
       .def("save", &Model::save)
       .def("save_weights", &Model::save_weights)
       .def("load_weights", &Model::load_weights)
@@ -507,6 +582,9 @@ NB_MODULE(_core, m) {
     o.padding = pad_post ? data::Side::post : data::Side::pre;
     o.truncating = truncate_post ? data::Side::post : data::Side::pre;
     o.value = value;
+    for (const auto& a : sequences)
+      if (a.ndim() != 1 || a.dtype() != (int_dtype ? nb::dtype<int32_t>() : nb::dtype<float>()))
+        throw Error("pad_sequences: each sequence must be a flat int32 or float32 array (the Python layer converts)");
     if (int_dtype) {
       std::vector<std::vector<int32_t>> seqs;
       seqs.reserve(sequences.size());

@@ -469,3 +469,112 @@ def test_seqnet_warnings_are_python_warnings_and_unseeded_runs_differ():
     runs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
             for _ in range(2)}
     assert len(runs) == 2  # fresh weights in each process, as Keras
+
+
+def test_a_sequential_without_input_shape_builds_from_the_first_batch():
+    keras.backend.clear_session()
+    model = keras.Sequential([layers.Embedding(100, 8), layers.LSTM(4), layers.Dense(1, activation="sigmoid")])
+    model.compile("rmsprop", "binary_crossentropy", metrics=["acc"])
+    x, y = small_ids(vocab=100)
+    model.fit(x, y, epochs=1, verbose=0)
+    assert model.built and model.input_shape == (None, 12)
+    images = keras.Sequential([layers.Flatten(), layers.Dense(3, activation="softmax")])
+    images.compile("adam", "sparse_categorical_crossentropy")
+    out = images.predict(np.zeros((4, 28, 28), np.uint8))  # uint8 pixels go in as float32, as Keras
+    assert out.shape == (4, 3)
+
+
+def test_functional_layers_list_the_input_layers_as_keras_3():
+    keras.backend.clear_session()
+    i = keras.Input(shape=(4,), name="features")
+    model = keras.Model(i, layers.Dense(2)(layers.Dense(3)(i)))
+    assert [l.name for l in model.layers] == ["features", "dense_1", "dense"]  # Dense(2) was made first
+    assert model.get_layer("features").get_weights() == []
+    assert model.layers[1].get_weights()[0].shape == (4, 3)
+    seq = keras.Sequential([keras.Input(shape=(4,)), layers.Dense(1)])
+    assert [l.name for l in seq.layers] == ["dense_2"]  # a Sequential's do not, as in Keras 3
+
+
+def test_validation_split_counts_as_keras():
+    seen = {}
+
+    class Steps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen["batches"] = batch + 1
+
+    model = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(1)])
+    model.compile("sgd", "mse")
+    model.fit(np.zeros((25, 2)), np.zeros((25, 1)), batch_size=1, validation_split=0.2, verbose=0,
+              callbacks=[Steps()])
+    assert seen["batches"] == 20  # floor(25 * (1 - 0.2)) in double; 19 in float32
+
+
+def test_a_model_used_as_a_layer_is_the_users_model_in_layers():
+    keras.backend.clear_session()
+    a = keras.Input(shape=(3,))
+    encoder = keras.Model(a, layers.Dense(2)(a), name="encoder")
+    x = keras.Input(shape=(3,))
+    outer = keras.Model(x, layers.Dense(1)(encoder(x)))
+    assert any(l is encoder for l in outer.layers)
+    stacked = keras.Sequential([encoder, layers.Dense(1)])
+    assert stacked.layers[0] is encoder
+
+
+def test_another_thread_cannot_use_a_model_while_it_trains():
+    model = lstm_model(t=40)
+    x, y = small_ids(n=1024, t=40)
+    errors = []
+    started = threading.Event()
+
+    class Signal(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            started.set()
+
+    def use():
+        started.wait(30)
+        try:
+            model.predict(x[:4])
+        except ValueError as e:
+            errors.append(str(e))
+
+    t = threading.Thread(target=use)
+    t.start()
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, callbacks=[Signal()])
+    t.join()
+    assert errors and "another thread" in errors[0]
+    assert model.predict(x[:4]).shape == (4, 1)  # free again once fit is done
+
+
+def test_more_arguments_keras_users_pass_are_honoured_or_refused():
+    with pytest.raises(ValueError, match="dict"):
+        i = keras.Input(shape=(2,))
+        keras.Model(i, {"a": layers.Dense(1)(i)})
+    model = lstm_model()
+    with pytest.raises(ValueError, match="Accuracy"):
+        model.compile("adam", "binary_crossentropy", metrics=[keras.metrics.Accuracy()])
+    with pytest.raises(ValueError, match="batch"):
+        model.fit(*small_ids(), shuffle="batch", verbose=0)
+    with pytest.raises(TypeError, match="epochs"):
+        model.fit(*small_ids(), epochs=2.5, verbose=0)
+    with pytest.raises(ValueError, match="int32"):
+        keras.utils.pad_sequences([[2**40]], dtype="int64")
+    rnn = keras.Sequential([layers.GRU(3, input_dim=5), layers.Dense(1)])  # Keras 2: input_shape=(None, 5)
+    assert rnn.input_shape == (None, None, 5)
+    stateful = keras.Sequential([layers.LSTM(2, batch_input_shape=(4, 3, 5), stateful=True), layers.Dense(1)])
+    assert stateful.input_shape == (4, 3, 5)
+
+    class Recompile(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.compile("adam", "mse")
+
+    with pytest.raises(ValueError, match="compile while it trains"):
+        model.fit(*small_ids(), epochs=1, verbose=0, callbacks=[Recompile()])
+
+
+def test_a_loaded_models_optimizer_is_the_keras_class(tmp_path):
+    model = lstm_model()
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer).__name__ == "RMSprop"
+    assert loaded.optimizer.learning_rate == pytest.approx(1e-2)
+    loaded.compile(loaded.optimizer, "binary_crossentropy")

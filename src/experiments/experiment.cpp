@@ -1321,7 +1321,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   if (fo.epochs < 1) throw Error(fmt::format("epochs must be at least 1, got {}", fo.epochs));
   if (fo.batch_size < 1) throw Error(fmt::format("fit.batch_size must be at least 1, got {}", fo.batch_size));
   fo.verbose = verbose;
-  fo.validation_split = f.value("validation_split", 0.0f);
+  fo.validation_split = f.value("validation_split", 0.0);
   fo.shuffle = f.value("shuffle", true);
   fo.tbptt_steps = f.value("tbptt_steps", int64_t(0));
   if (!data.x_val.empty()) fo.validation_data = data.val();

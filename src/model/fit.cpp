@@ -415,7 +415,7 @@ History Model::fit_ref(const ArraysRef& data, FitOptions options) {
   if (!compiled()) throw Error(fmt::format("model '{}' must be compiled before fit()", name_));
   check_xy(data, "fit");
   if (options.batch_size <= 0) throw Error(fmt::format("fit: batch_size must be positive, got {}", options.batch_size));
-  if (!(options.validation_split >= 0.0f && options.validation_split < 1.0f))
+  if (!(options.validation_split >= 0.0 && options.validation_split < 1.0))
     throw Error(fmt::format("fit: validation_split must be in [0, 1), got {}", options.validation_split));
   const int64_t n = data.x[0]->dim(0);
   ArraysRef train = data;
@@ -423,7 +423,7 @@ History Model::fit_ref(const ArraysRef& data, FitOptions options) {
   if (options.validation_data) {
     val = *options.validation_data;
     check_xy(ArraysRef(val), "fit (validation_data)");
-  } else if (options.validation_split > 0.0f) {
+  } else if (options.validation_split > 0.0) {
     // Keras takes the last fraction, before any shuffling.
     int64_t split_at = int64_t(std::floor(double(n) * (1.0 - options.validation_split)));
     if (split_at == 0 || split_at == n)

@@ -281,6 +281,16 @@ void Model::order_like_keras() {
 
 std::vector<LayerPtr> Model::layers() const { return layer_order_; }
 
+std::vector<std::pair<std::string, LayerPtr>> Model::layers_with_inputs() const {
+  std::vector<std::pair<std::string, LayerPtr>> out;
+  for (int s : keras_steps_) {
+    const Step& step = steps_[size_t(s)];
+    if (step.layer) out.emplace_back(step.layer->name(), step.layer);
+    else out.emplace_back(step.node->input_name, nullptr);
+  }
+  return out;
+}
+
 LayerPtr Model::get_layer(const std::string& layer_name) const {
   for (const auto& s : steps_)
     if (s.layer && s.layer->name() == layer_name) return s.layer;

@@ -116,6 +116,10 @@ class Layer:
                 "custom layers written in Python (subclasses of keras.layers.Layer with their own call()) are not "
                 "supported: seqnet computes every layer's forward and backward pass in C++ (docs/python.md)")
         self._pending_weights = kwargs.pop("weights", None)
+        # Keras 2's batch_input_shape= (stateful models): the Sequential it joins first gets an Input with it.
+        self._batch_input_shape = kwargs.pop("batch_input_shape", None)
+        if self._batch_input_shape is not None:
+            kwargs.setdefault("input_shape", tuple(self._batch_input_shape[1:]))
         dtype = kwargs.pop("dtype", None)
         if dtype is not None and not isinstance(dtype, dict):
             if _dtype_name(dtype) != "float32":
@@ -138,6 +142,7 @@ class Layer:
         layer_cls = _CLASSES.get(core.class_name, Layer)
         obj = layer_cls.__new__(layer_cls)
         obj._pending_weights = None
+        obj._batch_input_shape = None
         obj._bind(core)
         return obj
 
@@ -207,6 +212,7 @@ class Layer:
     def from_config(cls, config):
         obj = cls.__new__(cls)
         obj._pending_weights = None
+        obj._batch_input_shape = None
         obj._bind(_core.make_layer(cls._class_name, json.dumps(config)))
         return obj
 
@@ -276,8 +282,15 @@ def _keras2_arguments(class_name, kwargs):
     """Keras 2 spellings Keras 3 still meets in the notes and the book, honoured with Keras 3's warnings."""
     if "input_length" in kwargs:
         warnings.warn("Argument `input_length` is deprecated. Just remove it.", stacklevel=3)
-    if class_name == "Dense" and "input_dim" in kwargs:
-        kwargs.setdefault("input_shape", (kwargs.pop("input_dim"),))
+    if "input_dim" in kwargs and class_name != "Embedding":
+        # Keras 2: Dense(32, input_dim=784) is input_shape=(784,); a sequence layer's is (input_length, input_dim).
+        dim = kwargs.pop("input_dim")
+        shape = (dim,) if class_name == "Dense" else (kwargs.pop("input_length", None), dim)
+        kwargs.setdefault("input_shape", shape)
+    if class_name in ("Dropout", "SpatialDropout1D", "GaussianNoise") and kwargs.get("seed") is not None:
+        warnings.warn(f"{class_name}(seed={kwargs['seed']}): seqnet draws dropout and noise from the model's stream "
+                      "(keras.utils.set_random_seed); the layer's own seed is not used", stacklevel=3)
+        kwargs.pop("seed")
     if ("input_shape" in kwargs or "batch_input_shape" in kwargs) and class_name != "InputLayer":
         warnings.warn("Do not pass an `input_shape`/`input_dim` argument to a layer. When using Sequential models, "
                       "prefer using an `Input(shape)` object as the first layer in the model instead.", stacklevel=3)

@@ -9,7 +9,7 @@ class Loss:
     _name = None
 
     def __init__(self, name=None, reduction="sum_over_batch_size", **config):
-        if reduction not in ("sum_over_batch_size", "auto", None):
+        if reduction not in ("sum_over_batch_size", "auto"):
             raise ValueError(f"{type(self).__name__}: reduction={reduction!r} is not supported "
                              "(seqnet averages over the batch: 'sum_over_batch_size')")
         self.name = name or self._name

@@ -31,12 +31,15 @@ def serialize(metric):
     """The name seqnet logs the metric under (the spelling the user chose: 'acc' logs 'acc')."""
     if isinstance(metric, str):
         return metric
+    if isinstance(metric, type) and issubclass(metric, Metric):
+        metric = metric()
+    if isinstance(metric, Metric) and type(metric).__name__ == "Accuracy":
+        raise ValueError("metric Accuracy (exact equality of y_true and y_pred) is not supported by seqnet; the "
+                         "string 'accuracy' picks binary, categorical or sparse categorical accuracy as Keras does")
     if isinstance(metric, Metric):
         if metric.name != metric._keras_name:
             raise ValueError(f"metric {type(metric).__name__}(name={metric.name!r}): seqnet logs metrics under "
                              "their Keras names; leave `name` out")
-        return metric._keras_name
-    if isinstance(metric, type) and issubclass(metric, Metric):
         return metric._keras_name
     from . import losses
     if metric in losses._NAME_OF_FUNCTION:

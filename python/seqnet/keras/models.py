@@ -11,7 +11,7 @@ from . import callbacks as callbacks_module
 from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
-from .layers import KerasTensor, Layer, InputLayer, _dtype_name, _minus_one_to_none, _none_to_minus_one
+from .layers import Input, KerasTensor, Layer, InputLayer, _minus_one_to_none, _none_to_minus_one
 
 
 class _OutOfData(Exception):
@@ -31,12 +31,13 @@ class Model:
             raise ValueError("Model(trainable=False): set model.trainable = False after building it")
         if kwargs:
             raise TypeError(f"Model: unexpected arguments {sorted(kwargs)}")
-        self._single_input = not isinstance(inputs, (list, tuple, dict))
-        self._single_output = not isinstance(outputs, (list, tuple, dict))
-        if isinstance(inputs, dict):
-            inputs = list(inputs.values())
         if isinstance(outputs, dict):
-            outputs = list(outputs.values())
+            raise ValueError("Model: outputs as a dict are not supported by seqnet; pass a list (the outputs are "
+                             "named after the layers that give them)")
+        self._single_input = not isinstance(inputs, (list, tuple, dict))
+        self._single_output = not isinstance(outputs, (list, tuple))
+        if isinstance(inputs, dict):  # Keras flattens a dict of inputs in the order of its sorted keys
+            inputs = [inputs[k] for k in sorted(inputs)]
         ins = [inputs] if self._single_input else list(inputs)
         outs = [outputs] if self._single_output else list(outputs)
         for t in ins + outs:
@@ -72,7 +73,11 @@ class Model:
 
     @property
     def layers(self):
-        return [Layer._wrap(c) for c in self._core.layers()]
+        if self._core.class_name == "Sequential":  # the layers added so far, built or not
+            return [_as_model(Layer._wrap(c)) for c in self._core.sequential_layers()]
+        # Keras 3's functional models list their InputLayers too, in their places.
+        return [_InputLayerView(name) if core is None else _as_model(Layer._wrap(core))
+                for name, core in self._core.layers_with_inputs()]
 
     def get_layer(self, name=None, index=None):
         if index is not None:
@@ -83,7 +88,10 @@ class Model:
             return layers[index]
         if name is None:
             raise ValueError("Provide either a layer name or layer index at `get_layer`.")
-        return Layer._wrap(self._core.get_layer(name))
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"No such layer: {name}. Existing layers are: {[l.name for l in self.layers]}.")
 
     @property
     def inputs(self):
@@ -207,7 +215,10 @@ class Model:
         if self._core.built:
             return [np.int32 if self._core.input_dtype(i) == "int32" else np.float32
                     for i in range(self._core.num_inputs())]
-        return [np.int32 if np.issubdtype(np.asarray(x).dtype, np.integer) else np.float32 for x in xs]
+        # Not built yet (a Sequential given no input shape): ids for an Embedding first, else values.
+        layers = self._core.layers()
+        first = layers[0].class_name if layers else ""
+        return [np.int32 if first == "Embedding" else np.float32 for _ in xs]
 
     def _as_list(self, data, names, what):
         if isinstance(data, dict):
@@ -255,11 +266,17 @@ class Model:
             raise ValueError("fit: validation_freq other than 1 is not supported by seqnet")
         if self._optimizer is None:
             raise RuntimeError("You must call `compile()` before using the model.")
+        if not isinstance(epochs, (int, np.integer)) or isinstance(epochs, bool):
+            raise TypeError(f"fit: epochs must be an integer, got {epochs!r}")
+        if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"fit: batch_size must be a positive integer, got {batch_size!r}")
+        if shuffle == "batch":
+            raise ValueError('fit: shuffle="batch" is not supported by seqnet (True shuffles the whole set)')
         options = _core.FitOptions()
         options.epochs = int(epochs)
         options.verbose = 1 if verbose == "auto" else int(verbose)
         options.initial_epoch = int(initial_epoch)
-        options.shuffle = bool(shuffle) if shuffle != "batch" else True
+        options.shuffle = bool(shuffle)
         generator = _is_generator(x)
         if generator:
             if y is not None:
@@ -278,7 +295,7 @@ class Model:
             options.batch_size = int(batch_size or 32)
             options.validation_split = float(validation_split)
             n = len(xs[0])
-            train_n = n - int(n * options.validation_split) if validation_split else n
+            train_n = int(np.floor(n * (1.0 - float(validation_split)))) if validation_split else n
             params = {"verbose": options.verbose, "epochs": options.epochs,
                       "steps": -(-train_n // options.batch_size)}
         # validation_batch_size changes no result (the validation loss is a mean over every sample) and is let be.
@@ -330,10 +347,14 @@ class Model:
             raise TypeError(f"evaluate: unexpected arguments {sorted(kwargs)}")
         if self._optimizer is None:
             raise RuntimeError("You must call `compile()` before using the model.")
+        if callbacks:
+            raise ValueError("evaluate: callbacks are not called by seqnet's evaluate")
         if _is_generator(x):
             steps = steps if steps is not None else _length(x, "evaluate", "steps")
             items = self._core.evaluate_generator(_batch_reader(x, self, "evaluate", repeat=False), int(steps))
         else:
+            if steps is not None:
+                raise ValueError("evaluate: steps is for generators; with arrays, every sample is evaluated")
             items = self._core.evaluate(self._xs(x), self._ys(y), int(batch_size or 32),
                                         1 if verbose == "auto" else int(verbose))
         if return_dict:
@@ -349,13 +370,23 @@ class Model:
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         if _is_generator(x):
             raise ValueError("predict: seqnet predicts on arrays; concatenate the generator's batches first")
+        if steps is not None or callbacks:
+            raise ValueError("predict: steps and callbacks are not supported by seqnet's predict")
         outputs = self._core.predict(self._xs(x), int(batch_size or 32))
         return outputs[0] if len(outputs) == 1 else outputs
 
-    def __call__(self, inputs, **kwargs):
+    def __call__(self, inputs, training=None, **kwargs):
         if isinstance(inputs, KerasTensor) or (isinstance(inputs, (list, tuple)) and inputs and
                                                all(isinstance(t, KerasTensor) for t in inputs)):
-            return _NestedModelLayer(self)(inputs, **kwargs)
+            if training is not None:
+                raise ValueError("calling a model with training= is not supported by seqnet")
+            # One layer per model, so that calling it twice shares it (as Keras) rather than copying it.
+            if getattr(self, "_as_layer", None) is None:
+                self._as_layer = _NestedModelLayer(self)
+            return self._as_layer(inputs, **kwargs)
+        if training or kwargs:
+            raise ValueError("model(x) on arrays runs predict (inference); training= and other arguments are "
+                             "not supported")
         return self.predict(inputs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
@@ -386,8 +417,10 @@ class Model:
             sys.stdout.write(text)
             sys.stdout.flush()
 
-    def to_json(self, **kwargs):
-        return self._core.to_json(int(kwargs.pop("indent", -1) or -1))
+    def to_json(self, indent=None, **kwargs):
+        if kwargs:
+            raise TypeError(f"to_json: unexpected arguments {sorted(kwargs)}")
+        return self._core.to_json(-1 if indent is None else int(indent))
 
     def get_config(self):
         return json.loads(self.to_json())["config"]
@@ -407,6 +440,9 @@ class Model:
 
     def save(self, filepath, overwrite=True, **kwargs):
         import os
+        if kwargs.pop("include_optimizer", True) is not True or kwargs:
+            raise ValueError(f"save: {sorted(kwargs) or ['include_optimizer']} not supported by seqnet (the file's "
+                             "format follows its extension: .keras or .h5)")
         if not overwrite and os.path.exists(filepath):
             raise FileExistsError(f"{filepath} exists and overwrite=False")
         self._core.save(os.fspath(filepath))
@@ -419,15 +455,18 @@ class Model:
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
         import os
+        if kwargs:
+            raise ValueError(f"load_weights: {sorted(kwargs)} not supported by seqnet (weights load by position, "
+                             "as Keras 3 does)")
         if skip_mismatch:
             raise ValueError("load_weights: skip_mismatch is not supported by seqnet")
         self._core.load_weights(os.fspath(filepath))
 
     def reset_states(self):
         """Keras 2's model.reset_states(): every stateful recurrent layer forgets its carried states."""
-        for layer in self.layers:
-            if layer._core.class_name in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
-                layer.reset_states()
+        for core in self._core.layers():
+            if core.class_name in ("SimpleRNN", "LSTM", "GRU", "Bidirectional"):
+                _core.reset_states(core)
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
@@ -453,8 +492,17 @@ class Sequential(Model):
             self._core.add_input(layer.output._sym)
             self._inputs = [layer.output]
         elif isinstance(layer, Model):
-            self._core.add(_core.as_layer(layer._core))
+            if layer.built and not self._core.sequential_layers() and self._inputs is None:
+                # A built model first: the Sequential takes its input, as Keras builds it at once.
+                self.add(Input(shape=layer._core.input_shape(0)[1:], dtype=layer._core.input_dtype(0)))
+            if getattr(layer, "_as_layer", None) is None:
+                layer._as_layer = _NestedModelLayer(layer)
+            self._core.add(layer._as_layer._core)
         elif isinstance(layer, Layer):
+            batch_shape = getattr(layer, "_batch_input_shape", None)
+            if batch_shape is not None and not self._core.layers() and self._inputs is None:
+                # Keras 2's batch_input_shape= on the first layer (stateful models): an Input with a batch size.
+                self.add(Input(batch_shape=batch_shape))
             self._core.add(layer._core)
             layer._apply_pending_weights()
         else:
@@ -473,15 +521,49 @@ class _NestedModelLayer(Layer):
 
     def __init__(self, model):
         self._pending_weights = None
+        self._model = model
         self._bind(_core.as_layer(model._core))
 
 
+def _as_model(layer):
+    """In model.layers, a model used as a layer is the user's model object, as in Keras."""
+    return getattr(layer, "_model", None) or layer
+
+
+class _InputLayerView:
+    """An InputLayer in a functional model's layers: a name, no weights."""
+
+    def __init__(self, name):
+        self.name = name
+        self.trainable = True
+        self.built = True
+
+    def get_weights(self):
+        return []
+
+    def set_weights(self, weights):
+        if weights:
+            raise ValueError(f"InputLayer '{self.name}' has no weights")
+
+    def count_params(self):
+        return 0
+
+    def get_config(self):
+        return {"name": self.name}
+
+    def __repr__(self):
+        return f"<InputLayer name={self.name}>"
+
+
 def _optimizer_from_config(config):
-    cls = getattr(optimizers_module, config.get("class_name", ""), None)
+    """The Python optimizer of a loaded model, from the C++ optimizer's Keras get_config()."""
+    name = str(config.get("name", config.get("class_name", ""))).lower()
+    cls = optimizers_module._BY_NAME.get(name)
     if cls is None:
-        return optimizers_module.Optimizer()
+        raise ValueError(f"a loaded model's optimizer {name!r} is not one seqnet.keras knows")
     opt = cls.__new__(cls)
-    opt._config = dict(config.get("config", {}))
+    opt._config = {k: config[k] for k in list(cls._defaults) + ["clipnorm", "clipvalue", "global_clipnorm"]
+                   if config.get(k) is not None}
     opt._model = None
     return opt
 

@@ -30,6 +30,8 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         a = np.asarray(s)
         if a.ndim != 1:
             raise ValueError(f"pad_sequences: sequence {i} is not a flat list (shape {a.shape})")
+        if as_int and a.size and np.issubdtype(a.dtype, np.number) and (a.max() > 2**31 - 1 or a.min() < -2**31):
+            raise ValueError(f"pad_sequences: sequence {i} holds values beyond int32 ({a.min()}..{a.max()})")
         arrays.append(np.ascontiguousarray(a, dtype=np.int32 if as_int else np.float32))
     out = _core.pad_sequences(arrays, None if maxlen is None else int(maxlen), as_int, padding == "post",
                               truncating == "post", float(value))
