@@ -427,6 +427,14 @@ NB_MODULE(_core, m) {
         for (const auto& metric : m.metrics()) names.push_back(metric->name());
         return names;
       })
+      .def("metric_results", [](const Model& m) {
+        std::vector<std::pair<std::string, double>> out;
+        for (const auto& metric : m.metrics()) out.emplace_back(metric->name(), metric->result());
+        return out;
+      })
+      .def("reset_metrics", [](Model& m) {
+        for (const auto& metric : m.metrics()) metric->reset();
+      })
       .def("optimizer_config", [](const Model& m) { return m.optimizer() ? m.optimizer()->get_config().dump() : ""; })
       .def("learning_rate", [](const Model& m) { return double(m.optimizer()->learning_rate()); })
       .def("set_learning_rate", [](Model& m, double lr) { m.optimizer()->set_learning_rate(float(lr)); })

@@ -578,3 +578,19 @@ def test_a_loaded_models_optimizer_is_the_keras_class(tmp_path):
     assert type(loaded.optimizer).__name__ == "RMSprop"
     assert loaded.optimizer.learning_rate == pytest.approx(1e-2)
     loaded.compile(loaded.optimizer, "binary_crossentropy")
+
+
+def test_train_on_batch_returns_keras_3_running_means():
+    model = lstm_model()
+    x, y = small_ids()
+    before = model.evaluate(x[:32], y[:32], verbose=0, return_dict=True)
+    model.reset_metrics()
+    first = model.train_on_batch(x[:32], y[:32], return_dict=True)
+    assert set(first) == {"loss", "acc"}
+    assert first["loss"] == pytest.approx(before["loss"], rel=1e-5)  # the step's loss is taken before the update
+    assert first["acc"] == pytest.approx(before["acc"])
+    loss, acc = model.train_on_batch(x[32:48], y[32:48])
+    assert loss != first["loss"] and 0.0 <= acc <= 1.0
+    plain = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(1)])
+    plain.compile("sgd", "mse")
+    assert isinstance(plain.train_on_batch(np.ones((4, 2)), np.ones((4, 1))), float)

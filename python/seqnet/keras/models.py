@@ -52,6 +52,7 @@ class Model:
         self._optimizer = None
         self.history = None
         self._compiled_loss = None
+        self._loss_tracker = [0.0, 0.0]  # Keras's loss tracker: the running sum and count train_on_batch reports
 
     @classmethod
     def _from_core(cls, core):
@@ -325,6 +326,8 @@ class Model:
         except _OutOfData:
             warnings.warn("Your input ran out of data; interrupting training. Make sure that your dataset or "
                           "generator can generate at least `steps_per_epoch * epochs` batches.", stacklevel=2)
+        if history.history.get("loss"):
+            self._track_loss(history.history["loss"][-1], params["steps"] if generator else train_n)
         return history
 
     def fit_generator(self, generator, steps_per_epoch=None, epochs=1, verbose=1, callbacks=None,
@@ -357,8 +360,11 @@ class Model:
                 raise ValueError("evaluate: steps is for generators; with arrays, every sample is evaluated")
             items = self._core.evaluate(self._xs(x), self._ys(y), int(batch_size or 32),
                                         1 if verbose == "auto" else int(verbose))
+        logs = dict(items)
+        if "loss" in logs:
+            self._track_loss(logs["loss"], int(steps) if _is_generator(x) else len(self._xs(x)[0]))
         if return_dict:
-            return dict(items)
+            return logs
         values = [v for _, v in items]
         return values[0] if len(values) == 1 else values
 
@@ -390,12 +396,31 @@ class Model:
         return self.predict(inputs)
 
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """As Keras 3: the running means of the loss and of each metric since they were last reset (by fit's
+        epochs, evaluate or reset_metrics), after one step on this batch."""
         if sample_weight is not None or class_weight is not None:
             raise ValueError("train_on_batch: sample_weight and class_weight are not supported by seqnet yet")
         if self._optimizer is None:
             raise RuntimeError("You must call `compile()` before using the model.")
-        loss = self._core.train_on_batch(self._xs(x), self._ys(y))
-        return {"loss": loss} if return_dict else loss
+        xs, ys = self._xs(x), self._ys(y)
+        loss = self._core.train_on_batch(xs, ys)
+        n = float(len(xs[0]))
+        self._loss_tracker[0] += loss * n
+        self._loss_tracker[1] += n
+        logs = {"loss": self._loss_tracker[0] / self._loss_tracker[1]}
+        logs.update(self._core.metric_results())
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def reset_metrics(self):
+        self._loss_tracker = [0.0, 0.0]
+        self._core.reset_metrics()
+
+    def _track_loss(self, mean, count):
+        """Where fit and evaluate leave Keras's loss tracker (its mean over their last pass)."""
+        self._loss_tracker = [mean * count, float(count)] if count else [0.0, 0.0]
 
     def test_on_batch(self, x, y=None, return_dict=False):
         return self.evaluate(x, y, batch_size=len(self._xs(x)[0]), verbose=0, return_dict=return_dict)
