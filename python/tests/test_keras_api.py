@@ -238,8 +238,13 @@ def test_ctrl_c_stops_fit_after_the_batch_and_leaves_the_model_usable():
 
     model = lstm_model()
     x, y = small_ids()
-    with pytest.raises(KeyboardInterrupt):
-        model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[Interrupter()])
+    # Python's own Ctrl-C handler, which a process started in the background (CI) does not get by default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.fit(x, y, epochs=5, batch_size=16, verbose=0, callbacks=[Interrupter()])
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert model.history.epoch == []
     hist = model.fit(x, y, epochs=1, batch_size=16, verbose=0)
     assert np.isfinite(hist.history["loss"][0])
