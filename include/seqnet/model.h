@@ -182,6 +182,9 @@ class Model {
   // Keras 3's functional model.layers: the same with the InputLayers in their places (a null layer and the
   // input's name).
   std::vector<std::pair<std::string, LayerPtr>> layers_with_inputs() const;
+  // The same graph over twins of its layers, which share this model's weights: a model used as a layer called
+  // more than once (each call keeps its own activations; every gradient adds into the one set of weights).
+  std::shared_ptr<Model> twin_sharing_weights() const;
   LayerPtr get_layer(const std::string& name) const;
   size_t num_inputs() const { return input_steps_.size(); }
   size_t num_outputs() const { return outputs_.size(); }

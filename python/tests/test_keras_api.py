@@ -599,3 +599,22 @@ def test_train_on_batch_returns_keras_3_running_means():
     plain = keras.Sequential([keras.Input(shape=(2,)), layers.Dense(1)])
     plain.compile("sgd", "mse")
     assert isinstance(plain.train_on_batch(np.ones((4, 2)), np.ones((4, 1))), float)
+
+
+def test_a_shared_sub_model_siamese_as_keras():
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(5)
+    a = keras.Input(shape=(6,))
+    encoder = keras.Model(a, layers.Dense(3, activation="tanh")(a), name="encoder")
+    p, q = keras.Input(shape=(6,), name="p"), keras.Input(shape=(6,), name="q")
+    distance = layers.Dense(1, activation="sigmoid")(layers.subtract([encoder(p), encoder(q)]))
+    model = keras.Model([p, q], distance)
+    assert model.count_params() == encoder.count_params() + 4
+    rng = np.random.RandomState(0)
+    xp, xq = rng.rand(64, 6), rng.rand(64, 6)
+    same = (np.abs(xp - xq).sum(axis=1, keepdims=True) < 2.0).astype(np.float32)
+    model.compile("adam", "binary_crossentropy")
+    before = encoder.get_weights()[0].copy()
+    model.fit([xp, xq], same, epochs=2, verbose=0)
+    assert not np.array_equal(before, encoder.get_weights()[0])  # trained through both calls
+    np.testing.assert_allclose(model.predict([xp, xp])[:, 0], model.predict([xq, xq])[:, 0], rtol=1e-5)

@@ -47,10 +47,21 @@ SymbolicTensor Input(Shape shape, InputOptions options) {
 }
 
 namespace {
-// A layer of the same config whose weights are `owner`'s, built for `input_shapes` (WeightSharing).
+std::vector<SymbolicTensor> call_node(const LayerPtr& layer, const std::vector<SymbolicTensor>& args, bool list,
+                                      const CallOptions& options);
+
+// A layer of the same config whose weights are `owner`'s, built for `input_shapes` (WeightSharing). A model used
+// as a layer gets a twin model: the same graph over twins of its layers (a shared sub-model, Keras's siamese
+// pattern), each call with activations of its own and every gradient into the one set of weights.
 LayerPtr make_twin(const LayerPtr& owner, const std::vector<Shape>& input_shapes) {
-  if (dynamic_cast<const NestedModel*>(owner.get()))
-    throw Error(owner->where() + ": a model used as a layer more than once (a shared sub-model) is not supported yet");
+  if (auto* nested = dynamic_cast<const NestedModel*>(owner.get())) {
+    auto twin = std::make_shared<NestedModel>(nested->model()->twin_sharing_weights());
+    twin->set_name(owner->name());
+    Rng unused(0);
+    twin->build_multi(input_shapes, unused);
+    twin->set_trainable(owner->trainable());
+    return twin;
+  }
   LayerPtr twin = layer_from_config(owner->class_name(), owner->get_config());
   Rng unused(0);  // a twin makes no weights of its own: the global stream stays as if the layer were called once
   WeightSharing sharing(owner);
@@ -280,6 +291,40 @@ void Model::order_like_keras() {
 }
 
 std::vector<LayerPtr> Model::layers() const { return layer_order_; }
+
+std::shared_ptr<Model> Model::twin_sharing_weights() const {
+  if (!built()) throw Error(fmt::format("model '{}': a twin needs a built model", name_));
+  // The twin draws nothing from the global stream (its weights are this model's): the stream stays as it was.
+  const Rng saved = global_rng();
+  std::map<const GraphNode*, std::vector<SymbolicTensor>> made;  // this model's node -> the twin's outputs
+  std::vector<SymbolicTensor> inputs(input_steps_.size());
+  for (const Step& s : steps_) {
+    if (!s.layer) {
+      const Shape& full = s.node->shapes[0];
+      InputOptions o{.dtype = s.node->dtype, .name = s.node->input_name};
+      if (full[0] >= 0) o.batch_size = full[0];
+      SymbolicTensor t = Input(Shape(full.begin() + 1, full.end()), o);
+      made[s.node.get()] = {t};
+      inputs[size_t(s.input_slot)] = t;
+      continue;
+    }
+    std::vector<SymbolicTensor> args;
+    std::vector<Shape> shapes;
+    for (const auto& t : s.node->inputs) {
+      args.push_back(made.at(t.node().get()).at(size_t(t.index())));
+      shapes.push_back(args.back().shape());
+    }
+    CallOptions call;
+    call.initial_state.assign(args.begin() + std::ptrdiff_t(s.node->first_argument), args.end());
+    args.resize(s.node->first_argument);
+    made[s.node.get()] = call_node(make_twin(s.layer, shapes), args, s.node->argument_is_list, call);
+  }
+  std::vector<SymbolicTensor> outputs;
+  for (const TensorRef& o : outputs_) outputs.push_back(made.at(steps_[size_t(o.step)].node.get()).at(size_t(o.index)));
+  auto twin = std::make_shared<Model>(inputs, outputs, name_);
+  global_rng() = saved;
+  return twin;
+}
 
 std::vector<std::pair<std::string, LayerPtr>> Model::layers_with_inputs() const {
   std::vector<std::pair<std::string, LayerPtr>> out;

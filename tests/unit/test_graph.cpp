@@ -463,3 +463,65 @@ TEST(Graph, ReviewedCornerCases) {
     EXPECT_EQ(m.predict(random_tensor({2, 9, 3}, 4)).shape(), (Shape{2, 2}));
   }
 }
+
+// Keras's siamese pattern: one model used as a layer on two inputs. Each call keeps its own activations (the
+// second runs on a twin of the sub-model whose layers share the first's weights); the weights count once, their
+// gradients are the sum of both calls' (finite differences), and the file round-trips.
+TEST(Graph, SharedSubModelCalledTwiceSharesItsWeights) {
+  clear_session();
+  set_random_seed(3);
+  auto in = Input({4, 3}, {.name = "seq"});
+  auto encoder = std::make_shared<Model>(std::vector<SymbolicTensor>{in},
+                                         std::vector<SymbolicTensor>{apply_layer(layers::Dense(2), apply_layer(layers::GRU(3), in))},
+                                         "encoder");
+  auto shared = as_layer(encoder);
+  auto p = Input({4, 3}, {.name = "p"}), q = Input({4, 3}, {.name = "q"});
+  auto joined = apply_layer(layers::Concatenate(), {apply_layer(shared, p), apply_layer(shared, q)});
+  Model m({p, q}, {apply_layer(layers::Dense(1), joined)});
+  EXPECT_EQ(m.count_params(), encoder->count_params() + 5);
+  std::vector<Tensor> x{random_tensor({2, 4, 3}, 11), random_tensor({2, 4, 3}, 12)};
+  // The two branches are the encoder itself on each input.
+  Tensor y = m.forward(x, {.training = false})[0];
+  Tensor ep = encoder->predict(x[0]), eq = encoder->predict(x[1]);
+  const auto dense = m.layers().back();
+  const Tensor& k = dense->params()[0]->value;
+  const float b = dense->params()[1]->value[0];
+  for (int64_t i = 0; i < 2; ++i)
+    EXPECT_NEAR(y[i], ep[i * 2] * k[0] + ep[i * 2 + 1] * k[1] + eq[i * 2] * k[2] + eq[i * 2 + 1] * k[3] + b, 1e-5);
+  Tensor w = random_tensor({2, 1}, 13);
+  auto loss = [&]() {
+    Tensor out = m.forward(x, {.training = false})[0];
+    double l = 0;
+    for (int64_t i = 0; i < out.size(); ++i) l += double(w[i]) * out[i];
+    return l;
+  };
+  m.zero_grads();
+  loss();
+  std::vector<Tensor> dx = m.backward(std::vector<Tensor>{w});
+  auto check = [&](float* v, int64_t n, const Tensor& analytic, const std::string& what) {
+    for (int64_t i = 0; i < n; i += std::max<int64_t>(1, n / 12)) {
+      const float keep = v[i];
+      v[i] = keep + 1e-3f;
+      const double up = loss();
+      v[i] = keep - 1e-3f;
+      const double down = loss();
+      v[i] = keep;
+      const double numeric = (up - down) / 2e-3;
+      EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << what << " element " << i;
+    }
+  };
+  check(x[0].data(), x[0].size(), dx[0], "p");
+  check(x[1].data(), x[1].size(), dx[1], "q");
+  for (Param* prm : m.trainable_params()) {
+    Tensor analytic = prm->grad;
+    check(prm->value.data(), prm->value.size(), analytic, prm->name);
+  }
+  // Written as Keras writes it (the sub-model once, called twice) and read back to the same predictions.
+  const std::string path = (fs::temp_directory_path() / "seqnet_shared_submodel.keras").string();
+  m.compile({.optimizer = "adam", .loss = "mse"});
+  m.save(path);
+  auto loaded = load_model(path);
+  Tensor again = loaded->predict(x, 32)[0];
+  for (int64_t i = 0; i < y.size(); ++i) EXPECT_FLOAT_EQ(again[i], y[i]);
+  fs::remove(path);
+}
