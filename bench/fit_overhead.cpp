@@ -4,6 +4,8 @@
 //   fit_overhead A|E arrays|source STEPS ROUNDS
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <malloc.h>
 #include <string>
 
 #include <seqnet/seqnet.h>
@@ -74,6 +76,12 @@ int main(int argc, char** argv) {
   if (argc != 5 || (argv[1][0] != 'A' && argv[1][0] != 'E')) {
     std::fprintf(stderr, "usage: fit_overhead A|E arrays|source STEPS ROUNDS\n");
     return 2;
+  }
+  // As the seqnet command does (tools/seqnet/main.cpp): without it glibc returns the top of the heap to the
+  // kernel after each step of fit and faults it back in on the next, a cost a Python process does not pay.
+  if (!std::getenv("SEQNET_BENCH_PLAIN_MALLOC")) {
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
   }
   const char setup = argv[1][0];
   const bool source = std::string(argv[2]) == "source";

@@ -21,8 +21,14 @@ std::string shapes_to_string(const std::vector<Shape>& shapes);
 int64_t shape_size(const Shape& shape);  // product of the dimensions; every dimension must be known
 
 namespace detail {
-// std::allocator, except that resize() leaves new elements uninitialized (Tensor::uninitialized); every
-// other way of sizing a vector (assign, a count and a value) still writes the value.
+// Tensor memory. Large blocks (activations and their gradients, freed and made again at every training step)
+// go through a small per-thread cache of freed blocks: malloc would return them to the kernel and fault them
+// back in on the next step (src/tensor/tensor.cpp says when).
+void* allocate_tensor_block(size_t bytes);
+void free_tensor_block(void* p, size_t bytes) noexcept;
+
+// std::allocator over those blocks, except that resize() leaves new elements uninitialized
+// (Tensor::uninitialized); every other way of sizing a vector (assign, a count and a value) still writes the value.
 template <typename T>
 struct DefaultInitAllocator : std::allocator<T> {
   template <typename U>
@@ -30,6 +36,8 @@ struct DefaultInitAllocator : std::allocator<T> {
     using other = DefaultInitAllocator<U>;
   };
   using std::allocator<T>::allocator;
+  T* allocate(size_t n) { return static_cast<T*>(allocate_tensor_block(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { free_tensor_block(p, n * sizeof(T)); }
   template <typename U>
   void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
     ::new (static_cast<void*>(p)) U;
