@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <fmt/format.h>
 
 #include "fixtures.h"
@@ -19,6 +20,21 @@ namespace {
 
 const char* kGraphModels[] = {"enc_dec_states", "residual_conv", "two_input",   "two_output", "shared_embedding",
                               "merges",         "addition_rnn",  "shared_lstm", "nested",     "bidirectional_states"};
+
+// Central differences of `loss` at about `samples` evenly spaced elements of v (n values) against `analytic`.
+void expect_gradient_matches(const std::function<double()>& loss, float* v, int64_t n, const Tensor& analytic,
+                             const std::string& what, int64_t samples) {
+  for (int64_t i = 0; i < n; i += std::max<int64_t>(1, n / samples)) {
+    const float keep = v[i];
+    v[i] = keep + 1e-3f;
+    const double up = loss();
+    v[i] = keep - 1e-3f;
+    const double down = loss();
+    v[i] = keep;
+    const double numeric = (up - down) / 2e-3;
+    EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << what << " element " << i;
+  }
+}
 
 // A layer by name, in the model or in a model nested in it.
 LayerPtr find_layer(const Model& m, const std::string& name) {
@@ -170,16 +186,7 @@ TEST(Graph, GradientsThroughFanOutSharedLayersAndStates) {
   loss();
   std::vector<Tensor> dx = m.backward(w);
   auto check = [&](float* v, int64_t n, const Tensor& analytic, const std::string& what) {
-    for (int64_t i = 0; i < n; i += std::max<int64_t>(1, n / 16)) {
-      const float keep = v[i];
-      v[i] = keep + 1e-3f;
-      const double up = loss();
-      v[i] = keep - 1e-3f;
-      const double down = loss();
-      v[i] = keep;
-      const double numeric = (up - down) / 2e-3;
-      EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << what << " element " << i;
-    }
+    expect_gradient_matches(loss, v, n, analytic, what, 16);
   };
   check(x[0].data(), x[0].size(), dx[0], "encoder input");
   check(x[1].data(), x[1].size(), dx[1], "decoder input");
@@ -499,16 +506,7 @@ TEST(Graph, SharedSubModelCalledTwiceSharesItsWeights) {
   loss();
   std::vector<Tensor> dx = m.backward(std::vector<Tensor>{w});
   auto check = [&](float* v, int64_t n, const Tensor& analytic, const std::string& what) {
-    for (int64_t i = 0; i < n; i += std::max<int64_t>(1, n / 12)) {
-      const float keep = v[i];
-      v[i] = keep + 1e-3f;
-      const double up = loss();
-      v[i] = keep - 1e-3f;
-      const double down = loss();
-      v[i] = keep;
-      const double numeric = (up - down) / 2e-3;
-      EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::abs(numeric)) << what << " element " << i;
-    }
+    expect_gradient_matches(loss, v, n, analytic, what, 12);
   };
   check(x[0].data(), x[0].size(), dx[0], "p");
   check(x[1].data(), x[1].size(), dx[1], "q");

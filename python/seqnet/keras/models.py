@@ -167,8 +167,6 @@ class Model:
             raise ValueError("compile: steps_per_execution other than 1 is not supported by seqnet")
         if loss is None:
             raise ValueError("compile: seqnet needs a loss (models with add_loss do not exist here)")
-        self._require_built("compile (its outputs decide the losses)") if not self._core.built and isinstance(
-            loss, (dict, list, tuple)) else None
         opt = optimizers_module.get(optimizer)
         outputs = self._core.output_names() if self._core.built else []
         per_output = isinstance(loss, (dict, list, tuple)) or isinstance(metrics, dict) or (
@@ -234,6 +232,15 @@ class Model:
         if isinstance(data, (list, tuple)) and len(data) == 1 and isinstance(data[0], np.ndarray):
             return [data[0]]
         return [data]
+
+    def _num_samples(self, x):
+        """The samples in x, read as _xs reads it, without converting it."""
+        if isinstance(x, dict):
+            return len(next(iter(x.values())))
+        if isinstance(x, (list, tuple)) and (self._core.num_inputs() > 1 or
+                                             (len(x) == 1 and isinstance(x[0], np.ndarray))):
+            return len(x[0])
+        return len(x)
 
     def _xs(self, x, what="input"):
         names = self._core.input_names() if self._core.built else ["input"]
@@ -353,16 +360,18 @@ class Model:
         if callbacks:
             raise ValueError("evaluate: callbacks are not called by seqnet's evaluate")
         if _is_generator(x):
-            steps = steps if steps is not None else _length(x, "evaluate", "steps")
-            items = self._core.evaluate_generator(_batch_reader(x, self, "evaluate", repeat=False), int(steps))
+            count = int(steps if steps is not None else _length(x, "evaluate", "steps"))
+            items = self._core.evaluate_generator(_batch_reader(x, self, "evaluate", repeat=False), count)
         else:
             if steps is not None:
                 raise ValueError("evaluate: steps is for generators; with arrays, every sample is evaluated")
-            items = self._core.evaluate(self._xs(x), self._ys(y), int(batch_size or 32),
+            xs = self._xs(x)  # converted once
+            count = len(xs[0])
+            items = self._core.evaluate(xs, self._ys(y), int(batch_size or 32),
                                         1 if verbose == "auto" else int(verbose))
         logs = dict(items)
         if "loss" in logs:
-            self._track_loss(logs["loss"], int(steps) if _is_generator(x) else len(self._xs(x)[0]))
+            self._track_loss(logs["loss"], count)
         if return_dict:
             return logs
         values = [v for _, v in items]
@@ -423,10 +432,10 @@ class Model:
         self._loss_tracker = [mean * count, float(count)] if count else [0.0, 0.0]
 
     def test_on_batch(self, x, y=None, return_dict=False):
-        return self.evaluate(x, y, batch_size=len(self._xs(x)[0]), verbose=0, return_dict=return_dict)
+        return self.evaluate(x, y, batch_size=self._num_samples(x), verbose=0, return_dict=return_dict)
 
     def predict_on_batch(self, x):
-        return self.predict(x, batch_size=len(self._xs(x)[0]))
+        return self.predict(x, batch_size=self._num_samples(x))
 
     # ---- summary, configs, files ----
     def summary(self, line_length=None, positions=None, print_fn=None, expand_nested=False, show_trainable=False,
