@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "backend/backend.h"
+
 namespace seqnet {
 
 namespace {
-constexpr double kEpsilon = 1e-7;  // keras.backend.epsilon()
-
 // y_true must hold one value per y_pred value (any shape with the same count: (n,) vs (n, 1) is fine).
 void check_same_size(const std::string& loss, const Tensor& y_pred, const Tensor& y_true) {
   if (y_pred.size() != y_true.size() || y_pred.dim(0) != y_true.dim(0))
@@ -19,22 +19,22 @@ void check_same_size(const std::string& loss, const Tensor& y_pred, const Tensor
                             y_pred.shape_string()));
 }
 
-Tensor grad_like(const Tensor& y_pred) { return Tensor(y_pred.shape()); }
+// The mean over all values of one of the backend's pointwise terms, and its gradient.
+double pointwise_mean(PointwiseLoss kind, const Tensor& p, const Tensor& t, float param, Tensor* grad) {
+  const double sum = backend().pointwise_loss_forward(kind, p, t, param);
+  if (grad) {
+    *grad = Tensor::uninitialized(p.shape());
+    backend().pointwise_loss_backward(kind, *grad, p, t, param);
+  }
+  return sum / double(p.size());
+}
 
 class MeanAbsoluteErrorLoss : public Loss {
  public:
   std::string name() const override { return "mean_absolute_error"; }
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
     check_same_size(name(), p, t);
-    const int64_t n = p.size();
-    double sum = 0;
-    if (grad) *grad = grad_like(p);
-    for (int64_t i = 0; i < n; ++i) {
-      double e = double(p[i]) - double(t[i]);
-      sum += std::fabs(e);
-      if (grad) (*grad)[i] = float((e > 0) - (e < 0)) / float(n);
-    }
-    return sum / double(n);
+    return pointwise_mean(PointwiseLoss::absolute_error, p, t, 0.0f, grad);
   }
 };
 
@@ -43,15 +43,7 @@ class MeanSquaredErrorLoss : public Loss {
   std::string name() const override { return "mean_squared_error"; }
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
     check_same_size(name(), p, t);
-    const int64_t n = p.size();
-    double sum = 0;
-    if (grad) *grad = grad_like(p);
-    for (int64_t i = 0; i < n; ++i) {
-      double e = double(p[i]) - double(t[i]);
-      sum += e * e;
-      if (grad) (*grad)[i] = float(2.0 * e / double(n));
-    }
-    return sum / double(n);
+    return pointwise_mean(PointwiseLoss::squared_error, p, t, 0.0f, grad);
   }
 };
 
@@ -61,17 +53,7 @@ class HuberLoss : public Loss {
   std::string name() const override { return "huber"; }
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
     check_same_size(name(), p, t);
-    const int64_t n = p.size();
-    const double d = delta_;
-    double sum = 0;
-    if (grad) *grad = grad_like(p);
-    for (int64_t i = 0; i < n; ++i) {
-      double e = double(p[i]) - double(t[i]);
-      double a = std::fabs(e);
-      sum += a <= d ? 0.5 * e * e : d * (a - 0.5 * d);
-      if (grad) (*grad)[i] = float((a <= d ? e : d * ((e > 0) - (e < 0))) / double(n));
-    }
-    return sum / double(n);
+    return pointwise_mean(PointwiseLoss::huber, p, t, delta_, grad);
   }
 
  private:
@@ -84,153 +66,70 @@ class BinaryCrossentropyLoss : public Loss {
   std::string name() const override { return "binary_crossentropy"; }
   bool fuses_with(Activation act) const override { return !o_.from_logits && act == Activation::sigmoid; }
   bool expects_probabilities() const override { return !o_.from_logits; }
-  double target(double t) const { return t * (1.0 - o_.label_smoothing) + 0.5 * o_.label_smoothing; }
-
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
-    if (o_.from_logits) return logits_path(p, t, grad);
     check_same_size(name(), p, t);
-    const int64_t n = p.size();
-    double sum = 0;
-    if (grad) *grad = grad_like(p);
-    for (int64_t i = 0; i < n; ++i) {
-      double y = target(t[i]);
-      // The clip happens in float32, as in Keras: 1 - (1 - 1e-7f) is 1.19e-7, not 1e-7.
-      const float lo = float(kEpsilon), hi = 1.0f - float(kEpsilon);
-      float raw = p[i];
-      double q = std::clamp(raw, lo, hi), one_minus_q = 1.0f - std::clamp(raw, lo, hi);
-      sum += -(y * std::log(q) + (1.0 - y) * std::log(one_minus_q));
-      // The clip passes no gradient outside [eps, 1 - eps], as in TensorFlow.
-      if (grad) (*grad)[i] = (raw > lo && raw < hi) ? float((-(y / q) + (1.0 - y) / one_minus_q) / double(n)) : 0.0f;
-    }
-    return sum / double(n);
+    return pointwise_mean(o_.from_logits ? PointwiseLoss::binary_crossentropy_logits : PointwiseLoss::binary_crossentropy,
+                          p, t, o_.label_smoothing, grad);
   }
-  double compute_from_logits(const Tensor& z, const Tensor& t, Tensor* grad) const override { return logits_path(z, t, grad); }
+  double compute_from_logits(const Tensor& z, const Tensor& t, Tensor* grad) const override {
+    check_same_size(name(), z, t);
+    return pointwise_mean(PointwiseLoss::binary_crossentropy_logits, z, t, o_.label_smoothing, grad);
+  }
 
  private:
-  double logits_path(const Tensor& z, const Tensor& t, Tensor* grad) const {
-    check_same_size(name(), z, t);
-    const int64_t n = z.size();
-    double sum = 0;
-    if (grad) *grad = grad_like(z);
-    for (int64_t i = 0; i < n; ++i) {
-      double x = z[i], y = target(t[i]);
-      sum += std::max(x, 0.0) - x * y + std::log1p(std::exp(-std::fabs(x)));
-      if (grad) (*grad)[i] = float((1.0 / (1.0 + std::exp(-x)) - y) / double(n));
-    }
-    return sum / double(n);
-  }
   CrossentropyOptions o_;
 };
 
-// Shared by the categorical losses: rows of `classes` values.
-struct Rows {
-  int64_t rows, classes;
-};
-Rows rows_of(const Tensor& p) {
-  int64_t c = p.rank() ? p.dim(-1) : 1;
-  return {p.size() / c, c};
-}
-
-double softmax_xent_rows(const Tensor& z, const std::vector<double>& targets, Rows r, Tensor* grad) {
-  // targets: rows x classes (dense). loss = sum(t) * logsumexp(z) - sum(t * z)
-  double sum = 0;
-  if (grad) *grad = Tensor(z.shape());
-  for (int64_t i = 0; i < r.rows; ++i) {
-    const float* zi = z.data() + i * r.classes;
-    const double* ti = targets.data() + i * r.classes;
-    double m = *std::max_element(zi, zi + r.classes);
-    double s = 0;
-    for (int64_t j = 0; j < r.classes; ++j) s += std::exp(zi[j] - m);
-    double lse = m + std::log(s), tsum = 0, tz = 0;
-    for (int64_t j = 0; j < r.classes; ++j) tsum += ti[j], tz += ti[j] * zi[j];
-    sum += tsum * lse - tz;
-    if (grad)
-      for (int64_t j = 0; j < r.classes; ++j)
-        grad->data()[i * r.classes + j] = float((tsum * std::exp(zi[j] - lse) - ti[j]) / double(r.rows));
-  }
-  return sum / double(r.rows);
-}
-
-double prob_xent_rows(const Tensor& p, const std::vector<double>& targets, Rows r, Tensor* grad) {
-  // Keras (TF backend): q = p / sum(p); clip q to [eps, 1 - eps]; loss = -sum(t log q).
-  double sum = 0;
-  if (grad) *grad = Tensor(p.shape());
-  std::vector<double> g(size_t(r.classes));
-  for (int64_t i = 0; i < r.rows; ++i) {
-    const float* pi = p.data() + i * r.classes;
-    const double* ti = targets.data() + i * r.classes;
-    double s = 0;
-    for (int64_t j = 0; j < r.classes; ++j) s += pi[j];
-    double gp = 0;
-    for (int64_t j = 0; j < r.classes; ++j) {
-      double q = pi[j] / s;
-      double qc = std::clamp(q, kEpsilon, 1.0 - kEpsilon);
-      sum += -ti[j] * std::log(qc);
-      g[size_t(j)] = (q > kEpsilon && q < 1.0 - kEpsilon) ? -ti[j] / qc : 0.0;
-      gp += g[size_t(j)] * pi[j];
-    }
-    if (grad)
-      for (int64_t j = 0; j < r.classes; ++j)
-        grad->data()[i * r.classes + j] = float((g[size_t(j)] / s - gp / (s * s)) / double(r.rows));
-  }
-  return sum / double(r.rows);
-}
-
-// The two categorical losses differ only in how y_true becomes a (rows, classes) target matrix.
+// The categorical losses: rows of the last axis's `classes` values; the sparse one reads class indices.
 class CategoricalLossBase : public Loss {
  public:
-  explicit CategoricalLossBase(CrossentropyOptions o) : o_(o) {}
+  CategoricalLossBase(CrossentropyOptions o, bool sparse) : o_(o), sparse_(sparse) {}
   bool fuses_with(Activation act) const override { return !o_.from_logits && act == Activation::softmax; }
   bool expects_probabilities() const override { return !o_.from_logits; }
   double compute(const Tensor& p, const Tensor& t, Tensor* grad) const override {
-    if (o_.from_logits) return softmax_xent_rows(p, targets(p, t), rows_of(p), grad);
-    return prob_xent_rows(p, targets(p, t), rows_of(p), grad);
+    return rows_loss(p, t, o_.from_logits, grad);
   }
   double compute_from_logits(const Tensor& z, const Tensor& t, Tensor* grad) const override {
-    return softmax_xent_rows(z, targets(z, t), rows_of(z), grad);
+    return rows_loss(z, t, true, grad);
   }
 
- protected:
-  virtual std::vector<double> targets(const Tensor& p, const Tensor& t) const = 0;
+ private:
+  double rows_loss(const Tensor& p, const Tensor& t, bool from_logits, Tensor* grad) const {
+    const int64_t classes = p.rank() ? p.dim(-1) : 1, rows = p.size() / classes;
+    if (!sparse_) {
+      check_same_size(name(), p, t);
+    } else {
+      if (t.size() != rows)
+        throw Error(fmt::format("{}: y_true must hold one class index per sample ({} values), got shape {} for output {}",
+                                name(), rows, t.shape_string(), p.shape_string()));
+      const InvalidLabel bad = backend().first_invalid_label(t, classes);
+      if (bad.row >= 0)
+        throw Error(fmt::format("{}: label {} of sample {} is not a class index in [0, {})", name(), bad.label, bad.row,
+                                classes));
+    }
+    const CrossentropyRows how{from_logits, sparse_, sparse_ ? 0.0f : o_.label_smoothing};
+    const double loss = backend().crossentropy_forward(p, t, classes, how);
+    if (grad) {
+      *grad = Tensor::uninitialized(p.shape());
+      backend().crossentropy_backward(*grad, p, t, classes, how);
+    }
+    return loss;
+  }
+
   CrossentropyOptions o_;
+  bool sparse_;
 };
 
 class CategoricalCrossentropyLoss : public CategoricalLossBase {
  public:
-  using CategoricalLossBase::CategoricalLossBase;
+  explicit CategoricalCrossentropyLoss(CrossentropyOptions o) : CategoricalLossBase(o, false) {}
   std::string name() const override { return "categorical_crossentropy"; }
-
- protected:
-  std::vector<double> targets(const Tensor& p, const Tensor& t) const override {
-    check_same_size(name(), p, t);
-    Rows r = rows_of(p);
-    std::vector<double> out(size_t(t.size()));
-    for (int64_t i = 0; i < t.size(); ++i)
-      out[size_t(i)] = t[i] * (1.0 - o_.label_smoothing) + o_.label_smoothing / double(r.classes);
-    return out;
-  }
 };
 
 class SparseCategoricalCrossentropyLoss : public CategoricalLossBase {
  public:
-  using CategoricalLossBase::CategoricalLossBase;
+  explicit SparseCategoricalCrossentropyLoss(CrossentropyOptions o) : CategoricalLossBase(o, true) {}
   std::string name() const override { return "sparse_categorical_crossentropy"; }
-
- protected:
-  std::vector<double> targets(const Tensor& p, const Tensor& t) const override {
-    Rows r = rows_of(p);
-    if (t.size() != r.rows)
-      throw Error(fmt::format("{}: y_true must hold one class index per sample ({} values), got shape {} for output {}",
-                              name(), r.rows, t.shape_string(), p.shape_string()));
-    std::vector<double> out(size_t(r.rows * r.classes), 0.0);
-    for (int64_t i = 0; i < r.rows; ++i) {
-      double label = t[i];
-      if (label != std::floor(label) || label < 0 || label >= double(r.classes))
-        throw Error(fmt::format("{}: label {} of sample {} is not a class index in [0, {})", name(), label, i, r.classes));
-      out[size_t(i * r.classes + int64_t(label))] = 1.0;
-    }
-    return out;
-  }
 };
 }  // namespace
 

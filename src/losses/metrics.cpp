@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "backend/backend.h"
+
 namespace seqnet {
 
 void Metric::update(const Tensor& y_pred, const Tensor& y_true) {
@@ -24,26 +26,20 @@ class BinaryAccuracyMetric : public Metric {
   BinaryAccuracyMetric(std::string n, float threshold) : Metric(std::move(n)), threshold_(threshold) {}
   std::pair<double, double> batch_values(const Tensor& p, const Tensor& t) const override {
     check_size(name(), p, t);
-    double hits = 0;
-    for (int64_t i = 0; i < p.size(); ++i) hits += ((p[i] > threshold_) == (t[i] > 0.5f)) ? 1.0 : 0.0;
-    return {hits, double(p.size())};
+    return {backend().binary_hits(p, t, threshold_), double(p.size())};
   }
 
  private:
   float threshold_;
 };
 
-int64_t argmax_row(const float* row, int64_t n) { return std::max_element(row, row + n) - row; }
-
 class CategoricalAccuracyMetric : public Metric {
  public:
   using Metric::Metric;
   std::pair<double, double> batch_values(const Tensor& p, const Tensor& t) const override {
     check_size(name(), p, t);
-    int64_t c = p.dim(-1), rows = p.size() / c;
-    double hits = 0;
-    for (int64_t r = 0; r < rows; ++r) hits += argmax_row(p.data() + r * c, c) == argmax_row(t.data() + r * c, c);
-    return {hits, double(rows)};
+    const int64_t classes = p.dim(-1);
+    return {backend().argmax_hits(p, t, classes, false), double(p.size() / classes)};
   }
 };
 
@@ -51,13 +47,11 @@ class SparseCategoricalAccuracyMetric : public Metric {
  public:
   using Metric::Metric;
   std::pair<double, double> batch_values(const Tensor& p, const Tensor& t) const override {
-    int64_t c = p.dim(-1), rows = p.size() / c;
+    const int64_t classes = p.dim(-1), rows = p.size() / classes;
     if (t.size() != rows)
       throw Error(fmt::format("metric {}: y_true must hold one class index per sample, got shape {} for output {}",
                               name(), t.shape_string(), p.shape_string()));
-    double hits = 0;
-    for (int64_t r = 0; r < rows; ++r) hits += double(argmax_row(p.data() + r * c, c)) == double(t[r]);
-    return {hits, double(rows)};
+    return {backend().argmax_hits(p, t, classes, true), double(rows)};
   }
 };
 
@@ -66,11 +60,8 @@ class MeanErrorMetric : public Metric {
   MeanErrorMetric(std::string n, bool squared) : Metric(std::move(n)), squared_(squared) {}
   std::pair<double, double> batch_values(const Tensor& p, const Tensor& t) const override {
     check_size(name(), p, t);
-    double s = 0;
-    for (int64_t i = 0; i < p.size(); ++i) {
-      double e = double(p[i]) - double(t[i]);
-      s += squared_ ? e * e : std::fabs(e);
-    }
+    const double s = backend().pointwise_loss_forward(
+        squared_ ? PointwiseLoss::squared_error : PointwiseLoss::absolute_error, p, t, 0.0f);
     // Per-sample means weighted by sample count equal the mean over all values.
     int64_t per_sample = p.size() / p.dim(0);
     return {s / double(per_sample), double(p.dim(0))};

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "kernels/parallel.h"
+#include "backend/backend.h"
 
 namespace seqnet {
 
@@ -18,15 +18,13 @@ Optimizer::Optimizer(std::string name, float learning_rate, ClipOptions clip, fl
 }
 
 void Optimizer::apply(const std::vector<Param*>& params) {
+  Backend& ops = backend();
   const bool clipping = clip_.global_clipnorm || clip_.clipnorm || clip_.clipvalue;
   if (!clipping) {
     // Nothing modifies the gradients: update from them in place (no copy of every gradient per step).
     for (Param* p : params) {
-      if (weight_decay_ > 0.0f) {
-        float* v = p->value.data();
-        for (int64_t i = 0; i < p->value.size(); ++i) v[i] -= v[i] * weight_decay_ * learning_rate_;
-      }
-      update(p->value, p->grad, slots_[p]);
+      if (weight_decay_ > 0.0f) ops.decay_weights(p->value, weight_decay_, learning_rate_);
+      update(p->value, p->grad, slots(p));
     }
     ++iterations_;
     return;
@@ -36,32 +34,23 @@ void Optimizer::apply(const std::vector<Param*>& params) {
   for (Param* p : params) grads.push_back(p->grad);
   if (clip_.global_clipnorm) {
     double sq = 0;
-    for (const Tensor& g : grads)
-      for (int64_t i = 0; i < g.size(); ++i) sq += double(g[i]) * g[i];
-    double norm = std::sqrt(sq), c = *clip_.global_clipnorm;
-    if (norm > c)
-      for (Tensor& g : grads)
-        for (int64_t i = 0; i < g.size(); ++i) g[i] = float(g[i] * c / norm);
+    for (const Tensor& g : grads) sq = ops.sum_of_squares(g, sq);
+    const double norm = std::sqrt(sq);
+    if (norm > *clip_.global_clipnorm)
+      for (Tensor& g : grads) ops.scale_to_norm(g, *clip_.global_clipnorm, norm);
   }
   for (Tensor& g : grads) {
     if (clip_.clipnorm) {
-      double sq = 0;
-      for (int64_t i = 0; i < g.size(); ++i) sq += double(g[i]) * g[i];
-      double norm = std::sqrt(sq), c = *clip_.clipnorm;
-      if (norm > c)
-        for (int64_t i = 0; i < g.size(); ++i) g[i] = float(g[i] * c / norm);
+      const double norm = std::sqrt(ops.sum_of_squares(g, 0.0));
+      if (norm > *clip_.clipnorm) ops.scale_to_norm(g, *clip_.clipnorm, norm);
     }
-    if (clip_.clipvalue)
-      for (int64_t i = 0; i < g.size(); ++i) g[i] = std::clamp(g[i], -*clip_.clipvalue, *clip_.clipvalue);
+    if (clip_.clipvalue) ops.clip_values(g, *clip_.clipvalue);
   }
-  for (size_t k = 0; k < params.size(); ++k) {
-    Param* p = params[k];
-    if (weight_decay_ > 0.0f) {
-      // Keras: variable -= variable * weight_decay * learning_rate, before the update.
-      float* v = p->value.data();
-      for (int64_t i = 0; i < p->value.size(); ++i) v[i] -= v[i] * weight_decay_ * learning_rate_;
-    }
-    update(p->value, grads[k], slots_[p]);
+  for (size_t index = 0; index < params.size(); ++index) {
+    Param* p = params[index];
+    // Keras: variable -= variable * weight_decay * learning_rate, before the update.
+    if (weight_decay_ > 0.0f) ops.decay_weights(p->value, weight_decay_, learning_rate_);
+    update(p->value, grads[index], slots(p));
   }
   ++iterations_;
 }
@@ -78,15 +67,6 @@ Json Optimizer::get_config() const {
 }
 
 namespace {
-// Runs body(i) for every element index, split over threads for large tensors (an embedding table): every
-// element's update is independent, so the result is the same on any thread count.
-template <typename Body>
-void for_each_element(int64_t n, Body&& body) {
-  kernels::split_range(long(n), 64, 16.0 * double(n), [&](long begin, long end) {
-    for (long i = begin; i < end; ++i) body(i);
-  });
-}
-
 void ensure_slots(std::vector<Tensor>& slots, size_t n, const Tensor& like, float init = 0.0f) {
   while (slots.size() < n) slots.push_back(Tensor::full(like.shape(), init));
 }
@@ -95,19 +75,10 @@ class SGDOptimizer : public Optimizer {
  public:
   explicit SGDOptimizer(SGDOptions o) : Optimizer("SGD", o.learning_rate, o.clip), o_(o) {}
   void update(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots) override {
-    float lr = learning_rate();
-    float* v = value.data();
-    const float* g = grad.data();
-    if (o_.momentum == 0.0f) {
-      for_each_element(value.size(), [&](int64_t i) { v[i] -= lr * g[i]; });
-      return;
-    }
-    ensure_slots(slots, 1, value);
-    float* m = slots[0].data();
-    for_each_element(value.size(), [&](int64_t i) {
-      m[i] = o_.momentum * m[i] - lr * g[i];
-      v[i] += o_.nesterov ? o_.momentum * m[i] - lr * g[i] : m[i];
-    });
+    // slots: velocity, when momentum > 0
+    if (o_.momentum != 0.0f) ensure_slots(slots, 1, value);
+    backend().sgd_update(value, grad, o_.momentum != 0.0f ? &slots[0] : nullptr,
+                         {learning_rate(), o_.momentum, o_.nesterov});
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -124,45 +95,12 @@ class RMSpropOptimizer : public Optimizer {
  public:
   explicit RMSpropOptimizer(RMSpropOptions o) : Optimizer("RMSprop", o.learning_rate, o.clip), o_(o) {}
   void update(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots) override {
-    // slots: velocity, [average_gradient if centered], [momentum if momentum > 0]
+    // slots: velocity, average_gradient, momentum (all three always, for the checkpoint layout; the last two are
+    // used when centered, resp. momentum > 0)
     ensure_slots(slots, 3, value);
-    float lr = learning_rate(), rho = o_.rho;
-    float* v = value.data();
-    const float* g = grad.data();
-    float* vel = slots[0].data();
-    float* mg = slots[1].data();
-    float* mom = slots[2].data();
-    if (!o_.centered && o_.momentum <= 0.0f) {
-      // The Keras default, as its own loop so that it vectorizes; the same arithmetic as below.
-      const float eps = o_.epsilon;
-      const int64_t n = value.size();
-      kernels::split_range(long(n), 64, 16.0 * double(n), [&](long begin, long end) {
-        for (long i = begin; i < end; ++i) {
-          const float gi = g[i];
-          const float ve = rho * vel[i] + (1.0f - rho) * gi * gi;
-          vel[i] = ve;
-          v[i] -= lr * gi / std::sqrt(ve + eps);
-        }
-      });
-      return;
-    }
-    for_each_element(value.size(), [&](int64_t i) {
-      vel[i] = rho * vel[i] + (1.0f - rho) * g[i] * g[i];
-      float denom;
-      if (o_.centered) {
-        mg[i] = rho * mg[i] + (1.0f - rho) * g[i];
-        denom = vel[i] - mg[i] * mg[i] + o_.epsilon;
-      } else {
-        denom = vel[i] + o_.epsilon;
-      }
-      float inc = lr * g[i] / std::sqrt(denom);
-      if (o_.momentum > 0.0f) {
-        mom[i] = o_.momentum * mom[i] + inc;
-        v[i] -= mom[i];
-      } else {
-        v[i] -= inc;
-      }
-    });
+    backend().rmsprop_update(value, grad, slots[0], o_.centered ? &slots[1] : nullptr,
+                             o_.momentum > 0.0f ? &slots[2] : nullptr,
+                             {learning_rate(), o_.rho, o_.momentum, o_.epsilon, o_.centered});
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -177,23 +115,6 @@ class RMSpropOptimizer : public Optimizer {
   RMSpropOptions o_;
 };
 
-// One share of Adam's update, with the amsgrad test hoisted and no aliasing, so that it vectorizes (sqrt and
-// divide included) like the other optimizers' loops.
-template <bool kAmsgrad>
-void adam_range(float* __restrict v, const float* __restrict g, float* __restrict m, float* __restrict s,
-                float* __restrict vhat, long begin, long end, float b1, float b2, float alpha, float eps) {
-  for (long i = begin; i < end; ++i) {
-    m[i] += (g[i] - m[i]) * (1.0f - b1);
-    s[i] += (g[i] * g[i] - s[i]) * (1.0f - b2);
-    float denom_v = s[i];
-    if constexpr (kAmsgrad) {
-      vhat[i] = std::max(vhat[i], s[i]);
-      denom_v = vhat[i];
-    }
-    v[i] -= m[i] * alpha / (std::sqrt(denom_v) + eps);
-  }
-}
-
 class AdamOptimizer : public Optimizer {
  public:
   AdamOptimizer(std::string name, float lr, float b1, float b2, float eps, bool amsgrad, ClipOptions clip, float wd)
@@ -201,18 +122,10 @@ class AdamOptimizer : public Optimizer {
   void update(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots) override {
     // slots: m, v, [v_hat if amsgrad]
     ensure_slots(slots, amsgrad_ ? 3 : 2, value);
-    double t = double(iterations() + 1);
-    float alpha = float(double(learning_rate()) * std::sqrt(1.0 - std::pow(double(b2_), t)) /
-                        (1.0 - std::pow(double(b1_), t)));
-    float* v = value.data();
-    const float* g = grad.data();
-    float* m = slots[0].data();
-    float* s = slots[1].data();
-    float* vhat = amsgrad_ ? slots[2].data() : nullptr;
-    kernels::split_range(long(value.size()), 64, 16.0 * double(value.size()), [&](long begin, long end) {
-      if (vhat) adam_range<true>(v, g, m, s, vhat, begin, end, b1_, b2_, alpha, eps_);
-      else adam_range<false>(v, g, m, s, nullptr, begin, end, b1_, b2_, alpha, eps_);
-    });
+    const double t = double(iterations() + 1);
+    const float alpha = float(double(learning_rate()) * std::sqrt(1.0 - std::pow(double(b2_), t)) /
+                              (1.0 - std::pow(double(b1_), t)));
+    backend().adam_update(value, grad, slots[0], slots[1], amsgrad_ ? &slots[2] : nullptr, {b1_, b2_, eps_, alpha});
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
@@ -233,14 +146,7 @@ class AdagradOptimizer : public Optimizer {
   explicit AdagradOptimizer(AdagradOptions o) : Optimizer("Adagrad", o.learning_rate, o.clip), o_(o) {}
   void update(Tensor& value, const Tensor& grad, std::vector<Tensor>& slots) override {
     ensure_slots(slots, 1, value, o_.initial_accumulator_value);
-    float lr = learning_rate();
-    float* v = value.data();
-    const float* g = grad.data();
-    float* acc = slots[0].data();
-    for_each_element(value.size(), [&](int64_t i) {
-      acc[i] += g[i] * g[i];
-      v[i] -= lr * g[i] / std::sqrt(acc[i] + o_.epsilon);
-    });
+    backend().adagrad_update(value, grad, slots[0], {learning_rate(), o_.epsilon});
   }
   Json get_config() const override {
     Json c = Optimizer::get_config();
