@@ -65,6 +65,8 @@ class Layer {
 
   // Checks the input against the built shape, then runs forward().
   Tensor call(const Tensor& x, RunContext& ctx);
+  // call()'s checks alone, for an input of this shape (a Model running two layers as one).
+  void prepare_call(const Shape& input_shape, const RunContext& ctx);
   virtual Tensor forward(const Tensor& x, RunContext& ctx) = 0;
   virtual Tensor backward(const Tensor& dy) = 0;
 

@@ -12,12 +12,16 @@
 // the same class.
 //
 // Shapes: every tensor is float32 unless said; "n" is an element count that all the op's tensors share.
-// A backward op writes its outputs whole (it never accumulates into them). Internal header.
+// Gradients of weights ACCUMULATE (+=), as llm.c's backward functions do (a weight shared by several calls sums
+// their gradients); every other output, input gradients included, is written whole. Ops that change no shape
+// may run in place (the output the same tensor as an input) where their comment says so. Internal header.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "seqnet/activations.h"
+#include "seqnet/random.h"
 #include "seqnet/tensor.h"
 
 namespace seqnet {
@@ -53,6 +57,22 @@ struct CrossentropyRows {
   bool from_logits = false;      // pred holds logits (softmax inside), else probabilities (normalized per row)
   bool sparse_labels = false;    // target holds one class index per row, else a (rows, classes) distribution
   float label_smoothing = 0.0f;  // dense targets only: t (1 - s) + s / classes
+};
+
+// Where a window of a 1-D pooling or convolution sits: output step t reads input steps
+// t * strides - pad_left + j * dilation for j in [0, size), those outside [0, steps) being padding.
+struct Windows {
+  int64_t size;
+  int64_t strides = 1;
+  int64_t dilation = 1;
+  int64_t pad_left = 0;
+};
+
+// The first id an Embedding cannot look up.
+struct InvalidId {
+  int64_t position = -1;     // flat position in the input; -1: every id is fine
+  double id = 0.0;
+  bool non_integer = false;  // a float id with a fraction (else: out of [0, input_dim))
 };
 
 struct InvalidLabel {
@@ -112,12 +132,102 @@ class Backend {
   virtual double argmax_hits(const Tensor& pred, const Tensor& target, int64_t classes, bool sparse_labels) = 0;
   // (The mean error metrics are pointwise_loss_forward's sums.)
 
+  // ---- Dense algebra and activations.
+  // dst = src (n values), in parallel when it is megabytes.
+  virtual void copy(Tensor& dst, const Tensor& src) = 0;
+  // out (rows, out_dim) = x (rows, in_dim) @ weight (in_dim, out_dim) + bias (out_dim; may be null).
+  virtual void matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) = 0;
+  // dweight += x^T dout; dbias += the column sums of dout (may be null); dx = dout weight^T (may be null).
+  virtual void matmul_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                               const Tensor& weight) = 0;
+  // out (B, Lout, F) = the 1-D convolution of x (B, L, C) by weight (K, C, F), plus bias (F; may be null);
+  // K = windows.size, Lout = out's second axis.
+  virtual void conv1d_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                              const Windows& windows) = 0;
+  // dweight (K, C, F) += its gradient; dbias += the sums of dout over (B, Lout); dx (B, L, C) = the input
+  // gradient (may be null).
+  virtual void conv1d_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                               const Tensor& weight, const Windows& windows) = 0;
+  // y = act(x) over n values (softmax along rows of the last axis); y may be x.
+  virtual void activation_forward(Activation act, Tensor& y, const Tensor& x) = 0;
+  // dx = dy act'(x), reading x (the input) or y (the output) as the activation needs (activation_backward_needs_only_
+  // output: x may be empty); dx may be dy.
+  virtual void activation_backward(Activation act, Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy) = 0;
+
+  // ---- Embeddings: ids (n) int32; table (input_dim, dim); out (n, dim).
+  // ids = x (n ids as float32 or int32) as int32, checked: the first id that is not an integer in [0, input_dim)
+  // (ids are converted up to it).
+  virtual InvalidId embedding_ids(Tensor& ids, const Tensor& x, int64_t input_dim) = 0;
+  virtual void embedding_forward(Tensor& out, const Tensor& ids, const Tensor& table) = 0;
+  // dtable += each row of dout at its id (ids repeat: a row's sum runs over the positions in order).
+  virtual void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) = 0;
+  // mask (n) = 1 where x (n, float32 or int32) is not 0, else 0.
+  virtual void nonzero_mask(Tensor& mask, const Tensor& x) = 0;
+
+  // ---- An Embedding read by a Conv1D, fused (Model fuses the pair; docs/architecture.md): the convolution of
+  // looked-up rows is a sum of the rows' projections through the kernel, computed once per distinct id of the
+  // batch instead of once per position. K = kernel size, F = filters; weight (K, C, F) is read as (C, K*F).
+  // unique (n) int32: the distinct ids of ids (n), in order of first appearance, in its first `count` entries
+  // (the return value); slots (n) int32: each position's index into them. seen (input_dim) int32 is scratch:
+  // all -1 before and after.
+  virtual int64_t distinct_ids(Tensor& unique, Tensor& slots, Tensor& seen, const Tensor& ids) = 0;
+  // projected (count, K*F): [u, j*F + f] = sum_c table[unique[u], c] weight[j, c, f].
+  virtual void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
+                                 const Tensor& weight) = 0;
+  // dweight += its gradient through projected; dtable (may be null) += the gradient of each row unique[u].
+  virtual void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected,
+                                          const Tensor& table, const Tensor& unique, int64_t count,
+                                          const Tensor& weight) = 0;
+  // out (B, Lout, F) = bias + sum_j projected[slots[b, t*strides + j*dilation - pad_left], j*F + f] over the taps
+  // inside [0, L); slots (B, L); bias may be null.
+  virtual void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,
+                                     const Windows& windows) = 0;
+  // dprojected (count, K*F) = the sums of dout (B, Lout, F) gathered the other way; dbias (may be null) += the
+  // sums of dout over (B, Lout).
+  virtual void gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout, const Tensor& slots,
+                                      const Windows& windows) = 0;
+
+  // ---- Pooling over steps: x (B, L, C), y (B, Lout, C).
+  // y = the maximum over each window (ties: the earliest step; an empty window -inf); argmax (B, Lout, C), int32,
+  // when not null: the step of each maximum (-1 for an empty window).
+  virtual void max_pool_forward(Tensor& y, Tensor* argmax, const Tensor& x, const Windows& windows) = 0;
+  // dx (B, L, C) = dy (B, Lout, C) routed to the steps of argmax.
+  virtual void max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) = 0;
+  // y = the mean over the steps of each window that lie in [0, L).
+  virtual void average_pool_forward(Tensor& y, const Tensor& x, const Windows& windows) = 0;
+  virtual void average_pool_backward(Tensor& dx, const Tensor& dy, const Windows& windows) = 0;
+  // y (B, C) = the maximum over all steps (ties: the earliest); argmax (B, C) int32: its step.
+  virtual void global_max_pool_forward(Tensor& y, Tensor& argmax, const Tensor& x) = 0;
+  virtual void global_max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) = 0;
+  // weights (B, L) = 1 / L, or with a mask (B, L) m / sum_t m (a row of zeros gets zeros: it averages nothing).
+  virtual void step_average_weights(Tensor& weights, const Tensor* mask) = 0;
+  // y (B, C) = sum_t weights[b, t] x[b, t, :] (steps of weight 0 skipped); backward: dx[b, t, :] = weights[b, t] dy[b, :].
+  virtual void weighted_step_sum_forward(Tensor& y, const Tensor& x, const Tensor& weights) = 0;
+  virtual void weighted_step_sum_backward(Tensor& dx, const Tensor& dy, const Tensor& weights) = 0;
+
+  // ---- Noise and masks.
+  // keep (n) = scale with probability 1 - rate, else 0: one uniform draw of rng per value, in order.
+  virtual void dropout_mask(Tensor& keep, Rng& rng, float rate, float scale) = 0;
+  // y = x * keep, elementwise (n values); y may be x.
+  virtual void multiply(Tensor& y, const Tensor& x, const Tensor& keep) = 0;
+  // y (B, T, C) = x (B, T, C) * keep (B, C) at every step; y may be x.
+  virtual void multiply_per_channel(Tensor& y, const Tensor& x, const Tensor& keep) = 0;
+  // y = x + a draw of N(0, stddev^2) per value, in order.
+  virtual void add_gaussian_noise(Tensor& y, const Tensor& x, Rng& rng, float stddev) = 0;
+  // keep (rows) = 1 where the row of x (rows, f) holds a value other than `value`, else 0.
+  virtual void rows_differing_from(Tensor& keep, const Tensor& x, float value) = 0;
+  // The rows of x (rows, f) where keep (rows) is 0 set to 0, in place.
+  virtual void zero_rows(Tensor& x, const Tensor& keep) = 0;
+
   // The names of the ops above, in order: the op test needs a case for each.
   static const std::vector<std::string>& op_names();
 };
 
-Backend& backend();            // what seqnet runs on: the CPU backend
+Backend& backend();            // what seqnet runs on: the CPU backend, unless a test chose another
 Backend& cpu_backend();
 Backend& reference_backend();
+// Runs every op on `b` from now on and returns the backend used so far (tests: the harness compares layers on
+// the reference backend with the CPU one). Not for use while anything runs.
+Backend& use_backend(Backend& b);
 
 }  // namespace seqnet

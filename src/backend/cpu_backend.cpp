@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "backend/reference_backend.h"
+#include "kernels/blas.h"
+#include "kernels/conv1d_kernels.h"
 #include "kernels/parallel.h"
 
 namespace seqnet {
@@ -92,6 +94,136 @@ class CpuBackend final : public ReferenceBackend {
     });
   }
 
+  // The dense algebra runs on the kernels (src/kernels): OpenBLAS or the register-blocked small GEMM, im2col-free
+  // convolution paths, vectorized activations with fast_math.h's exp and tanh (a few ulp from libm's).
+  void copy(Tensor& dst, const Tensor& src) override { kernels::copy(src.data(), long(src.size()), dst.data()); }
+
+  void matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) override {
+    const int64_t in_dim = weight.dim(0), out_dim = weight.dim(1);
+    kernels::matmul_forward(out.data(), x.data(), weight.data(), bias ? bias->data() : nullptr, x.size() / in_dim,
+                            in_dim, out_dim);
+  }
+
+  void matmul_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                       const Tensor& weight) override {
+    const int64_t in_dim = weight.dim(0), out_dim = weight.dim(1);
+    kernels::matmul_backward(dx ? dx->data() : nullptr, dweight.data(), dbias ? dbias->data() : nullptr, dout.data(),
+                             x.data(), weight.data(), x.size() / in_dim, in_dim, out_dim);
+  }
+
+  void conv1d_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                      const Windows& w) override {
+    kernels::conv1d_forward(out.data(), x.data(), weight.data(), bias ? bias->data() : nullptr, x.dim(0), x.dim(1),
+                            x.dim(2), weight.dim(2), weight.dim(0), out.dim(1), w.strides, w.dilation, w.pad_left);
+  }
+
+  void conv1d_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                       const Tensor& weight, const Windows& w) override {
+    kernels::conv1d_backward(dx ? dx->data() : nullptr, dweight.data(), dbias ? dbias->data() : nullptr, dout.data(),
+                             x.data(), weight.data(), x.dim(0), x.dim(1), x.dim(2), weight.dim(2), weight.dim(0),
+                             dout.dim(1), w.strides, w.dilation, w.pad_left);
+  }
+
+  void activation_forward(Activation act, Tensor& y, const Tensor& x) override {
+    seqnet::activation_forward(act, x.data(), y.data(), long(x.size()), x.rank() ? long(x.dim(-1)) : 1L);
+  }
+
+  void activation_backward(Activation act, Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy) override {
+    seqnet::activation_backward(act, x.empty() ? nullptr : x.data(), y.empty() ? nullptr : y.data(), dy.data(),
+                                dx.data(), long(dy.size()), dy.rank() ? long(dy.dim(-1)) : 1L);
+  }
+
+  // The fused Embedding + Conv1D's projections as GEMMs over the distinct rows.
+  void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
+                         const Tensor& weight) override {
+    const int64_t C = weight.dim(1), KF = weight.dim(0) * weight.dim(2);
+    const Tensor rows = gather_rows(table, unique, count);
+    const Tensor w = channels_first(weight);
+    kernels::gemm(false, false, long(count), long(KF), long(C), 1.0f, rows.data(), long(C), w.data(), long(KF), 0.0f,
+                  projected.data(), long(KF));
+  }
+
+  void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected, const Tensor& table,
+                                  const Tensor& unique, int64_t count, const Tensor& weight) override {
+    const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2), KF = K * F;
+    const Tensor rows = gather_rows(table, unique, count);
+    // dweight (as (C, K*F)) += rows^T dprojected
+    Tensor dw = Tensor::uninitialized({C, KF});
+    kernels::gemm(true, false, long(C), long(KF), long(count), 1.0f, rows.data(), long(C), dprojected.data(), long(KF),
+                  0.0f, dw.data(), long(KF));
+    float* dweights = dweight.data();
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t f = 0; f < F; ++f) dweights[(j * C + c) * F + f] += dw.data()[c * KF + j * F + f];
+    if (!dtable) return;
+    // each distinct row += dprojected (count, K*F) @ weight^T (K*F, C); the rows are distinct, so pieces never meet
+    const Tensor w = channels_first(weight);
+    Tensor drows = Tensor::uninitialized({count, C});
+    kernels::gemm(false, true, long(count), long(C), long(KF), 1.0f, dprojected.data(), long(KF), w.data(), long(KF),
+                  0.0f, drows.data(), long(C));
+    const int32_t* id = unique.idata();
+    float* grad = dtable->data();
+    for_each_piece(count, 1, 2.0 * double(count * C), [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u)
+        for (int64_t c = 0; c < C; ++c) grad[int64_t(id[u]) * C + c] += drows.data()[u * C + c];
+    });
+  }
+
+  // The gathers walk the input positions instead of the outputs: each distinct row is read once per position,
+  // whole (K*F contiguous values), not K times in pieces at random; every output still adds its taps in the
+  // reference's order (tap j of output t reads position t*strides + j*dilation - pad_left, which grows with j).
+  void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,
+                             const Windows& w) override {
+    const int64_t B = out.dim(0), Lout = out.dim(1), F = out.dim(2), L = slots.dim(1), KF = projected.dim(1);
+    const int32_t* slot = slots.idata();
+    const float* rows = projected.data();
+    const float* b0 = bias ? bias->data() : nullptr;
+    float* o = out.data();
+    for_each_piece(B, 1, 2.0 * double(B * Lout * KF), [&](int64_t first, int64_t end) {
+      for (int64_t b = first; b < end; ++b) {
+        float* ob = o + b * Lout * F;
+        for (int64_t t = 0; t < Lout; ++t)
+          for (int64_t f = 0; f < F; ++f) ob[t * F + f] = b0 ? b0[f] : 0.0f;
+        for (int64_t p = 0; p < L; ++p) {
+          const float* __restrict row = rows + int64_t(slot[b * L + p]) * KF;
+          for (int64_t j = 0; j < w.size; ++j) {
+            const int64_t at = p + w.pad_left - j * w.dilation;  // = t * strides
+            if (at < 0) break;
+            if (at % w.strides != 0 || at / w.strides >= Lout) continue;
+            float* __restrict dst = ob + (at / w.strides) * F;
+            const float* __restrict src = row + j * F;
+            for (int64_t f = 0; f < F; ++f) dst[f] += src[f];
+          }
+        }
+      }
+    });
+  }
+
+  void gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout, const Tensor& slots,
+                              const Windows& w) override {
+    const int64_t B = dout.dim(0), Lout = dout.dim(1), F = dout.dim(2), L = slots.dim(1), KF = dprojected.dim(1);
+    const int32_t* slot = slots.idata();
+    const float* g = dout.data();
+    float* rows = dprojected.data();
+    dprojected.fill(0.0f);
+    if (dbias) kernels::add_column_sums(dbias->data(), g, long(B * Lout), long(F));
+    // Pieces of filters, as the reference: each value sums its terms in (b, t) order whatever the split.
+    for_each_piece(F, 16, 2.0 * double(B * Lout * KF), [&](int64_t f0, int64_t f1) {
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t p = 0; p < L; ++p) {
+          float* __restrict row = rows + int64_t(slot[b * L + p]) * KF;
+          for (int64_t j = 0; j < w.size; ++j) {
+            const int64_t at = p + w.pad_left - j * w.dilation;
+            if (at < 0) break;
+            if (at % w.strides != 0 || at / w.strides >= Lout) continue;
+            const float* __restrict src = g + (b * Lout + at / w.strides) * F;
+            float* __restrict dst = row + j * F;
+            for (int64_t f = f0; f < f1; ++f) dst[f] += src[f];
+          }
+        }
+    });
+  }
+
   void adagrad_update(Tensor& value, const Tensor& grad, Tensor& accumulator, const AdagradStep& step) override {
     float* v = value.data();
     const float* g = grad.data();
@@ -104,6 +236,32 @@ class CpuBackend final : public ReferenceBackend {
     });
   }
 
+
+ private:
+  // (count, C): the table's rows unique[0..count).
+  Tensor gather_rows(const Tensor& table, const Tensor& unique, int64_t count) {
+    const int64_t C = table.dim(1);
+    Tensor rows = Tensor::uninitialized({count, C});
+    const int32_t* id = unique.idata();
+    for_each_piece(count, 1, 4.0 * double(count * C), [&](int64_t u0, int64_t u1) {
+      for (int64_t u = u0; u < u1; ++u) std::copy_n(table.data() + int64_t(id[u]) * C, C, rows.data() + u * C);
+    });
+    return rows;
+  }
+  // weight (K, C, F) as (C, K*F): [c, j*F + f] = weight[j, c, f].
+  static Tensor channels_first(const Tensor& weight) {
+    const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);
+    Tensor w = Tensor::uninitialized({C, K * F});
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t c = 0; c < C; ++c) std::copy_n(weight.data() + (j * C + c) * F, F, w.data() + c * K * F + j * F);
+    return w;
+  }
+
+ protected:
+  void for_each_piece(int64_t count, int64_t align, double flops,
+                      const std::function<void(int64_t begin, int64_t end)>& body) override {
+    kernels::split_range(long(count), long(align), flops, [&](long begin, long end) { body(begin, end); });
+  }
 };
 
 }  // namespace
@@ -118,14 +276,31 @@ Backend& reference_backend() {
   return reference;
 }
 
-Backend& backend() { return cpu_backend(); }
+namespace {
+Backend* active_backend = nullptr;
+}  // namespace
+
+Backend& backend() { return active_backend ? *active_backend : cpu_backend(); }
+
+Backend& use_backend(Backend& b) {
+  Backend& before = backend();
+  active_backend = &b;
+  return before;
+}
 
 const std::vector<std::string>& Backend::op_names() {
   static const std::vector<std::string> names = {
       "sgd_update",     "rmsprop_update",         "adam_update",             "adagrad_update",
       "decay_weights",  "sum_of_squares",         "scale_to_norm",           "clip_values",
       "pointwise_loss_forward", "pointwise_loss_backward", "crossentropy_forward", "crossentropy_backward",
-      "first_invalid_label",    "binary_hits",             "argmax_hits"};
+      "first_invalid_label",    "binary_hits",             "argmax_hits",
+      "copy", "matmul_forward", "matmul_backward", "conv1d_forward", "conv1d_backward", "activation_forward",
+      "activation_backward", "embedding_ids", "embedding_forward", "embedding_backward", "nonzero_mask",
+      "max_pool_forward", "max_pool_backward", "average_pool_forward", "average_pool_backward",
+      "global_max_pool_forward", "global_max_pool_backward", "step_average_weights", "weighted_step_sum_forward",
+      "weighted_step_sum_backward", "dropout_mask", "multiply", "multiply_per_channel", "add_gaussian_noise",
+      "rows_differing_from", "zero_rows", "distinct_ids", "embedding_project", "embedding_project_backward",
+      "gather_conv1d_forward", "gather_conv1d_backward"};
   return names;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace seqnet {
 
@@ -291,6 +292,568 @@ double ReferenceBackend::argmax_hits(const Tensor& pred, const Tensor& target, i
     else hits += predicted == argmax(target.data() + r * classes, classes);
   }
   return hits;
+}
+
+}  // namespace seqnet
+
+// ---- Dense algebra and activations ----------------------------------------------------------------------------
+
+namespace seqnet {
+
+void ReferenceBackend::copy(Tensor& dst, const Tensor& src) { std::copy_n(src.data(), src.size(), dst.data()); }
+
+void ReferenceBackend::matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) {
+  const int64_t in_dim = weight.dim(0), out_dim = weight.dim(1), rows = x.size() / in_dim;
+  const float* w = weight.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * in_dim;
+    for (int64_t o = 0; o < out_dim; ++o) {
+      float sum = bias ? bias->data()[o] : 0.0f;
+      for (int64_t k = 0; k < in_dim; ++k) sum += xr[k] * w[k * out_dim + o];
+      out.data()[r * out_dim + o] = sum;
+    }
+  }
+}
+
+void ReferenceBackend::matmul_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                                       const Tensor& weight) {
+  const int64_t in_dim = weight.dim(0), out_dim = weight.dim(1), rows = x.size() / in_dim;
+  const float* w = weight.data();
+  const float* g = dout.data();
+  const float* xs = x.data();
+  for (int64_t k = 0; k < in_dim; ++k)
+    for (int64_t o = 0; o < out_dim; ++o) {
+      float sum = 0.0f;
+      for (int64_t r = 0; r < rows; ++r) sum += xs[r * in_dim + k] * g[r * out_dim + o];
+      dweight.data()[k * out_dim + o] += sum;
+    }
+  if (dbias)
+    for (int64_t o = 0; o < out_dim; ++o) {
+      float sum = 0.0f;
+      for (int64_t r = 0; r < rows; ++r) sum += g[r * out_dim + o];
+      dbias->data()[o] += sum;
+    }
+  if (dx)
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t k = 0; k < in_dim; ++k) {
+        float sum = 0.0f;
+        for (int64_t o = 0; o < out_dim; ++o) sum += g[r * out_dim + o] * w[k * out_dim + o];
+        dx->data()[r * in_dim + k] = sum;
+      }
+}
+
+namespace {
+// The input step that output step t reads through tap j, or -1 in the padding.
+int64_t window_step(const Windows& w, int64_t t, int64_t j, int64_t steps) {
+  const int64_t p = t * w.strides + j * w.dilation - w.pad_left;
+  return p >= 0 && p < steps ? p : -1;
+}
+}  // namespace
+
+void ReferenceBackend::conv1d_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                                      const Windows& windows) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2), K = weight.dim(0), F = weight.dim(2), Lout = out.dim(1);
+  const float* w = weight.data();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < Lout; ++t)
+      for (int64_t f = 0; f < F; ++f) {
+        float sum = bias ? bias->data()[f] : 0.0f;
+        for (int64_t j = 0; j < K; ++j) {
+          const int64_t p = window_step(windows, t, j, L);
+          if (p < 0) continue;
+          for (int64_t c = 0; c < C; ++c) sum += x.data()[(b * L + p) * C + c] * w[(j * C + c) * F + f];
+        }
+        out.data()[(b * Lout + t) * F + f] = sum;
+      }
+}
+
+void ReferenceBackend::conv1d_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                                       const Tensor& weight, const Windows& windows) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2), K = weight.dim(0), F = weight.dim(2), Lout = dout.dim(1);
+  const float* w = weight.data();
+  if (dx) dx->fill(0.0f);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < Lout; ++t)
+      for (int64_t f = 0; f < F; ++f) {
+        const float g = dout.data()[(b * Lout + t) * F + f];
+        if (dbias) dbias->data()[f] += g;
+        for (int64_t j = 0; j < K; ++j) {
+          const int64_t p = window_step(windows, t, j, L);
+          if (p < 0) continue;
+          for (int64_t c = 0; c < C; ++c) {
+            dweight.data()[(j * C + c) * F + f] += x.data()[(b * L + p) * C + c] * g;
+            if (dx) dx->data()[(b * L + p) * C + c] += w[(j * C + c) * F + f] * g;
+          }
+        }
+      }
+}
+
+namespace {
+constexpr float kSeluAlpha = 1.67326324f;
+constexpr float kSeluScale = 1.05070098f;
+float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+}  // namespace
+
+void ReferenceBackend::activation_forward(Activation act, Tensor& y_out, const Tensor& x_in) {
+  const float* x = x_in.data();
+  float* y = y_out.data();
+  const int64_t n = x_in.size(), row = x_in.rank() ? std::max<int64_t>(x_in.dim(-1), 1) : 1;
+  if (act == Activation::softmax) {
+    for (int64_t r = 0; r < n / row; ++r) {
+      const float* xr = x + r * row;
+      float* yr = y + r * row;
+      const float m = *std::max_element(xr, xr + row);
+      float s = 0.0f;
+      for (int64_t j = 0; j < row; ++j) s += (yr[j] = std::exp(xr[j] - m));
+      for (int64_t j = 0; j < row; ++j) yr[j] /= s;
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    switch (act) {
+      case Activation::linear: y[i] = v; break;
+      case Activation::relu: y[i] = v > 0.0f ? v : 0.0f; break;
+      case Activation::sigmoid: y[i] = sigmoid(v); break;
+      case Activation::tanh: y[i] = std::tanh(v); break;
+      case Activation::silu: y[i] = v * sigmoid(v); break;
+      case Activation::gelu: y[i] = 0.5f * v * (1.0f + std::erf(v * 0.70710678f)); break;  // Keras: exact erf
+      case Activation::elu: y[i] = v > 0.0f ? v : std::expm1(v); break;
+      case Activation::selu: y[i] = kSeluScale * (v > 0.0f ? v : kSeluAlpha * std::expm1(v)); break;
+      case Activation::softplus: y[i] = v > 0.0f ? v + std::log1p(std::exp(-v)) : std::log1p(std::exp(v)); break;
+      case Activation::softsign: y[i] = v / (1.0f + std::fabs(v)); break;
+      case Activation::hard_sigmoid: y[i] = std::clamp(v / 6.0f + 0.5f, 0.0f, 1.0f); break;
+      case Activation::exponential: y[i] = std::exp(v); break;
+      case Activation::hard_sigmoid_keras2: y[i] = std::clamp(0.2f * v + 0.5f, 0.0f, 1.0f); break;
+      case Activation::softmax: break;
+    }
+  }
+}
+
+void ReferenceBackend::activation_backward(Activation act, Tensor& dx_out, const Tensor& x_in, const Tensor& y_in,
+                                           const Tensor& dy_in) {
+  const float* x = x_in.empty() ? nullptr : x_in.data();
+  const float* y = y_in.empty() ? nullptr : y_in.data();
+  const float* dy = dy_in.data();
+  float* dx = dx_out.data();
+  const int64_t n = dy_in.size(), row = dy_in.rank() ? std::max<int64_t>(dy_in.dim(-1), 1) : 1;
+  if (act == Activation::softmax) {
+    for (int64_t r = 0; r < n / row; ++r) {
+      float dot = 0.0f;
+      for (int64_t j = 0; j < row; ++j) dot += dy[r * row + j] * y[r * row + j];
+      for (int64_t j = 0; j < row; ++j) dx[r * row + j] = y[r * row + j] * (dy[r * row + j] - dot);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    switch (act) {
+      case Activation::linear: dx[i] = dy[i]; break;
+      case Activation::relu: dx[i] = y[i] > 0.0f ? dy[i] : 0.0f; break;
+      case Activation::sigmoid: dx[i] = dy[i] * y[i] * (1.0f - y[i]); break;
+      case Activation::tanh: dx[i] = dy[i] * (1.0f - y[i] * y[i]); break;
+      case Activation::silu: {
+        const float s = sigmoid(x[i]);
+        dx[i] = dy[i] * (s + x[i] * s * (1.0f - s));
+        break;
+      }
+      case Activation::gelu: {
+        const float cdf = 0.5f * (1.0f + std::erf(x[i] * 0.70710678f));
+        const float pdf = 0.39894228f * std::exp(-0.5f * x[i] * x[i]);
+        dx[i] = dy[i] * (cdf + x[i] * pdf);
+        break;
+      }
+      case Activation::elu: dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : std::exp(x[i])); break;
+      case Activation::selu: dx[i] = dy[i] * kSeluScale * (x[i] > 0.0f ? 1.0f : kSeluAlpha * std::exp(x[i])); break;
+      case Activation::softplus: dx[i] = dy[i] * sigmoid(x[i]); break;
+      case Activation::softsign: {
+        const float d = 1.0f + std::fabs(x[i]);
+        dx[i] = dy[i] / (d * d);
+        break;
+      }
+      case Activation::hard_sigmoid: dx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0.0f; break;
+      case Activation::exponential: dx[i] = dy[i] * y[i]; break;
+      case Activation::hard_sigmoid_keras2: dx[i] = (x[i] > -2.5f && x[i] < 2.5f) ? 0.2f * dy[i] : 0.0f; break;
+      case Activation::softmax: break;
+    }
+  }
+}
+
+// ---- Embeddings -----------------------------------------------------------------------------------------------
+
+InvalidId ReferenceBackend::embedding_ids(Tensor& ids, const Tensor& x, int64_t input_dim) {
+  int32_t* out = ids.idata();
+  if (x.is_float()) {
+    // Keras casts float ids to int; a fraction is almost surely a data bug. The range is checked before the
+    // conversion, which could overflow.
+    const float* p = x.data();
+    for (int64_t i = 0; i < x.size(); ++i) {
+      if (p[i] != std::floor(p[i])) return {i, double(p[i]), true};
+      if (!(p[i] >= 0.0f && p[i] < float(input_dim))) return {i, double(p[i]), false};
+      out[i] = static_cast<int32_t>(p[i]);
+    }
+    return {};
+  }
+  const int32_t* p = x.idata();
+  for (int64_t i = 0; i < x.size(); ++i) {
+    if (p[i] < 0 || p[i] >= input_dim) return {i, double(p[i]), false};
+    out[i] = p[i];
+  }
+  return {};
+}
+
+void ReferenceBackend::embedding_forward(Tensor& out, const Tensor& ids, const Tensor& table) {
+  const int64_t dim = table.dim(1);
+  const int32_t* id = ids.idata();
+  const float* rows = table.data();
+  float* o = out.data();
+  for_each_piece(ids.size(), 1, 4.0 * double(ids.size()) * double(dim), [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) std::copy_n(rows + int64_t(id[i]) * dim, dim, o + i * dim);
+  });
+}
+
+void ReferenceBackend::embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) {
+  const int64_t dim = dtable.dim(1), n = ids.size();
+  const int32_t* id = ids.idata();
+  const float* g = dout.data();
+  float* grad = dtable.data();
+  // Pieces of columns, not of positions: ids repeat, and each row's sums run over the positions in order.
+  for_each_piece(dim, 16, 4.0 * double(n) * double(dim), [&](int64_t c0, int64_t c1) {
+    for (int64_t i = 0; i < n; ++i) {
+      float* row = grad + int64_t(id[i]) * dim;
+      const float* src = g + i * dim;
+      for (int64_t c = c0; c < c1; ++c) row[c] += src[c];
+    }
+  });
+}
+
+void ReferenceBackend::nonzero_mask(Tensor& mask, const Tensor& x) {
+  float* m = mask.data();
+  if (x.is_float()) {
+    for (int64_t i = 0; i < x.size(); ++i) m[i] = x.data()[i] != 0.0f ? 1.0f : 0.0f;
+  } else {
+    for (int64_t i = 0; i < x.size(); ++i) m[i] = x.idata()[i] != 0 ? 1.0f : 0.0f;
+  }
+}
+
+// ---- Embedding + Conv1D, fused ------------------------------------------------------------------------------
+
+int64_t ReferenceBackend::distinct_ids(Tensor& unique, Tensor& slots, Tensor& seen, const Tensor& ids) {
+  const int32_t* id = ids.idata();
+  int32_t* first = unique.idata();
+  int32_t* slot = slots.idata();
+  int32_t* index_of = seen.idata();
+  int64_t count = 0;
+  for (int64_t i = 0; i < ids.size(); ++i) {
+    if (index_of[id[i]] < 0) {
+      index_of[id[i]] = int32_t(count);
+      first[count++] = id[i];
+    }
+    slot[i] = index_of[id[i]];
+  }
+  for (int64_t u = 0; u < count; ++u) index_of[first[u]] = -1;
+  return count;
+}
+
+void ReferenceBackend::embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
+                                         const Tensor& weight) {
+  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);
+  for (int64_t u = 0; u < count; ++u) {
+    const float* row = table.data() + int64_t(unique.idata()[u]) * C;
+    for (int64_t j = 0; j < K; ++j)
+      for (int64_t f = 0; f < F; ++f) {
+        float sum = 0.0f;
+        for (int64_t c = 0; c < C; ++c) sum += row[c] * weight.data()[(j * C + c) * F + f];
+        projected.data()[u * K * F + j * F + f] = sum;
+      }
+  }
+}
+
+void ReferenceBackend::embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected,
+                                                  const Tensor& table, const Tensor& unique, int64_t count,
+                                                  const Tensor& weight) {
+  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);
+  const float* dp = dprojected.data();
+  for (int64_t u = 0; u < count; ++u) {
+    const int64_t id = unique.idata()[u];
+    const float* row = table.data() + id * C;
+    for (int64_t c = 0; c < C; ++c) {
+      float sum = 0.0f;
+      for (int64_t j = 0; j < K; ++j)
+        for (int64_t f = 0; f < F; ++f) {
+          dweight.data()[(j * C + c) * F + f] += row[c] * dp[u * K * F + j * F + f];
+          sum += dp[u * K * F + j * F + f] * weight.data()[(j * C + c) * F + f];
+        }
+      if (dtable) dtable->data()[id * C + c] += sum;
+    }
+  }
+}
+
+void ReferenceBackend::gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots,
+                                             const Tensor* bias, const Windows& windows) {
+  const int64_t B = out.dim(0), Lout = out.dim(1), F = out.dim(2), L = slots.dim(1), KF = projected.dim(1);
+  const int32_t* slot = slots.idata();
+  for_each_piece(B, 1, 2.0 * double(B * Lout * KF), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t t = 0; t < Lout; ++t) {
+        float* o = out.data() + (b * Lout + t) * F;
+        for (int64_t f = 0; f < F; ++f) o[f] = bias ? bias->data()[f] : 0.0f;
+        for (int64_t j = 0; j < windows.size; ++j) {
+          const int64_t p = window_step(windows, t, j, L);
+          if (p < 0) continue;
+          const float* src = projected.data() + int64_t(slot[b * L + p]) * KF + j * F;
+          for (int64_t f = 0; f < F; ++f) o[f] += src[f];
+        }
+      }
+  });
+}
+
+void ReferenceBackend::gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout,
+                                              const Tensor& slots, const Windows& windows) {
+  const int64_t B = dout.dim(0), Lout = dout.dim(1), F = dout.dim(2), L = slots.dim(1), KF = dprojected.dim(1);
+  const int32_t* slot = slots.idata();
+  dprojected.fill(0.0f);
+  // Pieces of filters: each value of dprojected sums its terms in (b, t) order whatever the split.
+  for_each_piece(F, 16, 2.0 * double(B * Lout * KF), [&](int64_t f0, int64_t f1) {
+    for (int64_t b = 0; b < B; ++b)
+      for (int64_t t = 0; t < Lout; ++t) {
+        const float* g = dout.data() + (b * Lout + t) * F;
+        if (dbias)
+          for (int64_t f = f0; f < f1; ++f) dbias->data()[f] += g[f];
+        for (int64_t j = 0; j < windows.size; ++j) {
+          const int64_t p = window_step(windows, t, j, L);
+          if (p < 0) continue;
+          float* dst = dprojected.data() + int64_t(slot[b * L + p]) * KF + j * F;
+          for (int64_t f = f0; f < f1; ++f) dst[f] += g[f];
+        }
+      }
+  });
+}
+
+// ---- Pooling --------------------------------------------------------------------------------------------------
+
+namespace {
+// The input steps [first, end) under output step t's window.
+struct StepRange {
+  int64_t first, end;
+};
+StepRange window_range(const Windows& w, int64_t t, int64_t steps) {
+  return {std::max<int64_t>(t * w.strides - w.pad_left, 0), std::min<int64_t>(t * w.strides - w.pad_left + w.size, steps)};
+}
+}  // namespace
+
+void ReferenceBackend::max_pool_forward(Tensor& y, Tensor* argmax, const Tensor& x, const Windows& windows) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2), Lout = y.dim(1);
+  const float* in = x.data();
+  float* out = y.data();
+  int32_t* args = argmax ? argmax->idata() : nullptr;
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t t = 0; t < Lout; ++t) {
+        const StepRange s = window_range(windows, t, L);
+        float* __restrict o = out + (b * Lout + t) * C;
+        int32_t* __restrict arg = args ? args + (b * Lout + t) * C : nullptr;
+        if (s.first >= s.end) {  // an empty window (no input under it)
+          std::fill_n(o, C, -std::numeric_limits<float>::infinity());
+          if (arg) std::fill_n(arg, C, -1);
+          continue;
+        }
+        // The first step of the window, then strictly greater values: ties keep the earliest step.
+        std::copy_n(in + (b * L + s.first) * C, C, o);
+        if (arg) std::fill_n(arg, C, int32_t(s.first));
+        for (int64_t p = s.first + 1; p < s.end; ++p) {
+          const float* __restrict row = in + (b * L + p) * C;
+          if (arg) {
+            for (int64_t c = 0; c < C; ++c)
+              if (row[c] > o[c]) o[c] = row[c], arg[c] = int32_t(p);
+          } else {
+            for (int64_t c = 0; c < C; ++c) o[c] = row[c] > o[c] ? row[c] : o[c];
+          }
+        }
+      }
+  });
+}
+
+void ReferenceBackend::max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) {
+  const int64_t B = dx.dim(0), L = dx.dim(1), C = dx.dim(2), Lout = dy.dim(1);
+  const float* g = dy.data();
+  float* d = dx.data();
+  const int32_t* args = argmax.idata();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      std::fill_n(d + b * L * C, L * C, 0.0f);
+      for (int64_t t = 0; t < Lout; ++t) {
+        const float* gr = g + (b * Lout + t) * C;
+        const int32_t* arg = args + (b * Lout + t) * C;
+        for (int64_t c = 0; c < C; ++c)
+          if (arg[c] >= 0) d[(b * L + arg[c]) * C + c] += gr[c];
+      }
+    }
+  });
+}
+
+void ReferenceBackend::average_pool_forward(Tensor& y, const Tensor& x, const Windows& windows) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2), Lout = y.dim(1);
+  const float* in = x.data();
+  float* out = y.data();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t t = 0; t < Lout; ++t) {
+        const StepRange s = window_range(windows, t, L);
+        const float inv = 1.0f / float(s.end - s.first);
+        float* o = out + (b * Lout + t) * C;
+        std::fill_n(o, C, 0.0f);
+        for (int64_t p = s.first; p < s.end; ++p) {
+          const float* row = in + (b * L + p) * C;
+          for (int64_t c = 0; c < C; ++c) o[c] += row[c];
+        }
+        for (int64_t c = 0; c < C; ++c) o[c] *= inv;
+      }
+  });
+}
+
+void ReferenceBackend::average_pool_backward(Tensor& dx, const Tensor& dy, const Windows& windows) {
+  const int64_t B = dx.dim(0), L = dx.dim(1), C = dx.dim(2), Lout = dy.dim(1);
+  const float* g = dy.data();
+  float* d = dx.data();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      std::fill_n(d + b * L * C, L * C, 0.0f);
+      for (int64_t t = 0; t < Lout; ++t) {
+        const StepRange s = window_range(windows, t, L);
+        const float inv = 1.0f / float(s.end - s.first);
+        const float* gr = g + (b * Lout + t) * C;
+        for (int64_t p = s.first; p < s.end; ++p) {
+          float* row = d + (b * L + p) * C;
+          for (int64_t c = 0; c < C; ++c) row[c] += gr[c] * inv;
+        }
+      }
+    }
+  });
+}
+
+void ReferenceBackend::global_max_pool_forward(Tensor& y, Tensor& argmax, const Tensor& x) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+  const float* in = x.data();
+  float* out = y.data();
+  int32_t* args = argmax.idata();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* o = out + b * C;
+      int32_t* arg = args + b * C;
+      std::copy_n(in + b * L * C, C, o);
+      std::fill_n(arg, C, 0);
+      for (int64_t t = 1; t < L; ++t) {
+        const float* row = in + (b * L + t) * C;
+        for (int64_t c = 0; c < C; ++c)
+          if (row[c] > o[c]) o[c] = row[c], arg[c] = int32_t(t);
+      }
+    }
+  });
+}
+
+void ReferenceBackend::global_max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) {
+  const int64_t B = dx.dim(0), L = dx.dim(1), C = dx.dim(2);
+  const int32_t* args = argmax.idata();
+  dx.fill(0.0f);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) dx.data()[(b * L + args[b * C + c]) * C + c] += dy.data()[b * C + c];
+}
+
+void ReferenceBackend::step_average_weights(Tensor& weights, const Tensor* mask) {
+  const int64_t B = weights.dim(0), L = weights.dim(1);
+  float* w = weights.data();
+  if (!mask) {
+    std::fill_n(w, B * L, 1.0f / float(L));
+    return;
+  }
+  const float* m = mask->data();
+  for (int64_t b = 0; b < B; ++b) {
+    double total = 0;
+    for (int64_t t = 0; t < L; ++t) total += m[b * L + t];
+    // A fully masked row averages nothing: 0 rather than Keras's 0/0.
+    const float inv = total > 0 ? float(1.0 / total) : 0.0f;
+    for (int64_t t = 0; t < L; ++t) w[b * L + t] = m[b * L + t] * inv;
+  }
+}
+
+void ReferenceBackend::weighted_step_sum_forward(Tensor& y, const Tensor& x, const Tensor& weights) {
+  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+  const float* in = x.data();
+  const float* w = weights.data();
+  float* out = y.data();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* o = out + b * C;
+      std::fill_n(o, C, 0.0f);
+      for (int64_t t = 0; t < L; ++t) {
+        if (w[b * L + t] == 0.0f) continue;  // a masked step adds nothing, not even 0 * inf
+        const float* row = in + (b * L + t) * C;
+        for (int64_t c = 0; c < C; ++c) o[c] += w[b * L + t] * row[c];
+      }
+    }
+  });
+}
+
+void ReferenceBackend::weighted_step_sum_backward(Tensor& dx, const Tensor& dy, const Tensor& weights) {
+  const int64_t B = dx.dim(0), L = dx.dim(1), C = dx.dim(2);
+  const float* g = dy.data();
+  const float* w = weights.data();
+  float* d = dx.data();
+  for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t t = 0; t < L; ++t) {
+        float* row = d + (b * L + t) * C;
+        for (int64_t c = 0; c < C; ++c) row[c] = w[b * L + t] * g[b * C + c];
+      }
+  });
+}
+
+// ---- Noise and masks ------------------------------------------------------------------------------------------
+
+void ReferenceBackend::dropout_mask(Tensor& keep, Rng& rng, float rate, float scale) {
+  float* k = keep.data();
+  for (int64_t i = 0; i < keep.size(); ++i) k[i] = rng.uniform() >= rate ? scale : 0.0f;
+}
+
+void ReferenceBackend::multiply(Tensor& y, const Tensor& x, const Tensor& keep) {
+  const float* in = x.data();
+  const float* k = keep.data();
+  float* out = y.data();
+  for (int64_t i = 0; i < x.size(); ++i) out[i] = in[i] * k[i];
+}
+
+void ReferenceBackend::multiply_per_channel(Tensor& y, const Tensor& x, const Tensor& keep) {
+  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2);
+  const float* in = x.data();
+  const float* k = keep.data();
+  float* out = y.data();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) {
+      const int64_t row = (b * T + t) * C;
+      for (int64_t c = 0; c < C; ++c) out[row + c] = in[row + c] * k[b * C + c];
+    }
+}
+
+void ReferenceBackend::add_gaussian_noise(Tensor& y, const Tensor& x, Rng& rng, float stddev) {
+  const float* in = x.data();
+  float* out = y.data();
+  for (int64_t i = 0; i < x.size(); ++i) out[i] = in[i] + rng.normal(0.0f, stddev);
+}
+
+void ReferenceBackend::rows_differing_from(Tensor& keep, const Tensor& x, float value) {
+  const int64_t f = x.dim(-1), rows = f ? x.size() / f : 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x.data() + r * f;
+    bool any = false;
+    for (int64_t j = 0; j < f && !any; ++j) any = xr[j] != value;
+    keep.data()[r] = any ? 1.0f : 0.0f;
+  }
+}
+
+void ReferenceBackend::zero_rows(Tensor& x, const Tensor& keep) {
+  const int64_t f = x.dim(-1);
+  for (int64_t r = 0; r < keep.size(); ++r)
+    if (keep.data()[r] == 0.0f) std::fill_n(x.data() + r * f, f, 0.0f);
 }
 
 }  // namespace seqnet

@@ -1,6 +1,8 @@
 // The reference backend: every op as a plain loop, the specification the tuned backends are tested against
 // (backend/backend.h). Internal header.
 #pragma once
+#include <functional>
+
 #include "backend/backend.h"
 
 namespace seqnet {
@@ -32,6 +34,58 @@ class ReferenceBackend : public Backend {
 
   double binary_hits(const Tensor& pred, const Tensor& target, float threshold) override;
   double argmax_hits(const Tensor& pred, const Tensor& target, int64_t classes, bool sparse_labels) override;
+
+  void copy(Tensor& dst, const Tensor& src) override;
+  void matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) override;
+  void matmul_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                       const Tensor& weight) override;
+  void conv1d_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias,
+                      const Windows& windows) override;
+  void conv1d_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
+                       const Tensor& weight, const Windows& windows) override;
+  void activation_forward(Activation act, Tensor& y, const Tensor& x) override;
+  void activation_backward(Activation act, Tensor& dx, const Tensor& x, const Tensor& y, const Tensor& dy) override;
+
+  InvalidId embedding_ids(Tensor& ids, const Tensor& x, int64_t input_dim) override;
+  void embedding_forward(Tensor& out, const Tensor& ids, const Tensor& table) override;
+  void embedding_backward(Tensor& dtable, const Tensor& dout, const Tensor& ids) override;
+  void nonzero_mask(Tensor& mask, const Tensor& x) override;
+
+  int64_t distinct_ids(Tensor& unique, Tensor& slots, Tensor& seen, const Tensor& ids) override;
+  void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
+                         const Tensor& weight) override;
+  void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected, const Tensor& table,
+                                  const Tensor& unique, int64_t count, const Tensor& weight) override;
+  void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,
+                             const Windows& windows) override;
+  void gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout, const Tensor& slots,
+                              const Windows& windows) override;
+
+  void max_pool_forward(Tensor& y, Tensor* argmax, const Tensor& x, const Windows& windows) override;
+  void max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) override;
+  void average_pool_forward(Tensor& y, const Tensor& x, const Windows& windows) override;
+  void average_pool_backward(Tensor& dx, const Tensor& dy, const Windows& windows) override;
+  void global_max_pool_forward(Tensor& y, Tensor& argmax, const Tensor& x) override;
+  void global_max_pool_backward(Tensor& dx, const Tensor& dy, const Tensor& argmax) override;
+  void step_average_weights(Tensor& weights, const Tensor* mask) override;
+  void weighted_step_sum_forward(Tensor& y, const Tensor& x, const Tensor& weights) override;
+  void weighted_step_sum_backward(Tensor& dx, const Tensor& dy, const Tensor& weights) override;
+
+  void dropout_mask(Tensor& keep, Rng& rng, float rate, float scale) override;
+  void multiply(Tensor& y, const Tensor& x, const Tensor& keep) override;
+  void multiply_per_channel(Tensor& y, const Tensor& x, const Tensor& keep) override;
+  void add_gaussian_noise(Tensor& y, const Tensor& x, Rng& rng, float stddev) override;
+  void rows_differing_from(Tensor& keep, const Tensor& x, float value) override;
+  void zero_rows(Tensor& x, const Tensor& keep) override;
+
+ protected:
+  // Runs body(begin, end) over [0, count) of independent pieces (samples, positions, columns) whose work is
+  // about `flops`: here all at once on the calling thread; a backend with threads splits them.
+  // Pieces start on multiples of `align` (columns: whole cache lines).
+  virtual void for_each_piece(int64_t count, int64_t align, double flops,
+                              const std::function<void(int64_t begin, int64_t end)>& body) {
+    body(0, count);
+  }
 };
 
 }  // namespace seqnet

@@ -4,8 +4,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
-#include "kernels/conv1d_kernels.h"
 #include "seqnet/layers/conv.h"
 
 namespace seqnet {
@@ -66,30 +66,68 @@ Shape Conv1D::build_impl(const Shape& in, Rng& rng) {
 }
 
 Tensor Conv1D::forward(const Tensor& x, RunContext& ctx) {
+  fused_table_ = nullptr;
   const Param* kernel = params()[0];
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
-  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+  const int64_t B = x.dim(0), L = x.dim(1);
   check_length(L);
   const int64_t Lout = output_length(L);
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
   keep_input(x_, x, ctx.keep_for_backward);  // backward reads the input
   Tensor z = Tensor::uninitialized({B, Lout, filters_});  // every path of conv1d_forward writes every value
-  kernels::conv1d_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, B, L, C,
-                          filters_, kernel_size_, Lout, options_.strides, options_.dilation_rate, pad_left(L, Lout));
+  backend().conv1d_forward(z, x, kernel->value, bias ? &bias->value : nullptr,
+                           {kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)});
+  return activate(std::move(z), ctx.keep_for_backward);
+}
+
+Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunContext& ctx) {
+  RunContext ids_ctx = ctx;
+  ids_ctx.input_grad = false;  // ids have no gradient
+  embedding.prepare_call(ids.shape(), ids_ctx);
+  const Tensor& flat_ids = embedding.checked_ids(ids);
+  const int64_t B = ids.dim(0), L = ids.dim(1);
+  prepare_call({B, L, embedding.output_dim()}, ctx);
+  check_length(L);
+  const int64_t Lout = output_length(L);
+  if (seen_.size() != embedding.input_dim())
+    seen_ = Tensor({embedding.input_dim()}, std::vector<int32_t>(size_t(embedding.input_dim()), -1));
+  if (unique_.size() != B * L) unique_ = Tensor({B * L}, DType::int32);
+  if (slots_.shape() != Shape{B, L}) slots_ = Tensor({B, L}, DType::int32);
+  distinct_ = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
+  // Fused: a GEMM of distinct rows and a gather (forward), the same again twice (backward), against a GEMM of
+  // every output position. A margin for the gathers.
+  if (distinct_ * 4 > B * Lout * 3) return forward(embedding.lookup(ids.shape()), ctx);
+  const Param* kernel = params()[0];
+  const Param* bias = options_.use_bias ? params()[1] : nullptr;
+  Tensor projected = Tensor::uninitialized({distinct_, kernel_size_ * filters_});
+  backend().embedding_project(projected, embedding.params()[0]->value, unique_, distinct_, kernel->value);
+  Tensor z = Tensor::uninitialized({B, Lout, filters_});
+  backend().gather_conv1d_forward(z, projected, slots_, bias ? &bias->value : nullptr,
+                                  {kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)});
+  x_ = Tensor();
+  fused_table_ = embedding.params()[0];
   return activate(std::move(z), ctx.keep_for_backward);
 }
 
 Tensor Conv1D::backward_from_logits(const Tensor& dz) {
-  if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
-  const int64_t B = x_.dim(0), L = x_.dim(1), C = x_.dim(2), Lout = dz.dim(1);
+  if (fused_table_) {
+    if (!kept_for_backward_) fail("backward without a forward that kept its logits (keep_for_backward)");
+    Tensor dprojected = Tensor::uninitialized({distinct_, kernel_size_ * filters_});
+    backend().gather_conv1d_backward(dprojected, bias ? &bias->grad : nullptr, dz, slots_,
+                                     {kernel_size_, options_.strides, options_.dilation_rate,
+                                      pad_left(slots_.dim(1), dz.dim(1))});
+    backend().embedding_project_backward(input_grad_wanted() ? &fused_table_->grad : nullptr, kernel->grad, dprojected,
+                                         fused_table_->value, unique_, distinct_, kernel->value);
+    return Tensor();  // the gradient went into the embedding's table
+  }
+  if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");
   // conv1d_backward writes (or zero-fills) every row of dx
   const bool want_dx = input_grad_wanted();
   Tensor dx = want_dx ? Tensor::uninitialized(x_.shape()) : Tensor();
-  kernels::conv1d_backward(want_dx ? dx.data() : nullptr, kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
-                           kernel->value.data(), B, L, C, filters_, kernel_size_, Lout, options_.strides,
-                           options_.dilation_rate, pad_left(L, Lout));
+  backend().conv1d_backward(want_dx ? &dx : nullptr, kernel->grad, bias ? &bias->grad : nullptr, dz, x_, kernel->value,
+                            {kernel_size_, options_.strides, options_.dilation_rate, pad_left(x_.dim(1), dz.dim(1))});
   return dx;
 }
 

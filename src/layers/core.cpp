@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/config_values.h"
-#include "kernels/blas.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -14,9 +14,9 @@ Flatten::Flatten(std::string name) : Layer(std::move(name), "flatten") {}
 Shape Flatten::build_impl(const Shape& in, Rng&) {
   if (in.size() < 2) fail("expects input of rank >= 2, got " + shape_to_string(in));
   int64_t n = 1;
-  for (size_t i = 1; i < in.size(); ++i) {
-    if (in[i] < 0) fail("cannot flatten an input with an unknown dimension: " + shape_to_string(in));
-    n *= in[i];
+  for (size_t axis = 1; axis < in.size(); ++axis) {
+    if (in[axis] < 0) fail("cannot flatten an input with an unknown dimension: " + shape_to_string(in));
+    n *= in[axis];
   }
   return {in[0], n};
 }
@@ -33,21 +33,21 @@ Reshape::Reshape(Shape target_shape, std::string name) : Layer(std::move(name), 
 
 Shape Reshape::build_impl(const Shape& in, Rng&) {
   int64_t known_in = 1;
-  for (size_t i = 1; i < in.size(); ++i) {
-    if (in[i] < 0) fail("cannot reshape an input with an unknown dimension: " + shape_to_string(in));
-    known_in *= in[i];
+  for (size_t axis = 1; axis < in.size(); ++axis) {
+    if (in[axis] < 0) fail("cannot reshape an input with an unknown dimension: " + shape_to_string(in));
+    known_in *= in[axis];
   }
   Shape out{in[0]};
   int64_t known_out = 1;
   int unknown = -1;
-  for (size_t i = 0; i < target_shape_.size(); ++i) {
-    if (target_shape_[i] < 0) {
+  for (size_t axis = 0; axis < target_shape_.size(); ++axis) {
+    if (target_shape_[axis] < 0) {
       if (unknown >= 0) fail("target_shape may hold -1 only once");
-      unknown = int(i);
+      unknown = int(axis);
     } else {
-      known_out *= target_shape_[i];
+      known_out *= target_shape_[axis];
     }
-    out.push_back(target_shape_[i]);
+    out.push_back(target_shape_[axis]);
   }
   if (unknown >= 0) {
     if (known_out == 0 || known_in % known_out) fail(fmt::format("cannot reshape {} into {}", shape_to_string(in), shape_to_string(target_shape_)));
@@ -85,21 +85,17 @@ Tensor Dropout::forward(const Tensor& x, RunContext& ctx) {
     return x;
   }
   if (!ctx.rng) fail("training forward without a random generator");
-  keep_ = Tensor(x.shape());
-  float* k = keep_.data();
-  const float scale = 1.0f / (1.0f - rate_);
-  for (int64_t i = 0; i < x.size(); ++i) k[i] = ctx.rng->uniform() >= rate_ ? scale : 0.0f;
-  Tensor y(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  for (int64_t i = 0; i < x.size(); ++i) out[i] = in[i] * k[i];
+  keep_ = Tensor::uninitialized(x.shape());
+  backend().dropout_mask(keep_, *ctx.rng, rate_, 1.0f / (1.0f - rate_));
+  Tensor y = Tensor::uninitialized(x.shape());
+  backend().multiply(y, x, keep_);
   return y;
 }
 
 Tensor Dropout::backward(const Tensor& dy) {
   if (keep_.empty()) return dy;
-  Tensor dx(dy.shape());
-  for (int64_t i = 0; i < dy.size(); ++i) dx[i] = dy[i] * keep_[i];
+  Tensor dx = Tensor::uninitialized(dy.shape());
+  backend().multiply(dx, dy, keep_);
   return dx;
 }
 
@@ -131,11 +127,11 @@ Tensor LogitsLayer::activate(Tensor z, bool keep_for_backward) {
   }
   if (!keep_for_backward) {  // inference: in place, nothing kept (every activation may overwrite its input)
     z_ = Tensor();
-    activation_forward(activation_, z.data(), z.data(), z.size(), z.rank() ? z.dim(-1) : 1);
+    backend().activation_forward(activation_, z, z);
     return z;
   }
   Tensor y = Tensor::uninitialized(z.shape());
-  activation_forward(activation_, z.data(), y.data(), z.size(), z.rank() ? z.dim(-1) : 1);
+  backend().activation_forward(activation_, y, z);
   if (backward_reads_output(activation_)) y_ = y;
   z_ = std::move(z);
   return y;
@@ -147,18 +143,18 @@ void LogitsLayer::keep_input(Tensor& kept, const Tensor& x, bool keep) {
     return;
   }
   if (kept.shape() != x.shape()) kept = Tensor::uninitialized(x.shape());
-  kernels::copy(x.data(), long(x.size()), kept.data());
+  backend().copy(kept, x);
 }
 
 Tensor LogitsLayer::backward(const Tensor& dy) {
   if (activation_ == Activation::linear) return backward_from_logits(dy);
   if (!kept_for_backward_) fail("backward without a forward that kept its logits (keep_for_backward)");
   if (z_.shape() != dy.shape()) fail("backward got a gradient of shape " + dy.shape_string() + " before a matching forward");
-  const float* y = backward_reads_output(activation_) ? y_.data() : z_.data();
+  const Tensor& y = backward_reads_output(activation_) ? y_ : z_;
   if (backward_reads_output(activation_) && y_.empty())
     fail("backward without a forward that kept its output (keep_for_backward)");
   Tensor dz = Tensor::uninitialized(dy.shape());
-  activation_backward(activation_, z_.data(), y, dy.data(), dz.data(), dy.size(), dy.rank() ? dy.dim(-1) : 1);
+  backend().activation_backward(activation_, dz, z_, y, dy);
   return backward_from_logits(dz);
 }
 

@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/config_values.h"
-#include "kernels/blas.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -30,14 +30,12 @@ Shape Dense::build_impl(const Shape& in, Rng& rng) {
 Tensor Dense::forward(const Tensor& x, RunContext& ctx) {
   const Param* kernel = params()[0];
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
-  const int64_t in_dim = x.dim(-1), rows = x.size() / in_dim;
   Shape out_shape = x.shape();
   out_shape.back() = units_;
   // Backward reads the input (the kernel gradient); inference does not, and skips the copy.
   keep_input(x_, x, ctx.keep_for_backward);  // backward reads the input
   Tensor z = Tensor::uninitialized(out_shape);  // the GEMM writes every value (beta 0, or over the bias)
-  kernels::matmul_forward(z.data(), x.data(), kernel->value.data(), bias ? bias->value.data() : nullptr, rows, in_dim,
-                          units_);
+  backend().matmul_forward(z, x, kernel->value, bias ? &bias->value : nullptr);
   return activate(std::move(z), ctx.keep_for_backward);
 }
 
@@ -45,11 +43,9 @@ Tensor Dense::backward_from_logits(const Tensor& dz) {
   if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");
   Param* kernel = params()[0];
   Param* bias = options_.use_bias ? params()[1] : nullptr;
-  const int64_t in_dim = x_.dim(-1), rows = x_.size() / in_dim;
   const bool want_dx = input_grad_wanted();
   Tensor dx = want_dx ? Tensor::uninitialized(x_.shape()) : Tensor();
-  kernels::matmul_backward(want_dx ? dx.data() : nullptr, kernel->grad.data(), bias ? bias->grad.data() : nullptr, dz.data(), x_.data(),
-                           kernel->value.data(), rows, in_dim, units_);
+  backend().matmul_backward(want_dx ? &dx : nullptr, kernel->grad, bias ? &bias->grad : nullptr, dz, x_, kernel->value);
   return dx;
 }
 

@@ -1,10 +1,9 @@
 // Embedding: a lookup of rows of "embeddings" (input_dim, output_dim); the gradient is a scatter-add.
-#include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/config_values.h"
-#include "kernels/parallel.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -28,63 +27,37 @@ Shape Embedding::build_impl(const Shape& in, Rng& rng) {
 }
 
 Tensor Embedding::forward(const Tensor& x, RunContext&) {
-  const int64_t n = x.size();
-  ids_.resize(static_cast<size_t>(n));
-  if (x.is_float()) {
-    // Keras casts float ids to int; a non-integral id is almost surely a data bug, so we say so.
-    const float* p = x.data();
-    for (int64_t i = 0; i < n; ++i) {
-      if (p[i] != std::floor(p[i])) fail(fmt::format("got the non-integer id {} at flat position {}", p[i], i));
-      if (!(p[i] >= 0.0f && p[i] < float(input_dim_)))  // checked before the conversion, which could overflow
-        fail(fmt::format("id {:.0f} at flat position {} is out of range [0, {}) (input_dim is {})", p[i], i,
-                         input_dim_, input_dim_));
-      ids_[static_cast<size_t>(i)] = static_cast<int32_t>(p[i]);
-    }
-  } else {
-    std::copy_n(x.idata(), n, ids_.data());
-  }
-  Shape out_shape = x.shape();
+  checked_ids(x);
+  return lookup(x.shape());
+}
+
+const Tensor& Embedding::checked_ids(const Tensor& x) {
+  if (ids_.size() != x.size()) ids_ = Tensor({x.size()}, DType::int32);
+  const InvalidId bad = backend().embedding_ids(ids_, x, input_dim_);
+  if (bad.non_integer) fail(fmt::format("got the non-integer id {} at flat position {}", float(bad.id), bad.position));
+  if (bad.position >= 0)
+    fail(fmt::format("id {:.0f} at flat position {} is out of range [0, {}) (input_dim is {})", bad.id, bad.position,
+                     input_dim_, input_dim_));
+  return ids_;
+}
+
+Tensor Embedding::lookup(const Shape& ids_shape) const {
+  Shape out_shape = ids_shape;
   out_shape.push_back(output_dim_);
-  Tensor y = Tensor::uninitialized(out_shape);  // every row is copied in below
-  for (int64_t i = 0; i < n; ++i) {
-    int32_t id = ids_[static_cast<size_t>(i)];
-    if (id < 0 || id >= input_dim_)
-      fail(fmt::format("id {} at flat position {} is out of range [0, {}) (input_dim is {})", id, i, input_dim_,
-                       input_dim_));
-  }
-  const float* table = params()[0]->value.data();
-  float* out = y.data();
-  kernels::split_range(long(n), 64, 4.0 * double(n) * double(output_dim_), [&](long begin, long end) {
-    for (long i = begin; i < end; ++i)
-      std::copy_n(table + int64_t(ids_[size_t(i)]) * output_dim_, output_dim_, out + i * output_dim_);
-  });
+  Tensor y = Tensor::uninitialized(out_shape);  // every row is copied in
+  backend().embedding_forward(y, ids_, params()[0]->value);
   return y;
 }
 
 Tensor Embedding::backward(const Tensor& dy) {
-  float* grad = params()[0]->grad.data();
-  const float* g = dy.data();
-  // Ids repeat, so threads split the embedding's columns, not the positions: each row's sums run over the
-  // positions in order, whatever the thread count.
-  kernels::split_range(long(output_dim_), 16, 4.0 * double(ids_.size()) * double(output_dim_), [&](long c0, long c1) {
-    for (size_t i = 0; i < ids_.size(); ++i) {
-      float* row = grad + int64_t(ids_[i]) * output_dim_;
-      const float* src = g + int64_t(i) * output_dim_;
-      for (long j = c0; j < c1; ++j) row[j] += src[j];
-    }
-  });
+  backend().embedding_backward(params()[0]->grad, dy, ids_);
   return Tensor();  // ids have no gradient
 }
 
 std::optional<Tensor> Embedding::compute_mask(const Tensor& input, const Tensor*) const {
   if (!options_.mask_zero) return std::nullopt;
-  Tensor mask(input.shape());
-  float* m = mask.data();
-  if (input.is_float()) {
-    for (int64_t i = 0; i < input.size(); ++i) m[i] = input.data()[i] != 0.0f ? 1.0f : 0.0f;
-  } else {
-    for (int64_t i = 0; i < input.size(); ++i) m[i] = input.idata()[i] != 0 ? 1.0f : 0.0f;
-  }
+  Tensor mask = Tensor::uninitialized(input.shape());
+  backend().nonzero_mask(mask, input);
   return mask;
 }
 

@@ -69,12 +69,16 @@ std::vector<Shape> Layer::build_multi_impl(const std::vector<Shape>& input_shape
 // A layer of several outputs called this way gives its first (a recurrent layer's output; its states stay
 // readable from the layer).
 Tensor Layer::call(const Tensor& x, RunContext& ctx) {
+  prepare_call(x.shape(), ctx);
+  return forward(x, ctx);
+}
+
+void Layer::prepare_call(const Shape& input_shape, const RunContext& ctx) {
   if (!built_) fail("called before it was built");
   if (input_shapes_.size() != 1) fail(fmt::format("takes {} inputs, called on one", input_shapes_.size()));
-  if (!shape_compatible(input_shapes_[0], x.shape()))
-    fail(fmt::format("expected input shape {}, got {}", shape_to_string(input_shapes_[0]), x.shape_string()));
+  if (!shape_compatible(input_shapes_[0], input_shape))
+    fail(fmt::format("expected input shape {}, got {}", shape_to_string(input_shapes_[0]), shape_to_string(input_shape)));
   input_grad_wanted_ = ctx.input_grad;
-  return forward(x, ctx);
 }
 
 std::vector<Tensor> Layer::call_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {

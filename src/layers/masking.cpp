@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 #include "seqnet/layers/recurrent.h"
 
@@ -11,15 +12,8 @@ namespace seqnet {
 namespace {
 // 1 per step (a row of the last axis) holding any value other than `v`, else 0.
 Tensor steps_kept(const Tensor& x, float v) {
-  const int64_t f = x.dim(-1), rows = f ? x.size() / f : 0;
-  Shape s(x.shape().begin(), x.shape().end() - 1);
-  Tensor keep(s);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x.data() + r * f;
-    bool any = false;
-    for (int64_t j = 0; j < f && !any; ++j) any = xr[j] != v;
-    keep[r] = any ? 1.0f : 0.0f;
-  }
+  Tensor keep = Tensor::uninitialized(Shape(x.shape().begin(), x.shape().end() - 1));
+  backend().rows_differing_from(keep, x, v);
   return keep;
 }
 }  // namespace
@@ -35,18 +29,14 @@ Tensor Masking::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 (use Embedding(mask_zero=true) for ids)");
   keep_ = steps_kept(x, mask_value_);
   Tensor y = x;
-  const int64_t f = x.dim(-1);
-  for (int64_t r = 0; r < keep_.size(); ++r)
-    if (keep_[r] == 0.0f) std::fill_n(y.data() + r * f, f, 0.0f);
+  backend().zero_rows(y, keep_);
   return y;
 }
 
 Tensor Masking::backward(const Tensor& dy) {
   if (keep_.empty() && dy.size()) fail("backward called before forward");
   Tensor dx = dy;
-  const int64_t f = dy.dim(-1);
-  for (int64_t r = 0; r < keep_.size(); ++r)
-    if (keep_[r] == 0.0f) std::fill_n(dx.data() + r * f, f, 0.0f);
+  backend().zero_rows(dx, keep_);
   return dx;
 }
 

@@ -5,15 +5,13 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 #include "seqnet/layers/conv.h"
 
 namespace seqnet {
 
 namespace {
-// Below this many values a parallel region costs more than the loop it splits.
-constexpr int64_t kParallelMin = 1 << 15;
-
 std::string lower(std::string s) {
   for (char& ch : s) ch = char(std::tolower(static_cast<unsigned char>(ch)));
   return s;
@@ -51,61 +49,31 @@ Shape Pooling1D::build_impl(const Shape& in, Rng&) {
   return {in[0], in[1] < 0 ? -1 : output_length(in[1]), in[2]};
 }
 
+// TF's "same" split: the odd extra pad goes on the right.
+int64_t Pooling1D::pad_left(int64_t steps, int64_t out_steps) const {
+  if (options_.padding != "same") return 0;
+  return std::max<int64_t>((out_steps - 1) * strides_ + pool_size_ - steps, 0) / 2;
+}
+
 Tensor Pooling1D::forward(const Tensor& x, RunContext& ctx) {
   const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
   check_length(L);
   const int64_t Lout = output_length(L);
-  // TF's "same" split: the odd extra pad goes on the right.
-  const int64_t pad_left =
-      options_.padding == "same" ? std::max<int64_t>((Lout - 1) * strides_ + pool_size_ - L, 0) / 2 : 0;
+  const Windows windows{pool_size_, strides_, 1, pad_left(L, Lout)};
   x_shape_ = x.shape();
-  Tensor y = Tensor::uninitialized({B, Lout, C});  // every output row is filled below
-  const float* in = x.data();
-  float* out = y.data();
-  const bool max = max_;
-  // Max pooling records where each maximum came from only when a backward will route gradients there.
-  const bool keep_arg = max && ctx.keep_for_backward;
   kept_for_backward_ = ctx.keep_for_backward;
-  if (keep_arg) argmax_.resize(size_t(B * Lout * C));  // every entry is written below
-  else argmax_.clear();
-  if (!max) inv_count_.assign(size_t(Lout), 0.0f);
-  // Each sample writes its own output rows.
-#pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t t = 0; t < Lout; ++t) {
-      const int64_t p0 = std::max<int64_t>(t * strides_ - pad_left, 0);
-      const int64_t p1 = std::min<int64_t>(t * strides_ - pad_left + pool_size_, L);
-      float* __restrict o = out + (b * Lout + t) * C;
-      if (max) {
-        int32_t* __restrict arg = keep_arg ? argmax_.data() + (b * Lout + t) * C : nullptr;
-        if (p0 >= p1) {  // an empty window (no input under it)
-          std::fill_n(o, C, -std::numeric_limits<float>::infinity());
-          if (arg) std::fill_n(arg, C, -1);
-          continue;
-        }
-        // The first step of the window, then strictly greater values: ties keep the earliest step.
-        std::copy_n(in + (b * L + p0) * C, C, o);
-        if (arg) std::fill_n(arg, C, int32_t(p0));
-        for (int64_t p = p0 + 1; p < p1; ++p) {
-          const float* __restrict row = in + (b * L + p) * C;
-          if (arg) {
-            for (int64_t c = 0; c < C; ++c)
-              if (row[c] > o[c]) o[c] = row[c], arg[c] = int32_t(p);
-          } else {
-            for (int64_t c = 0; c < C; ++c) o[c] = row[c] > o[c] ? row[c] : o[c];
-          }
-        }
-      } else {
-        const float inv = 1.0f / float(p1 - p0);
-        if (b == 0) inv_count_[size_t(t)] = inv;
-        std::fill(o, o + C, 0.0f);
-        for (int64_t p = p0; p < p1; ++p) {
-          const float* row = in + (b * L + p) * C;
-          for (int64_t c = 0; c < C; ++c) o[c] += row[c];
-        }
-        for (int64_t c = 0; c < C; ++c) o[c] *= inv;
-      }
-    }
+  Tensor y = Tensor::uninitialized({B, Lout, C});  // every output row is written
+  if (!max_) {
+    backend().average_pool_forward(y, x, windows);
+    return y;
+  }
+  // Max pooling records where each maximum came from only when a backward will route gradients there.
+  if (ctx.keep_for_backward) {
+    if (argmax_.shape() != y.shape()) argmax_ = Tensor(y.shape(), DType::int32);
+    backend().max_pool_forward(y, &argmax_, x, windows);
+  } else {
+    argmax_ = Tensor();
+    backend().max_pool_forward(y, nullptr, x, windows);
   }
   return y;
 }
@@ -113,33 +81,9 @@ Tensor Pooling1D::forward(const Tensor& x, RunContext& ctx) {
 Tensor Pooling1D::backward(const Tensor& dy) {
   if (x_shape_.size() != 3) fail("backward called before forward");
   if (max_ && !kept_for_backward_) fail("backward after a forward that did not keep its argmax (keep_for_backward)");
-  const int64_t B = x_shape_[0], L = x_shape_[1], C = x_shape_[2], Lout = dy.dim(1);
-  const int64_t pad_left =
-      options_.padding == "same" ? std::max<int64_t>((Lout - 1) * strides_ + pool_size_ - L, 0) / 2 : 0;
-  Tensor dx = Tensor::uninitialized(x_shape_);  // each sample zeroes its own rows below, in parallel
-  const float* g = dy.data();
-  float* d = dx.data();
-  const bool max = max_;
-  // Each sample adds only into its own input rows.
-#pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
-  for (int64_t b = 0; b < B; ++b) {
-    std::fill_n(d + b * L * C, L * C, 0.0f);
-    for (int64_t t = 0; t < Lout; ++t) {
-      const float* gr = g + (b * Lout + t) * C;
-      if (max) {
-        const int32_t* arg = argmax_.data() + (b * Lout + t) * C;
-        for (int64_t c = 0; c < C; ++c) d[(b * L + arg[c]) * C + c] += gr[c];
-      } else {
-        const int64_t p0 = std::max<int64_t>(t * strides_ - pad_left, 0);
-        const int64_t p1 = std::min<int64_t>(t * strides_ - pad_left + pool_size_, L);
-        const float inv = inv_count_[size_t(t)];
-        for (int64_t p = p0; p < p1; ++p) {
-          float* row = d + (b * L + p) * C;
-          for (int64_t c = 0; c < C; ++c) row[c] += gr[c] * inv;
-        }
-      }
-    }
-  }
+  Tensor dx = Tensor::uninitialized(x_shape_);  // the ops write every value
+  if (max_) backend().max_pool_backward(dx, dy, argmax_);
+  else backend().average_pool_backward(dx, dy, {pool_size_, strides_, 1, pad_left(x_shape_[1], dy.dim(1))});
   return dx;
 }
 
@@ -179,79 +123,39 @@ Json GlobalPooling1D::get_config() const {
 }
 
 Tensor GlobalMaxPooling1D::forward(const Tensor& x, RunContext&) {
-  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
   x_shape_ = x.shape();
-  Tensor y(output_shape_for(x));
-  argmax_.assign(size_t(B * C), 0);
-  const float* in = x.data();
-  float* out = y.data();
-#pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
-  for (int64_t b = 0; b < B; ++b) {
-    float* o = out + b * C;
-    int32_t* arg = argmax_.data() + b * C;
-    std::copy(in + b * L * C, in + b * L * C + C, o);
-    for (int64_t t = 1; t < L; ++t) {
-      const float* row = in + (b * L + t) * C;
-      for (int64_t c = 0; c < C; ++c)
-        if (row[c] > o[c]) o[c] = row[c], arg[c] = int32_t(t);
-    }
-  }
+  Tensor y = Tensor::uninitialized(output_shape_for(x));
+  if (argmax_.shape() != Shape{x.dim(0), x.dim(2)}) argmax_ = Tensor({x.dim(0), x.dim(2)}, DType::int32);
+  backend().global_max_pool_forward(y, argmax_, x);
   return y;
 }
 
 Tensor GlobalMaxPooling1D::backward(const Tensor& dy) {
-  const int64_t B = x_shape_[0], L = x_shape_[1], C = x_shape_[2];
-  Tensor dx(x_shape_);
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) dx[(b * L + argmax_[size_t(b * C + c)]) * C + c] += dy[b * C + c];
+  Tensor dx = Tensor::uninitialized(x_shape_);
+  backend().global_max_pool_backward(dx, dy, argmax_);
   return dx;
 }
 
 Tensor GlobalAveragePooling1D::forward(const Tensor& x, RunContext& ctx) {
-  const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2);
+  const int64_t B = x.dim(0), L = x.dim(1);
   x_shape_ = x.shape();
-  weight_.assign(size_t(B * L), 1.0f / float(L));
+  weight_ = Tensor::uninitialized({B, L});
   if (ctx.mask) {
-    const Tensor& m = *ctx.mask;
-    if (m.shape() != Shape{B, L})
-      fail(fmt::format("the input mask has shape {}, expected ({}, {})", m.shape_string(), B, L));
-    const Tensor mf = m.as_float();
-    for (int64_t b = 0; b < B; ++b) {
-      double total = 0;
-      for (int64_t t = 0; t < L; ++t) total += mf[b * L + t];
-      // A fully masked row averages nothing: 0 rather than Keras's 0/0.
-      const float inv = total > 0 ? float(1.0 / total) : 0.0f;
-      for (int64_t t = 0; t < L; ++t) weight_[size_t(b * L + t)] = mf[b * L + t] * inv;
-    }
+    if (ctx.mask->shape() != Shape{B, L})
+      fail(fmt::format("the input mask has shape {}, expected ({}, {})", ctx.mask->shape_string(), B, L));
+    const Tensor mask = ctx.mask->as_float();
+    backend().step_average_weights(weight_, &mask);
+  } else {
+    backend().step_average_weights(weight_, nullptr);
   }
-  Tensor y(output_shape_for(x));
-  const float* in = x.data();
-  float* out = y.data();
-#pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
-  for (int64_t b = 0; b < B; ++b) {
-    float* o = out + b * C;
-    for (int64_t t = 0; t < L; ++t) {
-      const float w = weight_[size_t(b * L + t)];
-      if (w == 0.0f) continue;
-      const float* row = in + (b * L + t) * C;
-      for (int64_t c = 0; c < C; ++c) o[c] += w * row[c];
-    }
-  }
+  Tensor y = Tensor::uninitialized(output_shape_for(x));
+  backend().weighted_step_sum_forward(y, x, weight_);
   return y;
 }
 
 Tensor GlobalAveragePooling1D::backward(const Tensor& dy) {
-  const int64_t B = x_shape_[0], L = x_shape_[1], C = x_shape_[2];
-  Tensor dx(x_shape_);
-  const float* g = dy.data();
-  float* d = dx.data();
-#pragma omp parallel for schedule(static) if (B * L * C >= kParallelMin)
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < L; ++t) {
-      const float w = weight_[size_t(b * L + t)];
-      float* row = d + (b * L + t) * C;
-      for (int64_t c = 0; c < C; ++c) row[c] = w * g[b * C + c];
-    }
+  Tensor dx = Tensor::uninitialized(x_shape_);
+  backend().weighted_step_sum_backward(dx, dy, weight_);
   return dx;
 }
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 
 namespace seqnet {
@@ -36,20 +37,13 @@ Tensor SpatialDropout1D::forward(const Tensor& x, RunContext& ctx) {
   }
   if (!ctx.rng) fail("training forward without a random generator");
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
-  const int64_t B = x.dim(0), T = x.dim(1), C = x.dim(2);
+  const int64_t B = x.dim(0), C = x.dim(2);
   const float rate = float(rate_);
   const float scale = rate_ < 1.0 ? float(1.0 / (1.0 - rate_)) : 0.0f;
-  keep_ = Tensor({B, C});
-  float* k = keep_.data();
-  for (int64_t i = 0; i < B * C; ++i) k[i] = ctx.rng->uniform() >= rate ? scale : 0.0f;
+  keep_ = Tensor::uninitialized({B, C});
+  backend().dropout_mask(keep_, *ctx.rng, rate, scale);
   Tensor y = Tensor::uninitialized(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t row = (b * T + t) * C;
-      for (int64_t c = 0; c < C; ++c) out[row + c] = in[row + c] * k[b * C + c];
-    }
+  backend().multiply_per_channel(y, x, keep_);
   return y;
 }
 
@@ -57,15 +51,9 @@ Tensor SpatialDropout1D::forward(const Tensor& x, RunContext& ctx) {
 Tensor SpatialDropout1D::backward(const Tensor& dy) {
   if (!input_grad_wanted()) return Tensor();
   if (keep_.empty()) return dy;
-  const int64_t B = dy.dim(0), T = dy.dim(1), C = dy.dim(2);
-  if (keep_.shape() != Shape{B, C}) fail("backward got a gradient of shape " + dy.shape_string());
+  if (keep_.shape() != Shape{dy.dim(0), dy.dim(2)}) fail("backward got a gradient of shape " + dy.shape_string());
   Tensor dx = Tensor::uninitialized(dy.shape());
-  const float* k = keep_.data();
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) {
-      const int64_t row = (b * T + t) * C;
-      for (int64_t c = 0; c < C; ++c) dx[row + c] = dy[row + c] * k[b * C + c];
-    }
+  backend().multiply_per_channel(dx, dy, keep_);
   return dx;
 }
 
@@ -93,10 +81,7 @@ Tensor GaussianNoise::forward(const Tensor& x, RunContext& ctx) {
   if (!ctx.rng) fail("training forward without a random generator");
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
   Tensor y = Tensor::uninitialized(x.shape());
-  const float* in = x.data();
-  float* out = y.data();
-  const float s = float(stddev_);
-  for (int64_t i = 0; i < x.size(); ++i) out[i] = in[i] + ctx.rng->normal(0.0f, s);
+  backend().add_gaussian_noise(y, x, *ctx.rng, float(stddev_));
   return y;
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/parallel.h"
+#include "seqnet/layers/conv.h"
 #include "seqnet/layers/core.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/serialization.h"
@@ -217,6 +218,7 @@ void Model::set_graph(const std::vector<SymbolicTensor>& inputs, const std::vect
   for (size_t s = 0; s < steps_.size(); ++s)
     if (steps_[s].layer)
       for (const Param* p : steps_[s].runner->params()) has_trainable_weights_[s] |= p->trainable;
+  find_fusable_pairs();
   // Layer names identify weights in Keras files: two layers of one name would swap weights on reload.
   std::map<std::string, const Layer*> by_name;
   for (const auto& s : steps_) {
@@ -392,6 +394,27 @@ std::vector<Tensor> Model::forward(const std::vector<Tensor>& xs, ForwardOptions
   return forward_inputs(ptrs, options);
 }
 
+void Model::find_fusable_pairs() {
+  embedding_of_.assign(steps_.size(), -1);
+  passes_ids_.assign(steps_.size(), 0);
+  for (size_t s = 0; s < steps_.size(); ++s) {
+    const Step& conv = steps_[s];
+    if (!conv.layer || conv.runner != conv.layer.get() || conv.inputs.size() != 1 || conv.node->argument_is_list ||
+        !dynamic_cast<Conv1D*>(conv.runner))
+      continue;
+    const TensorRef from = conv.inputs[0];
+    const Step& emb = steps_[size_t(from.step)];
+    auto* embedding = dynamic_cast<Embedding*>(emb.runner);
+    // The Embedding's output read by this call alone (no other layer, not a model output), no mask to pass on,
+    // and ids straight from a model input (so that they live through the whole forward).
+    if (!embedding || emb.runner != emb.layer.get() || embedding->mask_zero() || emb.inputs.size() != 1 ||
+        steps_[size_t(emb.inputs[0].step)].layer || reader_count_[slot_of_[size_t(from.step)]] != 1)
+      continue;
+    embedding_of_[s] = from.step;
+    passes_ids_[size_t(from.step)] = 1;
+  }
+}
+
 std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, ForwardOptions options, Rng* rng) {
   if (steps_.empty()) throw Error(fmt::format("model '{}' is not built", name_));
   if (xs.size() != input_steps_.size())
@@ -441,7 +464,13 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
     ctx.input_masks = &w.in_masks;
     w.grad_flows[s] = wants || (layer.trainable() && has_trainable_weights_[s]);
     const size_t outs = st.node->shapes.size();
-    if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
+    if (passes_ids_[s]) {
+      // An Embedding that a Conv1D reads itself: its slot passes the ids on (docs/architecture.md).
+      w.value[slot] = w.ins[0];
+    } else if (embedding_of_[s] >= 0) {
+      w.owned[slot] = static_cast<Conv1D&>(layer).call_on_embedding(
+          static_cast<Embedding&>(*steps_[size_t(embedding_of_[s])].runner), *w.ins[0], ctx);
+    } else if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
       w.owned[slot] = layer.call(*w.ins[0], ctx);
       w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
     } else {
@@ -452,7 +481,8 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
         if (k < ms.size()) w.masks[slot + k] = std::move(ms[k]);
       }
     }
-    for (size_t k = 0; k < outs; ++k) w.value[slot + k] = &w.owned[slot + k];
+    if (!passes_ids_[s])
+      for (size_t k = 0; k < outs; ++k) w.value[slot + k] = &w.owned[slot + k];
     for (const auto& t : st.inputs) {
       const size_t from = slot_of_[size_t(t.step)] + size_t(t.index);
       if (--w.readers[from] == 0 && steps_[size_t(t.step)].layer) w.owned[from] = Tensor();

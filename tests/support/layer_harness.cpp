@@ -2,8 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "seqnet/serialization.h"
 #include "seqnet/threads.h"
 
@@ -85,6 +88,19 @@ void expect_bitwise(const Tensor& a, const Tensor& b, const std::string& what) {
       ADD_FAILURE() << what << ": element " << i << " is " << a[i] << " with 1 thread, " << b[i] << " with 2";
       return;
     }
+}
+
+// |reference - cpu| <= 1e-4 (1 + |reference|) for every value.
+void expect_close(const Tensor& reference, const Tensor& cpu, const std::string& what) {
+  ASSERT_EQ(reference.shape(), cpu.shape()) << what;
+  if (!reference.is_float()) return;
+  for (int64_t i = 0; i < reference.size(); ++i) {
+    const double r = reference[i], f = cpu[i];
+    if (!(std::abs(r - f) <= 1e-4 * (1.0 + std::abs(r)) || (std::isnan(r) && std::isnan(f)) || r == f)) {
+      ADD_FAILURE() << what << ": element " << i << " is " << r << " on the reference backend, " << f << " on the CPU";
+      return;
+    }
+  }
 }
 
 // L = sum_k sum(w_k * y_k) over every output; checks dL/d(each input) and dL/d(each trainable weight) against
@@ -207,6 +223,23 @@ void check_layer_case(const LayerCase& c) {
   g.check_input = g.check_input && !c.int_ids;
   g.mask = m;
   expect_gradients_match(*layer, x, g);
+
+  // reference: the same layer on the reference backend (plain loops) gives the CPU backend's values, up to the
+  // rounding of a reordered sum (GEMMs, convolutions) or of fast_math.h's exp and tanh.
+  {
+    LayerPtr fast = from_config(c, config), plain = from_config(c, config);
+    Rng r1(9), r2(9);
+    fast->build(symbolic(c.input), r1);
+    plain->build(symbolic(c.input), r2);
+    const Pass pf = forward_backward(*fast, x, m, c.grad.training);
+    Backend& before = use_backend(reference_backend());
+    const Pass pr = forward_backward(*plain, x, m, c.grad.training);
+    use_backend(before);
+    expect_close(pr.y, pf.y, "output on the reference backend");
+    if (!c.int_ids) expect_close(pr.dx, pf.dx, "input gradient on the reference backend");
+    for (size_t i = 0; i < pr.grads.size(); ++i)
+      expect_close(pr.grads[i], pf.grads[i], "gradient of " + plain->params()[i]->name + " on the reference backend");
+  }
 
   // threads: two layers with the same weights, one run with 1 thread and one with 2.
   if (c.threads_batch <= 0) return;

@@ -5,6 +5,8 @@
 //             the config's own keys survive it;
 //   shapes    the output has the shape build() promised (the batch axis aside);
 //   gradients the hand-written backward against central finite differences, input and every trainable weight;
+//   reference forward and backward on the reference backend (src/backend: plain loops) against the CPU backend,
+//             to the rounding of reordered sums;
 //   threads   forward and backward on a batch big enough to be split, 1 thread against 2: bitwise equal
 //             outputs, input gradients and weight gradients.
 // A layer added to the registry fails LayerHarness.EveryRegisteredLayerHasCases until it has cases here.

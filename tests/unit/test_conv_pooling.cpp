@@ -515,6 +515,127 @@ TEST(ConvModel, ImdbConv1DModelShapesParamsAndJsonRoundTrip) {
   EXPECT_EQ(back->layers()[1]->get_config(), ls[1]->get_config());
 }
 
+// ---- Embedding + Conv1D run as one (Conv1D::call_on_embedding; the Model fuses the pair) ----
+
+namespace {
+Tensor ids_in(int64_t B, int64_t T, int32_t vocab, uint64_t seed) {
+  Tensor u = random_tensor({B, T}, seed, 0.0f, float(vocab));
+  std::vector<int32_t> ids(size_t(u.size()));
+  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), vocab - 1);
+  return Tensor({B, T}, std::move(ids));
+}
+
+void zero_grads(Layer& layer) {
+  for (Param* p : layer.params()) p->grad.fill(0.0f);
+}
+
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  double worst = 0;
+  for (int64_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])) / (1.0 + std::fabs(b[i])));
+  EXPECT_LE(worst, tol) << what;
+}
+}  // namespace
+
+TEST(EmbeddingConv1D, FusedPairMatchesTheLayersOneAfterTheOther) {
+  struct Case {
+    Conv1DOptions options;
+    int32_t vocab;  // few distinct ids: fused; many: the unfused path
+    bool fused;
+  };
+  for (const Case& c : {Case{{.activation = "relu"}, 20, true}, Case{{.padding = "same"}, 15, true},
+                        Case{{.strides = 2, .padding = "causal"}, 25, true},
+                        Case{{.padding = "causal", .dilation_rate = 2, .activation = "tanh"}, 30, true},
+                        Case{{.activation = "relu"}, 100000, false}}) {
+    SCOPED_TRACE(fmt::format("padding {} strides {} dilation {} vocab {}", c.options.padding, c.options.strides,
+                             c.options.dilation_rate, c.vocab));
+    for (bool input_grad : {true, false}) {
+      Rng rng(3);
+      Embedding embedding(c.vocab, 12);
+      Conv1D conv(7, 3, c.options);
+      embedding.build({-1, 40}, rng);
+      conv.build({-1, 40, 12}, rng);
+      const Tensor ids = ids_in(6, 40, c.vocab, 4);
+      RunContext ctx;
+      ctx.training = true;
+      ctx.input_grad = input_grad;
+      // One after the other.
+      const Tensor x = embedding.call(ids, ctx);
+      const Tensor y = conv.call(x, ctx);
+      const Tensor dy = random_tensor(y.shape(), 5);
+      zero_grads(embedding);
+      zero_grads(conv);
+      Tensor dx = conv.backward(dy);
+      if (input_grad) embedding.backward(dx);
+      const Tensor table_grad = embedding.params()[0]->grad, kernel_grad = conv.params()[0]->grad,
+                   bias_grad = conv.params()[1]->grad;
+      // As one.
+      zero_grads(embedding);
+      zero_grads(conv);
+      const Tensor y2 = conv.call_on_embedding(embedding, ids, ctx);
+      Tensor dx2 = conv.backward(dy);
+      if (input_grad) EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+      if (!dx2.empty() && input_grad) embedding.backward(dx2);
+      expect_close(y2, y, 1e-5, "output");
+      expect_close(conv.params()[0]->grad, kernel_grad, 1e-5, "kernel gradient");
+      expect_close(conv.params()[1]->grad, bias_grad, 1e-5, "bias gradient");
+      if (input_grad) {
+        expect_close(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
+      } else {
+        for (int64_t i = 0; i < embedding.params()[0]->grad.size(); ++i)
+          ASSERT_EQ(embedding.params()[0]->grad[i], 0.0f) << "no table gradient without input_grad";
+      }
+    }
+  }
+}
+
+TEST(EmbeddingConv1D, ModelsFuseThePairWithTheSameResultsOnOneAndTwoThreads) {
+  // The book's IMDB Conv1D model on a small vocabulary (fused) and the same layers run one by one.
+  auto make = [] {
+    clear_session();
+    set_random_seed(11);
+    auto inputs = Input({60}, {.dtype = DType::int32});
+    auto outputs = inputs | layers::Embedding(50, 16) | layers::Conv1D(8, 5, {.activation = "relu"}) |
+                   layers::MaxPooling1D(3) | layers::Conv1D(8, 3, {.activation = "relu"}) |
+                   layers::GlobalMaxPooling1D() | layers::Dense(1);
+    auto model = std::make_shared<Model>(inputs, outputs);
+    model->compile({.optimizer = optimizers::RMSprop(), .loss = "mse"});
+    return model;
+  };
+  const Tensor ids = ids_in(16, 60, 50, 7);
+  Tensor target = random_tensor({16, 1}, 8);
+  auto fused = make();
+  const Tensor y = fused->forward(ids, {.training = true});
+  fused->zero_grads();
+  fused->backward(y);
+  // The same weights, layer by layer.
+  auto ls = fused->layers();
+  RunContext ctx;
+  ctx.training = true;
+  std::vector<Tensor> acts{ids};
+  for (size_t i = 0; i < ls.size(); ++i) acts.push_back(ls[i]->call(acts.back(), ctx));
+  expect_close(acts.back(), y, 1e-5, "model output vs layer by layer");
+  std::vector<Tensor> grads_fused;
+  for (Param* p : fused->params()) grads_fused.push_back(p->grad);
+  fused->zero_grads();
+  Tensor g = y;
+  for (size_t i = ls.size(); i-- > 0;) g = ls[i]->backward(g);
+  const auto ps = fused->params();
+  for (size_t i = 0; i < ps.size(); ++i) expect_close(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
+  // Training: bitwise the same on 1 and 2 threads.
+  std::vector<std::vector<float>> weights;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto m = make();
+    m->fit(ids, target, {.batch_size = 8, .epochs = 2, .verbose = 0});
+    std::vector<float> all;
+    for (const auto& w : m->get_weights()) all.insert(all.end(), w.data(), w.data() + w.size());
+    weights.push_back(all);
+  }
+  set_num_threads(1);
+  EXPECT_EQ(weights[0], weights[1]);
+}
+
 // ---- parity with Keras 3 (tests/fixtures/make_conv_fixtures.py) ----
 
 TEST(ConvKerasParity, OutputsAndGradientsMatchKeras) {

@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <set>
+#include <tuple>
 
 #include "backend/backend.h"
 #include "gradcheck.h"
@@ -25,6 +27,9 @@ struct OpCase {
   // Runs the op on `b` over inputs made afresh (from fixed seeds) and returns every output: the tensors it
   // wrote and its result as a one-element tensor.
   std::function<std::vector<Tensor>(Backend& b)> run;
+  // 0: the CPU backend must give the reference's bits. Else |cpu - reference| <= tolerance (1 + |reference|):
+  // sums in another order (GEMMs, convolutions), fast_math.h's exp and tanh.
+  double tolerance = 0.0;
 };
 
 Tensor scalar(double v) { return Tensor({1}, std::vector<float>{float(v)}); }
@@ -57,6 +62,318 @@ Tensor distributions(int64_t rows, int64_t classes, uint64_t seed) {
     for (int64_t j = 0; j < classes; ++j) t[r * classes + j] /= s;
   }
   return t;
+}
+
+Tensor int_ids(const Shape& shape, int32_t limit, uint64_t seed) {
+  Tensor u = random_tensor(shape, seed, 0.0f, float(limit));
+  std::vector<int32_t> ids(size_t(u.size()));
+  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), limit - 1);
+  return Tensor(shape, std::move(ids));
+}
+
+// The ops the layers compose: dense algebra, activations, embeddings, pooling, noise and masks.
+void add_layer_op_cases(std::vector<OpCase>& c) {
+  constexpr double kSums = 1e-5;  // a reordered float sum of up to a few hundred terms of size ~1
+  c.push_back({"copy", "", [](Backend& b) {
+                 Tensor src = random_tensor({300000}, 1), dst = Tensor::full({300000}, 9.0f);
+                 b.copy(dst, src);
+                 return std::vector<Tensor>{dst};
+               }});
+  struct Dims {
+    int64_t rows, in, out;
+  };
+  for (const Dims& d : {Dims{7, 5, 3}, Dims{300, 64, 32}, Dims{33, 8, 130}})
+    for (bool with_bias : {false, true}) {
+      const std::string label = std::to_string(d.rows) + "x" + std::to_string(d.in) + "x" + std::to_string(d.out) +
+                                (with_bias ? " bias" : "");
+      c.push_back({"matmul_forward", label,
+                   [=](Backend& b) {
+                     Tensor x = random_tensor({d.rows, d.in}, 1), w = random_tensor({d.in, d.out}, 2),
+                            bias = random_tensor({d.out}, 3), out = Tensor::full({d.rows, d.out}, 9.0f);
+                     b.matmul_forward(out, x, w, with_bias ? &bias : nullptr);
+                     return std::vector<Tensor>{out};
+                   },
+                   kSums});
+      c.push_back({"matmul_backward", label,
+                   [=](Backend& b) {
+                     Tensor x = random_tensor({d.rows, d.in}, 1), w = random_tensor({d.in, d.out}, 2),
+                            g = random_tensor({d.rows, d.out}, 4), dx = Tensor::full({d.rows, d.in}, 9.0f),
+                            dw = random_tensor({d.in, d.out}, 5), db = random_tensor({d.out}, 6);
+                     b.matmul_backward(&dx, dw, with_bias ? &db : nullptr, g, x, w);
+                     return std::vector<Tensor>{dx, dw, db};
+                   },
+                   kSums});
+    }
+  struct Conv {
+    int64_t B, L, C, F, K;
+    Windows windows;
+    int64_t Lout;
+  };
+  for (const Conv& v : {Conv{3, 17, 5, 6, 3, {3, 1, 1, 0}, 15}, Conv{2, 17, 4, 3, 3, {3, 2, 1, 1}, 9},
+                        Conv{2, 16, 3, 5, 2, {2, 1, 3, 3}, 16}, Conv{4, 40, 64, 32, 5, {5, 1, 1, 2}, 40},
+                        Conv{2, 30, 128, 16, 3, {3, 1, 1, 0}, 28}}) {
+    const std::string label = "B" + std::to_string(v.B) + " L" + std::to_string(v.L) + " C" + std::to_string(v.C) +
+                              " F" + std::to_string(v.F) + " K" + std::to_string(v.K) + " stride " +
+                              std::to_string(v.windows.strides) + " dilation " + std::to_string(v.windows.dilation) +
+                              " pad " + std::to_string(v.windows.pad_left);
+    c.push_back({"conv1d_forward", label,
+                 [=](Backend& b) {
+                   Tensor x = random_tensor({v.B, v.L, v.C}, 1), w = random_tensor({v.K, v.C, v.F}, 2),
+                          bias = random_tensor({v.F}, 3), out = Tensor::full({v.B, v.Lout, v.F}, 9.0f);
+                   b.conv1d_forward(out, x, w, &bias, v.windows);
+                   return std::vector<Tensor>{out};
+                 },
+                 kSums});
+    c.push_back({"conv1d_backward", label,
+                 [=](Backend& b) {
+                   Tensor x = random_tensor({v.B, v.L, v.C}, 1), w = random_tensor({v.K, v.C, v.F}, 2),
+                          g = random_tensor({v.B, v.Lout, v.F}, 4), dx = Tensor::full({v.B, v.L, v.C}, 9.0f),
+                          dw = random_tensor({v.K, v.C, v.F}, 5), db = random_tensor({v.F}, 6);
+                   b.conv1d_backward(&dx, dw, &db, g, x, w, v.windows);
+                   return std::vector<Tensor>{dx, dw, db};
+                 },
+                 kSums});
+  }
+  for (Activation a : {Activation::linear, Activation::relu, Activation::sigmoid, Activation::tanh, Activation::softmax,
+                       Activation::silu, Activation::gelu, Activation::elu, Activation::selu, Activation::softplus,
+                       Activation::softsign, Activation::hard_sigmoid, Activation::exponential,
+                       Activation::hard_sigmoid_keras2}) {
+    for (int64_t rows : {int64_t(13), int64_t(40000)}) {  // 40000 x 9: split over threads
+      const std::string label = std::string(activation_name(a)) + " rows " + std::to_string(rows);
+      c.push_back({"activation_forward", label,
+                   [=](Backend& b) {
+                     Tensor x = random_tensor({rows, 9}, 1, -4.0f, 4.0f), y = Tensor::full({rows, 9}, 9.0f);
+                     b.activation_forward(a, y, x);
+                     return std::vector<Tensor>{y};
+                   },
+                   2e-6});
+      c.push_back({"activation_backward", label,
+                   [=](Backend& b) {
+                     // The forward's output from the reference, so that only the backward differs.
+                     Tensor x = random_tensor({rows, 9}, 1, -4.0f, 4.0f), y({rows, 9});
+                     reference_backend().activation_forward(a, y, x);
+                     Tensor dy = random_tensor({rows, 9}, 2), dx = Tensor::full({rows, 9}, 9.0f);
+                     b.activation_backward(a, dx, x, y, dy);
+                     return std::vector<Tensor>{dx};
+                   },
+                   2e-6});
+    }
+  }
+
+  for (int kind = 0; kind < 5; ++kind) {
+    static const char* kinds[] = {"int ids", "float ids", "a fraction", "a negative id", "an id too large"};
+    c.push_back({"embedding_ids", kinds[kind], [=](Backend& b) {
+                   Tensor x = int_ids({6, 9}, 20, 1);
+                   if (kind > 0) x = x.as_float();
+                   if (kind == 2) x[31] = 3.5f;
+                   if (kind == 3) x[17] = -1.0f;
+                   if (kind == 4) x[40] = 20.0f;
+                   Tensor ids({54}, DType::int32);
+                   const InvalidId bad = b.embedding_ids(ids, x, 20);
+                   std::vector<float> as_floats(ids.idata(), ids.idata() + ids.size());
+                   return std::vector<Tensor>{scalar(double(bad.position)), exact(bad.id), scalar(bad.non_integer),
+                                              Tensor({54}, as_floats)};
+                 }});
+  }
+  for (int64_t n : {int64_t(50), int64_t(20000)}) {
+    c.push_back({"embedding_forward", "n " + std::to_string(n), [=](Backend& b) {
+                   Tensor ids = int_ids({n}, 30, 1), table = random_tensor({30, 64}, 2), out = Tensor::full({n, 64}, 9.0f);
+                   b.embedding_forward(out, ids, table);
+                   return std::vector<Tensor>{out};
+                 }});
+    c.push_back({"embedding_backward", "n " + std::to_string(n), [=](Backend& b) {
+                   Tensor ids = int_ids({n}, 30, 1), dtable = random_tensor({30, 64}, 2), g = random_tensor({n, 64}, 3);
+                   b.embedding_backward(dtable, g, ids);
+                   return std::vector<Tensor>{dtable};
+                 }});
+  }
+  for (bool ints : {false, true})
+    c.push_back({"nonzero_mask", ints ? "int" : "float", [=](Backend& b) {
+                   Tensor x = int_ids({5, 7}, 3, 1);
+                   if (!ints) x = x.as_float();
+                   Tensor mask = Tensor::full({5, 7}, 9.0f);
+                   b.nonzero_mask(mask, x);
+                   return std::vector<Tensor>{mask};
+                 }});
+
+  // Embedding + Conv1D fused: 300 positions over a vocabulary of 40 (a few hundred: split over threads).
+  for (int64_t n : {int64_t(300), int64_t(20000)}) {
+    const int64_t V = 40, C = 24, K = 3, F = 16, B = n / 50, L = 50;
+    const std::string label = "n " + std::to_string(n);
+    auto distinct = [=](Backend& b) {
+      Tensor ids = int_ids({B, L}, int32_t(V), 1), unique({n}, DType::int32), slots({B, L}, DType::int32);
+      Tensor seen({V}, std::vector<int32_t>(size_t(V), -1));
+      const int64_t count = b.distinct_ids(unique, slots, seen, ids);
+      return std::tuple{unique, slots, count, seen};
+    };
+    auto as_floats = [](const Tensor& t) {
+      return Tensor(t.shape(), std::vector<float>(t.idata(), t.idata() + t.size()));
+    };
+    c.push_back({"distinct_ids", label, [=](Backend& b) {
+                   auto [unique, slots, count, seen] = distinct(b);
+                   return std::vector<Tensor>{as_floats(unique), as_floats(slots), scalar(double(count)), as_floats(seen)};
+                 }});
+    c.push_back({"embedding_project", label,
+                 [=](Backend& b) {
+                   auto [unique, slots, count, seen] = distinct(reference_backend());
+                   Tensor table = random_tensor({V, C}, 2), w = random_tensor({K, C, F}, 3);
+                   Tensor projected = Tensor::full({count, K * F}, 9.0f);
+                   b.embedding_project(projected, table, unique, count, w);
+                   return std::vector<Tensor>{projected};
+                 },
+                 kSums});
+    for (bool with_table : {false, true})
+      c.push_back({"embedding_project_backward", label + (with_table ? " table" : ""),
+                   [=](Backend& b) {
+                     auto [unique, slots, count, seen] = distinct(reference_backend());
+                     Tensor table = random_tensor({V, C}, 2), w = random_tensor({K, C, F}, 3);
+                     Tensor dp = random_tensor({count, K * F}, 4), dw = random_tensor({K, C, F}, 5),
+                            dtable = random_tensor({V, C}, 6);
+                     b.embedding_project_backward(with_table ? &dtable : nullptr, dw, dp, table, unique, count, w);
+                     return std::vector<Tensor>{dw, dtable};
+                   },
+                   kSums});
+    for (const Windows& win : {Windows{K, 1, 1, 0}, Windows{K, 2, 1, 1}, Windows{K, 1, 2, 4}}) {
+      const int64_t Lout = win.strides == 2 ? 25 : (win.pad_left == 0 ? L - K + 1 : L);
+      const std::string wl = label + " stride " + std::to_string(win.strides) + " dilation " +
+                             std::to_string(win.dilation) + " pad " + std::to_string(win.pad_left);
+      c.push_back({"gather_conv1d_forward", wl, [=](Backend& b) {
+                     auto [unique, slots, count, seen] = distinct(reference_backend());
+                     Tensor projected = random_tensor({count, K * F}, 2), bias = random_tensor({F}, 3);
+                     Tensor out = Tensor::full({B, Lout, F}, 9.0f);
+                     b.gather_conv1d_forward(out, projected, slots, &bias, win);
+                     return std::vector<Tensor>{out};
+                   }});
+      c.push_back({"gather_conv1d_backward", wl, [=](Backend& b) {
+                     auto [unique, slots, count, seen] = distinct(reference_backend());
+                     Tensor dout = random_tensor({B, Lout, F}, 2), dbias = random_tensor({F}, 3);
+                     Tensor dp = Tensor::full({count, K * F}, 9.0f);
+                     b.gather_conv1d_backward(dp, &dbias, dout, slots, win);
+                     return std::vector<Tensor>{dp, dbias};
+                   }});
+    }
+  }
+
+  struct Pool {
+    int64_t B, L, C;
+    Windows windows;
+    int64_t Lout;
+  };
+  for (const Pool& v : {Pool{4, 11, 6, {3, 2, 1, 1}, 6}, Pool{4, 11, 6, {2, 2, 1, 0}, 5}, Pool{3, 9, 5, {4, 1, 1, 0}, 6},
+                        Pool{64, 50, 32, {2, 2, 1, 0}, 25}}) {
+    const std::string label = "B" + std::to_string(v.B) + " L" + std::to_string(v.L) + " size " +
+                              std::to_string(v.windows.size) + " stride " + std::to_string(v.windows.strides) +
+                              " pad " + std::to_string(v.windows.pad_left);
+    for (bool with_argmax : {false, true})
+      c.push_back({"max_pool_forward", label + (with_argmax ? " argmax" : ""), [=](Backend& b) {
+                     Tensor x = random_tensor({v.B, v.L, v.C}, 1), y = Tensor::full({v.B, v.Lout, v.C}, 9.0f);
+                     x[7] = x[7 + v.C];  // a tie: the earliest step wins
+                     Tensor arg({v.B, v.Lout, v.C}, DType::int32);
+                     b.max_pool_forward(y, with_argmax ? &arg : nullptr, x, v.windows);
+                     std::vector<float> steps(arg.idata(), arg.idata() + arg.size());
+                     return std::vector<Tensor>{y, Tensor(arg.shape(), steps)};
+                   }});
+    c.push_back({"max_pool_backward", label, [=](Backend& b) {
+                   Tensor x = random_tensor({v.B, v.L, v.C}, 1), y({v.B, v.Lout, v.C});
+                   Tensor arg({v.B, v.Lout, v.C}, DType::int32);
+                   reference_backend().max_pool_forward(y, &arg, x, v.windows);
+                   Tensor dy = random_tensor(y.shape(), 2), dx = Tensor::full(x.shape(), 9.0f);
+                   b.max_pool_backward(dx, dy, arg);
+                   return std::vector<Tensor>{dx};
+                 }});
+    c.push_back({"average_pool_forward", label, [=](Backend& b) {
+                   Tensor x = random_tensor({v.B, v.L, v.C}, 1), y = Tensor::full({v.B, v.Lout, v.C}, 9.0f);
+                   b.average_pool_forward(y, x, v.windows);
+                   return std::vector<Tensor>{y};
+                 }});
+    c.push_back({"average_pool_backward", label, [=](Backend& b) {
+                   Tensor dy = random_tensor({v.B, v.Lout, v.C}, 2), dx = Tensor::full({v.B, v.L, v.C}, 9.0f);
+                   b.average_pool_backward(dx, dy, v.windows);
+                   return std::vector<Tensor>{dx};
+                 }});
+  }
+  for (int64_t B : {int64_t(3), int64_t(64)}) {
+    const int64_t L = 50, C = 32;
+    const std::string label = "B" + std::to_string(B);
+    c.push_back({"global_max_pool_forward", label, [=](Backend& b) {
+                   Tensor x = random_tensor({B, L, C}, 1), y = Tensor::full({B, C}, 9.0f);
+                   Tensor arg({B, C}, DType::int32);
+                   b.global_max_pool_forward(y, arg, x);
+                   std::vector<float> steps(arg.idata(), arg.idata() + arg.size());
+                   return std::vector<Tensor>{y, Tensor(arg.shape(), steps)};
+                 }});
+    c.push_back({"global_max_pool_backward", label, [=](Backend& b) {
+                   Tensor x = random_tensor({B, L, C}, 1), y({B, C});
+                   Tensor arg({B, C}, DType::int32);
+                   reference_backend().global_max_pool_forward(y, arg, x);
+                   Tensor dy = random_tensor({B, C}, 2), dx = Tensor::full({B, L, C}, 9.0f);
+                   b.global_max_pool_backward(dx, dy, arg);
+                   return std::vector<Tensor>{dx};
+                 }});
+    // A mask with a fully masked row, and an inf under a masked step (skipped, not 0 * inf).
+    auto weights = [=](Backend& b, bool masked) {
+      Tensor w({B, L});
+      if (!masked) {
+        b.step_average_weights(w, nullptr);
+        return w;
+      }
+      Tensor mask = int_ids({B, L}, 2, 4).as_float();
+      for (int64_t t = 0; t < L; ++t) mask[t] = 0.0f;
+      b.step_average_weights(w, &mask);
+      return w;
+    };
+    for (bool masked : {false, true}) {
+      const std::string ml = label + (masked ? " masked" : "");
+      c.push_back({"step_average_weights", ml, [=](Backend& b) { return std::vector<Tensor>{weights(b, masked)}; }});
+      c.push_back({"weighted_step_sum_forward", ml, [=](Backend& b) {
+                     Tensor x = random_tensor({B, L, C}, 1), y = Tensor::full({B, C}, 9.0f);
+                     const Tensor w = weights(reference_backend(), masked);
+                     if (masked) x[3] = std::numeric_limits<float>::infinity();
+                     b.weighted_step_sum_forward(y, x, w);
+                     return std::vector<Tensor>{y};
+                   }});
+      c.push_back({"weighted_step_sum_backward", ml, [=](Backend& b) {
+                     Tensor dy = random_tensor({B, C}, 2), dx = Tensor::full({B, L, C}, 9.0f);
+                     b.weighted_step_sum_backward(dx, dy, weights(reference_backend(), masked));
+                     return std::vector<Tensor>{dx};
+                   }});
+    }
+  }
+
+  c.push_back({"dropout_mask", "", [](Backend& b) {
+                 Rng rng(3);
+                 Tensor keep = Tensor::full({1000}, 9.0f);
+                 b.dropout_mask(keep, rng, 0.3f, 1.0f / 0.7f);
+                 return std::vector<Tensor>{keep, scalar(rng.uniform())};
+               }});
+  c.push_back({"multiply", "", [](Backend& b) {
+                 Tensor x = random_tensor({1000}, 1), k = random_tensor({1000}, 2), y = Tensor::full({1000}, 9.0f);
+                 b.multiply(y, x, k);
+                 return std::vector<Tensor>{y};
+               }});
+  c.push_back({"multiply_per_channel", "", [](Backend& b) {
+                 Tensor x = random_tensor({3, 7, 5}, 1), k = random_tensor({3, 5}, 2), y = Tensor::full({3, 7, 5}, 9.0f);
+                 b.multiply_per_channel(y, x, k);
+                 return std::vector<Tensor>{y};
+               }});
+  c.push_back({"add_gaussian_noise", "", [](Backend& b) {
+                 Rng rng(3);
+                 Tensor x = random_tensor({1000}, 1), y = Tensor::full({1000}, 9.0f);
+                 b.add_gaussian_noise(y, x, rng, 0.2f);
+                 return std::vector<Tensor>{y, scalar(rng.uniform())};
+               }});
+  c.push_back({"rows_differing_from", "", [](Backend& b) {
+                 Tensor x = random_tensor({4, 6, 3}, 1), keep = Tensor::full({4, 6}, 9.0f);
+                 for (int64_t j = 0; j < 3; ++j) x[5 * 3 + j] = 0.5f, x[11 * 3 + j] = 0.5f;
+                 x[11 * 3 + 2] = 0.25f;
+                 b.rows_differing_from(keep, x, 0.5f);
+                 return std::vector<Tensor>{keep};
+               }});
+  c.push_back({"zero_rows", "", [](Backend& b) {
+                 Tensor x = random_tensor({4, 6, 3}, 1), keep = int_ids({4, 6}, 2, 2).as_float();
+                 b.zero_rows(x, keep);
+                 return std::vector<Tensor>{x};
+               }});
 }
 
 std::vector<OpCase> cases() {
@@ -190,6 +507,7 @@ std::vector<OpCase> cases() {
                    Tensor t = sparse ? labels(rows, classes, 1) : random_tensor({rows, classes}, 3);
                    return std::vector<Tensor>{scalar(b.argmax_hits(p, t, classes, sparse))};
                  }});
+  add_layer_op_cases(c);
   return c;
 }
 
@@ -216,6 +534,21 @@ void expect_bitwise(const std::vector<Tensor>& want, const std::vector<Tensor>& 
   }
 }
 
+void expect_close(const std::vector<Tensor>& want, const std::vector<Tensor>& got, double tolerance,
+                  const std::string& what) {
+  ASSERT_EQ(want.size(), got.size()) << what;
+  for (size_t k = 0; k < want.size(); ++k) {
+    ASSERT_EQ(want[k].shape(), got[k].shape()) << what << ", output " << k;
+    for (int64_t i = 0; i < want[k].size(); ++i) {
+      const double r = want[k][i], f = got[k][i];
+      if (!(std::abs(r - f) <= tolerance * (1.0 + std::abs(r)))) {
+        ADD_FAILURE() << what << ", output " << k << " element " << i << ": reference " << r << ", got " << f;
+        break;
+      }
+    }
+  }
+}
+
 TEST(Ops, EveryOpHasCases) {
   std::set<std::string> covered;
   for (const OpCase& c : cases()) covered.insert(c.op);
@@ -226,14 +559,17 @@ TEST(Ops, EveryOpHasCases) {
         << op << " has cases but is not in Backend::op_names()";
 }
 
-TEST(Ops, CpuBackendGivesTheReferenceBitsOnOneAndTwoThreads) {
+TEST(Ops, CpuBackendMatchesTheReferenceOnOneAndTwoThreads) {
   EXPECT_EQ(&backend(), &cpu_backend());
   for (const OpCase& c : cases()) {
     const std::string what = c.op + " " + c.label;
     const std::vector<Tensor> want = c.run(reference_backend());
     for (int threads : {1, 2}) {
       ThreadCount count(threads);
-      expect_bitwise(want, c.run(cpu_backend()), what + " on " + std::to_string(threads) + " thread(s)");
+      const std::vector<Tensor> got = c.run(cpu_backend());
+      const std::string where = what + " on " + std::to_string(threads) + " thread(s)";
+      if (c.tolerance == 0.0) expect_bitwise(want, got, where);
+      else expect_close(want, got, c.tolerance, where);
     }
   }
 }

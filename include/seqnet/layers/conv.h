@@ -35,6 +35,13 @@ class Conv1D : public LogitsLayer {
   const Conv1DOptions& options() const { return options_; }
   // Output length for an input of `steps` (>= 1 when the input is long enough).
   int64_t output_length(int64_t steps) const;
+  // The same as call(embedding.call(ids)), for a Model that runs the pair as one: the convolution of looked-up
+  // rows is the sum of the rows' projections through the kernel, so when the batch holds fewer distinct ids than
+  // output positions each distinct row is projected once and the output gathers them (the sums in another
+  // order: equal to the unfused path up to rounding). backward() then adds the table's gradient into the
+  // embedding's weights (when ctx.input_grad) and returns no input gradient. Otherwise this is the unfused path,
+  // and backward() returns the gradient of the embedding's output, as after call().
+  Tensor call_on_embedding(Embedding& embedding, const Tensor& ids, RunContext& ctx);
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
@@ -45,6 +52,11 @@ class Conv1D : public LogitsLayer {
   int64_t filters_, kernel_size_;
   Conv1DOptions options_;
   Tensor x_;  // the input of the last forward
+  // The last call_on_embedding, when it fused: the embedding's table, the batch's distinct ids (unique_, their
+  // count) and each position's index into them (slots_, (batch, steps)); seen_ is distinct_ids' scratch.
+  Param* fused_table_ = nullptr;
+  Tensor unique_, slots_, seen_;
+  int64_t distinct_ = 0;
 };
 
 struct Pooling1DOptions {
@@ -81,9 +93,9 @@ class Pooling1D : public Layer {
   int64_t pool_size_, strides_;
   Pooling1DOptions options_;
   Shape x_shape_;
-  std::vector<int32_t> argmax_;  // max: the input step each output came from (-1: empty window)
+  int64_t pad_left(int64_t steps, int64_t out_steps) const;
+  Tensor argmax_;  // max, int32 (batch, out_steps, C): the input step each output came from (-1: empty window)
   bool kept_for_backward_ = false;  // the last forward recorded argmax_ (not in inference)
-  std::vector<float> inv_count_;  // average: 1 / real elements in each output window, per output step
 };
 
 class MaxPooling1D : public Pooling1D {
@@ -129,7 +141,7 @@ class GlobalMaxPooling1D : public GlobalPooling1D {
   Tensor backward(const Tensor& dy) override;
 
  private:
-  std::vector<int32_t> argmax_;  // (batch, C): the step each maximum came from
+  Tensor argmax_;  // int32 (batch, C): the step each maximum came from
 };
 
 // Mean over the steps axis; with an input mask m (batch, steps), the masked mean sum(x*m)/sum(m).
@@ -143,7 +155,7 @@ class GlobalAveragePooling1D : public GlobalPooling1D {
   Tensor backward(const Tensor& dy) override;
 
  private:
-  std::vector<float> weight_;  // (batch, steps): m / sum(m), or 1 / steps without a mask
+  Tensor weight_;  // (batch, steps): m / sum(m), or 1 / steps without a mask
 };
 
 // Factories that read like Keras: layers::Conv1D(32, 7, {.activation = "relu"}), layers::MaxPooling1D(5).

@@ -78,6 +78,12 @@ class Embedding : public Layer {
   Json get_config() const override;
   int64_t input_dim() const { return input_dim_; }
   int64_t output_dim() const { return output_dim_; }
+  bool mask_zero() const { return options_.mask_zero; }
+  // forward() in two halves, for a Conv1D that reads this layer's rows itself (Conv1D::call_on_embedding):
+  // the ids of x (float32 or int32), checked (an error names the first bad one) and kept for backward...
+  const Tensor& checked_ids(const Tensor& x);
+  // ...and their rows (batch, T, output_dim).
+  Tensor lookup(const Shape& ids_shape) const;
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
@@ -85,7 +91,7 @@ class Embedding : public Layer {
  private:
   int64_t input_dim_, output_dim_;
   EmbeddingOptions options_;
-  std::vector<int32_t> ids_;  // the ids of the last forward, for the sparse gradient
+  Tensor ids_;  // int32: the ids of the last forward, for the sparse gradient
 };
 
 // Flatten: (batch, d1, d2, ...) -> (batch, d1*d2*...). Drops any mask.
