@@ -164,7 +164,7 @@ class Backend {
   // mask (n) = 1 where x (n, float32 or int32) is not 0, else 0.
   virtual void nonzero_mask(Tensor& mask, const Tensor& x) = 0;
 
-  // ---- An Embedding read by a Conv1D, fused (Model fuses the pair; docs/architecture.md): the convolution of
+  // ---- An Embedding read by a Conv1D, fused (Model fuses the pair; docs/layers.md): the convolution of
   // looked-up rows is a sum of the rows' projections through the kernel, computed once per distinct id of the
   // batch instead of once per position. K = kernel size, F = filters; weight (K, C, F) is read as (C, K*F).
   // unique (n) int32: the distinct ids of ids (n), in order of first appearance, in its first `count` entries
