@@ -6,6 +6,7 @@
 #include <string>
 
 #include "seqnet/layer.h"
+#include "seqnet/threads.h"
 
 namespace seqnet::testing {
 
@@ -25,6 +26,18 @@ void expect_gradients_match(Layer& layer, const Tensor& x, GradCheckOptions opti
 
 // A tensor of the given shape with values uniform in [lo, hi), from a fixed seed.
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1.0f, float hi = 1.0f);
+
+// Runs the enclosing scope on n threads (seqnet::set_num_threads) and restores the count before.
+class ThreadCount {
+ public:
+  explicit ThreadCount(int n) : before_(num_threads()) { set_num_threads(n); }
+  ~ThreadCount() { set_num_threads(before_); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+
+ private:
+  int before_;
+};
 
 // Fails the test when any |a - b| > tol, naming the first bad index.
 void expect_tensor_near(const Tensor& actual, const Tensor& expected, double tol, const std::string& what = "");

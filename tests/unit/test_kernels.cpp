@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gradcheck.h"
 #include "kernels/blas.h"
 #include "kernels/dispatch.h"
 #include "kernels/parallel.h"
@@ -47,14 +48,7 @@ std::vector<double> reference(long M, long N, long K, const std::vector<float>& 
   return out;
 }
 
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : before_(num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(before_); }
-
- private:
-  int before_;
-};
+using seqnet::testing::ThreadCount;
 
 // Runs the test's kernel variant (the test parameter) and restores the one that ran before.
 class VariantTest : public ::testing::TestWithParam<std::string> {

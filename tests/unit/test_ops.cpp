@@ -511,14 +511,7 @@ std::vector<OpCase> cases() {
   return c;
 }
 
-class ThreadCount {
- public:
-  explicit ThreadCount(int n) : before_(num_threads()) { set_num_threads(n); }
-  ~ThreadCount() { set_num_threads(before_); }
-
- private:
-  int before_;
-};
+using testing::ThreadCount;
 
 void expect_bitwise(const std::vector<Tensor>& want, const std::vector<Tensor>& got, const std::string& what) {
   ASSERT_EQ(want.size(), got.size()) << what;
