@@ -574,7 +574,9 @@ TEST(EmbeddingConv1D, FusedPairMatchesTheLayersOneAfterTheOther) {
       zero_grads(conv);
       const Tensor y2 = conv.call_on_embedding(embedding, ids, ctx);
       Tensor dx2 = conv.backward(dy);
-      if (input_grad) EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+      if (input_grad) {
+        EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+      }
       if (!dx2.empty() && input_grad) embedding.backward(dx2);
       expect_close(y2, y, 1e-5, "output");
       expect_close(conv.params()[0]->grad, kernel_grad, 1e-5, "kernel gradient");
