@@ -99,6 +99,7 @@ class Tensor {
   // Rows picked by index along the first axis (for shuffled batches).
   Tensor gather_rows(const std::vector<int64_t>& rows) const;
   Tensor as_float() const;  // int32 -> float32 copy; float32 -> copy
+  std::vector<float> values() const;  // the values as float32, copied out
   void fill(float value);
   bool same_shape(const Tensor& other) const { return shape_ == other.shape_; }
   std::string shape_string() const { return shape_to_string(shape_); }

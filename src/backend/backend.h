@@ -75,6 +75,31 @@ struct InvalidId {
   bool non_integer = false;  // a float id with a fraction (else: out of [0, input_dim))
 };
 
+// The elementwise merges of n values each (Keras's Add, Subtract, Multiply, Average, Maximum, Minimum).
+enum class MergeOp { add, subtract, multiply, average, maximum, minimum };
+
+// A block of `rows` rows of `length` values: row r of the source starts at src_offset + r * src_stride, of the
+// destination at dst_offset + r * dst_stride (the pieces of a concatenation, a crop, a padding).
+struct RowBlock {
+  int64_t rows, length;
+  int64_t dst_offset = 0, dst_stride = 0;
+  int64_t src_offset = 0, src_stride = 0;
+};
+
+// A product per sample, out[b] (m, n) = A[b] (m, k) @ C[b] (k, n); A[b] stored as (m, k) or, transposed, as
+// (k, m), C[b] as (k, n) or, transposed, as (n, k); every operand contiguous per sample.
+struct BatchedProduct {
+  int64_t batch, m, n, k;
+  bool transpose_a = false, transpose_c = false;
+};
+
+// Vectors of `length` values inside x (batch, length, others) or, along_last, x (batch, others, length): vector
+// (b, o) starts at b * length * others + (along_last ? o * length : o) with a stride of (along_last ? 1 : others).
+struct VectorsInTensor {
+  int64_t batch, length, others;
+  bool along_last;
+};
+
 struct InvalidLabel {
   int64_t row = -1;  // -1: every label is a class index
   double label = 0.0;
@@ -218,6 +243,57 @@ class Backend {
   virtual void rows_differing_from(Tensor& keep, const Tensor& x, float value) = 0;
   // The rows of x (rows, f) where keep (rows) is 0 set to 0, in place.
   virtual void zero_rows(Tensor& x, const Tensor& keep) = 0;
+
+  // ---- Joining, repeating and moving values (merges, Concatenate, RepeatVector, UpSampling1D, Permute,
+  // Cropping1D, ZeroPadding1D, a Bidirectional's halves).
+  // y = xs[0] op xs[1] op ... in order of the inputs (n values each; average: the sum times 1 / count; subtract:
+  // two inputs). winner (n, int32), for maximum and minimum only: the input whose value y holds, the earliest on
+  // a tie. y may be xs[0].
+  virtual void merge_forward(MergeOp op, Tensor& y, Tensor* winner, const std::vector<const Tensor*>& xs) = 0;
+  // dx = the gradient for input k of `count`: dy | dy, -dy (k = 1) | dy times the other inputs in order | dy /
+  // count | dy where winner is k, else 0. xs (the inputs) are read by multiply only, winner by maximum and minimum.
+  virtual void merge_backward(MergeOp op, Tensor& dx, int64_t k, int64_t count, const Tensor& dy,
+                              const std::vector<const Tensor*>& xs, const Tensor* winner) = 0;
+  // out = 1 where a or b (n values) is not 0, else 0 (Keras's OR of masks); out may be a.
+  virtual void mask_or(Tensor& out, const Tensor& a, const Tensor& b) = 0;
+  // The rows of block copied from src to dst; the rest of dst is left as it is.
+  virtual void copy_rows(Tensor& dst, const Tensor& src, const RowBlock& block) = 0;
+  // y (rows, repeats, f) = each row of x (rows, f) `repeats` times; backward: dx (rows, f) = the sum over the
+  // repeats of dy, in order.
+  virtual void repeat_rows_forward(Tensor& y, const Tensor& x, int64_t repeats) = 0;
+  virtual void repeat_rows_backward(Tensor& dx, const Tensor& dy, int64_t repeats) = 0;
+  // y = x with its axes permuted: y's axis a is x's axis axes[a] (every axis, the batch axis included).
+  virtual void permute_axes(Tensor& y, const Tensor& x, const std::vector<int>& axes) = 0;
+  // y (B, T, f) = x (B, T, f) with the steps of every sample in reverse order.
+  virtual void reverse_steps(Tensor& y, const Tensor& x) = 0;
+
+  // ---- Products and normalizations (Dot, Normalization, LayerNormalization).
+  // out (batch, m, n) = the products of `product`.
+  virtual void batched_matmul(Tensor& out, const Tensor& a, const Tensor& c, const BatchedProduct& product) = 0;
+  // In place, each vector v of x scaled by s = min(1 / sqrt(sum v^2), 1e7) (Keras's ops.normalize; the squares
+  // summed in double); inv_norm (batch, others) = s.
+  virtual void normalize_vectors_forward(Tensor& x, Tensor& inv_norm, const VectorsInTensor& vectors) = 0;
+  // In place, the gradient g of the normalized vectors n made the gradient of the raw ones:
+  // g = s (g - n sum(g n)), or s g where s is the cap 1e7 (a constant there).
+  virtual void normalize_vectors_backward(Tensor& g, const Tensor& normalized, const Tensor& inv_norm,
+                                          const VectorsInTensor& vectors) = 0;
+  // mean (f) and population variance (f) of data (rows, f) per feature, in double (two passes). Returns the first
+  // feature whose mean is not finite, or -1.
+  virtual int64_t feature_moments(Tensor& mean, Tensor& variance, const Tensor& data) = 0;
+  // With scale = max(sqrt(variance), 1e-7) per feature: y (rows, f) = (x - mean) / scale, or invert:
+  // mean + x scale. backward: dx = dy / scale, or invert: dy scale.
+  virtual void standardize_forward(Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                   bool invert) = 0;
+  virtual void standardize_backward(Tensor& dx, const Tensor& dy, const Tensor& variance, bool invert) = 0;
+  // Keras's layer normalization of each row of x (rows, f): mean and variance in double, inv = 1 / sqrt(var + eps)
+  // in float, ig = inv gamma, y = x ig + (beta - mean ig) (gamma, beta: (f) or null). xhat (rows, f) = (x - mean)
+  // inv and inv (rows) are kept for backward when not null.
+  virtual void layer_norm_forward(Tensor& y, Tensor* xhat, Tensor* inv, const Tensor& x, const Tensor* gamma,
+                                  const Tensor* beta, float epsilon) = 0;
+  // dgamma += sum over rows of dy xhat, dbeta += sum of dy (each may be null; the sums in double, in row order);
+  // dx (may be null) = inv (gy - mean(gy) - xhat mean(gy xhat)) with gy = dy gamma.
+  virtual void layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* dbeta, const Tensor& dy, const Tensor& xhat,
+                                   const Tensor& inv, const Tensor* gamma) = 0;
 
   // The names of the ops above, in order: the op test needs a case for each.
   static const std::vector<std::string>& op_names();

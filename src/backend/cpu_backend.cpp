@@ -236,6 +236,17 @@ class CpuBackend final : public ReferenceBackend {
     });
   }
 
+  void batched_matmul(Tensor& out, const Tensor& a, const Tensor& c, const BatchedProduct& p) override {
+    const int64_t M = p.m, N = p.n, K = p.k;
+    const float* A = a.data();
+    const float* C = c.data();
+    float* Y = out.data();
+    for_each_piece(p.batch, 1, 2.0 * double(p.batch * M * N * K), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b)
+        kernels::gemm(p.transpose_a, p.transpose_c, M, N, K, 1.0f, A + b * M * K, p.transpose_a ? M : K,
+                      C + b * K * N, p.transpose_c ? K : N, 0.0f, Y + b * M * N, N);
+    });
+  }
 
  private:
   // (count, C): the table's rows unique[0..count).
@@ -300,7 +311,10 @@ const std::vector<std::string>& Backend::op_names() {
       "global_max_pool_forward", "global_max_pool_backward", "step_average_weights", "weighted_step_sum_forward",
       "weighted_step_sum_backward", "dropout_mask", "multiply", "multiply_per_channel", "add_gaussian_noise",
       "rows_differing_from", "zero_rows", "distinct_ids", "embedding_project", "embedding_project_backward",
-      "gather_conv1d_forward", "gather_conv1d_backward"};
+      "gather_conv1d_forward", "gather_conv1d_backward", "merge_forward", "merge_backward", "mask_or", "copy_rows",
+      "repeat_rows_forward", "repeat_rows_backward", "permute_axes", "reverse_steps", "batched_matmul",
+      "normalize_vectors_forward", "normalize_vectors_backward", "feature_moments", "standardize_forward",
+      "standardize_backward", "layer_norm_forward", "layer_norm_backward"};
   return names;
 }
 

@@ -856,4 +856,310 @@ void ReferenceBackend::zero_rows(Tensor& x, const Tensor& keep) {
     if (keep.data()[r] == 0.0f) std::fill_n(x.data() + r * f, f, 0.0f);
 }
 
+// ---- Joining, repeating and moving values --------------------------------------------------------------------
+
+void ReferenceBackend::merge_forward(MergeOp op, Tensor& y, Tensor* winner, const std::vector<const Tensor*>& xs) {
+  const int64_t n = xs[0]->size();
+  float* out = y.data();
+  if (&y != xs[0]) std::copy_n(xs[0]->data(), n, out);
+  int32_t* won = winner ? winner->idata() : nullptr;
+  if (won) std::fill_n(won, n, 0);
+  for (size_t k = 1; k < xs.size(); ++k) {
+    const float* p = xs[k]->data();
+    for (int64_t i = 0; i < n; ++i) switch (op) {
+        case MergeOp::add:
+        case MergeOp::average: out[i] += p[i]; break;
+        case MergeOp::subtract: out[i] -= p[i]; break;
+        case MergeOp::multiply: out[i] *= p[i]; break;
+        case MergeOp::maximum:  // a tie keeps the earlier input: its value, and its gradient
+          if (p[i] > out[i]) out[i] = p[i], won[i] = int32_t(k);
+          break;
+        case MergeOp::minimum:
+          if (p[i] < out[i]) out[i] = p[i], won[i] = int32_t(k);
+          break;
+      }
+  }
+  if (op == MergeOp::average) {
+    const float inv = 1.0f / float(xs.size());
+    for (int64_t i = 0; i < n; ++i) out[i] *= inv;
+  }
+}
+
+void ReferenceBackend::merge_backward(MergeOp op, Tensor& dx, int64_t k, int64_t count, const Tensor& dy,
+                                      const std::vector<const Tensor*>& xs, const Tensor* winner) {
+  const int64_t n = dy.size();
+  const float* g = dy.data();
+  float* d = dx.data();
+  switch (op) {
+    case MergeOp::add: std::copy_n(g, n, d); break;
+    case MergeOp::subtract:
+      for (int64_t i = 0; i < n; ++i) d[i] = k == 0 ? g[i] : -g[i];
+      break;
+    case MergeOp::average: {
+      const float inv = 1.0f / float(count);
+      for (int64_t i = 0; i < n; ++i) d[i] = g[i] * inv;
+      break;
+    }
+    case MergeOp::multiply:
+      std::copy_n(g, n, d);
+      for (size_t j = 0; j < xs.size(); ++j) {
+        if (int64_t(j) == k) continue;
+        const float* p = xs[j]->data();
+        for (int64_t i = 0; i < n; ++i) d[i] *= p[i];
+      }
+      break;
+    case MergeOp::maximum:
+    case MergeOp::minimum: {
+      const int32_t* won = winner->idata();
+      for (int64_t i = 0; i < n; ++i) d[i] = won[i] == k ? g[i] : 0.0f;
+      break;
+    }
+  }
+}
+
+void ReferenceBackend::mask_or(Tensor& out, const Tensor& a, const Tensor& b) {
+  const float* pa = a.data();
+  const float* pb = b.data();
+  float* o = out.data();
+  for (int64_t i = 0; i < a.size(); ++i) o[i] = (pa[i] != 0.0f || pb[i] != 0.0f) ? 1.0f : 0.0f;
+}
+
+void ReferenceBackend::copy_rows(Tensor& dst, const Tensor& src, const RowBlock& block) {
+  for (int64_t r = 0; r < block.rows; ++r)
+    std::copy_n(src.data() + block.src_offset + r * block.src_stride, block.length,
+                dst.data() + block.dst_offset + r * block.dst_stride);
+}
+
+void ReferenceBackend::repeat_rows_forward(Tensor& y, const Tensor& x, int64_t repeats) {
+  const int64_t f = x.dim(-1), rows = x.size() / f;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = 0; k < repeats; ++k) std::copy_n(x.data() + r * f, f, y.data() + (r * repeats + k) * f);
+}
+
+void ReferenceBackend::repeat_rows_backward(Tensor& dx, const Tensor& dy, int64_t repeats) {
+  const int64_t f = dx.dim(-1), rows = dx.size() / f;
+  const float* g = dy.data();
+  float* d = dx.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    std::copy_n(g + r * repeats * f, f, d + r * f);
+    for (int64_t k = 1; k < repeats; ++k)
+      for (int64_t c = 0; c < f; ++c) d[r * f + c] += g[(r * repeats + k) * f + c];
+  }
+}
+
+void ReferenceBackend::permute_axes(Tensor& y, const Tensor& x, const std::vector<int>& axes) {
+  const size_t rank = axes.size();
+  if (y.size() == 0) return;
+  std::vector<int64_t> x_stride(rank, 1), step(rank);  // step: how far x moves when y's axis a advances
+  for (size_t a = rank - 1; a-- > 0;) x_stride[a] = x_stride[a + 1] * x.shape()[a + 1];
+  for (size_t a = 0; a < rank; ++a) step[a] = x_stride[size_t(axes[a])];
+  // An odometer over y, its last axis the fastest.
+  std::vector<int64_t> index(rank, 0);
+  int64_t at = 0;
+  const float* src = x.data();
+  float* dst = y.data();
+  for (int64_t o = 0; o < y.size(); ++o) {
+    dst[o] = src[at];
+    for (size_t a = rank; a-- > 0;) {
+      at += step[a];
+      if (++index[a] < y.shape()[a]) break;
+      at -= step[a] * y.shape()[a];
+      index[a] = 0;
+    }
+  }
+}
+
+void ReferenceBackend::reverse_steps(Tensor& y, const Tensor& x) {
+  const int64_t B = x.dim(0), T = x.dim(1), f = x.size() / (B * T);
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < T; ++t) std::copy_n(x.data() + (b * T + t) * f, f, y.data() + (b * T + T - 1 - t) * f);
+}
+
+// ---- Products and normalizations -----------------------------------------------------------------------------
+
+void ReferenceBackend::batched_matmul(Tensor& out, const Tensor& a, const Tensor& c, const BatchedProduct& p) {
+  const int64_t M = p.m, N = p.n, K = p.k;
+  for (int64_t b = 0; b < p.batch; ++b) {
+    const float* A = a.data() + b * M * K;
+    const float* C = c.data() + b * K * N;
+    float* Y = out.data() + b * M * N;
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t j = 0; j < N; ++j) {
+        float sum = 0.0f;
+        for (int64_t k = 0; k < K; ++k)
+          sum += (p.transpose_a ? A[k * M + i] : A[i * K + k]) * (p.transpose_c ? C[j * K + k] : C[k * N + j]);
+        Y[i * N + j] = sum;
+      }
+  }
+}
+
+namespace {
+constexpr float kMaxInverseNorm = 1.0f / 1e-7f;  // ops.normalize's cap: 1 / keras.backend.epsilon()
+
+int64_t vector_start(const VectorsInTensor& v, int64_t b, int64_t o) {
+  return b * v.length * v.others + (v.along_last ? o * v.length : o);
+}
+}  // namespace
+
+void ReferenceBackend::normalize_vectors_forward(Tensor& x, Tensor& inv_norm, const VectorsInTensor& v) {
+  const int64_t step = v.along_last ? 1 : v.others;
+  float* data = x.data();
+  for (int64_t b = 0; b < v.batch; ++b)
+    for (int64_t o = 0; o < v.others; ++o) {
+      float* p = data + vector_start(v, b, o);
+      double squares = 0.0;
+      for (int64_t k = 0; k < v.length; ++k) squares += double(p[k * step]) * double(p[k * step]);
+      const float s = std::min(1.0f / std::sqrt(float(squares)), kMaxInverseNorm);
+      inv_norm.data()[b * v.others + o] = s;
+      for (int64_t k = 0; k < v.length; ++k) p[k * step] *= s;
+    }
+}
+
+void ReferenceBackend::normalize_vectors_backward(Tensor& g, const Tensor& normalized, const Tensor& inv_norm,
+                                                  const VectorsInTensor& v) {
+  const int64_t step = v.along_last ? 1 : v.others;
+  const float* n = normalized.data();
+  float* d = g.data();
+  for (int64_t b = 0; b < v.batch; ++b)
+    for (int64_t o = 0; o < v.others; ++o) {
+      const int64_t base = vector_start(v, b, o);
+      const float s = inv_norm.data()[b * v.others + o];
+      double dot = 0.0;
+      if (s < kMaxInverseNorm)
+        for (int64_t k = 0; k < v.length; ++k) dot += double(d[base + k * step]) * double(n[base + k * step]);
+      for (int64_t k = 0; k < v.length; ++k) {
+        const int64_t at = base + k * step;
+        d[at] = float(double(s) * (double(d[at]) - double(n[at]) * dot));
+      }
+    }
+}
+
+int64_t ReferenceBackend::feature_moments(Tensor& mean, Tensor& variance, const Tensor& data) {
+  const int64_t f = data.dim(-1), rows = data.size() / f;
+  const float* x = data.data();
+  std::vector<double> sum(size_t(f), 0.0), squares(size_t(f), 0.0);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) sum[size_t(j)] += x[r * f + j];
+  for (auto& s : sum) s /= double(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) {
+      const double d = x[r * f + j] - sum[size_t(j)];
+      squares[size_t(j)] += d * d;
+    }
+  int64_t first_bad = -1;
+  for (int64_t j = 0; j < f; ++j) {
+    if (first_bad < 0 && !std::isfinite(sum[size_t(j)])) first_bad = j;
+    mean.data()[j] = float(sum[size_t(j)]);
+    variance.data()[j] = float(squares[size_t(j)] / double(rows));
+  }
+  return first_bad;
+}
+
+namespace {
+// Normalization's divisor: a zero variance divides by keras.backend.epsilon().
+float standard_scale(float variance) { return std::max(std::sqrt(variance), float(kEpsilon)); }
+}  // namespace
+
+void ReferenceBackend::standardize_forward(Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                                           bool invert) {
+  const int64_t f = mean.size(), rows = x.size() / f;
+  const float* xs = x.data();
+  float* ys = y.data();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) {
+      const float m = mean.data()[j], scale = standard_scale(variance.data()[j]), v = xs[r * f + j];
+      ys[r * f + j] = invert ? m + v * scale : (v - m) / scale;
+    }
+}
+
+void ReferenceBackend::standardize_backward(Tensor& dx, const Tensor& dy, const Tensor& variance, bool invert) {
+  const int64_t f = variance.size(), rows = dy.size() / f;
+  const float* g = dy.data();
+  float* d = dx.data();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < f; ++j) {
+      const float scale = standard_scale(variance.data()[j]);
+      d[r * f + j] = invert ? g[r * f + j] * scale : g[r * f + j] / scale;
+    }
+}
+
+void ReferenceBackend::layer_norm_forward(Tensor& y, Tensor* xhat, Tensor* inv, const Tensor& x, const Tensor* gamma,
+                                          const Tensor* beta, float epsilon) {
+  const int64_t F = x.dim(-1), rows = x.size() / F;
+  const float* xs = x.data();
+  float* ys = y.data();
+  float* xh = xhat ? xhat->data() : nullptr;
+  float* inverses = inv ? inv->data() : nullptr;
+  const float* g = gamma ? gamma->data() : nullptr;
+  const float* b = beta ? beta->data() : nullptr;
+  for_each_piece(rows, 8, 8.0 * double(x.size()), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* xr = xs + r * F;
+      float* yr = ys + r * F;
+      double sum = 0.0;
+      for (int64_t j = 0; j < F; ++j) sum += xr[j];
+      const float mean = float(sum / double(F));
+      double sq = 0.0;
+      for (int64_t j = 0; j < F; ++j) {
+        const double d = double(xr[j]) - double(mean);
+        sq += d * d;
+      }
+      const float var = float(sq / double(F));
+      const float inverse = 1.0f / std::sqrt(var + epsilon);
+      for (int64_t j = 0; j < F; ++j) {
+        const float ig = g ? inverse * g[j] : inverse;
+        const float res = b ? b[j] - mean * ig : -mean * ig;
+        yr[j] = xr[j] * ig + res;
+      }
+      if (inverses) inverses[r] = inverse;
+      if (xh)
+        for (int64_t j = 0; j < F; ++j) xh[r * F + j] = (xr[j] - mean) * inverse;
+    }
+  });
+}
+
+void ReferenceBackend::layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* dbeta, const Tensor& dy,
+                                           const Tensor& xhat, const Tensor& inv, const Tensor* gamma) {
+  const int64_t F = dy.dim(-1), rows = dy.size() / F;
+  const float* g = dy.data();
+  const float* xh = xhat.data();
+  if (dgamma || dbeta) {
+    float* dg = dgamma ? dgamma->data() : nullptr;
+    float* db = dbeta ? dbeta->data() : nullptr;
+    // Split over features, so that any thread count sums each feature's rows in the same order.
+    for_each_piece(F, 16, 4.0 * double(dy.size()), [&](int64_t j0, int64_t j1) {
+      for (int64_t j = j0; j < j1; ++j) {
+        double sg = 0.0, sb = 0.0;
+        for (int64_t r = 0; r < rows; ++r) {
+          sg += double(g[r * F + j]) * double(xh[r * F + j]);
+          sb += double(g[r * F + j]);
+        }
+        if (dg) dg[j] += float(sg);
+        if (db) db[j] += float(sb);
+      }
+    });
+  }
+  if (!dx) return;
+  float* d = dx->data();
+  const float* gm = gamma ? gamma->data() : nullptr;
+  const float* inverses = inv.data();
+  for_each_piece(rows, 8, 8.0 * double(dy.size()), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* gr = g + r * F;
+      const float* xr = xh + r * F;
+      double s1 = 0.0, s2 = 0.0;
+      for (int64_t j = 0; j < F; ++j) {
+        const double gy = gm ? double(gr[j]) * double(gm[j]) : double(gr[j]);
+        s1 += gy;
+        s2 += gy * double(xr[j]);
+      }
+      const double m1 = s1 / double(F), m2 = s2 / double(F), inverse = inverses[r];
+      for (int64_t j = 0; j < F; ++j) {
+        const double gy = gm ? double(gr[j]) * double(gm[j]) : double(gr[j]);
+        d[r * F + j] = float(inverse * (gy - m1 - double(xr[j]) * m2));
+      }
+    }
+  });
+}
+
 }  // namespace seqnet

@@ -78,6 +78,29 @@ class ReferenceBackend : public Backend {
   void rows_differing_from(Tensor& keep, const Tensor& x, float value) override;
   void zero_rows(Tensor& x, const Tensor& keep) override;
 
+  void merge_forward(MergeOp op, Tensor& y, Tensor* winner, const std::vector<const Tensor*>& xs) override;
+  void merge_backward(MergeOp op, Tensor& dx, int64_t k, int64_t count, const Tensor& dy, const std::vector<const Tensor*>& xs,
+                      const Tensor* winner) override;
+  void mask_or(Tensor& out, const Tensor& a, const Tensor& b) override;
+  void copy_rows(Tensor& dst, const Tensor& src, const RowBlock& block) override;
+  void repeat_rows_forward(Tensor& y, const Tensor& x, int64_t repeats) override;
+  void repeat_rows_backward(Tensor& dx, const Tensor& dy, int64_t repeats) override;
+  void permute_axes(Tensor& y, const Tensor& x, const std::vector<int>& axes) override;
+  void reverse_steps(Tensor& y, const Tensor& x) override;
+
+  void batched_matmul(Tensor& out, const Tensor& a, const Tensor& c, const BatchedProduct& product) override;
+  void normalize_vectors_forward(Tensor& x, Tensor& inv_norm, const VectorsInTensor& vectors) override;
+  void normalize_vectors_backward(Tensor& g, const Tensor& normalized, const Tensor& inv_norm,
+                                  const VectorsInTensor& vectors) override;
+  int64_t feature_moments(Tensor& mean, Tensor& variance, const Tensor& data) override;
+  void standardize_forward(Tensor& y, const Tensor& x, const Tensor& mean, const Tensor& variance,
+                           bool invert) override;
+  void standardize_backward(Tensor& dx, const Tensor& dy, const Tensor& variance, bool invert) override;
+  void layer_norm_forward(Tensor& y, Tensor* xhat, Tensor* inv, const Tensor& x, const Tensor* gamma,
+                          const Tensor* beta, float epsilon) override;
+  void layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* dbeta, const Tensor& dy, const Tensor& xhat,
+                           const Tensor& inv, const Tensor* gamma) override;
+
  protected:
   // Runs body(begin, end) over [0, count) of independent pieces (samples, positions, columns) whose work is
   // about `flops`: here all at once on the calling thread; a backend with threads splits them.

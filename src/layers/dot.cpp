@@ -1,20 +1,21 @@
 // Dot (Keras 3's keras/src/layers/merging/dot.py: batch_dot, with ops.normalize for normalize=True). Forward
-// and its backward below it; the products go through kernels::gemm, one per sample.
+// and its backward below it; the products are backend ops, one per sample.
 #include "seqnet/layers/dot.h"
 
-#include <cmath>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
-#include "kernels/blas.h"
-#include "kernels/parallel.h"
 
 namespace seqnet {
 
 namespace {
-// keras.backend.epsilon(): ops.normalize caps the inverse norm at 1 / epsilon.
-constexpr float kMaxInvNorm = 1.0f / 1e-7f;
+// The vectors along an operand's dot axis (Operand: batch, k, free, k_last).
+template <typename Operand>
+VectorsInTensor vectors(const Operand& o) {
+  return {.batch = o.batch, .length = o.k, .others = o.free, .along_last = o.k_last};
+}
 }  // namespace
 
 Dot::Dot(int axes, DotOptions options) : Layer(options.name, "dot"), axes_{axes, axes}, axes_pair_(false), options_(std::move(options)) {}
@@ -86,21 +87,9 @@ std::vector<Tensor> Dot::forward_multi(const std::vector<const Tensor*>& xs, Run
   if (copy) ops = {*xs[0], *xs[1]};
   if (options_.normalize) {
     const Operand od[2] = {a, c};
-    for (int i = 0; i < 2; ++i) {
-      const Operand& o = od[i];
-      float* v = ops[size_t(i)].data();
-      std::vector<float>& inv = inv_norm_[size_t(i)];
-      inv.assign(size_t(o.batch * o.free), 0.0f);
-      const int64_t step = o.k_last ? 1 : o.free;  // between values of one vector
-      for (int64_t b = 0; b < o.batch; ++b)
-        for (int64_t f = 0; f < o.free; ++f) {
-          float* p = v + b * o.k * o.free + (o.k_last ? f * o.k : f);
-          double sq = 0.0;
-          for (int64_t k = 0; k < o.k; ++k) sq += double(p[k * step]) * double(p[k * step]);
-          const float s = std::min(1.0f / std::sqrt(float(sq)), kMaxInvNorm);
-          inv[size_t(b * o.free + f)] = s;
-          for (int64_t k = 0; k < o.k; ++k) p[k * step] *= s;
-        }
+    for (size_t input = 0; input < 2; ++input) {
+      inv_norm_[input] = Tensor::uninitialized({od[input].batch, od[input].free});
+      backend().normalize_vectors_forward(ops[input], inv_norm_[input], vectors(od[input]));
     }
   }
   const int64_t M = a.free, N = c.free, K = a.k;
@@ -111,14 +100,8 @@ std::vector<Tensor> Dot::forward_multi(const std::vector<const Tensor*>& xs, Run
     if (ax != axis_[1]) out.push_back(xs[1]->dim(ax));
   if (out.size() == 1) out.push_back(1);
   Tensor y = Tensor::uninitialized(out);
-  const float* A = copy ? ops[0].data() : xs[0]->data();
-  const float* C = copy ? ops[1].data() : xs[1]->data();
-  float* Y = y.data();
-  kernels::split_range(long(a.batch), 1, 2.0 * double(a.batch * M * N * K), [&](long b0, long b1) {
-    for (long b = b0; b < b1; ++b)
-      kernels::gemm(!a.k_last, c.k_last, M, N, K, 1.0f, A + b * M * K, a.k_last ? K : M, C + b * K * N, c.k_last ? K : N,
-                    0.0f, Y + b * M * N, N);
-  });
+  backend().batched_matmul(y, copy ? ops[0] : *xs[0], copy ? ops[1] : *xs[1],
+                           {.batch = a.batch, .m = M, .n = N, .k = K, .transpose_a = !a.k_last, .transpose_c = c.k_last});
   kept_for_backward_ = ctx.keep_for_backward;
   if (kept_for_backward_) kept_ = std::move(ops);
   else kept_ = {};
@@ -136,48 +119,22 @@ std::vector<Tensor> Dot::backward_multi(const std::vector<Tensor>& grads) {
   const int64_t M = a.free, N = c.free, K = a.k, B = a.batch;
   const Tensor& dy = grads[0];
   if (dy.size() != B * M * N) fail("backward got a gradient of shape " + dy.shape_string());
-  const float* A = kept_[0].data();
-  const float* C = kept_[1].data();
-  const float* G = dy.data();
-  Tensor dA = Tensor::uninitialized(kept_[0].shape()), dC = Tensor::uninitialized(kept_[1].shape());
-  float* dAp = dA.data();
-  float* dCp = dC.data();
-  kernels::split_range(long(B), 1, 4.0 * double(B * M * N * K), [&](long b0, long b1) {
-    for (long b = b0; b < b1; ++b) {
-      const float* Ab = A + b * M * K;
-      const float* Cb = C + b * K * N;
-      const float* Gb = G + b * M * N;
-      if (a.k_last)  // dA (M, K) = G (M, N) . C^T (N, K)
-        kernels::gemm(false, !c.k_last, M, K, N, 1.0f, Gb, N, Cb, c.k_last ? K : N, 0.0f, dAp + b * M * K, K);
-      else  // dA^T (K, M) = C (K, N) . G^T (N, M)
-        kernels::gemm(c.k_last, true, K, M, N, 1.0f, Cb, c.k_last ? K : N, Gb, N, 0.0f, dAp + b * M * K, M);
-      if (!c.k_last)  // dC (K, N) = A^T (K, M) . G (M, N)
-        kernels::gemm(a.k_last, false, K, N, M, 1.0f, Ab, a.k_last ? K : M, Gb, N, 0.0f, dCp + b * K * N, N);
-      else  // dC^T (N, K) = G^T (N, M) . A (M, K)
-        kernels::gemm(true, !a.k_last, N, K, M, 1.0f, Gb, N, Ab, a.k_last ? K : M, 0.0f, dCp + b * K * N, K);
-    }
-  });
+  const Tensor& A = kept_[0];
+  const Tensor& C = kept_[1];
+  Tensor dA = Tensor::uninitialized(A.shape()), dC = Tensor::uninitialized(C.shape());
+  if (a.k_last)  // dA (M, K) = G (M, N) . C^T (N, K)
+    backend().batched_matmul(dA, dy, C, {.batch = B, .m = M, .n = K, .k = N, .transpose_c = !c.k_last});
+  else  // dA^T (K, M) = C (K, N) . G^T (N, M)
+    backend().batched_matmul(dA, C, dy,
+                             {.batch = B, .m = K, .n = M, .k = N, .transpose_a = c.k_last, .transpose_c = true});
+  if (!c.k_last)  // dC (K, N) = A^T (K, M) . G (M, N)
+    backend().batched_matmul(dC, A, dy, {.batch = B, .m = K, .n = N, .k = M, .transpose_a = a.k_last});
+  else  // dC^T (N, K) = G^T (N, M) . A (M, K)
+    backend().batched_matmul(dC, dy, A,
+                             {.batch = B, .m = N, .n = K, .k = M, .transpose_a = true, .transpose_c = !a.k_last});
   if (options_.normalize) {
-    const Operand od[2] = {a, c};
-    Tensor* d[2] = {&dA, &dC};
-    for (int i = 0; i < 2; ++i) {
-      const Operand& o = od[i];
-      const float* n = kept_[size_t(i)].data();
-      float* g = d[i]->data();
-      const int64_t step = o.k_last ? 1 : o.free;
-      for (int64_t b = 0; b < o.batch; ++b)
-        for (int64_t f = 0; f < o.free; ++f) {
-          const int64_t base = b * o.k * o.free + (o.k_last ? f * o.k : f);
-          const float s = inv_norm_[size_t(i)][size_t(b * o.free + f)];
-          double dot = 0.0;
-          if (s < kMaxInvNorm)
-            for (int64_t k = 0; k < o.k; ++k) dot += double(g[base + k * step]) * double(n[base + k * step]);
-          for (int64_t k = 0; k < o.k; ++k) {
-            const int64_t at = base + k * step;
-            g[at] = float(double(s) * (double(g[at]) - double(n[at]) * dot));
-          }
-        }
-    }
+    backend().normalize_vectors_backward(dA, A, inv_norm_[0], vectors(a));
+    backend().normalize_vectors_backward(dC, C, inv_norm_[1], vectors(c));
   }
   dxs[0] = std::move(dA);
   dxs[1] = std::move(dC);

@@ -30,8 +30,8 @@ void clear_session() {
 
 bool shape_compatible(const Shape& expected, const Shape& got) {
   if (expected.size() != got.size()) return false;
-  for (size_t i = 0; i < expected.size(); ++i)
-    if (expected[i] >= 0 && got[i] >= 0 && expected[i] != got[i]) return false;
+  for (size_t axis = 0; axis < expected.size(); ++axis)
+    if (expected[axis] >= 0 && got[axis] >= 0 && expected[axis] != got[axis]) return false;
   return true;
 }
 
@@ -47,7 +47,8 @@ Shape Layer::build(const Shape& input_shape, Rng& rng) { return build_multi(std:
 std::vector<Shape> Layer::build_multi(const std::vector<Shape>& input_shapes, Rng& rng) {
   if (built_) {
     bool same = input_shapes.size() == input_shapes_.size();
-    for (size_t i = 0; same && i < input_shapes.size(); ++i) same = shape_compatible(input_shapes_[i], input_shapes[i]);
+    for (size_t input = 0; same && input < input_shapes.size(); ++input)
+      same = shape_compatible(input_shapes_[input], input_shapes[input]);
     if (!same)
       fail(fmt::format("was built for input shape {} and is now called on {}", shapes_to_string(input_shapes_),
                        shapes_to_string(input_shapes)));
@@ -84,10 +85,10 @@ void Layer::prepare_call(const Shape& input_shape, const RunContext& ctx) {
 std::vector<Tensor> Layer::call_multi(const std::vector<const Tensor*>& inputs, RunContext& ctx) {
   if (!built_) fail("called before it was built");
   if (inputs.size() != input_shapes_.size()) fail(fmt::format("takes {} inputs, got {}", input_shapes_.size(), inputs.size()));
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (!shape_compatible(input_shapes_[i], inputs[i]->shape()))
-      fail(fmt::format("expected input {} of shape {}, got {}", i, shape_to_string(input_shapes_[i]),
-                       inputs[i]->shape_string()));
+  for (size_t input = 0; input < inputs.size(); ++input)
+    if (!shape_compatible(input_shapes_[input], inputs[input]->shape()))
+      fail(fmt::format("expected input {} of shape {}, got {}", input, shape_to_string(input_shapes_[input]),
+                       inputs[input]->shape_string()));
   input_grad_wanted_ = ctx.input_grad;
   return forward_multi(inputs, ctx);
 }

@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
-#include "kernels/parallel.h"
 
 namespace seqnet {
 
@@ -35,95 +35,30 @@ Shape LayerNormalization::build_impl(const Shape& in, Rng& rng) {
 // y = x * ig + (beta - mean * ig), which rounds as Keras does.
 Tensor LayerNormalization::forward(const Tensor& x, RunContext& ctx) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
-  const int64_t F = features_, rows = x.size() / F;
-  const float eps = float(options_.epsilon);
   kept_ = ctx.keep_for_backward;
   if (kept_) {
     if (xhat_.shape() != x.shape()) xhat_ = Tensor::uninitialized(x.shape());
-    inv_.resize(size_t(rows));
+    inv_ = Tensor::uninitialized({x.size() / features_});
   } else {
     xhat_ = Tensor();
-    inv_.clear();
+    inv_ = Tensor();
   }
   Tensor y = Tensor::uninitialized(x.shape());
-  const float* xs = x.data();
-  float* ys = y.data();
-  float* xh = kept_ ? xhat_.data() : nullptr;
-  const float* g = gamma_ ? gamma_->value.data() : nullptr;
-  const float* b = beta_ ? beta_->value.data() : nullptr;
-  kernels::split_range(long(rows), 8, 8.0 * double(x.size()), [&](long r0, long r1) {
-    for (long r = r0; r < r1; ++r) {
-      const float* xr = xs + r * F;
-      float* yr = ys + r * F;
-      double sum = 0.0;
-      for (int64_t j = 0; j < F; ++j) sum += xr[j];
-      const float mean = float(sum / double(F));
-      double sq = 0.0;
-      for (int64_t j = 0; j < F; ++j) {
-        const double d = double(xr[j]) - double(mean);
-        sq += d * d;
-      }
-      const float var = float(sq / double(F));
-      const float inv = 1.0f / std::sqrt(var + eps);
-      for (int64_t j = 0; j < F; ++j) {
-        const float ig = g ? inv * g[j] : inv;
-        const float res = b ? b[j] - mean * ig : -mean * ig;
-        yr[j] = xr[j] * ig + res;
-      }
-      if (xh) {
-        inv_[size_t(r)] = inv;
-        for (int64_t j = 0; j < F; ++j) xh[r * F + j] = (xr[j] - mean) * inv;
-      }
-    }
-  });
+  backend().layer_norm_forward(y, kept_ ? &xhat_ : nullptr, kept_ ? &inv_ : nullptr, x,
+                               gamma_ ? &gamma_->value : nullptr, beta_ ? &beta_->value : nullptr,
+                               float(options_.epsilon));
   return y;
 }
 
 // With xhat = (x - mean) * inv and gy = dy * gamma (dy without scale), per row:
 //   dx = inv * (gy - mean(gy) - xhat * mean(gy * xhat)),   dgamma += dy * xhat,   dbeta += dy,
-// the weight gradients summed over rows in row order (split over features, so any thread count adds the same).
+// the weight gradients summed over rows in row order.
 Tensor LayerNormalization::backward(const Tensor& dy) {
   if (!kept_) fail("backward without a forward that kept its statistics (keep_for_backward)");
   if (dy.shape() != xhat_.shape()) fail("backward got a gradient of shape " + dy.shape_string() + " before a matching forward");
-  const int64_t F = features_, rows = dy.size() / F;
-  const float* g = dy.data();
-  const float* xh = xhat_.data();
-  if (gamma_ || beta_) {
-    float* dgamma = gamma_ ? gamma_->grad.data() : nullptr;
-    float* dbeta = beta_ ? beta_->grad.data() : nullptr;
-    kernels::split_range(long(F), 16, 4.0 * double(dy.size()), [&](long j0, long j1) {
-      for (long j = j0; j < j1; ++j) {
-        double sg = 0.0, sb = 0.0;
-        for (int64_t r = 0; r < rows; ++r) {
-          sg += double(g[r * F + j]) * double(xh[r * F + j]);
-          sb += double(g[r * F + j]);
-        }
-        if (dgamma) dgamma[j] += float(sg);
-        if (dbeta) dbeta[j] += float(sb);
-      }
-    });
-  }
-  if (!input_grad_wanted()) return Tensor();
-  Tensor dx = Tensor::uninitialized(dy.shape());
-  float* d = dx.data();
-  const float* gamma = gamma_ ? gamma_->value.data() : nullptr;
-  kernels::split_range(long(rows), 8, 8.0 * double(dy.size()), [&](long r0, long r1) {
-    for (long r = r0; r < r1; ++r) {
-      const float* gr = g + r * F;
-      const float* xr = xh + r * F;
-      double s1 = 0.0, s2 = 0.0;
-      for (int64_t j = 0; j < F; ++j) {
-        const double gy = gamma ? double(gr[j]) * double(gamma[j]) : double(gr[j]);
-        s1 += gy;
-        s2 += gy * double(xr[j]);
-      }
-      const double m1 = s1 / double(F), m2 = s2 / double(F), inv = inv_[size_t(r)];
-      for (int64_t j = 0; j < F; ++j) {
-        const double gy = gamma ? double(gr[j]) * double(gamma[j]) : double(gr[j]);
-        d[r * F + j] = float(inv * (gy - m1 - double(xr[j]) * m2));
-      }
-    }
-  });
+  Tensor dx = input_grad_wanted() ? Tensor::uninitialized(dy.shape()) : Tensor();
+  backend().layer_norm_backward(input_grad_wanted() ? &dx : nullptr, gamma_ ? &gamma_->grad : nullptr,
+                                beta_ ? &beta_->grad : nullptr, dy, xhat_, inv_, gamma_ ? &gamma_->value : nullptr);
   return dx;
 }
 

@@ -2,10 +2,10 @@
 // layers a graph joins branches with. Each forward is paired with its backward below it.
 #include "seqnet/layers/merge.h"
 
-#include <algorithm>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 
 namespace seqnet {
@@ -23,9 +23,21 @@ std::optional<Tensor> or_of_masks(const std::vector<const Tensor*>& masks) {
       continue;
     }
     if (f.shape() != out->shape()) return std::nullopt;  // masks of other shapes do not combine (Keras: an error)
-    for (int64_t i = 0; i < f.size(); ++i) (*out)[i] = ((*out)[i] != 0.0f || f[i] != 0.0f) ? 1.0f : 0.0f;
+    backend().mask_or(*out, *out, f);
   }
   return out;
+}
+
+MergeOp merge_op(ElementwiseMerge::Op op) {
+  switch (op) {
+    case ElementwiseMerge::Op::add: return MergeOp::add;
+    case ElementwiseMerge::Op::subtract: return MergeOp::subtract;
+    case ElementwiseMerge::Op::multiply: return MergeOp::multiply;
+    case ElementwiseMerge::Op::average: return MergeOp::average;
+    case ElementwiseMerge::Op::maximum: return MergeOp::maximum;
+    case ElementwiseMerge::Op::minimum: return MergeOp::minimum;
+  }
+  return MergeOp::add;
 }
 }  // namespace
 
@@ -65,12 +77,12 @@ std::vector<Shape> ElementwiseMerge::build_multi_impl(const std::vector<Shape>& 
   if (in.size() < 2) fail(fmt::format("must be called on a list of at least 2 inputs, got {}", in.size()));
   if (op_ == Op::subtract && in.size() != 2) fail(fmt::format("must be called on exactly 2 inputs, got {}", in.size()));
   Shape out = in[0];
-  for (size_t i = 1; i < in.size(); ++i) {
-    if (in[i].size() != out.size())
+  for (const Shape& shape : in) {
+    if (shape.size() != out.size())
       fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_to_string(in));
-    for (size_t a = 0; a < out.size(); ++a) {
-      if (out[a] < 0) out[a] = in[i][a];
-      else if (in[i][a] >= 0 && in[i][a] != out[a])
+    for (size_t axis = 0; axis < out.size(); ++axis) {
+      if (out[axis] < 0) out[axis] = shape[axis];
+      else if (shape[axis] >= 0 && shape[axis] != out[axis])
         fail("inputs must have the same shape (broadcasting is not supported), got " + shapes_to_string(in));
     }
   }
@@ -93,38 +105,10 @@ std::vector<Tensor> ElementwiseMerge::forward_multi(const std::vector<const Tens
     if (x->shape() != x0.shape() || !x->is_float())
       fail(fmt::format("inputs must be float32 of one shape, got {} and {}", x0.shape_string(), x->shape_string()));
   shape_ = x0.shape();
-  const int64_t n = x0.size();
-  Tensor y = x0;
-  float* py = y.data();
-  winner_.clear();
-  if (op_ == Op::maximum || op_ == Op::minimum) winner_.assign(size_t(n), 0);
-  for (size_t k = 1; k < xs.size(); ++k) {
-    const float* p = xs[k]->data();
-    switch (op_) {
-      case Op::add:
-      case Op::average:
-        for (int64_t i = 0; i < n; ++i) py[i] += p[i];
-        break;
-      case Op::subtract:
-        for (int64_t i = 0; i < n; ++i) py[i] -= p[i];
-        break;
-      case Op::multiply:
-        for (int64_t i = 0; i < n; ++i) py[i] *= p[i];
-        break;
-      case Op::maximum:  // ties keep the earlier input: its value, and its gradient
-        for (int64_t i = 0; i < n; ++i)
-          if (p[i] > py[i]) py[i] = p[i], winner_[size_t(i)] = uint8_t(k);
-        break;
-      case Op::minimum:
-        for (int64_t i = 0; i < n; ++i)
-          if (p[i] < py[i]) py[i] = p[i], winner_[size_t(i)] = uint8_t(k);
-        break;
-    }
-  }
-  if (op_ == Op::average) {
-    const float inv = 1.0f / float(xs.size());
-    for (int64_t i = 0; i < n; ++i) py[i] *= inv;
-  }
+  const bool picks = op_ == Op::maximum || op_ == Op::minimum;
+  winner_ = picks ? Tensor(shape_, DType::int32) : Tensor();
+  Tensor y = Tensor::uninitialized(shape_);
+  backend().merge_forward(merge_op(op_), y, picks ? &winner_ : nullptr, xs);
   inputs_.clear();
   if (op_ == Op::multiply && ctx.keep_for_backward)
     for (const Tensor* x : xs) inputs_.push_back(*x);
@@ -138,39 +122,14 @@ std::vector<Tensor> ElementwiseMerge::backward_multi(const std::vector<Tensor>& 
   if (grads.size() != 1 || grads[0].empty()) return dxs;
   const Tensor& dy = grads[0];
   if (dy.shape() != shape_) fail("backward got a gradient of shape " + dy.shape_string());
-  const int64_t n = dy.size();
-  const float* g = dy.data();
-  for (size_t k = 0; k < k_inputs; ++k) {
-    Tensor dx = op_ == Op::maximum || op_ == Op::minimum ? Tensor(shape_) : Tensor::uninitialized(shape_);
-    float* d = dx.data();
-    switch (op_) {
-      case Op::add: std::copy_n(g, n, d); break;
-      case Op::subtract:
-        if (k == 0) std::copy_n(g, n, d);
-        else for (int64_t i = 0; i < n; ++i) d[i] = -g[i];
-        break;
-      case Op::average: {
-        const float inv = 1.0f / float(k_inputs);
-        for (int64_t i = 0; i < n; ++i) d[i] = g[i] * inv;
-        break;
-      }
-      case Op::multiply: {
-        if (inputs_.size() != k_inputs) fail("backward after a forward that did not keep its inputs (keep_for_backward)");
-        std::copy_n(g, n, d);
-        for (size_t j = 0; j < k_inputs; ++j) {
-          if (j == k) continue;
-          const float* p = inputs_[j].data();
-          for (int64_t i = 0; i < n; ++i) d[i] *= p[i];
-        }
-        break;
-      }
-      case Op::maximum:
-      case Op::minimum:
-        for (int64_t i = 0; i < n; ++i)
-          if (winner_[size_t(i)] == k) d[i] = g[i];
-        break;
-    }
-    dxs[k] = std::move(dx);
+  if (op_ == Op::multiply && inputs_.size() != k_inputs)
+    fail("backward after a forward that did not keep its inputs (keep_for_backward)");
+  std::vector<const Tensor*> kept;
+  for (const Tensor& x : inputs_) kept.push_back(&x);
+  for (size_t input = 0; input < k_inputs; ++input) {
+    dxs[input] = Tensor::uninitialized(shape_);
+    backend().merge_backward(merge_op(op_), dxs[input], int64_t(input), int64_t(k_inputs), dy, kept,
+                             winner_.empty() ? nullptr : &winner_);
   }
   return dxs;
 }
@@ -195,14 +154,15 @@ std::vector<Shape> Concatenate::build_multi_impl(const std::vector<Shape>& in, R
   if (axis < 1 || axis >= rank)
     fail(fmt::format("axis {} is not an axis of its inputs beyond the batch axis: {}", options_.axis, shapes_to_string(in)));
   Shape out = in[0];
-  for (size_t i = 1; i < in.size(); ++i) {
-    bool ok = int(in[i].size()) == rank;
-    for (int a = 0; ok && a < rank; ++a) {
-      if (a == axis) {
-        out[size_t(a)] = out[size_t(a)] < 0 || in[i][size_t(a)] < 0 ? -1 : out[size_t(a)] + in[i][size_t(a)];
-      } else if (out[size_t(a)] < 0) {
-        out[size_t(a)] = in[i][size_t(a)];
-      } else if (in[i][size_t(a)] >= 0 && in[i][size_t(a)] != out[size_t(a)]) {
+  for (size_t input = 1; input < in.size(); ++input) {
+    const Shape& shape = in[input];
+    bool ok = int(shape.size()) == rank;
+    for (size_t ax = 0; ok && int(ax) < rank; ++ax) {
+      if (int(ax) == axis) {
+        out[ax] = out[ax] < 0 || shape[ax] < 0 ? -1 : out[ax] + shape[ax];
+      } else if (out[ax] < 0) {
+        out[ax] = shape[ax];
+      } else if (shape[ax] >= 0 && shape[ax] != out[ax]) {
         ok = false;
       }
     }
@@ -232,13 +192,13 @@ std::vector<Tensor> Concatenate::forward_multi(const std::vector<const Tensor*>&
   }
   int64_t outer = 1, inner = 1;
   for (int a = 0; a < axis_; ++a) outer *= out[size_t(a)];
-  for (size_t a = size_t(axis_) + 1; a < out.size(); ++a) inner *= out[a];
+  for (size_t axis = size_t(axis_) + 1; axis < out.size(); ++axis) inner *= out[axis];
   Tensor y = Tensor::uninitialized(out);
   const int64_t row = out[size_t(axis_)] * inner;
   int64_t offset = 0;
   for (const Tensor* x : xs) {
     const int64_t len = x->dim(axis_) * inner;
-    for (int64_t o = 0; o < outer; ++o) std::copy_n(x->data() + o * len, len, y.data() + o * row + offset);
+    backend().copy_rows(y, *x, {.rows = outer, .length = len, .dst_offset = offset, .dst_stride = row, .src_stride = len});
     offset += len;
   }
   return {y};
@@ -253,12 +213,12 @@ std::vector<Tensor> Concatenate::backward_multi(const std::vector<Tensor>& grads
   for (int a = axis_ + 1; a < dy.rank(); ++a) inner *= dy.dim(a);
   const int64_t row = dy.dim(axis_) * inner;
   int64_t offset = 0;
-  for (size_t k = 0; k < last_shapes_.size(); ++k) {
-    Tensor dx = Tensor::uninitialized(last_shapes_[k]);
-    const int64_t len = last_shapes_[k][size_t(axis_)] * inner;
-    for (int64_t o = 0; o < outer; ++o) std::copy_n(dy.data() + o * row + offset, len, dx.data() + o * len);
+  for (size_t input = 0; input < last_shapes_.size(); ++input) {
+    Tensor dx = Tensor::uninitialized(last_shapes_[input]);
+    const int64_t len = last_shapes_[input][size_t(axis_)] * inner;
+    backend().copy_rows(dx, dy, {.rows = outer, .length = len, .dst_stride = len, .src_offset = offset, .src_stride = row});
     offset += len;
-    dxs[k] = std::move(dx);
+    dxs[input] = std::move(dx);
   }
   return dxs;
 }
@@ -272,9 +232,10 @@ std::vector<std::optional<Tensor>> Concatenate::compute_masks(const std::vector<
   for (const Tensor* m : masks) any = any || m != nullptr;
   if (!any || xs[0]->rank() != 3) return {std::nullopt};
   const int64_t B = xs[0]->dim(0);
-  auto mask_of = [&](size_t k) {
-    Tensor m = masks[k] ? masks[k]->as_float() : Tensor::full({B, xs[k]->dim(1)}, 1.0f);
-    if (m.shape() != Shape{B, xs[k]->dim(1)}) fail("an input mask of shape " + m.shape_string() + " does not fit its input");
+  auto mask_of = [&](size_t input) {
+    const int64_t steps = xs[input]->dim(1);
+    Tensor m = masks[input] ? masks[input]->as_float() : Tensor::full({B, steps}, 1.0f);
+    if (m.shape() != Shape{B, steps}) fail("an input mask of shape " + m.shape_string() + " does not fit its input");
     return m;
   };
   if (axis_ == 1) {
@@ -282,19 +243,15 @@ std::vector<std::optional<Tensor>> Concatenate::compute_masks(const std::vector<
     for (const Tensor* x : xs) T += x->dim(1);
     Tensor out({B, T});
     int64_t t0 = 0;
-    for (size_t k = 0; k < xs.size(); ++k) {
-      Tensor m = mask_of(k);
-      const int64_t Tk = xs[k]->dim(1);
-      for (int64_t b = 0; b < B; ++b) std::copy_n(m.data() + b * Tk, Tk, out.data() + b * T + t0);
+    for (size_t input = 0; input < xs.size(); ++input) {
+      const int64_t Tk = xs[input]->dim(1);
+      backend().copy_rows(out, mask_of(input), {.rows = B, .length = Tk, .dst_offset = t0, .dst_stride = T, .src_stride = Tk});
       t0 += Tk;
     }
     return {out};
   }
   Tensor out({B, xs[0]->dim(1)});
-  for (size_t k = 0; k < xs.size(); ++k) {
-    Tensor m = mask_of(k);
-    for (int64_t i = 0; i < out.size(); ++i) out[i] = (out[i] != 0.0f || m[i] != 0.0f) ? 1.0f : 0.0f;
-  }
+  for (size_t input = 0; input < xs.size(); ++input) backend().mask_or(out, out, mask_of(input));
   return {out};
 }
 
@@ -317,20 +274,15 @@ Shape RepeatVector::build_impl(const Shape& in, Rng&) {
 
 // x (B, F) -> y (B, n, F), y[b, t, :] = x[b, :].
 Tensor RepeatVector::forward(const Tensor& x, RunContext&) {
-  const int64_t B = x.dim(0), F = x.dim(1);
-  Tensor y = Tensor::uninitialized({B, n_, F});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < n_; ++t) std::copy_n(x.data() + b * F, F, y.data() + (b * n_ + t) * F);
+  Tensor y = Tensor::uninitialized({x.dim(0), n_, x.dim(1)});
+  backend().repeat_rows_forward(y, x, n_);
   return y;
 }
 
 // dx[b, :] = sum over t of dy[b, t, :].
 Tensor RepeatVector::backward(const Tensor& dy) {
-  const int64_t B = dy.dim(0), F = dy.dim(2);
-  Tensor dx({B, F});
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < n_; ++t)
-      for (int64_t f = 0; f < F; ++f) dx[b * F + f] += dy[(b * n_ + t) * F + f];
+  Tensor dx = Tensor::uninitialized({dy.dim(0), dy.dim(2)});
+  backend().repeat_rows_backward(dx, dy, n_);
   return dx;
 }
 

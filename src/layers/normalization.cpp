@@ -8,13 +8,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 
 namespace seqnet {
-
-namespace {
-constexpr float kEpsilon = 1e-7f;  // keras.backend.epsilon(): a zero variance divides by it
-}
 
 Normalization::Normalization(NormalizationOptions o) : Layer(std::move(o.name), "normalization"), options_(std::move(o)) {
   if (options_.mean.has_value() != options_.variance.has_value())
@@ -42,52 +39,30 @@ Shape Normalization::build_impl(const Shape& in, Rng& rng) {
   return in;
 }
 
-void Normalization::statistics(std::vector<float>& mean, std::vector<float>& scale) const {
-  mean = this->mean();
-  std::vector<float> var = variance();
-  scale.resize(var.size());
-  for (size_t j = 0; j < var.size(); ++j) scale[j] = std::max(std::sqrt(var[j]), kEpsilon);
+Tensor Normalization::statistic(int which) const {
+  const std::optional<std::vector<float>>& fixed = which == 0 ? options_.mean : options_.variance;
+  if (fixed)
+    return Tensor({features_}, fixed->size() == 1 ? std::vector<float>(size_t(features_), fixed->front()) : *fixed);
+  if (params().empty()) fail("is not built: its statistics are not known yet");
+  return params()[size_t(which)]->value;
 }
 
-std::vector<float> Normalization::mean() const {
-  if (options_.mean) return options_.mean->size() == 1 ? std::vector<float>(size_t(features_), options_.mean->front()) : *options_.mean;
-  if (params().empty()) fail("is not built: its statistics are not known yet");
-  const Tensor& m = params()[0]->value;
-  return std::vector<float>(m.data(), m.data() + m.size());
-}
-
-std::vector<float> Normalization::variance() const {
-  if (options_.variance)
-    return options_.variance->size() == 1 ? std::vector<float>(size_t(features_), options_.variance->front()) : *options_.variance;
-  if (params().empty()) fail("is not built: its statistics are not known yet");
-  const Tensor& v = params()[1]->value;
-  return std::vector<float>(v.data(), v.data() + v.size());
-}
+std::vector<float> Normalization::mean() const { return statistic(0).values(); }
+std::vector<float> Normalization::variance() const { return statistic(1).values(); }
 
 Tensor Normalization::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got " + x.shape_string() + " of int32");
-  std::vector<float> mean;
-  statistics(mean, scale_);
+  variance_ = statistic(1);
   Tensor y = Tensor::uninitialized(x.shape());
-  const int64_t f = features_, rows = x.size() / f;
-  const float* xs = x.data();
-  float* ys = y.data();
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < f; ++j) {
-      const float v = xs[r * f + j];
-      ys[r * f + j] = options_.invert ? mean[size_t(j)] + v * scale_[size_t(j)] : (v - mean[size_t(j)]) / scale_[size_t(j)];
-    }
+  backend().standardize_forward(y, x, statistic(0), variance_, options_.invert);
   return y;
 }
 
 Tensor Normalization::backward(const Tensor& dy) {
   if (!input_grad_wanted()) return Tensor();
-  if (scale_.empty()) fail("backward called before forward");
+  if (variance_.empty()) fail("backward called before forward");
   Tensor dx = Tensor::uninitialized(dy.shape());
-  const int64_t f = features_, rows = dy.size() / f;
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < f; ++j)
-      dx.data()[r * f + j] = options_.invert ? dy.data()[r * f + j] * scale_[size_t(j)] : dy.data()[r * f + j] / scale_[size_t(j)];
+  backend().standardize_backward(dx, dy, variance_, options_.invert);
   return dx;
 }
 
@@ -101,23 +76,13 @@ void Normalization::adapt(const Tensor& data) {
     build(s, rng);
   }
   if (data.dim(-1) != features_) fail(fmt::format("adapt() got {} features, the layer has {}", data.dim(-1), features_));
-  const int64_t f = features_, rows = data.size() / f;
-  if (rows == 0) fail("adapt() got no data");
-  std::vector<double> sum(size_t(f), 0.0), sq(size_t(f), 0.0);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < f; ++j) sum[size_t(j)] += data.data()[r * f + j];
-  for (auto& s : sum) s /= double(rows);
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < f; ++j) {
-      const double d = data.data()[r * f + j] - sum[size_t(j)];
-      sq[size_t(j)] += d * d;
-    }
+  if (data.size() == 0) fail("adapt() got no data");
+  Tensor mean = Tensor::uninitialized({features_}), variance = Tensor::uninitialized({features_});
+  const int64_t bad = backend().feature_moments(mean, variance, data);
+  if (bad >= 0) fail(fmt::format("adapt(): feature {} holds NaN or infinity", bad));
   auto ps = params();
-  for (int64_t j = 0; j < f; ++j) {
-    if (!std::isfinite(sum[size_t(j)])) fail(fmt::format("adapt(): feature {} holds NaN or infinity", j));
-    ps[0]->value[j] = float(sum[size_t(j)]);
-    ps[1]->value[j] = float(sq[size_t(j)] / double(rows));
-  }
+  backend().copy(ps[0]->value, mean);
+  backend().copy(ps[1]->value, variance);
 }
 
 Json Normalization::get_config() const {

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
 
 namespace seqnet {
@@ -14,29 +15,8 @@ namespace seqnet {
 namespace {
 std::string dims_text(const std::vector<int64_t>& dims) {
   std::string s = "(";
-  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  for (size_t axis = 0; axis < dims.size(); ++axis) s += (axis ? ", " : "") + std::to_string(dims[axis]);
   return s + ")";
-}
-
-// Calls f(output offset, input offset) for every element of an output of `out_shape` whose axis a advances the
-// input by `src_stride[a]`: an odometer over the output, innermost axis in a plain loop.
-template <typename F>
-void for_each_permuted(const Shape& out_shape, const std::vector<int64_t>& src_stride, F&& f) {
-  const size_t r = out_shape.size();
-  const int64_t total = shape_size(out_shape);
-  if (total == 0) return;
-  const int64_t inner = out_shape[r - 1], inner_stride = src_stride[r - 1];
-  std::vector<int64_t> idx(r, 0);
-  int64_t src = 0;
-  for (int64_t o = 0; o < total; o += inner) {
-    for (int64_t j = 0; j < inner; ++j) f(o + j, src + j * inner_stride);
-    for (size_t a = r - 1; a-- > 0;) {
-      src += src_stride[a];
-      if (++idx[a] < out_shape[a]) break;
-      src -= src_stride[a] * out_shape[a];
-      idx[a] = 0;
-    }
-  }
 }
 }  // namespace
 
@@ -46,8 +26,8 @@ Permute::Permute(std::vector<int64_t> dims, std::string name) : Layer(std::move(
   // Keras: sorted(dims) must be 1..n, each axis after the batch axis named once.
   std::vector<int64_t> sorted = dims_;
   std::sort(sorted.begin(), sorted.end());
-  for (size_t i = 0; i < sorted.size(); ++i)
-    if (sorted[i] != int64_t(i) + 1)
+  for (size_t axis = 0; axis < sorted.size(); ++axis)
+    if (sorted[axis] != int64_t(axis) + 1)
       fail("dims " + dims_text(dims_) + " must name each of the axes 1.." + std::to_string(dims_.size()) +
            " once (the batch axis is not counted)");
 }
@@ -60,39 +40,29 @@ Shape Permute::build_impl(const Shape& in, Rng&) {
   return out;
 }
 
-// y[b, i_1, ..., i_n] = x[b, ...] with input axis dims[k] at index i_k.
+// y's axis k + 1 is x's axis dims(k); the batch axis stays first.
 Tensor Permute::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
   last_input_shape_ = x.shape();
-  const size_t r = x.shape().size();
+  std::vector<int> axes{0};
   Shape out{x.dim(0)};
-  std::vector<int64_t> in_stride(r, 1), src_stride(r);
-  for (size_t a = r - 1; a-- > 0;) in_stride[a] = in_stride[a + 1] * x.shape()[a + 1];
-  src_stride[0] = in_stride[0];
-  for (size_t k = 0; k < dims_.size(); ++k) {
-    out.push_back(x.shape()[size_t(dims_[k])]);
-    src_stride[k + 1] = in_stride[size_t(dims_[k])];
+  for (int64_t d : dims_) {
+    axes.push_back(int(d));
+    out.push_back(x.dim(int(d)));
   }
   Tensor y = Tensor::uninitialized(out);
-  const float* src = x.data();
-  float* dst = y.data();
-  for_each_permuted(out, src_stride, [&](int64_t o, int64_t i) { dst[o] = src[i]; });
+  backend().permute_axes(y, x, axes);
   return y;
 }
 
-// The inverse map: dx at the input position of each output element gets that element's gradient.
+// The inverse permutation: x's axis dims(k) is the gradient's axis k + 1.
 Tensor Permute::backward(const Tensor& dy) {
   if (!input_grad_wanted()) return Tensor();
   if (last_input_shape_.empty()) fail("backward called before forward");
-  const size_t r = last_input_shape_.size();
-  std::vector<int64_t> in_stride(r, 1), src_stride(r);
-  for (size_t a = r - 1; a-- > 0;) in_stride[a] = in_stride[a + 1] * last_input_shape_[a + 1];
-  src_stride[0] = in_stride[0];
-  for (size_t k = 0; k < dims_.size(); ++k) src_stride[k + 1] = in_stride[size_t(dims_[k])];
+  std::vector<int> inverse(dims_.size() + 1, 0);
+  for (size_t axis = 0; axis < dims_.size(); ++axis) inverse[size_t(dims_[axis])] = int(axis) + 1;
   Tensor dx = Tensor::uninitialized(last_input_shape_);
-  const float* g = dy.data();
-  float* d = dx.data();
-  for_each_permuted(dy.shape(), src_stride, [&](int64_t o, int64_t i) { d[i] = g[o]; });
+  backend().permute_axes(dx, dy, inverse);
   return dx;
 }
 
@@ -129,7 +99,8 @@ Tensor Cropping1D::forward(const Tensor& x, RunContext&) {
   last_steps_ = T;
   const int64_t Tout = T - cropping_[0] - cropping_[1];
   Tensor y = Tensor::uninitialized({B, Tout, F});
-  for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + (b * T + cropping_[0]) * F, Tout * F, y.data() + b * Tout * F);
+  backend().copy_rows(y, x, {.rows = B, .length = Tout * F, .dst_stride = Tout * F, .src_offset = cropping_[0] * F,
+                             .src_stride = T * F});
   return y;
 }
 
@@ -140,7 +111,8 @@ Tensor Cropping1D::backward(const Tensor& dy) {
   const int64_t B = dy.dim(0), Tout = dy.dim(1), F = dy.dim(2), T = last_steps_;
   if (Tout != T - cropping_[0] - cropping_[1]) fail("backward got a gradient of shape " + dy.shape_string());
   Tensor dx({B, T, F});
-  for (int64_t b = 0; b < B; ++b) std::copy_n(dy.data() + b * Tout * F, Tout * F, dx.data() + (b * T + cropping_[0]) * F);
+  backend().copy_rows(dx, dy, {.rows = B, .length = Tout * F, .dst_offset = cropping_[0] * F, .dst_stride = T * F,
+                               .src_stride = Tout * F});
   return dx;
 }
 
@@ -167,7 +139,8 @@ Tensor ZeroPadding1D::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
   const int64_t B = x.dim(0), T = x.dim(1), F = x.dim(2), Tout = T + padding_[0] + padding_[1];
   Tensor y({B, Tout, F});
-  for (int64_t b = 0; b < B; ++b) std::copy_n(x.data() + b * T * F, T * F, y.data() + (b * Tout + padding_[0]) * F);
+  backend().copy_rows(y, x, {.rows = B, .length = T * F, .dst_offset = padding_[0] * F, .dst_stride = Tout * F,
+                             .src_stride = T * F});
   return y;
 }
 
@@ -177,7 +150,8 @@ Tensor ZeroPadding1D::backward(const Tensor& dy) {
   const int64_t B = dy.dim(0), Tout = dy.dim(1), F = dy.dim(2), T = Tout - padding_[0] - padding_[1];
   if (T < 0) fail("backward got a gradient of shape " + dy.shape_string());
   Tensor dx = Tensor::uninitialized({B, T, F});
-  for (int64_t b = 0; b < B; ++b) std::copy_n(dy.data() + (b * Tout + padding_[0]) * F, T * F, dx.data() + b * T * F);
+  backend().copy_rows(dx, dy, {.rows = B, .length = T * F, .dst_stride = T * F, .src_offset = padding_[0] * F,
+                               .src_stride = Tout * F});
   return dx;
 }
 
@@ -204,8 +178,7 @@ Tensor UpSampling1D::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
   const int64_t B = x.dim(0), T = x.dim(1), F = x.dim(2);
   Tensor y = Tensor::uninitialized({B, T * size_, F});
-  for (int64_t bt = 0; bt < B * T; ++bt)
-    for (int64_t r = 0; r < size_; ++r) std::copy_n(x.data() + bt * F, F, y.data() + (bt * size_ + r) * F);
+  backend().repeat_rows_forward(y, x, size_);
   return y;
 }
 
@@ -216,14 +189,7 @@ Tensor UpSampling1D::backward(const Tensor& dy) {
   if (Tout % size_) fail("backward got a gradient of shape " + dy.shape_string());
   const int64_t T = Tout / size_;
   Tensor dx = Tensor::uninitialized({B, T, F});
-  for (int64_t bt = 0; bt < B * T; ++bt) {
-    float* d = dx.data() + bt * F;
-    std::copy_n(dy.data() + bt * size_ * F, F, d);
-    for (int64_t r = 1; r < size_; ++r) {
-      const float* g = dy.data() + (bt * size_ + r) * F;
-      for (int64_t f = 0; f < F; ++f) d[f] += g[f];
-    }
-  }
+  backend().repeat_rows_backward(dx, dy, size_);
   return dx;
 }
 

@@ -238,6 +238,11 @@ Tensor Tensor::as_float() const {
   return t;
 }
 
+std::vector<float> Tensor::values() const {
+  const Tensor f = as_float();
+  return std::vector<float>(f.f_.begin(), f.f_.end());
+}
+
 void Tensor::fill(float value) {
   if (dtype_ == DType::float32) std::fill(f_.begin(), f_.end(), value);
   else std::fill(i_.begin(), i_.end(), static_cast<int32_t>(value));

@@ -71,6 +71,173 @@ Tensor int_ids(const Shape& shape, int32_t limit, uint64_t seed) {
   return Tensor(shape, std::move(ids));
 }
 
+// The ops that join, move and normalize values (merges, reshaping layers, Dot, the normalizations).
+void add_join_and_normalize_op_cases(std::vector<OpCase>& c) {
+  constexpr double kSums = 1e-5;
+  const Shape shape{5, 7, 3};
+  for (MergeOp op : {MergeOp::add, MergeOp::subtract, MergeOp::multiply, MergeOp::average, MergeOp::maximum,
+                     MergeOp::minimum}) {
+    const int64_t count = op == MergeOp::subtract ? 2 : 3;
+    const bool picks = op == MergeOp::maximum || op == MergeOp::minimum;
+    const std::string label = std::to_string(int(op)) + " of " + std::to_string(count);
+    auto inputs = [=] {
+      std::vector<Tensor> xs;
+      for (int64_t k = 0; k < count; ++k) xs.push_back(random_tensor(shape, uint64_t(10 + k)));
+      xs[1][4] = xs[0][4];  // a tie: the earlier input wins
+      return xs;
+    };
+    auto pointers = [](const std::vector<Tensor>& xs) {
+      std::vector<const Tensor*> p;
+      for (const Tensor& x : xs) p.push_back(&x);
+      return p;
+    };
+    c.push_back({"merge_forward", label, [=](Backend& b) {
+                   std::vector<Tensor> xs = inputs();
+                   Tensor y = Tensor::full(shape, 9.0f), winner(shape, DType::int32);
+                   b.merge_forward(op, y, picks ? &winner : nullptr, pointers(xs));
+                   return std::vector<Tensor>{y, winner.as_float()};
+                 }});
+    c.push_back({"merge_backward", label, [=](Backend& b) {
+                   std::vector<Tensor> xs = inputs();
+                   Tensor y(shape), winner(shape, DType::int32);
+                   b.merge_forward(op, y, picks ? &winner : nullptr, pointers(xs));
+                   std::vector<Tensor> out;
+                   for (int64_t k = 0; k < count; ++k) {
+                     Tensor dx = Tensor::full(shape, 9.0f);
+                     b.merge_backward(op, dx, k, count, random_tensor(shape, 20), pointers(xs), &winner);
+                     out.push_back(dx);
+                   }
+                   return out;
+                 }});
+  }
+  c.push_back({"mask_or", "", [](Backend& b) {
+                 Tensor m1 = random_tensor({40}, 1, -1.0f, 1.0f), m2 = random_tensor({40}, 2, -1.0f, 1.0f);
+                 for (int64_t i = 0; i < 40; i += 3) m1[i] = 0.0f;
+                 for (int64_t i = 0; i < 40; i += 2) m2[i] = 0.0f;
+                 Tensor out = Tensor::full({40}, 9.0f);
+                 b.mask_or(out, m1, m2);
+                 b.mask_or(m1, m1, m2);  // in place
+                 return std::vector<Tensor>{out, m1};
+               }});
+  c.push_back({"copy_rows", "", [](Backend& b) {
+                 Tensor src = random_tensor({6, 10}, 1), dst = Tensor::full({6, 14}, 9.0f);
+                 b.copy_rows(dst, src, {.rows = 6, .length = 7, .dst_offset = 4, .dst_stride = 14, .src_offset = 2,
+                                        .src_stride = 10});
+                 return std::vector<Tensor>{dst};
+               }});
+  for (int64_t repeats : {1, 3}) {
+    c.push_back({"repeat_rows_forward", std::to_string(repeats), [=](Backend& b) {
+                   Tensor x = random_tensor({4, 5, 3}, 1), y = Tensor::full({4, 5 * repeats, 3}, 9.0f);
+                   b.repeat_rows_forward(y, x, repeats);
+                   return std::vector<Tensor>{y};
+                 }});
+    c.push_back({"repeat_rows_backward", std::to_string(repeats), [=](Backend& b) {
+                   Tensor dy = random_tensor({4, 5 * repeats, 3}, 1), dx = Tensor::full({4, 5, 3}, 9.0f);
+                   b.repeat_rows_backward(dx, dy, repeats);
+                   return std::vector<Tensor>{dx};
+                 }});
+  }
+  for (const std::vector<int>& axes : {std::vector<int>{0, 2, 1}, std::vector<int>{0, 3, 1, 2}}) {
+    const Shape in = axes.size() == 3 ? Shape{3, 4, 5} : Shape{2, 3, 4, 5};
+    Shape out;
+    for (int a : axes) out.push_back(in[size_t(a)]);
+    c.push_back({"permute_axes", std::to_string(axes.size()) + " axes", [=](Backend& b) {
+                   Tensor x = random_tensor(in, 1), y = Tensor::full(out, 9.0f);
+                   b.permute_axes(y, x, axes);
+                   return std::vector<Tensor>{y};
+                 }});
+  }
+  c.push_back({"reverse_steps", "", [](Backend& b) {
+                 Tensor x = random_tensor({3, 6, 4}, 1), y = Tensor::full({3, 6, 4}, 9.0f);
+                 b.reverse_steps(y, x);
+                 return std::vector<Tensor>{y};
+               }});
+  for (bool ta : {false, true})
+    for (bool tc : {false, true})
+      for (int64_t batch : {3, 64}) {
+        const BatchedProduct p{.batch = batch, .m = 5, .n = 6, .k = 7, .transpose_a = ta, .transpose_c = tc};
+        c.push_back({"batched_matmul",
+                     std::string(ta ? "A^T " : "A ") + (tc ? "C^T " : "C ") + "batch " + std::to_string(batch),
+                     [=](Backend& b) {
+                       Tensor a = random_tensor({batch, 5 * 7}, 1), cc = random_tensor({batch, 7 * 6}, 2),
+                              out = Tensor::full({batch, 5, 6}, 9.0f);
+                       b.batched_matmul(out, a, cc, p);
+                       return std::vector<Tensor>{out};
+                     },
+                     kSums});
+      }
+  for (bool along_last : {false, true}) {
+    const VectorsInTensor v{.batch = 3, .length = 6, .others = 4, .along_last = along_last};
+    auto data = [] {
+      Tensor x = random_tensor({3, 24}, 1);
+      for (int64_t i = 0; i < 6; ++i) x[i * 4] = 0.0f;  // one all-zero vector when the vectors run across: the cap
+      return x;
+    };
+    const std::string label = along_last ? "along the last axis" : "across";
+    c.push_back({"normalize_vectors_forward", label, [=](Backend& b) {
+                   Tensor x = data(), inv = Tensor::full({3, 4}, 9.0f);
+                   b.normalize_vectors_forward(x, inv, v);
+                   return std::vector<Tensor>{x, inv};
+                 }});
+    c.push_back({"normalize_vectors_backward", label, [=](Backend& b) {
+                   Tensor x = data(), inv({3, 4});
+                   b.normalize_vectors_forward(x, inv, v);
+                   Tensor g = random_tensor({3, 24}, 5);
+                   b.normalize_vectors_backward(g, x, inv, v);
+                   return std::vector<Tensor>{g};
+                 }});
+  }
+  for (bool bad : {false, true})
+    c.push_back({"feature_moments", bad ? "a NaN in feature 2" : "", [=](Backend& b) {
+                   Tensor x = random_tensor({50, 4}, 1, -3.0f, 5.0f);
+                   if (bad) x[4 * 7 + 2] = std::numeric_limits<float>::quiet_NaN();
+                   Tensor mean = Tensor::full({4}, 9.0f), variance = Tensor::full({4}, 9.0f);
+                   const int64_t first = b.feature_moments(mean, variance, x);
+                   return std::vector<Tensor>{mean, variance, scalar(double(first))};
+                 }});
+  for (bool invert : {false, true}) {
+    auto statistics = [] {
+      Tensor variance = random_tensor({4}, 3, 0.0f, 2.0f);
+      variance[1] = 0.0f;  // divides by epsilon
+      return std::pair{random_tensor({4}, 2), variance};
+    };
+    c.push_back({"standardize_forward", invert ? "invert" : "", [=](Backend& b) {
+                   auto [mean, variance] = statistics();
+                   Tensor x = random_tensor({6, 4}, 1), y = Tensor::full({6, 4}, 9.0f);
+                   b.standardize_forward(y, x, mean, variance, invert);
+                   return std::vector<Tensor>{y};
+                 }});
+    c.push_back({"standardize_backward", invert ? "invert" : "", [=](Backend& b) {
+                   auto [mean, variance] = statistics();
+                   Tensor dy = random_tensor({6, 4}, 1), dx = Tensor::full({6, 4}, 9.0f);
+                   b.standardize_backward(dx, dy, variance, invert);
+                   return std::vector<Tensor>{dx};
+                 }});
+  }
+  for (int64_t rows : {5, 300})
+    for (bool affine : {false, true}) {
+      const std::string label = std::to_string(rows) + " rows" + (affine ? " gamma beta" : "");
+      c.push_back({"layer_norm_forward", label, [=](Backend& b) {
+                     Tensor x = random_tensor({rows, 40}, 1), gamma = random_tensor({40}, 2),
+                            beta = random_tensor({40}, 3), y = Tensor::full({rows, 40}, 9.0f),
+                            xhat = Tensor::full({rows, 40}, 9.0f), inv = Tensor::full({rows}, 9.0f);
+                     b.layer_norm_forward(y, &xhat, &inv, x, affine ? &gamma : nullptr, affine ? &beta : nullptr,
+                                          1e-3f);
+                     return std::vector<Tensor>{y, xhat, inv};
+                   }});
+      c.push_back({"layer_norm_backward", label, [=](Backend& b) {
+                     Tensor x = random_tensor({rows, 40}, 1), gamma = random_tensor({40}, 2), y({rows, 40}),
+                            xhat({rows, 40}), inv({rows});
+                     b.layer_norm_forward(y, &xhat, &inv, x, affine ? &gamma : nullptr, nullptr, 1e-3f);
+                     Tensor dy = random_tensor({rows, 40}, 4), dx = Tensor::full({rows, 40}, 9.0f),
+                            dgamma = random_tensor({40}, 5), dbeta = random_tensor({40}, 6);
+                     b.layer_norm_backward(&dx, affine ? &dgamma : nullptr, affine ? &dbeta : nullptr, dy, xhat, inv,
+                                           affine ? &gamma : nullptr);
+                     return std::vector<Tensor>{dx, dgamma, dbeta};
+                   }});
+    }
+}
+
 // The ops the layers compose: dense algebra, activations, embeddings, pooling, noise and masks.
 void add_layer_op_cases(std::vector<OpCase>& c) {
   constexpr double kSums = 1e-5;  // a reordered float sum of up to a few hundred terms of size ~1
@@ -508,6 +675,7 @@ std::vector<OpCase> cases() {
                    return std::vector<Tensor>{scalar(b.argmax_hits(p, t, classes, sparse))};
                  }});
   add_layer_op_cases(c);
+  add_join_and_normalize_op_cases(c);
   return c;
 }
 

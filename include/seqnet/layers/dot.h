@@ -58,7 +58,7 @@ class Dot : public Layer {
   // The last forward that keeps for backward: the operands of the product (normalized when normalize), their
   // shapes, and with normalize the scale min(rsqrt(sum x^2), 1e7) of each normalized vector.
   std::array<Tensor, 2> kept_;
-  std::array<std::vector<float>, 2> inv_norm_;
+  std::array<Tensor, 2> inv_norm_;
   bool kept_for_backward_ = false;
 };
 

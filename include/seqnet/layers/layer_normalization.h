@@ -46,7 +46,7 @@ class LayerNormalization : public Layer {
   // The last forward that keeps for backward: x normalized ((x - mean) * inv, before gamma and beta), and inv =
   // rsqrt(var + epsilon) per row.
   Tensor xhat_;
-  std::vector<float> inv_;
+  Tensor inv_;
   bool kept_ = false;
 };
 

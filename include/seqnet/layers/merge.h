@@ -37,7 +37,7 @@ class ElementwiseMerge : public Layer {
  private:
   Op op_;
   std::vector<Tensor> inputs_;   // Multiply: the inputs of the last forward
-  std::vector<uint8_t> winner_;  // Maximum, Minimum: which input gave each output value
+  Tensor winner_;                // Maximum, Minimum: which input gave each output value (int32)
   Shape shape_;
   size_t n_inputs_ = 0;
 };

@@ -36,11 +36,11 @@ class Normalization : public Layer {
   Shape build_impl(const Shape& input_shape, Rng& rng) override;
 
  private:
-  // Per feature: scale = max(sqrt(variance), epsilon) and the mean, from the current statistics.
-  void statistics(std::vector<float>& mean, std::vector<float>& scale) const;
+  // The mean (statistic 0) or variance (1) in use, (features).
+  Tensor statistic(int which) const;
   NormalizationOptions options_;
   int64_t features_ = 0;
-  std::vector<float> scale_;  // of the last forward, for backward
+  Tensor variance_;  // of the last forward, for backward
 };
 
 namespace layers {
