@@ -17,6 +17,7 @@
 // may run in place (the output the same tensor as an input) where their comment says so. Internal header.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@
 #include "seqnet/tensor.h"
 
 namespace seqnet {
+
+namespace rnn {
+class Cell;  // backend/recurrent_cells.h: the math of one step of SimpleRNN, LSTM or GRU
+}
+struct RecurrentTape;  // backend/recurrent.h: what a recurrent forward keeps for its backward
 
 // The per-value terms of the elementwise losses (the mean over all values is the loss).
 enum class PointwiseLoss {
@@ -98,6 +104,34 @@ struct BatchedProduct {
 struct VectorsInTensor {
   int64_t batch, length, others;
   bool along_last;
+};
+
+// A recurrent layer's call: x (B, T, in) through T steps of a cell of u units, G gates and S states.
+struct RecurrentForward {
+  const Tensor* x = nullptr;
+  const Tensor* mask = nullptr;               // (B, T), any dtype: a step whose value is 0 carries the states over
+  const Tensor* kernel = nullptr;             // (in, G u)
+  const Tensor* recurrent_kernel = nullptr;   // (u, G u)
+  const Tensor* bias = nullptr;               // (G u), (2, G u) for GRU reset_after [input, recurrent], or null
+  const Tensor* input_dropout = nullptr;      // (1 or G, B, in) inverted-dropout masks (one per gate: G), or null
+  const Tensor* recurrent_dropout = nullptr;  // (G, B, u), or null
+  const std::vector<Tensor>* initial_states = nullptr;  // S tensors (B, u); null: zeros
+  bool go_backwards = false;
+  bool return_sequences = false;      // y (B, T, u), else (B, u): the last step
+  bool zero_output_for_mask = false;  // a masked step outputs zeros, else the carried state
+  bool keep_for_backward = false;
+};
+struct RecurrentBackward {
+  const Tensor* kernel = nullptr;              // the forward's weights
+  const Tensor* recurrent_kernel = nullptr;
+  const Tensor* bias = nullptr;
+  const Tensor* dy = nullptr;                  // y's gradient, or null when none reached it
+  const std::vector<Tensor>* d_final = nullptr;  // up to S tensors (B, u), empty ones for none; or null
+  Tensor* dkernel = nullptr;                   // accumulate, like the weights' shapes
+  Tensor* drecurrent_kernel = nullptr;
+  Tensor* dbias = nullptr;                     // null without a bias
+  Tensor* dx = nullptr;                        // (B, T, in), written; null when not wanted
+  std::vector<Tensor>* d_initial = nullptr;    // S tensors (B, u): the initial states' gradients, written
 };
 
 struct InvalidLabel {
@@ -294,6 +328,19 @@ class Backend {
   // dx (may be null) = inv (gy - mean(gy) - xhat mean(gy xhat)) with gy = dy gamma.
   virtual void layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* dbeta, const Tensor& dy, const Tensor& xhat,
                                    const Tensor& inv, const Tensor* gamma) = 0;
+
+  // ---- The recurrent loop (SimpleRNN, LSTM, GRU: Keras's RNN over a cell), a fused op: what it does per step
+  // is the cell's step_forward / step_backward (backend/recurrent_cells.cpp); the reference backend runs every
+  // cell's plain step on one thread, the CPU backend its fused step, rows split over threads.
+  // y and final_states (S tensors (B, u)) are written; tape keeps what backward needs (keep_for_backward).
+  virtual void recurrent_forward(const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape, Tensor& y,
+                                 std::vector<Tensor>& final_states) = 0;
+  // The backward of the tape's forward (same weights); weight gradients accumulate.
+  virtual void recurrent_backward(const rnn::Cell& cell, const RecurrentBackward& call, RecurrentTape& tape) = 0;
+
+  // Runs a() and b(), at once where the backend can (a Bidirectional's two directions); the outcome is that of
+  // a() then b(): callers pass two computations that share nothing and draw no random numbers.
+  virtual void run_both(bool may_overlap, const std::function<void()>& a, const std::function<void()>& b) = 0;
 
   // The names of the ops above, in order: the op test needs a case for each.
   static const std::vector<std::string>& op_names();

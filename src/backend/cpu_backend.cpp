@@ -2,11 +2,15 @@
 // arithmetic per element (the same bits: tests/unit/test_ops.cpp); what changes is how the elements are walked.
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <omp.h>
 
+#include "backend/recurrent.h"
 #include "backend/reference_backend.h"
 #include "kernels/blas.h"
 #include "kernels/conv1d_kernels.h"
 #include "kernels/parallel.h"
+#include "seqnet/threads.h"
 
 namespace seqnet {
 
@@ -236,6 +240,47 @@ class CpuBackend final : public ReferenceBackend {
     });
   }
 
+  void recurrent_forward(const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape, Tensor& y,
+                         std::vector<Tensor>& final_states) override {
+    recurrent_loop_forward(/*plain=*/false, cell, call, tape, y, final_states);
+  }
+  void recurrent_backward(const rnn::Cell& cell, const RecurrentBackward& call, RecurrentTape& tape) override {
+    recurrent_loop_backward(/*plain=*/false, cell, call, tape);
+  }
+
+  // With two or more threads (and outside any parallel region) a() and b() run at once, one per thread (GEMMs
+  // inside a parallel region run on their caller's thread). Every kernel gives the same results on one thread as
+  // on two, so the outcome is bitwise that of a() then b().
+  void run_both(bool may_overlap, const std::function<void()>& a, const std::function<void()>& b) override {
+    if (!may_overlap || num_threads() < 2 || omp_get_level() > 0) {
+      a();
+      b();
+      return;
+    }
+    std::exception_ptr ea, eb;
+#pragma omp parallel sections num_threads(2)
+    {
+#pragma omp section
+      {
+        try {
+          a();
+        } catch (...) {
+          ea = std::current_exception();
+        }
+      }
+#pragma omp section
+      {
+        try {
+          b();
+        } catch (...) {
+          eb = std::current_exception();
+        }
+      }
+    }
+    if (ea) std::rethrow_exception(ea);
+    if (eb) std::rethrow_exception(eb);
+  }
+
   void batched_matmul(Tensor& out, const Tensor& a, const Tensor& c, const BatchedProduct& p) override {
     const int64_t M = p.m, N = p.n, K = p.k;
     const float* A = a.data();
@@ -314,7 +359,7 @@ const std::vector<std::string>& Backend::op_names() {
       "gather_conv1d_forward", "gather_conv1d_backward", "merge_forward", "merge_backward", "mask_or", "copy_rows",
       "repeat_rows_forward", "repeat_rows_backward", "permute_axes", "reverse_steps", "batched_matmul",
       "normalize_vectors_forward", "normalize_vectors_backward", "feature_moments", "standardize_forward",
-      "standardize_backward", "layer_norm_forward", "layer_norm_backward"};
+      "standardize_backward", "layer_norm_forward", "layer_norm_backward", "recurrent_forward", "recurrent_backward"};
   return names;
 }
 

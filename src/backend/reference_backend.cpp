@@ -6,6 +6,8 @@
 #include <cmath>
 #include <limits>
 
+#include "backend/recurrent.h"
+
 namespace seqnet {
 
 namespace {
@@ -1160,6 +1162,17 @@ void ReferenceBackend::layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* d
       }
     }
   });
+}
+
+// ---- The recurrent loop: every cell's plain step, one thread -------------------------------------------------
+
+void ReferenceBackend::recurrent_forward(const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape,
+                                         Tensor& y, std::vector<Tensor>& final_states) {
+  recurrent_loop_forward(/*plain=*/true, cell, call, tape, y, final_states);
+}
+
+void ReferenceBackend::recurrent_backward(const rnn::Cell& cell, const RecurrentBackward& call, RecurrentTape& tape) {
+  recurrent_loop_backward(/*plain=*/true, cell, call, tape);
 }
 
 }  // namespace seqnet

@@ -101,6 +101,14 @@ class ReferenceBackend : public Backend {
   void layer_norm_backward(Tensor* dx, Tensor* dgamma, Tensor* dbeta, const Tensor& dy, const Tensor& xhat,
                            const Tensor& inv, const Tensor* gamma) override;
 
+  void recurrent_forward(const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape, Tensor& y,
+                         std::vector<Tensor>& final_states) override;
+  void recurrent_backward(const rnn::Cell& cell, const RecurrentBackward& call, RecurrentTape& tape) override;
+  void run_both(bool may_overlap, const std::function<void()>& a, const std::function<void()>& b) override {
+    a();
+    b();
+  }
+
  protected:
   // Runs body(begin, end) over [0, count) of independent pieces (samples, positions, columns) whose work is
   // about `flops`: here all at once on the calling thread; a backend with threads splits them.

@@ -1,55 +1,17 @@
 // Bidirectional and TimeDistributed. A wrapper owns no weights of its own: its params() are its
 // inner layers' Param objects (collect_params), so models, optimizers, summaries and weight files
 // see the inner weights themselves, and the inner backward passes accumulate straight into them.
-#include <exception>
 #include <fmt/format.h>
-#include <functional>
-#include <omp.h>
 #include <nlohmann/json.hpp>
 
+#include "backend/backend.h"
 #include "io/layer_registry.h"
-#include "kernels/blas.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/serialization.h"
-#include "seqnet/threads.h"
 
 namespace seqnet {
 
 namespace {
-// Runs a() and b(). With two or more threads (and outside any parallel region) they run at once, one per
-// thread (GEMMs inside a parallel region run on their caller's thread). The two directions share no state (own weights,
-// buffers and gradients; callers only pass work here that draws no random numbers), and every kernel
-// gives the same results on one thread as on two, so the outcome is bitwise that of a() then b().
-void run_both(bool may_parallelize, const std::function<void()>& a, const std::function<void()>& b) {
-  if (!may_parallelize || num_threads() < 2 || omp_get_level() > 0) {
-    a();
-    b();
-    return;
-  }
-  std::exception_ptr ea, eb;
-#pragma omp parallel sections num_threads(2)
-  {
-#pragma omp section
-    {
-      try {
-        a();
-      } catch (...) {
-        ea = std::current_exception();
-      }
-    }
-#pragma omp section
-    {
-      try {
-        b();
-      } catch (...) {
-        eb = std::current_exception();
-      }
-    }
-  }
-  if (ea) std::rethrow_exception(ea);
-  if (eb) std::rethrow_exception(eb);
-}
-
 // The layer draws dropout masks from the shared generator in this call: the draws' order matters.
 bool draws_random(const RNN& l, const RunContext& ctx) {
   return ctx.training && (l.options().dropout > 0.0f || l.options().recurrent_dropout > 0.0f);
@@ -57,10 +19,8 @@ bool draws_random(const RNN& l, const RunContext& ctx) {
 
 // (B, T, u) reversed along time.
 Tensor flip_time(const Tensor& y) {
-  const int64_t B = y.dim(0), T = y.dim(1), u = y.dim(2);
-  Tensor r(y.shape());
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t t = 0; t < T; ++t) std::copy_n(y.data() + (b * T + t) * u, u, r.data() + (b * T + T - 1 - t) * u);
+  Tensor r = Tensor::uninitialized(y.shape());
+  backend().reverse_steps(r, y);
   return r;
 }
 std::string strip_prefix(const std::string& s, const std::string& prefix) {
@@ -144,25 +104,20 @@ Tensor Bidirectional::forward(const Tensor& x, RunContext& ctx) {
   // 0.22 -> 0.18 ms of inference and 0.78 -> 0.65 ms of training on two threads.
   const bool big = x.rank() == 3 && x.dim(0) * x.dim(1) * std::max(forward_->units(), backward_->units()) >= (1 << 11);
   parallel_ = big && !draws_random(*forward_, ctx) && !draws_random(*backward_, ctx);
-  run_both(parallel_, [&] { yf_ = forward_->call(x, ctx_f); }, [&] { yb_ = backward_->call(x, ctx_b); });
+  backend().run_both(parallel_, [&] { yf_ = forward_->call(x, ctx_f); }, [&] { yb_ = backward_->call(x, ctx_b); });
   if (backward_->return_sequences()) yb_ = flip_time(yb_);  // back into time order
   const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
   Shape shape = yf_.shape();
   if (merge_ == MergeMode::concat) shape.back() = uf + ub;
-  Tensor y(shape);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* a = yf_.data() + r * uf;
-    const float* b = yb_.data() + r * ub;
-    float* o = y.data() + r * shape.back();
-    switch (merge_) {
-      case MergeMode::concat:
-        std::copy_n(a, uf, o);
-        std::copy_n(b, ub, o + uf);
-        break;
-      case MergeMode::sum: for (int64_t j = 0; j < uf; ++j) o[j] = a[j] + b[j]; break;
-      case MergeMode::ave: for (int64_t j = 0; j < uf; ++j) o[j] = 0.5f * (a[j] + b[j]); break;
-      case MergeMode::mul: for (int64_t j = 0; j < uf; ++j) o[j] = a[j] * b[j]; break;
-    }
+  Tensor y = Tensor::uninitialized(shape);
+  switch (merge_) {
+    case MergeMode::concat:
+      backend().copy_rows(y, yf_, {.rows = rows, .length = uf, .dst_stride = uf + ub, .src_stride = uf});
+      backend().copy_rows(y, yb_, {.rows = rows, .length = ub, .dst_offset = uf, .dst_stride = uf + ub, .src_stride = ub});
+      break;
+    case MergeMode::sum: backend().merge_forward(MergeOp::add, y, nullptr, {&yf_, &yb_}); break;
+    case MergeMode::ave: backend().merge_forward(MergeOp::average, y, nullptr, {&yf_, &yb_}); break;
+    case MergeMode::mul: backend().merge_forward(MergeOp::multiply, y, nullptr, {&yf_, &yb_}); break;
   }
   return y;
 }
@@ -173,10 +128,11 @@ std::vector<Shape> Bidirectional::build_multi_impl(const std::vector<Shape>& in,
     fail(fmt::format("takes its input and, as initial_state, {} states of the forward layer then {} of the backward "
                      "layer; got {} tensors",
                      sf, sb, in.size()));
-  for (size_t k = 1; k < in.size(); ++k) {
-    const int64_t units = k <= sf ? forward_->units() : backward_->units();
-    if (in[k].size() != 2 || (in[k][1] >= 0 && in[k][1] != units))
-      fail(fmt::format("initial state {} must have shape (batch, {}), got {}", k - 1, units, shape_to_string(in[k])));
+  for (size_t input = 1; input < in.size(); ++input) {
+    const int64_t units = input <= sf ? forward_->units() : backward_->units();
+    const Shape& shape = in[input];
+    if (shape.size() != 2 || (shape[1] >= 0 && shape[1] != units))
+      fail(fmt::format("initial state {} must have shape (batch, {}), got {}", input - 1, units, shape_to_string(shape)));
   }
   std::vector<Shape> out{build_impl(in[0], rng)};
   if (forward_->options().return_state) {
@@ -193,7 +149,7 @@ std::vector<Tensor> Bidirectional::forward_multi(const std::vector<const Tensor*
     // This call's states, not the calls' after it: the layers' own initial states come back afterwards.
     const size_t sf = size_t(forward_->num_states());
     std::vector<Tensor> kept_f = forward_->initial_state(), kept_b = backward_->initial_state(), f, b;
-    for (size_t k = 1; k < inputs.size(); ++k) (k <= sf ? f : b).push_back(*inputs[k]);
+    for (size_t input = 1; input < inputs.size(); ++input) (input <= sf ? f : b).push_back(*inputs[input]);
     forward_->set_initial_state(std::move(f));
     backward_->set_initial_state(std::move(b));
     try {
@@ -246,37 +202,37 @@ Tensor Bidirectional::backward(const Tensor& dy) { return backward_impl(dy, {});
 Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>& d_final) {
   const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
   Tensor df, db;
-  if (!dy.empty()) df = Tensor(yf_.shape()), db = Tensor(yb_.shape());
-  for (int64_t r = 0; !dy.empty() && r < rows; ++r) {
-    const float* d = dy.data() + r * dy.dim(-1);
-    float* a = df.data() + r * uf;
-    float* b = db.data() + r * ub;
-    for (int64_t j = 0; j < std::max(uf, ub); ++j) {
-      switch (merge_) {
-        case MergeMode::concat:
-          if (j < uf) a[j] = d[j];
-          if (j < ub) b[j] = d[uf + j];
-          break;
-        case MergeMode::sum: a[j] = b[j] = d[j]; break;
-        case MergeMode::ave: a[j] = b[j] = 0.5f * d[j]; break;
-        case MergeMode::mul:
-          a[j] = d[j] * yb_[r * ub + j];
-          b[j] = d[j] * yf_[r * uf + j];
-          break;
+  if (!dy.empty()) {
+    df = Tensor::uninitialized(yf_.shape());
+    db = Tensor::uninitialized(yb_.shape());
+    const int64_t width = dy.dim(-1);
+    const std::vector<const Tensor*> halves{&yf_, &yb_};
+    switch (merge_) {
+      case MergeMode::concat:
+        backend().copy_rows(df, dy, {.rows = rows, .length = uf, .dst_stride = uf, .src_stride = width});
+        backend().copy_rows(db, dy, {.rows = rows, .length = ub, .dst_stride = ub, .src_offset = uf, .src_stride = width});
+        break;
+      case MergeMode::sum:
+      case MergeMode::ave:
+      case MergeMode::mul: {
+        const MergeOp op = merge_ == MergeMode::sum ? MergeOp::add : merge_ == MergeMode::ave ? MergeOp::average : MergeOp::multiply;
+        backend().merge_backward(op, df, 0, 2, dy, halves, nullptr);
+        backend().merge_backward(op, db, 1, 2, dy, halves, nullptr);
+        break;
       }
     }
   }
   if (!db.empty() && backward_->return_sequences()) db = flip_time(db);
   Tensor dx, dxb;
   if (d_final.empty()) {
-    run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
+    backend().run_both(parallel_, [&] { dx = forward_->backward(df); }, [&] { dxb = backward_->backward(db); });
   } else {
     // return_state: each direction's own final-state gradients, through its layer's multi-output backward.
     const size_t sf = size_t(forward_->num_states());
     std::vector<Tensor> gf, gb;  // moved, not copied: df and db are whole sequences with return_sequences
     gf.push_back(std::move(df));
     gb.push_back(std::move(db));
-    for (size_t k = 0; k < d_final.size(); ++k) (k < sf ? gf : gb).push_back(d_final[k]);
+    for (size_t state = 0; state < d_final.size(); ++state) (state < sf ? gf : gb).push_back(d_final[state]);
     auto any = [](const std::vector<Tensor>& g) {
       for (const Tensor& t : g)
         if (!t.empty()) return true;
@@ -284,17 +240,17 @@ Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>&
     };
     ran_forward_ = any(gf);
     ran_backward_ = any(gb);
-    run_both(parallel_, [&] { if (ran_forward_) dx = forward_->backward_multi(gf)[0]; },
+    backend().run_both(parallel_, [&] { if (ran_forward_) dx = forward_->backward_multi(gf)[0]; },
              [&] { if (ran_backward_) dxb = backward_->backward_multi(gb)[0]; });
     // Only one direction may have been reached (only its states used downstream).
     if (dx.empty()) return dxb;
     if (dxb.empty()) return dx;
-    for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
+    backend().merge_forward(MergeOp::add, dx, nullptr, {&dx, &dxb});
     return dx;
   }
   ran_forward_ = ran_backward_ = true;
   if (dx.empty() || dxb.empty()) return Tensor();  // the input gradient was not wanted (input_grad)
-  for (int64_t i = 0; i < dx.size(); ++i) dx[i] += dxb[i];
+  backend().merge_forward(MergeOp::add, dx, nullptr, {&dx, &dxb});
   return dx;
 }
 

@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "backend/backend.h"
+#include "backend/recurrent.h"
 #include "gradcheck.h"
 #include "seqnet/threads.h"
 
@@ -236,6 +237,88 @@ void add_join_and_normalize_op_cases(std::vector<OpCase>& c) {
                      return std::vector<Tensor>{dx, dgamma, dbeta};
                    }});
     }
+}
+
+// The recurrent loop: the reference runs each cell's plain step, the CPU backend the fused one, with rows split
+// over threads when the batch is large: the same function to the rounding of fast_math.h's tanh and exp.
+void add_recurrent_op_cases(std::vector<OpCase>& c) {
+  struct Loop {
+    std::string cell;  // simple_rnn, lstm, gru, gru_before
+    int64_t batch;
+    bool masked, dropout, backwards, sequences;
+  };
+  auto make_cell = [](const std::string& cell, int64_t u) {
+    if (cell == "simple_rnn") return rnn::make_simple_rnn_cell(u, Activation::tanh);
+    if (cell == "lstm") return rnn::make_lstm_cell(u, Activation::tanh, Activation::sigmoid);
+    return rnn::make_gru_cell(u, Activation::tanh, Activation::sigmoid, cell == "gru");
+  };
+  for (const Loop& l : {Loop{"simple_rnn", 5, false, false, false, true}, Loop{"lstm", 5, true, false, true, false},
+                        Loop{"lstm", 48, false, true, false, true}, Loop{"gru", 5, true, true, false, true},
+                        Loop{"gru", 48, true, false, true, true}, Loop{"gru_before", 5, false, true, false, false},
+                        Loop{"simple_rnn", 48, true, true, true, false}}) {
+    // The large cases are worth splitting over threads (kernels::parallel_flops_threshold).
+    const bool large = l.batch > 16;
+    const int64_t B = l.batch, T = large ? 40 : 6, in = large ? 8 : 5, u = large ? 32 : 8;
+    const std::string label = l.cell + " batch " + std::to_string(B) + (l.masked ? " masked" : "") +
+                              (l.dropout ? " dropout" : "") + (l.backwards ? " go_backwards" : "") +
+                              (l.sequences ? " sequences" : "");
+    // Runs forward, and backward when `backward`, on b; returns every output.
+    auto run = [=](Backend& b, bool backward) {
+      auto cell = make_cell(l.cell, u);
+      const int64_t G = cell->gates();
+      Tensor x = random_tensor({B, T, in}, 1), kernel = random_tensor({in, G * u}, 2, -0.5f, 0.5f),
+             // Contracting (spectral radius below 1): differences of rounding neither grow nor explode over steps.
+             rkernel = random_tensor({u, G * u}, 3, -0.8f / std::sqrt(float(u)), 0.8f / std::sqrt(float(u))),
+             bias = l.cell == "gru" ? random_tensor({2, G * u}, 4) : random_tensor({G * u}, 4);
+      Tensor mask = Tensor::full({B, T}, 1.0f);
+      for (int64_t r = 0; r < B; r += 3) mask[r * T + T - 1] = mask[r * T + T - 2] = 0.0f;  // padding at the end
+      Tensor in_masks = random_tensor({G, B, in}, 5, 0.0f, 1.0f), rec_masks = random_tensor({G, B, u}, 6, 0.0f, 1.0f);
+      for (Tensor* m : {&in_masks, &rec_masks})
+        for (int64_t i = 0; i < m->size(); ++i) (*m)[i] = (*m)[i] < 0.25f ? 0.0f : 1.0f / 0.75f;
+      std::vector<Tensor> initial{random_tensor({B, u}, 7)};
+      if (cell->states() == 2) initial.push_back(random_tensor({B, u}, 8));
+      RecurrentForward call;
+      call.x = &x;
+      call.mask = l.masked ? &mask : nullptr;
+      call.kernel = &kernel;
+      call.recurrent_kernel = &rkernel;
+      call.bias = &bias;
+      call.input_dropout = l.dropout ? &in_masks : nullptr;
+      call.recurrent_dropout = l.dropout ? &rec_masks : nullptr;
+      call.initial_states = &initial;
+      call.go_backwards = l.backwards;
+      call.return_sequences = l.sequences;
+      call.zero_output_for_mask = l.masked;
+      call.keep_for_backward = backward;
+      RecurrentTape tape;
+      Tensor y;
+      std::vector<Tensor> final_states;
+      b.recurrent_forward(*cell, call, tape, y, final_states);
+      std::vector<Tensor> out{y};
+      for (const Tensor& f : final_states) out.push_back(f);
+      if (!backward) return out;
+      Tensor dy = random_tensor(y.shape(), 9), dx, dkernel = random_tensor(kernel.shape(), 10),
+             drkernel = random_tensor(rkernel.shape(), 11), dbias = random_tensor(bias.shape(), 12);
+      std::vector<Tensor> d_final{random_tensor({B, u}, 13)}, d_initial;
+      RecurrentBackward back;
+      back.kernel = &kernel;
+      back.recurrent_kernel = &rkernel;
+      back.bias = &bias;
+      back.dy = &dy;
+      back.d_final = &d_final;
+      back.dkernel = &dkernel;
+      back.drecurrent_kernel = &drkernel;
+      back.dbias = &dbias;
+      back.dx = &dx;
+      back.d_initial = &d_initial;
+      b.recurrent_backward(*cell, back, tape);
+      for (Tensor* t : {&dx, &dkernel, &drkernel, &dbias}) out.push_back(*t);
+      for (const Tensor& d : d_initial) out.push_back(d);
+      return out;
+    };
+    c.push_back({"recurrent_forward", label, [=](Backend& b) { return run(b, false); }, 1e-4});
+    c.push_back({"recurrent_backward", label, [=](Backend& b) { return run(b, true); }, 1e-4});
+  }
 }
 
 // The ops the layers compose: dense algebra, activations, embeddings, pooling, noise and masks.
@@ -676,6 +759,7 @@ std::vector<OpCase> cases() {
                  }});
   add_layer_op_cases(c);
   add_join_and_normalize_op_cases(c);
+  add_recurrent_op_cases(c);
   return c;
 }
 

@@ -23,6 +23,7 @@ namespace testing {
 void set_dropout_masks(RNN& layer, Tensor input_masks, Tensor recurrent_masks);
 }
 
+struct RecurrentTape;
 namespace rnn {
 class Cell;
 }
@@ -111,24 +112,7 @@ class RNN : public Layer {
 
  private:
   std::unique_ptr<rnn::Cell> cell_;
-  // What forward keeps for backward.
-  Shape x_shape_;          // (B, T, in) of the last forward
-  Tensor xs_;              // (T, B, in) in processing order
-  Tensor xw_;              // (T, B, G*u) input projection, under input dropout only (else made per step)
-  Tensor states_;          // (S, T+1, B, u): states before step 0 .. after step T-1 (2 slots when !kept)
-  bool kept_for_backward_ = true;
-  // Threads split the batch into shards of rows, each running the whole sequence (no synchronisation per
-  // step). Each shard keeps its cells' per-step caches and its rows of the recurrent dropout masks.
-  struct Shard {
-    int64_t b0 = 0, b1 = 0;  // rows [b0, b1) of the batch
-    Tensor cache;            // (T, cell cache of b1 - b0 rows)
-    Tensor rmask;            // (G, b1 - b0, u) when there is more than one shard and recurrent dropout
-  };
-  std::vector<Shard> shards_;
-  const float* shard_rec_masks(const Shard& sh) const;
-  Tensor dxw_, drec_, rkernel_t_;  // backward work buffers, kept so that each call reuses their memory
-  Tensor step_mask_;       // (T, B) 0/1 in processing order; empty without a mask
-  Tensor in_masks_, rec_masks_;          // dropout masks in use; empty when inactive
+  std::unique_ptr<RecurrentTape> tape_;  // what the last forward keeps for backward (backend/recurrent.h)
   Tensor fixed_in_masks_, fixed_rec_masks_;
   std::vector<Tensor> final_states_, initial_states_, carried_states_, d_initial_;
   bool continue_state_ = false;

@@ -1,7 +1,6 @@
-// Recurrent cells: the math of one time step, forward and backward, for a whole batch. The RNN loop
-// (rnn.cpp) owns time, masks, direction, state and the input projection x @ kernel, which it computes
-// for all time steps in one GEMM before the loop; a cell adds h_prev @ recurrent_kernel and the gates.
-// Internal header (not installed).
+// Recurrent cells: the math of one time step, forward and backward, for a whole batch. The loop
+// (recurrent_loop.cpp) owns time, masks, direction, state and the input projection x @ kernel; a cell adds
+// h_prev @ recurrent_kernel and the gates. Internal header (not installed).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -16,6 +15,8 @@ struct CellWeights {
   const float* recurrent_bias = nullptr;    // (G*u): GRU with reset_after only, else null
   float* d_recurrent_kernel = nullptr;
   float* d_recurrent_bias = nullptr;
+  // The plain step even where the cell has a fused one (the reference backend).
+  bool plain = false;
   // Fused path (see Cell::fused): recurrent_kernel transposed, (G*u, u). When set, step_backward leaves
   // d_recurrent_kernel and d_recurrent_bias alone; the loop forms them for all steps in one GEMM from
   // the states and the gradients of the recurrent product (dxw, or StepTensors::drec for the GRU).

@@ -1,6 +1,6 @@
 // The three Keras cells. Each step_forward/step_backward pair is the math of one time step; shapes
-// are in rnn_cells.h (u = units, B = batch, G = gates).
-#include "layers/rnn_cells.h"
+// are in recurrent_cells.h (u = units, B = batch, G = gates).
+#include "backend/recurrent_cells.h"
 
 #include <algorithm>
 
@@ -23,7 +23,7 @@ class SimpleRNNCell final : public Cell {
 
   void step_forward(const CellWeights& w, const StepTensors& s, int64_t B, float* scratch) const override {
     float* pre = s.cache;
-    if (fused()) {
+    if (fused() && !w.plain) {
       kernels::simple_rnn_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, pre, s.h, B, u_, s.rmask, scratch);
       return;
     }
@@ -59,7 +59,7 @@ class LSTMCell final : public Cell {
     float* pre = s.cache;
     float* gates = pre + B * G;
     float* tc = gates + B * G;
-    if (fused()) {
+    if (fused() && !w.plain) {
       kernels::lstm_fused_forward(s.xw, s.h_prev, s.c_prev, w.recurrent_kernel, pre, gates, s.c, tc, s.h, B, u_, s.rmask,
                                   scratch);
       return;
@@ -103,7 +103,7 @@ class GRUCell final : public Cell {
     const int64_t G = 3 * u_, u = u_;
     float* pre = s.cache;
     float* gates = pre + B * G;
-    if (fused()) {
+    if (fused() && !w.plain) {
       kernels::gru_fused_forward(s.xw, s.h_prev, w.recurrent_kernel, w.recurrent_bias, gates + B * G, gates, s.h, B, u,
                                  s.rmask, scratch);
       return;
