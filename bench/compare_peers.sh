@@ -14,6 +14,9 @@
 #                 rounds.jsonl, meta.json, table.md
 #   --no-install  refuse (exit 1) instead of creating or re-installing a venv
 #   --setup-only  make/check the venvs, print their versions, and stop
+#   --batch1      instead of the driver's full-batch table: batch-1 inference latency, seqnet (`seqnet bench`'s
+#                 infer_b1_ms) against Keras/TF, Keras/JAX and PyTorch (bench/peers_batch1.py), sides alternated
+#                 for --rounds rounds at 1 and 2 threads; writes batch1.jsonl and batch1.md
 #   -- ARGS       passed on to driver.py, e.g. -- --sides seqnet,torch,torch-compile --deadline 15:35
 #                 (driver.py --help lists them: --steps, --min-s, --keras-threads, --torch-wait-policy, ...)
 #
@@ -46,6 +49,7 @@ rounds=3
 out=""
 install=1
 setup_only=0
+batch1=0
 driver_args=()
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -55,8 +59,9 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --no-install) install=0; shift ;;
     --setup-only) setup_only=1; shift ;;
+    --batch1) batch1=1; shift ;;
     --) shift; driver_args=("$@"); break ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0"; exit 0 ;;
     *) echo "$me: unknown argument $1 (driver.py's own flags go after --)" >&2; exit 2 ;;
   esac
 done
@@ -181,7 +186,7 @@ fi
 [ -n "$out" ] || out="$(mktemp -d /tmp/seqnet_vs_peers.XXXXXX)"
 mkdir -p "$out"
 out="$(cd "$out" && pwd)"
-[ -e "$out/runs.jsonl" ] && die "$out already holds a run (runs.jsonl); the driver would add to it: pick another --out"
+[ -e "$out/runs.jsonl" ] || [ -e "$out/batch1.jsonl" ] && die "$out already holds a run; the results would add to it: pick another --out"
 args=(--out "$out" --rounds "$rounds")
 [ -n "$models" ] && args+=(--models "$models")
 args+=("${driver_args[@]}")
@@ -197,6 +202,53 @@ export SEQNET="$seqnet"
   echo "# OpenBLAS core: $core; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset} OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE:-unset} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-unset} (the driver sets it per side)"
   echo "# driver: $driver ${args[*]}"
 } | tee -a "$out/log.txt"
+
+if [ "$batch1" = 1 ]; then
+  # Batch-1 latency: every side of a model once per round, sides in turn, models in turn.
+  t0=$(date +%s)
+  for ((r = 1; r <= rounds; r++)); do
+    for m in $(echo "${models:-ACEGIJBDFH}" | fold -w1); do
+      echo "# round $r model $m" | tee -a "$out/log.txt"
+      "$seqnet" bench --model "$m" --threads 1,2 --min-s 0.3 --jsonl "$out/seqnet.jsonl" >>"$out/log.txt" 2>&1 \
+        || echo "$me: seqnet bench --model $m failed (see $out/log.txt)" >&2
+      KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 "$PEERS_PY" "$here/peers_batch1.py" --side keras --models "$m" \
+        --peers-dir "$PEERS_DIR/.." --jsonl "$out/batch1.jsonl" >>"$out/log.txt" 2>&1 \
+        || echo "$me: Keras/TF batch-1 of $m failed (see $out/log.txt)" >&2
+      KERAS_BACKEND=jax "$PEERS_JAX_PY" "$here/peers_batch1.py" --side keras --models "$m" \
+        --peers-dir "$PEERS_DIR/.." --jsonl "$out/batch1.jsonl" >>"$out/log.txt" 2>&1 \
+        || echo "$me: Keras/JAX batch-1 of $m failed (see $out/log.txt)" >&2
+      OMP_WAIT_POLICY=passive "$PEERS_PY" "$here/peers_batch1.py" --side torch --models "$m" \
+        --peers-dir "$PEERS_DIR/.." --jsonl "$out/batch1.jsonl" >>"$out/log.txt" 2>&1 \
+        || echo "$me: PyTorch batch-1 of $m failed (see $out/log.txt)" >&2
+    done
+  done
+  echo "# batch-1 runs took $(( $(date +%s) - t0 )) s, load after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/log.txt"
+  "$PEERS_PY" - "$out" <<'PY' | tee "$out/batch1.md"
+import collections, json, os, statistics, sys
+out = sys.argv[1]
+ms = collections.defaultdict(list)  # (model, side, threads) -> per-round ms
+for line in open(os.path.join(out, "seqnet.jsonl")):
+    r = json.loads(line)
+    ms[(r["model"], "seqnet", r["threads"])].append(r["infer_b1_ms"])
+for line in open(os.path.join(out, "batch1.jsonl")):
+    r = json.loads(line)
+    ms[(r["model"], r["side"], r["threads"])].append(r["b1_ms"])
+sides = ["seqnet", "keras-tf", "keras-jax", "torch"]
+def best(model, side):  # median over rounds at each thread count, then the best thread count
+    c = [(statistics.median(v), t) for (m, s, t), v in ms.items() if m == model and s == side]
+    return min(c) if c else None
+print("| setup | seqnet batch-1 ms | Keras/TF | Keras/JAX | PyTorch | fastest peer / seqnet |")
+print("|---|---:|---:|---:|---:|---:|")
+for model in sorted({k[0] for k in ms}):
+    cells = {s: best(model, s) for s in sides}
+    peers = [cells[s][0] for s in sides[1:] if cells[s]]
+    ratio = "%.1fx" % (min(peers) / cells["seqnet"][0]) if peers and cells["seqnet"] else "-"
+    fmt = lambda c: "%.4f (%dt)" % c if c else "-"
+    print("| %s | %s | %s |" % (model, " | ".join(fmt(cells[s]) for s in sides), ratio))
+PY
+  echo "# results in $out (log.txt, seqnet.jsonl, batch1.jsonl); table: $out/batch1.md"
+  exit 0
+fi
 
 t0=$(date +%s)
 rc=0

@@ -194,6 +194,12 @@ class Backend {
   // ---- Dense algebra and activations.
   // dst = src (n values), in parallel when it is megabytes.
   virtual void copy(Tensor& dst, const Tensor& src) = 0;
+  // x = value everywhere (n values; a megabytes embedding gradient cleared every step), in parallel when large.
+  virtual void fill(Tensor& x, float value) = 0;
+  // y = x * factor (n values); y may be x.
+  virtual void scale(Tensor& y, const Tensor& x, float factor) = 0;
+  // Whether a and b (float32) have the same shape and the same bits.
+  virtual bool equal(const Tensor& a, const Tensor& b) = 0;
   // out (rows, out_dim) = x (rows, in_dim) @ weight (in_dim, out_dim) + bias (out_dim; may be null).
   virtual void matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) = 0;
   // dweight += x^T dout; dbias += the column sums of dout (may be null); dx = dout weight^T (may be null).
@@ -290,7 +296,7 @@ class Backend {
                               const std::vector<const Tensor*>& xs, const Tensor* winner) = 0;
   // out = 1 where a or b (n values) is not 0, else 0 (Keras's OR of masks); out may be a.
   virtual void mask_or(Tensor& out, const Tensor& a, const Tensor& b) = 0;
-  // The rows of block copied from src to dst; the rest of dst is left as it is.
+  // The rows of block copied from src to dst (float32 or int32, the same in both); the rest of dst is left as it is.
   virtual void copy_rows(Tensor& dst, const Tensor& src, const RowBlock& block) = 0;
   // y (rows, repeats, f) = each row of x (rows, f) `repeats` times; backward: dx (rows, f) = the sum over the
   // repeats of dy, in order.

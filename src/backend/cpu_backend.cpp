@@ -350,7 +350,7 @@ const std::vector<std::string>& Backend::op_names() {
       "decay_weights",  "sum_of_squares",         "scale_to_norm",           "clip_values",
       "pointwise_loss_forward", "pointwise_loss_backward", "crossentropy_forward", "crossentropy_backward",
       "first_invalid_label",    "binary_hits",             "argmax_hits",
-      "copy", "matmul_forward", "matmul_backward", "conv1d_forward", "conv1d_backward", "activation_forward",
+      "copy", "fill", "scale", "equal", "matmul_forward", "matmul_backward", "conv1d_forward", "conv1d_backward", "activation_forward",
       "activation_backward", "embedding_ids", "embedding_forward", "embedding_backward", "nonzero_mask",
       "max_pool_forward", "max_pool_backward", "average_pool_forward", "average_pool_backward",
       "global_max_pool_forward", "global_max_pool_backward", "step_average_weights", "weighted_step_sum_forward",

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "backend/recurrent.h"
@@ -303,6 +304,23 @@ double ReferenceBackend::argmax_hits(const Tensor& pred, const Tensor& target, i
 namespace seqnet {
 
 void ReferenceBackend::copy(Tensor& dst, const Tensor& src) { std::copy_n(src.data(), src.size(), dst.data()); }
+
+void ReferenceBackend::fill(Tensor& x, float value) {
+  float* p = x.data();
+  for_each_piece(x.size(), 1024, 4.0 * double(x.size()), [&](int64_t begin, int64_t end) {
+    std::fill(p + begin, p + end, value);
+  });
+}
+
+bool ReferenceBackend::equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() && std::memcmp(a.data(), b.data(), size_t(a.size()) * sizeof(float)) == 0;
+}
+
+void ReferenceBackend::scale(Tensor& y, const Tensor& x, float factor) {
+  const float* in = x.data();
+  float* out = y.data();
+  for (int64_t i = 0; i < x.size(); ++i) out[i] = in[i] * factor;
+}
 
 void ReferenceBackend::matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) {
   const int64_t in_dim = weight.dim(0), out_dim = weight.dim(1), rows = x.size() / in_dim;
@@ -927,9 +945,11 @@ void ReferenceBackend::mask_or(Tensor& out, const Tensor& a, const Tensor& b) {
 }
 
 void ReferenceBackend::copy_rows(Tensor& dst, const Tensor& src, const RowBlock& block) {
-  for (int64_t r = 0; r < block.rows; ++r)
-    std::copy_n(src.data() + block.src_offset + r * block.src_stride, block.length,
-                dst.data() + block.dst_offset + r * block.dst_stride);
+  for (int64_t r = 0; r < block.rows; ++r) {
+    const int64_t from = block.src_offset + r * block.src_stride, to = block.dst_offset + r * block.dst_stride;
+    if (src.is_float()) std::copy_n(src.data() + from, block.length, dst.data() + to);
+    else std::copy_n(src.idata() + from, block.length, dst.idata() + to);
+  }
 }
 
 void ReferenceBackend::repeat_rows_forward(Tensor& y, const Tensor& x, int64_t repeats) {

@@ -36,6 +36,9 @@ class ReferenceBackend : public Backend {
   double argmax_hits(const Tensor& pred, const Tensor& target, int64_t classes, bool sparse_labels) override;
 
   void copy(Tensor& dst, const Tensor& src) override;
+  void fill(Tensor& x, float value) override;
+  void scale(Tensor& y, const Tensor& x, float factor) override;
+  bool equal(const Tensor& a, const Tensor& b) override;
   void matmul_forward(Tensor& out, const Tensor& x, const Tensor& weight, const Tensor* bias) override;
   void matmul_backward(Tensor* dx, Tensor& dweight, Tensor* dbias, const Tensor& dout, const Tensor& x,
                        const Tensor& weight) override;

@@ -1,6 +1,7 @@
 // Conv1D: y = act(conv(x, kernel) + bias) over channels-last sequences, as im2col + GEMM.
 #include <algorithm>
 #include <cctype>
+#include <numeric>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,35 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
   prepare_call({B, L, embedding.output_dim()}, ctx);
   check_length(L);
   const int64_t Lout = output_length(L);
+  const Param* kernel = params()[0];
+  const Param* bias = options_.use_bias ? params()[1] : nullptr;
+  const Windows windows{kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)};
+  const Tensor& table = embedding.params()[0]->value;
+  // Inference with the weights of the last inference call: every row's projection, made once (when it fits in
+  // kMaxTableProjection floats), then a gather per call.
+  constexpr int64_t kMaxTableProjection = int64_t(1) << 24;
+  if (!ctx.keep_for_backward && embedding.input_dim() * kernel_size_ * filters_ <= kMaxTableProjection) {
+    const bool same_weights = !table_snapshot_.empty() && backend().equal(table_snapshot_, table) &&
+                              backend().equal(kernel_snapshot_, kernel->value);
+    if (same_weights) {
+      if (table_projection_.empty()) {
+        std::vector<int32_t> every_id(size_t(embedding.input_dim()));
+        std::iota(every_id.begin(), every_id.end(), 0);
+        const Tensor all(Shape{embedding.input_dim()}, std::move(every_id));
+        table_projection_ = Tensor::uninitialized({embedding.input_dim(), kernel_size_ * filters_});
+        backend().embedding_project(table_projection_, table, all, embedding.input_dim(), kernel->value);
+      }
+      Tensor z = Tensor::uninitialized({B, Lout, filters_});
+      backend().gather_conv1d_forward(z, table_projection_, flat_ids.reshaped({B, L}), bias ? &bias->value : nullptr,
+                                      windows);
+      x_ = Tensor();
+      fused_table_ = nullptr;
+      return activate(std::move(z), false);
+    }
+    table_snapshot_ = table;
+    kernel_snapshot_ = kernel->value;
+    table_projection_ = Tensor();
+  }
   if (seen_.size() != embedding.input_dim())
     seen_ = Tensor({embedding.input_dim()}, std::vector<int32_t>(size_t(embedding.input_dim()), -1));
   if (unique_.size() != B * L) unique_ = Tensor({B * L}, DType::int32);
@@ -97,13 +127,10 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
   // Fused: a GEMM of distinct rows and a gather (forward), the same again twice (backward), against a GEMM of
   // every output position. A margin for the gathers.
   if (distinct_ * 4 > B * Lout * 3) return forward(embedding.lookup(ids.shape()), ctx);
-  const Param* kernel = params()[0];
-  const Param* bias = options_.use_bias ? params()[1] : nullptr;
   Tensor projected = Tensor::uninitialized({distinct_, kernel_size_ * filters_});
-  backend().embedding_project(projected, embedding.params()[0]->value, unique_, distinct_, kernel->value);
+  backend().embedding_project(projected, table, unique_, distinct_, kernel->value);
   Tensor z = Tensor::uninitialized({B, Lout, filters_});
-  backend().gather_conv1d_forward(z, projected, slots_, bias ? &bias->value : nullptr,
-                                  {kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)});
+  backend().gather_conv1d_forward(z, projected, slots_, bias ? &bias->value : nullptr, windows);
   x_ = Tensor();
   fused_table_ = embedding.params()[0];
   return activate(std::move(z), ctx.keep_for_backward);

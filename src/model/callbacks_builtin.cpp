@@ -19,7 +19,7 @@ namespace seqnet {
 Json tensors_to_json(const std::vector<Tensor>& tensors) {
   Json out = Json::array();
   for (const Tensor& t : tensors)
-    out.push_back({{"shape", t.shape()}, {"values", std::vector<float>(t.data(), t.data() + t.size())}});
+    out.push_back({{"shape", t.shape()}, {"values", t.values()}});
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "backend/backend.h"
 #include "seqnet/console.h"
 #include "model/progbar.h"
 #include "seqnet/distributed.h"
@@ -136,11 +137,7 @@ double Model::loss_and_backward(const ArraysRef& batch, bool update) {
     } else {
       batch_output_losses_[i] = loss.compute(y_pred[i], *batch.y[i], &grads[i]);
     }
-    if (loss_weights_[i] != 1.0) {
-      const float w = float(loss_weights_[i]);
-      float* g = grads[i].data();
-      for (int64_t j = 0; j < grads[i].size(); ++j) g[j] *= w;
-    }
+    if (loss_weights_[i] != 1.0) backend().scale(grads[i], grads[i], float(loss_weights_[i]));
     total += loss_weights_[i] * batch_output_losses_[i];
   }
   backward_graph(std::move(grads), of_logits);
@@ -564,7 +561,7 @@ std::vector<Tensor> Model::predict_ref(const std::vector<const Tensor*>& xs, int
         out[k] = Tensor(s);
       }
       const int64_t row = pred[k].size() / pred[k].dim(0);
-      std::copy_n(pred[k].data(), pred[k].size(), out[k].data() + begin * row);
+      backend().copy_rows(out[k], pred[k], {.rows = 1, .length = pred[k].size(), .dst_offset = begin * row});
     }
   }
   return out;

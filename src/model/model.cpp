@@ -9,7 +9,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
-#include "kernels/parallel.h"
+#include "backend/backend.h"
 #include "seqnet/layers/conv.h"
 #include "seqnet/layers/core.h"
 #include "seqnet/layers/recurrent.h"
@@ -524,9 +524,7 @@ std::vector<Tensor> Model::backward_graph(std::vector<Tensor> output_grads, cons
     }
     if (into.shape() != g.shape())
       throw Error("backward: gradients of shapes " + into.shape_string() + " and " + g.shape_string() + " meet");
-    float* a = into.data();
-    const float* b = g.data();
-    for (int64_t i = 0; i < into.size(); ++i) a[i] += b[i];
+    backend().merge_forward(MergeOp::add, into, nullptr, {&into, &g});
   };
   for (size_t i = 0; i < outputs_.size(); ++i) {
     const auto& o = outputs_[i];
@@ -577,12 +575,7 @@ LogitsLayer* Model::fusable_output(size_t i) const {
 }
 
 void Model::zero_grads() {
-  for (Param* p : params()) {
-    float* g = p->grad.data();
-    // An embedding table's gradient is megabytes: two threads clear it faster than one.
-    kernels::split_range(long(p->grad.size()), 1024, 4.0 * double(p->grad.size()),
-                         [&](long begin, long end) { std::fill(g + begin, g + end, 0.0f); });
-  }
+  for (Param* p : params()) backend().fill(p->grad, 0.0f);
 }
 
 // Each weight once, even where one layer is reached twice (directly and inside a nested model).

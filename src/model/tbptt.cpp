@@ -7,6 +7,7 @@
 #include <cmath>
 #include <fmt/format.h>
 
+#include "backend/backend.h"
 #include "seqnet/distributed.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/model.h"
@@ -20,11 +21,7 @@ Tensor slice_time(const Tensor& x, int64_t t0, int64_t t1) {
   Shape s = x.shape();
   s[1] = t1 - t0;
   Tensor out(s, x.dtype());
-  for (int64_t b = 0; b < B; ++b) {
-    const int64_t from = (b * T + t0) * inner, to = b * n;
-    if (x.is_float()) std::copy_n(x.data() + from, n, out.data() + to);
-    else std::copy_n(x.idata() + from, n, out.idata() + to);
-  }
+  backend().copy_rows(out, x, {.rows = B, .length = n, .dst_stride = n, .src_offset = t0 * inner, .src_stride = T * inner});
   return out;
 }
 

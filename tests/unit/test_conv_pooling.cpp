@@ -638,6 +638,43 @@ TEST(EmbeddingConv1D, ModelsFuseThePairWithTheSameResultsOnOneAndTwoThreads) {
   EXPECT_EQ(weights[0], weights[1]);
 }
 
+// Inference calls with unchanged weights project the whole table once and then only gather; the answers stay
+// those of the per-batch projection, and a change of either weight (an optimizer step, set_weights) is seen.
+TEST(EmbeddingConv1D, InferenceReusesTheTableProjectionOnlyWhileTheWeightsStay) {
+  clear_session();
+  set_random_seed(12);
+  auto inputs = Input({40}, {.dtype = DType::int32});
+  auto outputs = inputs | layers::Embedding(30, 8) | layers::Conv1D(6, 3, {.activation = "relu"}) |
+                 layers::GlobalMaxPooling1D() | layers::Dense(1);
+  Model model(inputs, outputs);
+  model.compile({.optimizer = optimizers::RMSprop(), .loss = "mse"});
+  const Tensor ids = ids_in(8, 40, 30, 3), other_ids = ids_in(8, 40, 30, 4);
+  // Layer by layer: the reference, never cached.
+  auto layer_by_layer = [&](const Tensor& x) {
+    RunContext ctx;
+    Tensor a = x;
+    for (const LayerPtr& l : model.layers()) a = l->call(a, ctx);
+    return a;
+  };
+  for (int round = 0; round < 2; ++round) {
+    SCOPED_TRACE(round == 0 ? "initial weights" : "after a training step");
+    const Tensor want = layer_by_layer(ids), want_other = layer_by_layer(other_ids);
+    for (int call = 0; call < 4; ++call) {  // snapshot, projection of the table, then gathers
+      expect_close(model.predict(ids), want, 1e-5, "predict, call " + std::to_string(call));
+      expect_close(model.predict(other_ids), want_other, 1e-5, "predict other ids, call " + std::to_string(call));
+    }
+    model.train_on_batch(ids, random_tensor({8, 1}, 9));
+  }
+  // A weight set by hand is seen at once.
+  std::vector<Tensor> w = model.get_weights();
+  w[1] = random_tensor(w[1].shape(), 10);  // the Conv1D kernel
+  model.set_weights(w);
+  expect_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights");
+  w[0] = random_tensor(w[0].shape(), 11);  // the table
+  model.set_weights(w);
+  expect_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights of the table");
+}
+
 // ---- parity with Keras 3 (tests/fixtures/make_conv_fixtures.py) ----
 
 TEST(ConvKerasParity, OutputsAndGradientsMatchKeras) {

@@ -120,6 +120,32 @@ void add_join_and_normalize_op_cases(std::vector<OpCase>& c) {
                  b.mask_or(m1, m1, m2);  // in place
                  return std::vector<Tensor>{out, m1};
                }});
+  c.push_back({"fill", "", [](Backend& b) {
+                 Tensor x = random_tensor({300000}, 1);
+                 b.fill(x, 0.0f);
+                 Tensor y = random_tensor({7}, 2);
+                 b.fill(y, -2.5f);
+                 return std::vector<Tensor>{x, y};
+               }});
+  c.push_back({"scale", "", [](Backend& b) {
+                 Tensor x = random_tensor({1000}, 1), y = Tensor::full({1000}, 9.0f);
+                 b.scale(y, x, 0.3f);
+                 b.scale(x, x, -1.7f);  // in place
+                 return std::vector<Tensor>{x, y};
+               }});
+  c.push_back({"equal", "", [](Backend& b) {
+                 Tensor x = random_tensor({500}, 1), same = x, other = x, negative_zero = Tensor({2}), zero({2});
+                 other[499] = std::nextafter(other[499], 2.0f);
+                 negative_zero[1] = -0.0f;
+                 return std::vector<Tensor>{scalar(b.equal(x, same)), scalar(b.equal(x, other)),
+                                            scalar(b.equal(x, x.reshaped({20, 25}))),
+                                            scalar(b.equal(zero, negative_zero))};  // bits, not values
+               }});
+  c.push_back({"copy_rows", "int32", [](Backend& b) {
+                 Tensor src = int_ids({6, 10}, 50, 1), dst(Shape{6, 7}, DType::int32);
+                 b.copy_rows(dst, src, {.rows = 6, .length = 7, .dst_stride = 7, .src_offset = 3, .src_stride = 10});
+                 return std::vector<Tensor>{dst.as_float()};
+               }});
   c.push_back({"copy_rows", "", [](Backend& b) {
                  Tensor src = random_tensor({6, 10}, 1), dst = Tensor::full({6, 14}, 9.0f);
                  b.copy_rows(dst, src, {.rows = 6, .length = 7, .dst_offset = 4, .dst_stride = 14, .src_offset = 2,
@@ -817,6 +843,17 @@ TEST(Ops, CpuBackendMatchesTheReferenceOnOneAndTwoThreads) {
       else expect_close(want, got, c.tolerance, where);
     }
   }
+}
+
+TEST(Ops, EqualComparesShapesAndBits) {
+  Backend& b = reference_backend();
+  Tensor x = random_tensor({6}, 1), other = x;
+  EXPECT_TRUE(b.equal(x, other));
+  other[5] = std::nextafter(other[5], 2.0f);
+  EXPECT_FALSE(b.equal(x, other));
+  EXPECT_FALSE(b.equal(x, x.reshaped({2, 3})));
+  Tensor zero({1}), negative_zero = Tensor::full({1}, -0.0f);
+  EXPECT_FALSE(b.equal(zero, negative_zero));
 }
 
 // The reference is the specification; a few values by hand keep it honest where the Keras fixtures of
