@@ -108,7 +108,12 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   // MB written, then read back from memory); for all steps at once under input dropout (per-gate masks).
   // Inference reads each step's rows straight from the batch-major input (row stride T*in); the time-major
   // copy exists for backward's kernel gradient and for the masked projection.
-  const bool project_per_step = in_masks.empty();
+  // Few rows (batch 1, a short sequence): all steps' projections at once, which take a few hundred KB and leave
+  // each step only its recurrent product, the chain one sample cannot shorten. Each row's values are the same
+  // either way (small_gemm computes a row alike in any block of rows).
+  constexpr int64_t kSmallProjection = int64_t(1) << 17;  // floats: 512 KB, within L2
+  const bool project_all_unmasked = in_masks.empty() && T * B * Gu <= kSmallProjection;
+  const bool project_per_step = in_masks.empty() && !project_all_unmasked;
   const bool time_major_copy = call.keep_for_backward || !project_per_step;
   if (time_major_copy) {
     reuse(tape.xs, {T, B, in});
@@ -118,6 +123,13 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   }
   if (project_per_step) {
     tape.xw = Tensor();
+  } else if (project_all_unmasked) {
+    reuse(tape.xw, {T, B, Gu});
+    if (bias)
+      kernels::small_gemm_bias(T * B, Gu, in, tape.xs.data(), in, call.kernel->data(), Gu, bias->data(),
+                               tape.xw.data(), Gu);
+    else
+      kernels::small_gemm(T * B, Gu, in, tape.xs.data(), in, call.kernel->data(), Gu, tape.xw.data(), Gu, false);
   } else {
     reuse(tape.xw, {T, B, Gu});
     const float* m = in_masks.data();
