@@ -14,6 +14,7 @@ struct RecurrentTape {
   Shape x_shape;            // (B, T, in) of the last forward
   bool go_backwards = false, return_sequences = false, zero_output_for_mask = false;
   bool kept_for_backward = false;
+  bool plain = false;       // made by the reference backend's plain steps (its backward must be the same kind)
   Tensor xs;                // (T, B, in) in processing order
   Tensor xw;                // (T, B, G*u) input projection, under input dropout only (else made per step)
   Tensor states;            // (S, T+1, B, u): states before step 0 .. after step T-1 (2 slots when not kept)

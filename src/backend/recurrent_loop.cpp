@@ -144,6 +144,7 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   // and cell caches; inference only needs the current step, so it keeps two state slots and one step of cache,
   // which stay in cache instead of streaming tens of MB to memory.
   tape.kept_for_backward = call.keep_for_backward;
+  tape.plain = plain;
   const bool kept = call.keep_for_backward;
   const int64_t slots = kept ? T + 1 : 2;
   reuse(tape.states, {S, slots, B, u});
@@ -231,6 +232,7 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
 void recurrent_loop_backward(bool plain, const rnn::Cell& cell, const RecurrentBackward& call, RecurrentTape& tape) {
   if (tape.x_shape.size() != 3) fail("backward called before forward");
   if (!tape.kept_for_backward) fail("backward after a forward that did not keep its activations (keep_for_backward)");
+  if (tape.plain != plain) fail("backward on another backend than its forward");
   kernels::DenormalsAreZero daz;  // fading gradients must not fall into the slow denormal range
   const int64_t B = tape.x_shape[0], T = tape.x_shape[1], in = tape.x_shape[2], u = cell.units();
   const int G = cell.gates(), S = cell.states();

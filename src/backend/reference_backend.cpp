@@ -880,6 +880,7 @@ void ReferenceBackend::zero_rows(Tensor& x, const Tensor& keep) {
 
 void ReferenceBackend::merge_forward(MergeOp op, Tensor& y, Tensor* winner, const std::vector<const Tensor*>& xs) {
   const int64_t n = xs[0]->size();
+  if (n == 0) return;
   float* out = y.data();
   if (&y != xs[0]) std::copy_n(xs[0]->data(), n, out);
   int32_t* won = winner ? winner->idata() : nullptr;
@@ -908,6 +909,7 @@ void ReferenceBackend::merge_forward(MergeOp op, Tensor& y, Tensor* winner, cons
 void ReferenceBackend::merge_backward(MergeOp op, Tensor& dx, int64_t k, int64_t count, const Tensor& dy,
                                       const std::vector<const Tensor*>& xs, const Tensor* winner) {
   const int64_t n = dy.size();
+  if (n == 0) return;
   const float* g = dy.data();
   float* d = dx.data();
   switch (op) {
@@ -953,12 +955,14 @@ void ReferenceBackend::copy_rows(Tensor& dst, const Tensor& src, const RowBlock&
 }
 
 void ReferenceBackend::repeat_rows_forward(Tensor& y, const Tensor& x, int64_t repeats) {
+  if (x.size() == 0) return;
   const int64_t f = x.dim(-1), rows = x.size() / f;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t k = 0; k < repeats; ++k) std::copy_n(x.data() + r * f, f, y.data() + (r * repeats + k) * f);
 }
 
 void ReferenceBackend::repeat_rows_backward(Tensor& dx, const Tensor& dy, int64_t repeats) {
+  if (dx.size() == 0) return;
   const int64_t f = dx.dim(-1), rows = dx.size() / f;
   const float* g = dy.data();
   float* d = dx.data();
@@ -992,6 +996,7 @@ void ReferenceBackend::permute_axes(Tensor& y, const Tensor& x, const std::vecto
 }
 
 void ReferenceBackend::reverse_steps(Tensor& y, const Tensor& x) {
+  if (x.size() == 0) return;
   const int64_t B = x.dim(0), T = x.dim(1), f = x.size() / (B * T);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t t = 0; t < T; ++t) std::copy_n(x.data() + (b * T + t) * f, f, y.data() + (b * T + T - 1 - t) * f);

@@ -94,19 +94,29 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
   const Windows windows{kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)};
   const Tensor& table = embedding.params()[0]->value;
-  // Inference with the weights of the last inference call: every row's projection, made once (when it fits in
-  // kMaxTableProjection floats), then a gather per call.
-  constexpr int64_t kMaxTableProjection = int64_t(1) << 24;
-  if (!ctx.keep_for_backward && embedding.input_dim() * kernel_size_ * filters_ <= kMaxTableProjection) {
+  // Inference: every row's projection, made once per set of weights (when it and the weights' copies fit in
+  // kMaxTableFloats), then a gather per call. It is made at once when the table has at most twice the batch's
+  // positions (then it costs little more than this call's own projection), else on the second call with the
+  // same weights; so a model of a small vocabulary gives the same bits on every inference call.
+  constexpr int64_t kMaxTableFloats = int64_t(1) << 24;
+  const int64_t input_dim = embedding.input_dim();
+  if (!ctx.keep_for_backward &&
+      input_dim * (kernel_size_ * filters_ + embedding.output_dim()) + kernel->value.size() <= kMaxTableFloats) {
     const bool same_weights = !table_snapshot_.empty() && backend().equal(table_snapshot_, table) &&
                               backend().equal(kernel_snapshot_, kernel->value);
-    if (same_weights) {
+    if (!same_weights) {
+      table_projection_ = Tensor();
+      table_snapshot_ = table;
+      kernel_snapshot_ = kernel->value;
+    }
+    if (same_weights || input_dim <= 2 * B * L) {
       if (table_projection_.empty()) {
-        std::vector<int32_t> every_id(size_t(embedding.input_dim()));
+        std::vector<int32_t> every_id(static_cast<size_t>(input_dim));
         std::iota(every_id.begin(), every_id.end(), 0);
-        const Tensor all(Shape{embedding.input_dim()}, std::move(every_id));
-        table_projection_ = Tensor::uninitialized({embedding.input_dim(), kernel_size_ * filters_});
-        backend().embedding_project(table_projection_, table, all, embedding.input_dim(), kernel->value);
+        const Tensor all(Shape{input_dim}, std::move(every_id));
+        Tensor projection = Tensor::uninitialized({input_dim, kernel_size_ * filters_});
+        backend().embedding_project(projection, table, all, input_dim, kernel->value);
+        table_projection_ = std::move(projection);  // only once complete: an exception leaves none
       }
       Tensor z = Tensor::uninitialized({B, Lout, filters_});
       backend().gather_conv1d_forward(z, table_projection_, flat_ids.reshaped({B, L}), bias ? &bias->value : nullptr,
@@ -115,9 +125,6 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
       fused_table_ = nullptr;
       return activate(std::move(z), false);
     }
-    table_snapshot_ = table;
-    kernel_snapshot_ = kernel->value;
-    table_projection_ = Tensor();
   }
   if (seen_.size() != embedding.input_dim())
     seen_ = Tensor({embedding.input_dim()}, std::vector<int32_t>(size_t(embedding.input_dim()), -1));

@@ -203,6 +203,10 @@ Tensor Bidirectional::backward_impl(const Tensor& dy, const std::vector<Tensor>&
   const int64_t uf = yf_.dim(-1), ub = yb_.dim(-1), rows = yf_.size() / uf;
   Tensor df, db;
   if (!dy.empty()) {
+    Shape merged = yf_.shape();
+    if (merge_ == MergeMode::concat) merged.back() = uf + ub;
+    if (dy.shape() != merged)
+      fail("backward got a gradient of shape " + dy.shape_string() + " for an output of " + shape_to_string(merged));
     df = Tensor::uninitialized(yf_.shape());
     db = Tensor::uninitialized(yb_.shape());
     const int64_t width = dy.dim(-1);

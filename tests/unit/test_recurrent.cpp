@@ -87,6 +87,18 @@ TEST(RecurrentGolden, BidirectionalSimpleRNN) {
                      1e-5, "Bidirectional ave");
 }
 
+TEST(Recurrent, BidirectionalBackwardRefusesAGradientOfAnotherShape) {
+  auto inner = std::make_shared<SimpleRNN>(2, constant_init());
+  Bidirectional concat(inner);
+  run(concat, arange({2, 3, 4}));  // output (2, 4)
+  try {
+    concat.backward(Tensor({2, 3}));
+    FAIL() << "a (2, 3) gradient for a (2, 4) output was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("(2, 3)"), std::string::npos) << e.what();
+  }
+}
+
 // ---- Weights, shapes, parameter counts ----
 
 TEST(Recurrent, KerasWeightLayoutsAndParamCounts) {
