@@ -339,6 +339,8 @@ class Backend {
   // is the cell's step_forward / step_backward (backend/recurrent_cells.cpp); the reference backend runs every
   // cell's plain step on one thread, the CPU backend its fused step, rows split over threads.
   // y and final_states (S tensors (B, u)) are written; tape keeps what backward needs (keep_for_backward).
+  // call.initial_states may point at final_states (a chunk of truncated BPTT goes on from the last one's):
+  // the initial states are read before the final ones are written.
   virtual void recurrent_forward(const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape, Tensor& y,
                                  std::vector<Tensor>& final_states) = 0;
   // The backward of the tape's forward (same weights); weight gradients accumulate.

@@ -126,8 +126,7 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
       return activate(std::move(z), false);
     }
   }
-  if (seen_.size() != embedding.input_dim())
-    seen_ = Tensor({embedding.input_dim()}, std::vector<int32_t>(size_t(embedding.input_dim()), -1));
+  if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
   if (unique_.size() != B * L) unique_ = Tensor({B * L}, DType::int32);
   if (slots_.shape() != Shape{B, L}) slots_ = Tensor({B, L}, DType::int32);
   distinct_ = backend().distinct_ids(unique_, slots_, seen_, flat_ids);

@@ -191,13 +191,7 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   call.return_sequences = options_.return_sequences;
   call.zero_output_for_mask = options_.zero_output_for_mask;
   call.keep_for_backward = ctx.keep_for_backward;
-  // A TBPTT chunk starts from the last one's final states: the op reads them before it writes the new ones.
-  std::vector<Tensor> initial_copy;
-  if (init == &final_states_) {
-    initial_copy = final_states_;
-    init = &initial_copy;
-  }
-  call.initial_states = init;
+  call.initial_states = init;  // may be final_states_ (a TBPTT chunk): the op reads them before it writes them
   Tensor y;
   backend().recurrent_forward(*cell_, call, *tape_, y, final_states_);
   if (options_.stateful) carried_states_ = final_states_;

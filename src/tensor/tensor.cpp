@@ -239,8 +239,8 @@ Tensor Tensor::as_float() const {
 }
 
 std::vector<float> Tensor::values() const {
-  const Tensor f = as_float();
-  return std::vector<float>(f.f_.begin(), f.f_.end());
+  if (dtype_ == DType::float32) return std::vector<float>(f_.begin(), f_.end());
+  return std::vector<float>(i_.begin(), i_.end());
 }
 
 void Tensor::fill(float value) {

@@ -57,8 +57,8 @@ class Conv1D : public LogitsLayer {
   Param* fused_table_ = nullptr;
   Tensor unique_, slots_, seen_;
   int64_t distinct_ = 0;
-  // Inference (predict, evaluate, validation) calls the pair again and again with the same weights: the second
-  // such call projects every row of the table once (table_projection_), and the calls after it only gather.
+  // Inference (predict, evaluate, validation) calls the pair again and again with the same weights: every row of
+  // the table is projected once (table_projection_; when, call_on_embedding says), and later calls only gather.
   // The copies of the weights it was made from decide whether it still holds (compared bitwise every call).
   Tensor table_projection_, table_snapshot_, kernel_snapshot_;
 };
