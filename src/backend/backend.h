@@ -234,15 +234,14 @@ class Backend {
   // batch instead of once per position. K = kernel size, F = filters; weight (K, C, F) is read as (C, K*F).
   // unique (n) int32: the distinct ids of ids (n), in order of first appearance, in its first `count` entries
   // (the return value); slots (n) int32: each position's index into them. seen (input_dim) int32 is scratch:
-  // all -1 before and after.
+  // all -1 before and after. The distinct rows are gathered with embedding_forward, and their gradients added
+  // into the table with embedding_backward.
   virtual int64_t distinct_ids(Tensor& unique, Tensor& slots, Tensor& seen, const Tensor& ids) = 0;
-  // projected (count, K*F): [u, j*F + f] = sum_c table[unique[u], c] weight[j, c, f].
-  virtual void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
-                                 const Tensor& weight) = 0;
-  // dweight += its gradient through projected; dtable (may be null) += the gradient of each row unique[u].
-  virtual void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected,
-                                          const Tensor& table, const Tensor& unique, int64_t count,
-                                          const Tensor& weight) = 0;
+  // projected (n, K*F): [u, j*F + f] = sum_c rows[u, c] weight[j, c, f]; rows (n, C).
+  virtual void embedding_project(Tensor& projected, const Tensor& rows, const Tensor& weight) = 0;
+  // dweight += its gradient through projected; drows (n, C; may be null) = the gradient of rows.
+  virtual void embedding_project_backward(Tensor* drows, Tensor& dweight, const Tensor& dprojected,
+                                          const Tensor& rows, const Tensor& weight) = 0;
   // out (B, Lout, F) = bias + sum_j projected[slots[b, t*strides + j*dilation - pad_left], j*F + f] over the taps
   // inside [0, L); slots (B, L); bias may be null.
   virtual void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,

@@ -138,39 +138,29 @@ class CpuBackend final : public ReferenceBackend {
   }
 
   // The fused Embedding + Conv1D's projections as GEMMs over the distinct rows.
-  void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
-                         const Tensor& weight) override {
+  void embedding_project(Tensor& projected, const Tensor& rows, const Tensor& weight) override {
     const int64_t C = weight.dim(1), KF = weight.dim(0) * weight.dim(2);
-    const Tensor rows = gather_rows(table, unique, count);
     const Tensor w = channels_first(weight);
-    kernels::gemm(false, false, long(count), long(KF), long(C), 1.0f, rows.data(), long(C), w.data(), long(KF), 0.0f,
-                  projected.data(), long(KF));
+    kernels::gemm(false, false, long(rows.dim(0)), long(KF), long(C), 1.0f, rows.data(), long(C), w.data(), long(KF),
+                  0.0f, projected.data(), long(KF));
   }
 
-  void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected, const Tensor& table,
-                                  const Tensor& unique, int64_t count, const Tensor& weight) override {
-    const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2), KF = K * F;
-    const Tensor rows = gather_rows(table, unique, count);
+  void embedding_project_backward(Tensor* drows, Tensor& dweight, const Tensor& dprojected, const Tensor& rows,
+                                  const Tensor& weight) override {
+    const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2), KF = K * F, n = rows.dim(0);
     // dweight (as (C, K*F)) += rows^T dprojected
     Tensor dw = Tensor::uninitialized({C, KF});
-    kernels::gemm(true, false, long(C), long(KF), long(count), 1.0f, rows.data(), long(C), dprojected.data(), long(KF),
+    kernels::gemm(true, false, long(C), long(KF), long(n), 1.0f, rows.data(), long(C), dprojected.data(), long(KF),
                   0.0f, dw.data(), long(KF));
     float* dweights = dweight.data();
     for (int64_t j = 0; j < K; ++j)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t f = 0; f < F; ++f) dweights[(j * C + c) * F + f] += dw.data()[c * KF + j * F + f];
-    if (!dtable) return;
-    // each distinct row += dprojected (count, K*F) @ weight^T (K*F, C); the rows are distinct, so pieces never meet
+    if (!drows) return;
+    // drows = dprojected (n, K*F) @ weight^T (K*F, C)
     const Tensor w = channels_first(weight);
-    Tensor drows = Tensor::uninitialized({count, C});
-    kernels::gemm(false, true, long(count), long(C), long(KF), 1.0f, dprojected.data(), long(KF), w.data(), long(KF),
-                  0.0f, drows.data(), long(C));
-    const int32_t* id = unique.idata();
-    float* grad = dtable->data();
-    for_each_piece(count, 1, 2.0 * double(count * C), [&](int64_t u0, int64_t u1) {
-      for (int64_t u = u0; u < u1; ++u)
-        for (int64_t c = 0; c < C; ++c) grad[int64_t(id[u]) * C + c] += drows.data()[u * C + c];
-    });
+    kernels::gemm(false, true, long(n), long(C), long(KF), 1.0f, dprojected.data(), long(KF), w.data(), long(KF), 0.0f,
+                  drows->data(), long(C));
   }
 
   // The gathers walk the input positions instead of the outputs: each distinct row is read once per position,
@@ -203,28 +193,45 @@ class CpuBackend final : public ReferenceBackend {
     });
   }
 
+  // Each distinct row is written once, whole, by one thread: the input positions are sorted by row first (a
+  // stable counting sort), and each row sums its terms in ascending (b, t) order as the reference does; no
+  // zero-filled copy of the whole matrix, no random read-modify-writes of it.
   void gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout, const Tensor& slots,
                               const Windows& w) override {
     const int64_t B = dout.dim(0), Lout = dout.dim(1), F = dout.dim(2), L = slots.dim(1), KF = dprojected.dim(1);
+    const int64_t rows_count = dprojected.dim(0), positions = B * L;
     const int32_t* slot = slots.idata();
     const float* g = dout.data();
     float* rows = dprojected.data();
-    dprojected.fill(0.0f);
     if (dbias) kernels::add_column_sums(dbias->data(), g, long(B * Lout), long(F));
-    // Pieces of filters, as the reference: each value sums its terms in (b, t) order whatever the split.
-    for_each_piece(F, 16, 2.0 * double(B * Lout * KF), [&](int64_t f0, int64_t f1) {
-      for (int64_t b = 0; b < B; ++b)
-        for (int64_t p = 0; p < L; ++p) {
-          float* __restrict row = rows + int64_t(slot[b * L + p]) * KF;
+    std::vector<int64_t> first(static_cast<size_t>(rows_count + 1), 0);
+    for (int64_t i = 0; i < positions; ++i) ++first[static_cast<size_t>(slot[i]) + 1];
+    for (int64_t u = 0; u < rows_count; ++u) first[u + 1] += first[u];
+    std::vector<int64_t> next(first.begin(), first.end() - 1);
+    std::vector<int64_t> by_row(static_cast<size_t>(positions));
+    for (int64_t i = 0; i < positions; ++i) by_row[static_cast<size_t>(next[slot[i]]++)] = i;
+    // Pieces of equal numbers of positions, not of rows: the rows first seen early in the batch are seen most.
+    // A piece takes the rows whose first position (in by_row) falls in it; the last one also any empty rows.
+    for_each_piece(positions, 1, 2.0 * double(B * Lout * KF), [&](int64_t k0, int64_t k1) {
+      const auto row_at = [&](int64_t k) {
+        return int64_t(std::lower_bound(first.begin(), first.begin() + rows_count, k) - first.begin());
+      };
+      const int64_t u0 = row_at(k0), u1 = k1 == positions ? rows_count : row_at(k1);
+      for (int64_t u = u0; u < u1; ++u) {
+        float* __restrict row = rows + u * KF;
+        std::fill_n(row, KF, 0.0f);
+        for (int64_t k = first[u]; k < first[u + 1]; ++k) {
+          const int64_t b = by_row[k] / L, p = by_row[k] % L;
           for (int64_t j = 0; j < w.size; ++j) {
             const int64_t at = p + w.pad_left - j * w.dilation;
             if (at < 0) break;
             if (at % w.strides != 0 || at / w.strides >= Lout) continue;
             const float* __restrict src = g + (b * Lout + at / w.strides) * F;
             float* __restrict dst = row + j * F;
-            for (int64_t f = f0; f < f1; ++f) dst[f] += src[f];
+            for (int64_t f = 0; f < F; ++f) dst[f] += src[f];
           }
         }
+      }
     });
   }
 
@@ -294,16 +301,6 @@ class CpuBackend final : public ReferenceBackend {
   }
 
  private:
-  // (count, C): the table's rows unique[0..count).
-  Tensor gather_rows(const Tensor& table, const Tensor& unique, int64_t count) {
-    const int64_t C = table.dim(1);
-    Tensor rows = Tensor::uninitialized({count, C});
-    const int32_t* id = unique.idata();
-    for_each_piece(count, 1, 4.0 * double(count * C), [&](int64_t u0, int64_t u1) {
-      for (int64_t u = u0; u < u1; ++u) std::copy_n(table.data() + int64_t(id[u]) * C, C, rows.data() + u * C);
-    });
-    return rows;
-  }
   // weight (K, C, F) as (C, K*F): [c, j*F + f] = weight[j, c, f].
   static Tensor channels_first(const Tensor& weight) {
     const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);

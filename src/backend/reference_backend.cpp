@@ -574,11 +574,10 @@ int64_t ReferenceBackend::distinct_ids(Tensor& unique, Tensor& slots, Tensor& se
   return count;
 }
 
-void ReferenceBackend::embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
-                                         const Tensor& weight) {
-  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);
-  for (int64_t u = 0; u < count; ++u) {
-    const float* row = table.data() + int64_t(unique.idata()[u]) * C;
+void ReferenceBackend::embedding_project(Tensor& projected, const Tensor& rows, const Tensor& weight) {
+  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2), n = rows.dim(0);
+  for (int64_t u = 0; u < n; ++u) {
+    const float* row = rows.data() + u * C;
     for (int64_t j = 0; j < K; ++j)
       for (int64_t f = 0; f < F; ++f) {
         float sum = 0.0f;
@@ -588,14 +587,12 @@ void ReferenceBackend::embedding_project(Tensor& projected, const Tensor& table,
   }
 }
 
-void ReferenceBackend::embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected,
-                                                  const Tensor& table, const Tensor& unique, int64_t count,
-                                                  const Tensor& weight) {
-  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2);
+void ReferenceBackend::embedding_project_backward(Tensor* drows, Tensor& dweight, const Tensor& dprojected,
+                                                  const Tensor& rows, const Tensor& weight) {
+  const int64_t K = weight.dim(0), C = weight.dim(1), F = weight.dim(2), n = rows.dim(0);
   const float* dp = dprojected.data();
-  for (int64_t u = 0; u < count; ++u) {
-    const int64_t id = unique.idata()[u];
-    const float* row = table.data() + id * C;
+  for (int64_t u = 0; u < n; ++u) {
+    const float* row = rows.data() + u * C;
     for (int64_t c = 0; c < C; ++c) {
       float sum = 0.0f;
       for (int64_t j = 0; j < K; ++j)
@@ -603,7 +600,7 @@ void ReferenceBackend::embedding_project_backward(Tensor* dtable, Tensor& dweigh
           dweight.data()[(j * C + c) * F + f] += row[c] * dp[u * K * F + j * F + f];
           sum += dp[u * K * F + j * F + f] * weight.data()[(j * C + c) * F + f];
         }
-      if (dtable) dtable->data()[id * C + c] += sum;
+      if (drows) drows->data()[u * C + c] = sum;
     }
   }
 }

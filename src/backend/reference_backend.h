@@ -55,10 +55,9 @@ class ReferenceBackend : public Backend {
   void nonzero_mask(Tensor& mask, const Tensor& x) override;
 
   int64_t distinct_ids(Tensor& unique, Tensor& slots, Tensor& seen, const Tensor& ids) override;
-  void embedding_project(Tensor& projected, const Tensor& table, const Tensor& unique, int64_t count,
-                         const Tensor& weight) override;
-  void embedding_project_backward(Tensor* dtable, Tensor& dweight, const Tensor& dprojected, const Tensor& table,
-                                  const Tensor& unique, int64_t count, const Tensor& weight) override;
+  void embedding_project(Tensor& projected, const Tensor& rows, const Tensor& weight) override;
+  void embedding_project_backward(Tensor* drows, Tensor& dweight, const Tensor& dprojected, const Tensor& rows,
+                                  const Tensor& weight) override;
   void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,
                              const Windows& windows) override;
   void gather_conv1d_backward(Tensor& dprojected, Tensor* dbias, const Tensor& dout, const Tensor& slots,

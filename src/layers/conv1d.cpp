@@ -111,17 +111,15 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
     }
     if (same_weights || input_dim <= 2 * B * L) {
       if (table_projection_.empty()) {
-        std::vector<int32_t> every_id(static_cast<size_t>(input_dim));
-        std::iota(every_id.begin(), every_id.end(), 0);
-        const Tensor all(Shape{input_dim}, std::move(every_id));
         Tensor projection = Tensor::uninitialized({input_dim, kernel_size_ * filters_});
-        backend().embedding_project(projection, table, all, input_dim, kernel->value);
+        backend().embedding_project(projection, table, kernel->value);
         table_projection_ = std::move(projection);  // only once complete: an exception leaves none
       }
       Tensor z = Tensor::uninitialized({B, Lout, filters_});
       backend().gather_conv1d_forward(z, table_projection_, flat_ids.reshaped({B, L}), bias ? &bias->value : nullptr,
                                       windows);
       x_ = Tensor();
+      distinct_rows_ = Tensor();
       fused_table_ = nullptr;
       return activate(std::move(z), false);
     }
@@ -129,15 +127,20 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
   if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
   if (unique_.size() != B * L) unique_ = Tensor({B * L}, DType::int32);
   if (slots_.shape() != Shape{B, L}) slots_ = Tensor({B, L}, DType::int32);
-  distinct_ = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
+  const int64_t distinct = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
+  distinct_rows_ = Tensor();
   // Fused: a GEMM of distinct rows and a gather (forward), the same again twice (backward), against a GEMM of
   // every output position. A margin for the gathers.
-  if (distinct_ * 4 > B * Lout * 3) return forward(embedding.lookup(ids.shape()), ctx);
-  Tensor projected = Tensor::uninitialized({distinct_, kernel_size_ * filters_});
-  backend().embedding_project(projected, table, unique_, distinct_, kernel->value);
+  if (distinct * 4 > B * Lout * 3) return forward(embedding.lookup(ids.shape()), ctx);
+  distinct_ids_ = unique_.slice_rows(0, distinct);
+  Tensor rows = Tensor::uninitialized({distinct, embedding.output_dim()});
+  backend().embedding_forward(rows, distinct_ids_, table);
+  Tensor projected = Tensor::uninitialized({distinct, kernel_size_ * filters_});
+  backend().embedding_project(projected, rows, kernel->value);
   Tensor z = Tensor::uninitialized({B, Lout, filters_});
   backend().gather_conv1d_forward(z, projected, slots_, bias ? &bias->value : nullptr, windows);
   x_ = Tensor();
+  if (ctx.keep_for_backward) distinct_rows_ = std::move(rows);
   fused_table_ = embedding.params()[0];
   return activate(std::move(z), ctx.keep_for_backward);
 }
@@ -147,12 +150,18 @@ Tensor Conv1D::backward_from_logits(const Tensor& dz) {
   Param* bias = options_.use_bias ? params()[1] : nullptr;
   if (fused_table_) {
     if (!kept_for_backward_) fail("backward without a forward that kept its logits (keep_for_backward)");
-    Tensor dprojected = Tensor::uninitialized({distinct_, kernel_size_ * filters_});
+    const int64_t distinct = distinct_rows_.dim(0);
+    Tensor dprojected = Tensor::uninitialized({distinct, kernel_size_ * filters_});
     backend().gather_conv1d_backward(dprojected, bias ? &bias->grad : nullptr, dz, slots_,
                                      {kernel_size_, options_.strides, options_.dilation_rate,
                                       pad_left(slots_.dim(1), dz.dim(1))});
-    backend().embedding_project_backward(input_grad_wanted() ? &fused_table_->grad : nullptr, kernel->grad, dprojected,
-                                         fused_table_->value, unique_, distinct_, kernel->value);
+    if (!input_grad_wanted()) {
+      backend().embedding_project_backward(nullptr, kernel->grad, dprojected, distinct_rows_, kernel->value);
+      return Tensor();
+    }
+    Tensor drows = Tensor::uninitialized(distinct_rows_.shape());
+    backend().embedding_project_backward(&drows, kernel->grad, dprojected, distinct_rows_, kernel->value);
+    backend().embedding_backward(fused_table_->grad, drows, distinct_ids_);
     return Tensor();  // the gradient went into the embedding's table
   }
   if (x_.empty()) fail("backward without a forward that kept its input (keep_for_backward)");

@@ -492,21 +492,21 @@ void add_layer_op_cases(std::vector<OpCase>& c) {
     c.push_back({"embedding_project", label,
                  [=](Backend& b) {
                    auto [unique, slots, count, seen] = distinct(reference_backend());
-                   Tensor table = random_tensor({V, C}, 2), w = random_tensor({K, C, F}, 3);
+                   Tensor rows = random_tensor({count, C}, 2), w = random_tensor({K, C, F}, 3);
                    Tensor projected = Tensor::full({count, K * F}, 9.0f);
-                   b.embedding_project(projected, table, unique, count, w);
+                   b.embedding_project(projected, rows, w);
                    return std::vector<Tensor>{projected};
                  },
                  kSums});
-    for (bool with_table : {false, true})
-      c.push_back({"embedding_project_backward", label + (with_table ? " table" : ""),
+    for (bool with_rows : {false, true})
+      c.push_back({"embedding_project_backward", label + (with_rows ? " rows" : ""),
                    [=](Backend& b) {
                      auto [unique, slots, count, seen] = distinct(reference_backend());
-                     Tensor table = random_tensor({V, C}, 2), w = random_tensor({K, C, F}, 3);
+                     Tensor rows = random_tensor({count, C}, 2), w = random_tensor({K, C, F}, 3);
                      Tensor dp = random_tensor({count, K * F}, 4), dw = random_tensor({K, C, F}, 5),
-                            dtable = random_tensor({V, C}, 6);
-                     b.embedding_project_backward(with_table ? &dtable : nullptr, dw, dp, table, unique, count, w);
-                     return std::vector<Tensor>{dw, dtable};
+                            drows = Tensor::full({count, C}, 9.0f);
+                     b.embedding_project_backward(with_rows ? &drows : nullptr, dw, dp, rows, w);
+                     return std::vector<Tensor>{dw, drows};
                    },
                    kSums});
     for (const Windows& win : {Windows{K, 1, 1, 0}, Windows{K, 2, 1, 1}, Windows{K, 1, 2, 4}}) {

@@ -52,11 +52,11 @@ class Conv1D : public LogitsLayer {
   int64_t filters_, kernel_size_;
   Conv1DOptions options_;
   Tensor x_;  // the input of the last forward
-  // The last call_on_embedding, when it fused: the embedding's table, the batch's distinct ids (unique_, their
-  // count) and each position's index into them (slots_, (batch, steps)); seen_ is distinct_ids' scratch.
+  // The last call_on_embedding, when it fused: the embedding's table, the batch's distinct ids (distinct_ids_),
+  // their rows of the table (distinct_rows_, kept for backward) and each position's index into them (slots_,
+  // (batch, steps)); unique_ and seen_ are distinct_ids' scratch.
   Param* fused_table_ = nullptr;
-  Tensor unique_, slots_, seen_;
-  int64_t distinct_ = 0;
+  Tensor distinct_ids_, distinct_rows_, unique_, slots_, seen_;
   // Inference (predict, evaluate, validation) calls the pair again and again with the same weights: every row of
   // the table is projected once (table_projection_; when, call_on_embedding says), and later calls only gather.
   // The copies of the weights it was made from decide whether it still holds (compared bitwise every call).
