@@ -1,6 +1,7 @@
 // The CPU backend: the reference backend with the ops that pay for tuning overridden. Each keeps the reference's
 // arithmetic per element (the same bits: tests/unit/test_ops.cpp); what changes is how the elements are walked.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <exception>
 #include <omp.h>
@@ -233,6 +234,20 @@ class CpuBackend final : public ReferenceBackend {
         }
       }
     });
+  }
+
+  // The reference's draws and comparisons, without a branch (which values are dropped is random, so a branch is
+  // mispredicted at every other change): uniform() is u24 * 2^-24 exactly, so u >= rate <=> u24 >= ceil(rate *
+  // 2^24), and the kept value is scale's bits masked by the comparison (scale or +0, as the reference).
+  void dropout_mask(Tensor& keep, Rng& rng, float rate, float scale) override {
+    const double threshold = std::ceil(double(rate) * 0x1.0p24);
+    const uint64_t first_kept = threshold <= 0.0 ? 0 : threshold > 0x1.0p25 ? (uint64_t(1) << 25) : uint64_t(threshold);
+    const uint32_t scale_bits = std::bit_cast<uint32_t>(scale);
+    float* k = keep.data();
+    for (int64_t i = 0; i < keep.size(); ++i) {
+      const uint64_t u24 = rng.next_u64() >> 40;
+      k[i] = std::bit_cast<float>(scale_bits & (uint32_t(0) - uint32_t(u24 >= first_kept)));
+    }
   }
 
   void adagrad_update(Tensor& value, const Tensor& grad, Tensor& accumulator, const AdagradStep& step) override {

@@ -616,12 +616,14 @@ void add_layer_op_cases(std::vector<OpCase>& c) {
     }
   }
 
-  c.push_back({"dropout_mask", "", [](Backend& b) {
-                 Rng rng(3);
-                 Tensor keep = Tensor::full({1000}, 9.0f);
-                 b.dropout_mask(keep, rng, 0.3f, 1.0f / 0.7f);
-                 return std::vector<Tensor>{keep, scalar(rng.uniform())};
-               }});
+  // Rates on the draws' grid (0.25: a draw equal to the rate is kept) and off it, and the ends.
+  for (float rate : {0.3f, 0.0f, 0.25f, 0.5f, 0.999999f, 1.0f})
+    c.push_back({"dropout_mask", "rate " + std::to_string(rate), [rate](Backend& b) {
+                   Rng rng(3);
+                   Tensor keep = Tensor::full({100000}, 9.0f);
+                   b.dropout_mask(keep, rng, rate, rate < 1.0f ? 1.0f / (1.0f - rate) : 0.0f);
+                   return std::vector<Tensor>{keep, scalar(rng.uniform())};
+                 }});
   c.push_back({"multiply", "", [](Backend& b) {
                  Tensor x = random_tensor({1000}, 1), k = random_tensor({1000}, 2), y = Tensor::full({1000}, 9.0f);
                  b.multiply(y, x, k);
