@@ -4,6 +4,7 @@
 #include <bit>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <omp.h>
 
 #include "backend/recurrent.h"
@@ -16,6 +17,13 @@
 namespace seqnet {
 
 namespace {
+typedef float Floats8 __attribute__((vector_size(32)));
+typedef int32_t Ints8 __attribute__((vector_size(32)));
+Floats8 load_floats8(const float* p) {
+  Floats8 v;
+  __builtin_memcpy(&v, p, sizeof(v));
+  return v;
+}
 
 // Runs part(begin, end) over [0, n) split over threads for large tensors (an embedding table's update): every
 // element is computed on its own, so the result is the same on any thread count.
@@ -233,6 +241,53 @@ class CpuBackend final : public ReferenceBackend {
           }
         }
       }
+    });
+  }
+
+  // The reference's comparisons with the branch taken out of the channel loop (selects instead of an if per
+  // value), so that it vectorizes; the same values and arguments, NaN included (a comparison with NaN is false).
+  void max_pool_forward(Tensor& y, Tensor* argmax, const Tensor& x, const Windows& w) override {
+    if (!argmax) {
+      ReferenceBackend::max_pool_forward(y, argmax, x, w);
+      return;
+    }
+    const int64_t B = x.dim(0), L = x.dim(1), C = x.dim(2), Lout = y.dim(1);
+    const float* in = x.data();
+    float* out = y.data();
+    int32_t* args = argmax->idata();
+    for_each_piece(B, 1, 100.0 * double(B * L * C), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t t = 0; t < Lout; ++t) {
+          const int64_t first = std::max<int64_t>(t * w.strides - w.pad_left, 0);
+          const int64_t end = std::min<int64_t>(t * w.strides - w.pad_left + w.size, L);
+          float* __restrict o = out + (b * Lout + t) * C;
+          int32_t* __restrict arg = args + (b * Lout + t) * C;
+          if (first >= end) {
+            std::fill_n(o, C, -std::numeric_limits<float>::infinity());
+            std::fill_n(arg, C, -1);
+            continue;
+          }
+          // 8 channels at a time in vector registers over the window; the last C % 8 one by one.
+          int64_t c0 = 0;
+          for (; c0 + 8 <= C; c0 += 8) {
+            Floats8 best = load_floats8(in + (b * L + first) * C + c0);
+            Ints8 at = Ints8{} + int32_t(first);
+            for (int64_t p = first + 1; p < end; ++p) {
+              const Floats8 row = load_floats8(in + (b * L + p) * C + c0);
+              const Ints8 greater = row > best;
+              at = greater ? Ints8{} + int32_t(p) : at;
+              best = greater ? row : best;
+            }
+            __builtin_memcpy(o + c0, &best, sizeof(best));
+            __builtin_memcpy(arg + c0, &at, sizeof(at));
+          }
+          for (int64_t c = c0; c < C; ++c) {
+            o[c] = in[(b * L + first) * C + c];
+            arg[c] = int32_t(first);
+            for (int64_t p = first + 1; p < end; ++p)
+              if (in[(b * L + p) * C + c] > o[c]) o[c] = in[(b * L + p) * C + c], arg[c] = int32_t(p);
+          }
+        }
     });
   }
 

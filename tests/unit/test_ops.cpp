@@ -536,7 +536,7 @@ void add_layer_op_cases(std::vector<OpCase>& c) {
     int64_t Lout;
   };
   for (const Pool& v : {Pool{4, 11, 6, {3, 2, 1, 1}, 6}, Pool{4, 11, 6, {2, 2, 1, 0}, 5}, Pool{3, 9, 5, {4, 1, 1, 0}, 6},
-                        Pool{64, 50, 32, {2, 2, 1, 0}, 25}}) {
+                        Pool{64, 50, 32, {2, 2, 1, 0}, 25}, Pool{5, 20, 13, {5, 3, 1, 2}, 7}}) {
     const std::string label = "B" + std::to_string(v.B) + " L" + std::to_string(v.L) + " size " +
                               std::to_string(v.windows.size) + " stride " + std::to_string(v.windows.strides) +
                               " pad " + std::to_string(v.windows.pad_left);
