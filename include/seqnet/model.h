@@ -294,10 +294,11 @@ class Model {
   std::vector<size_t> slot_of_;
   std::vector<int> reader_count_;           // per slot: the calls reading it, plus the model outputs it is
   std::vector<char> has_trainable_weights_;  // per step: the layer has a weight with Param::trainable
-  // Per step: for a Conv1D that reads an Embedding's output and nothing else does, the Embedding's step (the pair
-  // runs as Conv1D::call_on_embedding, and the Embedding's own step passes its ids on); else -1.
+  // Per step: for a Conv1D or a recurrent layer that reads an Embedding's output and nothing else does, the
+  // Embedding's step (the pair runs as its call_on_embedding, and the Embedding's own step passes its ids on);
+  // else -1.
   std::vector<int> embedding_of_;
-  std::vector<char> passes_ids_;  // per step: an Embedding whose Conv1D looks its rows up (embedding_of_)
+  std::vector<char> passes_ids_;  // per step: an Embedding whose reader looks its rows up (embedding_of_)
   void find_fusable_pairs();
   struct Scratch {  // forward's and backward's working arrays, kept so each call reuses their memory
     std::vector<Tensor> owned, grads, logits_grad;

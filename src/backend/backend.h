@@ -109,6 +109,12 @@ struct VectorsInTensor {
 // A recurrent layer's call: x (B, T, in) through T steps of a cell of u units, G gates and S states.
 struct RecurrentForward {
   const Tensor* x = nullptr;
+  // Or, for an Embedding read by the layer (docs/layers.md), x = rows[row_of] without x: rows (n, in) are the
+  // table's rows of the batch's distinct ids, row_of (B, T) int32 each position's index into them. The input
+  // projection is then made once per row and each step gathers its rows (the same values as per position).
+  // Not with input_dropout.
+  const Tensor* rows = nullptr;
+  const Tensor* row_of = nullptr;
   const Tensor* mask = nullptr;               // (B, T), any dtype: a step whose value is 0 carries the states over
   const Tensor* kernel = nullptr;             // (in, G u)
   const Tensor* recurrent_kernel = nullptr;   // (u, G u)
@@ -131,6 +137,7 @@ struct RecurrentBackward {
   Tensor* drecurrent_kernel = nullptr;
   Tensor* dbias = nullptr;                     // null without a bias
   Tensor* dx = nullptr;                        // (B, T, in), written; null when not wanted
+  Tensor* drows = nullptr;                     // after a forward from rows: (n, in), written; null when not wanted
   std::vector<Tensor>* d_initial = nullptr;    // S tensors (B, u): the initial states' gradients, written
 };
 

@@ -15,8 +15,10 @@ struct RecurrentTape {
   bool go_backwards = false, return_sequences = false, zero_output_for_mask = false;
   bool kept_for_backward = false;
   bool plain = false;       // made by the reference backend's plain steps (its backward must be the same kind)
-  Tensor xs;                // (T, B, in) in processing order
-  Tensor xw;                // (T, B, G*u) input projection, under input dropout only (else made per step)
+  Tensor xs;                // (T, B, in) in processing order; (n, in) the rows, after a forward from rows
+  Tensor xw;                // (T, B, G*u) input projection, under input dropout only (else made per step);
+                            // (n, G*u) the rows' projections, after a forward from rows
+  Tensor row_of;            // after a forward from rows: (T, B) int32, each step's rows in processing order
   Tensor states;            // (S, T+1, B, u): states before step 0 .. after step T-1 (2 slots when not kept)
   // Threads split the batch into shards of rows, each running the whole sequence (no synchronisation per
   // step). Each shard keeps its cells' per-step caches and its rows of the recurrent dropout masks.

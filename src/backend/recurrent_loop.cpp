@@ -74,20 +74,43 @@ const float* shard_rec_masks(const RecurrentTape& tape, const RecurrentTape::Sha
 }
 
 [[noreturn]] void fail(const std::string& what) { throw Error("recurrent loop: " + what); }
+
+// sums (n, width) = the rows of values (T*B, width) added by their row index, each sum in the order of values'
+// rows; split over threads by columns.
+void sum_rows_by_index(Tensor& sums, const Tensor& values, const Tensor& index) {
+  const int64_t n = sums.dim(0), width = sums.dim(1), rows = index.size();
+  const int32_t* at = index.idata();
+  const float* v = values.data();
+  float* out = sums.data();
+  kernels::split_range(long(width), 16, 2.0 * double(rows * width), [&](long c0, long c1) {
+    for (int64_t r = 0; r < n; ++r) std::fill(out + r * width + c0, out + r * width + c1, 0.0f);
+    for (int64_t i = 0; i < rows; ++i) {
+      float* __restrict to = out + int64_t(at[i]) * width;
+      const float* __restrict from = v + i * width;
+      for (long c = c0; c < c1; ++c) to[c] += from[c];
+    }
+  });
+}
 }  // namespace
 
 void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape,
                             Tensor& y, std::vector<Tensor>& final_states) {
   kernels::DenormalsAreZero daz;
-  const Tensor& x = *call.x;
-  const int64_t B = x.dim(0), T = x.dim(1), in = x.dim(2), u = cell.units();
+  const bool from_rows = call.rows != nullptr;
+  if (from_rows ? call.x || !call.row_of || call.rows->rank() != 2 || call.row_of->rank() != 2 ||
+                      call.row_of->dtype() != DType::int32
+                : !call.x || call.x->rank() != 3)
+    fail("needs x (B, T, in), or rows (n, in) and row_of (B, T) int32");
+  const Tensor& x = from_rows ? *call.rows : *call.x;
+  const int64_t B = from_rows ? call.row_of->dim(0) : x.dim(0), T = from_rows ? call.row_of->dim(1) : x.dim(1);
+  const int64_t in = from_rows ? x.dim(1) : x.dim(2), u = cell.units();
   const int G = cell.gates(), S = cell.states();
   const int64_t Gu = G * u;
   const Tensor* bias = call.bias;
   const bool two_biases = bias && bias->rank() == 2;  // GRU reset_after: [input row, recurrent row]
   auto t_of = [&](int64_t s) { return call.go_backwards ? T - 1 - s : s; };  // step s reads time t_of(s)
 
-  tape.x_shape = x.shape();
+  tape.x_shape = {B, T, in};
   tape.go_backwards = call.go_backwards;
   tape.return_sequences = call.return_sequences;
   tape.zero_output_for_mask = call.zero_output_for_mask;
@@ -111,17 +134,39 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   // Few rows (batch 1, a short sequence): all steps' projections at once, which take a few hundred KB and leave
   // each step only its recurrent product, the chain one sample cannot shorten. Each row's values are the same
   // either way (small_gemm computes a row alike in any block of rows).
+  // From rows: each row's projection once, gathered by every step (tape.xw (n, Gu)); backward reads the rows.
   constexpr int64_t kSmallProjection = int64_t(1) << 17;  // floats: 512 KB, within L2
-  const bool project_all_unmasked = in_masks.empty() && T * B * Gu <= kSmallProjection;
-  const bool project_per_step = in_masks.empty() && !project_all_unmasked;
-  const bool time_major_copy = call.keep_for_backward || !project_per_step;
-  if (time_major_copy) {
+  const bool project_all_unmasked = !from_rows && in_masks.empty() && T * B * Gu <= kSmallProjection;
+  const bool project_per_step = !from_rows && in_masks.empty() && !project_all_unmasked;
+  const bool time_major_copy = !from_rows && (call.keep_for_backward || !project_per_step);
+  tape.row_of = Tensor();
+  if (from_rows) {
+    if (!in_masks.empty()) fail("input dropout needs x, not rows");
+    const int64_t n = x.dim(0);
+    tape.row_of = Tensor({T, B}, DType::int32);
+    const int32_t* row_of = call.row_of->idata();
+    for (int64_t s = 0; s < T; ++s)
+      for (int64_t b = 0; b < B; ++b) {
+        const int32_t r = row_of[b * T + t_of(s)];
+        if (r < 0 || r >= n) fail(fmt::format("row_of[{}, {}] = {} is not a row of rows (n = {})", b, t_of(s), r, n));
+        tape.row_of.idata()[s * B + b] = r;
+      }
+    if (call.keep_for_backward) tape.xs = x;
+    else tape.xs = Tensor();
+    reuse(tape.xw, {n, Gu});
+    if (bias)
+      kernels::small_gemm_bias(n, Gu, in, x.data(), in, call.kernel->data(), Gu, bias->data(), tape.xw.data(), Gu);
+    else
+      kernels::small_gemm(n, Gu, in, x.data(), in, call.kernel->data(), Gu, tape.xw.data(), Gu, false);
+  } else if (time_major_copy) {
     reuse(tape.xs, {T, B, in});
     transpose_time(x.data(), tape.xs.data(), B, T, in, call.go_backwards, /*to_time_major=*/true);
   } else {
     tape.xs = Tensor();
   }
-  if (project_per_step) {
+  if (from_rows) {
+    // made above
+  } else if (project_per_step) {
     tape.xw = Tensor();
   } else if (project_all_unmasked) {
     reuse(tape.xw, {T, B, Gu});
@@ -191,12 +236,17 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
     const int64_t cache_n = kept ? sh.cache.dim(1) : 0;  // 0: one step's cache, reused
     const float* rmask = shard_rec_masks(tape, sh);
     std::vector<float> scratch(size_t(cell.scratch_floats(Bj)));
-    std::vector<float> xw_step(project_per_step ? size_t(Bj * Gu) : 0);
+    std::vector<float> xw_step(project_per_step || from_rows ? size_t(Bj * Gu) : 0);
     const float* in_kernel = call.kernel->data();
     const float* in_bias = bias ? bias->data() : nullptr;
     for (int64_t s = 0; s < T; ++s) {
       const float* xw_s;
-      if (project_per_step) {
+      if (from_rows) {
+        const int32_t* row_of = tape.row_of.idata() + s * B;
+        for (int64_t b = b0; b < sh.b1; ++b)
+          std::copy_n(tape.xw.data() + int64_t(row_of[b]) * Gu, Gu, xw_step.data() + (b - b0) * Gu);
+        xw_s = xw_step.data();
+      } else if (project_per_step) {
         const float* rows = time_major_copy ? tape.xs.data() + (s * B + b0) * in : x.data() + (b0 * T + t_of(s)) * in;
         const int64_t ld = time_major_copy ? in : T * in;
         if (in_bias) kernels::small_gemm_bias(Bj, Gu, in, rows, ld, in_kernel, Gu, in_bias, xw_step.data(), Gu);
@@ -329,6 +379,25 @@ void recurrent_loop_backward(bool plain, const rnn::Cell& cell, const RecurrentB
                                    two_biases ? call.dbias->data() + Gu : nullptr);
   }
 
+  // From rows: each row's gradient sums its positions' (in the order of the steps, then the batch), then the
+  // products of the rows, not of every position.
+  float* dbias = call.dbias ? call.dbias->data() : nullptr;
+  if (!tape.row_of.empty()) {
+    if (call.dx) fail("a forward from rows gives the rows' gradient (drows), not dx");
+    const int64_t n = tape.xs.dim(0);
+    if (dbias) kernels::add_column_sums(dbias, dxw.data(), T * B, Gu);
+    Tensor drows_projected = Tensor::uninitialized({n, Gu});
+    sum_rows_by_index(drows_projected, dxw, tape.row_of);
+    kernels::small_gemm_tn(in, Gu, n, tape.xs.data(), in, drows_projected.data(), Gu, call.dkernel->data(), Gu, true,
+                           nullptr);
+    if (!call.drows) return;
+    std::vector<float> kernel_t(size_t(Gu * in));
+    kernels::transpose(kernel.data(), in, Gu, kernel_t.data());
+    *call.drows = Tensor::uninitialized({n, in});
+    kernels::small_gemm(n, in, Gu, drows_projected.data(), Gu, kernel_t.data(), in, call.drows->data(), in, false);
+    return;
+  }
+
   // The input projection for all steps at once; its bias gradient is the column sums of dxw.
   // The input gradient only when the caller wants it (not for the first layer of a training step).
   const bool want_dx = call.dx != nullptr;
@@ -336,7 +405,6 @@ void recurrent_loop_backward(bool plain, const rnn::Cell& cell, const RecurrentB
   // The masked product accumulates into dxs; the unmasked one writes every value.
   Tensor dxs = !want_dx ? Tensor() : m ? Tensor({T, B, in}) : Tensor::uninitialized({T, B, in});
   const bool shared = m && tape.in_masks.dim(0) == 1;
-  float* dbias = call.dbias ? call.dbias->data() : nullptr;
   if (!m) {
     // Tall and skinny (T*B rows, in and G*u small): blocked kernels without a BLAS's packing overhead.
     kernels::small_gemm_tn(in, Gu, T * B, tape.xs.data(), in, dxw.data(), Gu, call.dkernel->data(), Gu, true, dbias);

@@ -7,6 +7,7 @@
 
 #include "backend/recurrent.h"
 #include "io/layer_registry.h"
+#include "seqnet/layers/core.h"
 #include "seqnet/layers/recurrent.h"
 
 namespace seqnet {
@@ -136,11 +137,45 @@ void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
 }
 
 Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
-  const int64_t B = x.dim(0), T = x.dim(1), in = x.dim(2), u = units_;
+  fused_table_ = nullptr;
+  distinct_rows_ = Tensor();
+  if (x.rank() != 3) fail("expects input of rank 3 (batch, steps, features), got " + x.shape_string());
+  return forward_impl(&x, nullptr, x.dim(0), x.dim(1), ctx);
+}
+
+Tensor RNN::call_on_embedding(Embedding& embedding, const Tensor& ids, RunContext& ctx) {
+  RunContext ids_ctx = ctx;
+  ids_ctx.input_grad = false;  // ids have no gradient
+  embedding.prepare_call(ids.shape(), ids_ctx);
+  const Tensor& flat_ids = embedding.checked_ids(ids);
+  const int64_t B = ids.dim(0), T = ids.dim(1), input_dim = embedding.input_dim();
+  prepare_call({B, T, embedding.output_dim()}, ctx);
+  // Input dropout masks each position's row on its own: then the rows are looked up as usual.
+  if (!(ctx.training && options_.dropout > 0)) {
+    if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
+    if (unique_.size() != B * T) unique_ = Tensor({B * T}, DType::int32);
+    if (slots_.shape() != Shape{B, T}) slots_ = Tensor({B, T}, DType::int32);
+    const int64_t distinct = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
+    // Projecting distinct rows, then gathering them per step, against projecting every position: a margin for the
+    // gathers.
+    if (distinct * 4 <= B * T * 3) {
+      distinct_ids_ = unique_.slice_rows(0, distinct);
+      Tensor rows = Tensor::uninitialized({distinct, embedding.output_dim()});
+      backend().embedding_forward(rows, distinct_ids_, embedding.params()[0]->value);
+      fused_table_ = embedding.params()[0];
+      distinct_rows_ = std::move(rows);
+      return forward_impl(nullptr, &distinct_rows_, B, T, ctx);
+    }
+  }
+  return forward(embedding.lookup(ids.shape()), ctx);
+}
+
+Tensor RNN::forward_impl(const Tensor* x, const Tensor* rows, int64_t B, int64_t T, RunContext& ctx) {
+  const int64_t in = x ? x->dim(2) : rows->dim(1), u = units_;
   const int G = cell_->gates(), S = cell_->states();
   if (T == 0) fail("got a sequence of length 0");
   if (ctx.mask && ctx.mask->shape() != Shape{B, T})
-    fail(fmt::format("mask shape {} does not match the input {}", ctx.mask->shape_string(), x.shape_string()));
+    fail(fmt::format("mask shape {} does not match the input ({}, {}, {})", ctx.mask->shape_string(), B, T, in));
   auto ps = params();
 
   // Dropout masks: drawn once per call, shared by every step (Keras's DropoutRNNCell). With
@@ -180,7 +215,9 @@ Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
         fail(fmt::format("initial state {} must be ({}, {}), got {}", k, B, u, (*init)[size_t(k)].shape_string()));
 
   RecurrentForward call;
-  call.x = &x;
+  call.x = x;
+  call.rows = rows;
+  call.row_of = rows ? &slots_ : nullptr;
   call.mask = ctx.mask;
   call.kernel = &ps[0]->value;
   call.recurrent_kernel = &ps[1]->value;
@@ -212,14 +249,17 @@ Tensor RNN::backward_impl(const Tensor* dy, const std::vector<Tensor>& d_final) 
   call.dkernel = &ps[0]->grad;
   call.drecurrent_kernel = &ps[1]->grad;
   call.dbias = options_.use_bias ? &ps[2]->grad : nullptr;
-  call.dx = input_grad_wanted() ? &dx : nullptr;
+  Tensor drows;
+  if (fused_table_) call.drows = input_grad_wanted() ? &drows : nullptr;  // the table's rows, not an input
+  else call.dx = input_grad_wanted() ? &dx : nullptr;
   call.d_initial = &d_initial_;
   try {
     backend().recurrent_backward(*cell_, call, *tape_);
   } catch (const Error& e) {
     fail(e.what());
   }
-  return dx;
+  if (!drows.empty()) backend().embedding_backward(fused_table_->grad, drows, distinct_ids_);
+  return dx;  // after a call_on_embedding: empty, the gradient went into the embedding's table
 }
 
 // ---- SimpleRNN, LSTM, GRU ----

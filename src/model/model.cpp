@@ -399,8 +399,9 @@ void Model::find_fusable_pairs() {
   passes_ids_.assign(steps_.size(), 0);
   for (size_t s = 0; s < steps_.size(); ++s) {
     const Step& conv = steps_[s];
+    // A Conv1D, or a recurrent layer with one output (no return_state), reading the Embedding's rows itself.
     if (!conv.layer || conv.runner != conv.layer.get() || conv.inputs.size() != 1 || conv.node->argument_is_list ||
-        !dynamic_cast<Conv1D*>(conv.runner))
+        !(dynamic_cast<Conv1D*>(conv.runner) || (dynamic_cast<RNN*>(conv.runner) && conv.node->shapes.size() == 1)))
       continue;
     const TensorRef from = conv.inputs[0];
     const Step& emb = steps_[size_t(from.step)];
@@ -468,8 +469,9 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
       // An Embedding that a Conv1D reads itself: its slot passes the ids on (docs/layers.md).
       w.value[slot] = w.ins[0];
     } else if (embedding_of_[s] >= 0) {
-      w.owned[slot] = static_cast<Conv1D&>(layer).call_on_embedding(
-          static_cast<Embedding&>(*steps_[size_t(embedding_of_[s])].runner), *w.ins[0], ctx);
+      auto& embedding = static_cast<Embedding&>(*steps_[size_t(embedding_of_[s])].runner);
+      if (auto* conv = dynamic_cast<Conv1D*>(&layer)) w.owned[slot] = conv->call_on_embedding(embedding, *w.ins[0], ctx);
+      else w.owned[slot] = static_cast<RNN&>(layer).call_on_embedding(embedding, *w.ins[0], ctx);
     } else if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
       w.owned[slot] = layer.call(*w.ins[0], ctx);
       w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);

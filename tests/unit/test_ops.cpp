@@ -272,6 +272,7 @@ void add_recurrent_op_cases(std::vector<OpCase>& c) {
     std::string cell;  // simple_rnn, lstm, gru, gru_before
     int64_t batch;
     bool masked, dropout, backwards, sequences;
+    bool rows = false;  // x as an Embedding's distinct rows and each position's index into them
   };
   auto make_cell = [](const std::string& cell, int64_t u) {
     if (cell == "simple_rnn") return rnn::make_simple_rnn_cell(u, Activation::tanh);
@@ -281,13 +282,14 @@ void add_recurrent_op_cases(std::vector<OpCase>& c) {
   for (const Loop& l : {Loop{"simple_rnn", 5, false, false, false, true}, Loop{"lstm", 5, true, false, true, false},
                         Loop{"lstm", 48, false, true, false, true}, Loop{"gru", 5, true, true, false, true},
                         Loop{"gru", 48, true, false, true, true}, Loop{"gru_before", 5, false, true, false, false},
-                        Loop{"simple_rnn", 48, true, true, true, false}}) {
+                        Loop{"simple_rnn", 48, true, true, true, false}, Loop{"lstm", 48, true, false, true, true, true},
+                        Loop{"gru", 5, false, false, false, false, true}, Loop{"gru_before", 48, false, false, true, false, true}}) {
     // The large cases are worth splitting over threads (kernels::parallel_flops_threshold).
     const bool large = l.batch > 16;
     const int64_t B = l.batch, T = large ? 40 : 6, in = large ? 8 : 5, u = large ? 32 : 8;
     const std::string label = l.cell + " batch " + std::to_string(B) + (l.masked ? " masked" : "") +
                               (l.dropout ? " dropout" : "") + (l.backwards ? " go_backwards" : "") +
-                              (l.sequences ? " sequences" : "");
+                              (l.sequences ? " sequences" : "") + (l.rows ? " rows" : "");
     // Runs forward, and backward when `backward`, on b; returns every output.
     auto run = [=](Backend& b, bool backward) {
       auto cell = make_cell(l.cell, u);
@@ -303,8 +305,15 @@ void add_recurrent_op_cases(std::vector<OpCase>& c) {
         for (int64_t i = 0; i < m->size(); ++i) (*m)[i] = (*m)[i] < 0.25f ? 0.0f : 1.0f / 0.75f;
       std::vector<Tensor> initial{random_tensor({B, u}, 7)};
       if (cell->states() == 2) initial.push_back(random_tensor({B, u}, 8));
+      // From rows: 7 distinct rows, each position one of them.
+      const Tensor rows = random_tensor({7, in}, 14), picks = random_tensor({B, T}, 15, 0.0f, 7.0f);
+      std::vector<int32_t> row_index(size_t(B * T));
+      for (int64_t i = 0; i < B * T; ++i) row_index[size_t(i)] = std::min(int32_t(picks[i]), 6);
+      const Tensor row_of({B, T}, std::move(row_index));
       RecurrentForward call;
-      call.x = &x;
+      call.x = l.rows ? nullptr : &x;
+      call.rows = l.rows ? &rows : nullptr;
+      call.row_of = l.rows ? &row_of : nullptr;
       call.mask = l.masked ? &mask : nullptr;
       call.kernel = &kernel;
       call.recurrent_kernel = &rkernel;
@@ -335,7 +344,8 @@ void add_recurrent_op_cases(std::vector<OpCase>& c) {
       back.dkernel = &dkernel;
       back.drecurrent_kernel = &drkernel;
       back.dbias = &dbias;
-      back.dx = &dx;
+      back.dx = l.rows ? nullptr : &dx;
+      back.drows = l.rows ? &dx : nullptr;
       back.d_initial = &d_initial;
       b.recurrent_backward(*cell, back, tape);
       for (Tensor* t : {&dx, &dkernel, &drkernel, &dbias}) out.push_back(*t);

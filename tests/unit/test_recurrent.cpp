@@ -2,7 +2,9 @@
 // counts, and finite-difference gradient checks for every option.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <functional>
 #include <nlohmann/json.hpp>
 
@@ -919,4 +921,158 @@ TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
     expect_same(run_layer(conv, x, 1), run_layer(conv, x, 2));
   }
   set_num_threads(before);
+}
+
+// ---- Embedding + recurrent layer run as one (RNN::call_on_embedding; the Model fuses the pair) ----
+
+namespace {
+Tensor ids_below(int64_t B, int64_t T, int32_t vocab, uint64_t seed) {
+  Tensor u = random_tensor({B, T}, seed, 0.0f, float(vocab));
+  std::vector<int32_t> ids(size_t(u.size()));
+  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), vocab - 1);
+  return Tensor({B, T}, std::move(ids));
+}
+
+void expect_near_all(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  double worst = 0;
+  for (int64_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])) / (1.0 + std::fabs(b[i])));
+  EXPECT_LE(worst, tol) << what;
+}
+
+void expect_bitwise(const Tensor& a, const Tensor& b, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << what << " at " << i;
+}
+}  // namespace
+
+TEST(EmbeddingRecurrent, FusedPairMatchesTheLayersOneAfterTheOther) {
+  struct Case {
+    std::string cell;
+    RecurrentOptions options;
+    int32_t vocab;  // few distinct ids: fused; many: the unfused path
+    bool fused;
+  };
+  auto make = [](const std::string& cell, RecurrentOptions o) -> std::shared_ptr<RNN> {
+    if (cell == "lstm") return std::make_shared<LSTM>(6, o);
+    if (cell == "gru") return std::make_shared<GRU>(6, o);
+    if (cell == "gru_before") {
+      o.reset_after = false;
+      return std::make_shared<GRU>(6, o);
+    }
+    return std::make_shared<SimpleRNN>(6, o);
+  };
+  for (const Case& c : {Case{"lstm", {}, 20, true}, Case{"gru", {.return_sequences = true}, 15, true},
+                        Case{"gru_before", {.go_backwards = true}, 25, true},
+                        Case{"simple_rnn", {.use_bias = false, .return_sequences = true, .go_backwards = true}, 12, true},
+                        Case{"lstm", {.recurrent_dropout = 0.3f}, 20, true},
+                        Case{"gru", {.dropout = 0.3f}, 20, false},  // input dropout: rows looked up one by one
+                        Case{"lstm", {}, 100000, false}}) {
+    SCOPED_TRACE(fmt::format("{} return_sequences {} go_backwards {} vocab {}", c.cell, c.options.return_sequences,
+                             c.options.go_backwards, c.vocab));
+    for (bool training : {false, true})
+      for (bool input_grad : {true, false}) {
+        if (!training && !input_grad) continue;
+        Rng rng(3);
+        Embedding embedding(c.vocab, 5);
+        auto layer = make(c.cell, c.options);
+        embedding.build({-1, 30}, rng);
+        layer->build({-1, 30, 5}, rng);
+        const Tensor ids = ids_below(4, 30, c.vocab, 4);
+        RunContext ctx;
+        ctx.training = training;
+        ctx.keep_for_backward = training;
+        ctx.input_grad = input_grad;
+        Rng masks_a(9), masks_b(9);  // the same dropout masks for both runs
+        // One after the other.
+        ctx.rng = &masks_a;
+        const Tensor x = embedding.call(ids, ctx);
+        const Tensor y = layer->call(x, ctx);
+        // As one.
+        ctx.rng = &masks_b;
+        RunContext fused_ctx = ctx;
+        Tensor y2;
+        if (!training) {
+          y2 = layer->call_on_embedding(embedding, ids, fused_ctx);
+          expect_bitwise(y2, y, "inference output");  // the same products per row, gathered
+          continue;
+        }
+        const Tensor dy = random_tensor(y.shape(), 5);
+        for (Param* p : embedding.params()) p->grad.fill(0.0f);
+        for (Param* p : layer->params()) p->grad.fill(0.0f);
+        Tensor dx = layer->backward(dy);
+        if (input_grad) embedding.backward(dx);
+        std::vector<Tensor> want;
+        for (Param* p : layer->params()) want.push_back(p->grad);
+        const Tensor table_grad = embedding.params()[0]->grad;
+        for (Param* p : embedding.params()) p->grad.fill(0.0f);
+        for (Param* p : layer->params()) p->grad.fill(0.0f);
+        y2 = layer->call_on_embedding(embedding, ids, fused_ctx);
+        expect_bitwise(y2, y, "training output");
+        Tensor dx2 = layer->backward(dy);
+        if (input_grad) EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+        if (!dx2.empty() && input_grad) embedding.backward(dx2);
+        const auto ps = layer->params();
+        for (size_t i = 0; i < ps.size(); ++i) expect_near_all(ps[i]->grad, want[i], 1e-5, "gradient of " + ps[i]->name);
+        if (input_grad) {
+          expect_near_all(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
+        } else {
+          for (int64_t i = 0; i < embedding.params()[0]->grad.size(); ++i)
+            ASSERT_EQ(embedding.params()[0]->grad[i], 0.0f) << "no table gradient without input_grad";
+        }
+      }
+  }
+}
+
+TEST(EmbeddingRecurrent, ModelsFuseThePairPredictAsBeforeAndTrainTheSameOnOneAndTwoThreads) {
+  // The notes' IMDB LSTM on a small vocabulary, and the same layers run one by one.
+  auto make = [] {
+    clear_session();
+    set_random_seed(13);
+    auto model = std::make_shared<Sequential>();
+    model->add(Input({40}, {.dtype = DType::int32}));
+    model->add(layers::Embedding(60, 8));
+    model->add(layers::LSTM(8));
+    model->add(layers::Dense(1, {.activation = "sigmoid"}));
+    model->compile({.optimizer = optimizers::RMSprop({.learning_rate = 1e-3f}), .loss = "binary_crossentropy"});
+    return model;
+  };
+  const Tensor ids = ids_below(32, 40, 60, 7);
+  Tensor target({32});
+  for (int64_t i = 0; i < 32; ++i) target[i] = float(i % 2);
+  auto fused = make();
+  auto ls = fused->layers();
+  auto layer_by_layer = [&](bool training) {
+    RunContext ctx;
+    ctx.training = training;
+    ctx.keep_for_backward = training;
+    Tensor a = ids;
+    for (const LayerPtr& l : ls) a = l->call(a, ctx);
+    return a;
+  };
+  expect_bitwise(fused->predict(ids), layer_by_layer(false), "predict vs layer by layer");
+  const Tensor y = fused->forward(ids, {.training = true});
+  fused->zero_grads();
+  fused->backward(y);
+  std::vector<Tensor> grads_fused;
+  for (Param* p : fused->params()) grads_fused.push_back(p->grad);
+  const Tensor y_layers = layer_by_layer(true);
+  expect_bitwise(y, y_layers, "training forward vs layer by layer");
+  fused->zero_grads();
+  Tensor g = y_layers;
+  for (size_t i = ls.size(); i-- > 0;) g = ls[i]->backward(g);
+  const auto ps = fused->params();
+  for (size_t i = 0; i < ps.size(); ++i) expect_near_all(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
+  // Training: bitwise the same on 1 and 2 threads.
+  std::vector<std::vector<float>> weights;
+  for (int threads : {1, 2}) {
+    set_num_threads(threads);
+    auto m = make();
+    m->fit(ids, target, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    std::vector<float> all;
+    for (const auto& w : m->get_weights()) all.insert(all.end(), w.data(), w.data() + w.size());
+    weights.push_back(all);
+  }
+  set_num_threads(1);
+  EXPECT_EQ(weights[0], weights[1]);
 }
