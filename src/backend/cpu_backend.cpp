@@ -296,7 +296,10 @@ class CpuBackend final : public ReferenceBackend {
   // 2^24), and the kept value is scale's bits masked by the comparison (scale or +0, as the reference).
   void dropout_mask(Tensor& keep, Rng& rng, float rate, float scale) override {
     const double threshold = std::ceil(double(rate) * 0x1.0p24);
-    const uint64_t first_kept = threshold <= 0.0 ? 0 : threshold > 0x1.0p25 ? (uint64_t(1) << 25) : uint64_t(threshold);
+    // A NaN rate keeps nothing, as the reference's comparison with NaN.
+    const uint64_t first_kept = threshold <= 0.0                              ? 0
+                                : !(threshold <= 0x1.0p25) ? (uint64_t(1) << 25)
+                                                                              : uint64_t(threshold);
     const uint32_t scale_bits = std::bit_cast<uint32_t>(scale);
     float* k = keep.data();
     for (int64_t i = 0; i < keep.size(); ++i) {
@@ -329,7 +332,8 @@ class CpuBackend final : public ReferenceBackend {
   // inside a parallel region run on their caller's thread). Every kernel gives the same results on one thread as
   // on two, so the outcome is bitwise that of a() then b().
   void run_both(bool may_overlap, const std::function<void()>& a, const std::function<void()>& b) override {
-    if (!may_overlap || num_threads() < 2 || omp_get_level() > 0) {
+    // On cores far apart (kernels/parallel.h) each direction runs alone, split over the threads if it is large.
+    if (!may_overlap || num_threads() < 2 || omp_get_level() > 0 || kernels::cores_far_apart()) {
       a();
       b();
       return;

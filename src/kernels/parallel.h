@@ -8,19 +8,27 @@
 #include "kernels/fast_math.h"
 #include "seqnet/threads.h"
 
+namespace seqnet::kernels {
+// Whether seqnet's threads now run on cores that share no cache (threads.cpp): then every value one thread
+// wrote and another reads crosses between them at several times the cost, and a split pays only for 10x more
+// work. Whatever the answer, results are the same: it only decides how work is split.
+bool cores_far_apart();
+}  // namespace seqnet::kernels
+
 SEQNET_KERNELS_BEGIN
 
 // Below this many flops a fork/join costs more than a second core saves. Measured on a 2-vCPU VM: with
 // libgomp's default wait policy (idle threads spin a while, then sleep) a fork/join takes 1 us right after
 // another and 3-5 us after 1-5 ms idle, the time of ~1 MFLOP on one core; with OMP_WAIT_POLICY=passive
-// (threads sleep at once) 55-200 us, a futex wake on a VM, the time of ~10 MFLOP.
+// (threads sleep at once) 55-200 us, a futex wake on a VM, the time of ~10 MFLOP. On cores far apart, 10x
+// (the notes' LSTM(8) took 0.45 ms a training step on one thread and 0.86 ms on two).
 inline double parallel_flops_threshold() {
   static const double threshold = [] {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     const bool passive = policy && (std::string_view(policy) == "passive" || std::string_view(policy) == "PASSIVE");
     return passive ? 2e7 : 3e6;
   }();
-  return threshold;
+  return cores_far_apart() ? 10.0 * threshold : threshold;
 }
 
 // Calls part(begin, end) on consecutive pieces of [0, n) that start on multiples of `align`, one piece per
@@ -31,7 +39,7 @@ inline double parallel_flops_threshold() {
 // thread count. The caller's floating-point mode (denormal flushing) holds in every piece.
 template <typename Part>
 void split_range(long n, long align, double flops, Part&& part) {
-  int parts = omp_get_level() > 0 || flops < parallel_flops_threshold() ? 1 : num_threads();
+  int parts = omp_get_level() > 0 || num_threads() < 2 || flops < parallel_flops_threshold() ? 1 : num_threads();
   parts = int(std::min<long>(parts, n / align));
   if (parts <= 1) {
     part(0L, n);

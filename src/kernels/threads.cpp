@@ -1,7 +1,13 @@
 #include "seqnet/threads.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <omp.h>
+
+#include "kernels/parallel.h"
+#include "seqnet/testing.h"
 
 #ifdef SEQNET_HAVE_OPENBLAS
 extern "C" void openblas_set_num_threads(int);
@@ -37,5 +43,74 @@ void set_num_threads(int n) {
 }
 
 int num_threads() { return current(); }
+
+namespace kernels {
+
+namespace {
+void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Nanoseconds for a cache line to go from one of seqnet's threads to another and back, measured by handing a
+// counter to and fro; 0 when no second thread came.
+double cross_core_round_trip_ns() {
+  struct alignas(64) Line {
+    std::atomic<int> turn{0};
+  } line;
+  double ns = 0.0;
+#pragma omp parallel num_threads(2)
+  {
+    if (omp_get_num_threads() == 2) {
+      constexpr int kTrips = 32;
+      if (omp_get_thread_num() == 1) {
+        line.turn.store(-1, std::memory_order_release);  // here
+        for (int i = 0; i < kTrips; ++i) {
+          while (line.turn.load(std::memory_order_acquire) != 2 * i + 1) relax();
+          line.turn.store(2 * i + 2, std::memory_order_release);
+        }
+      } else {
+        while (line.turn.load(std::memory_order_acquire) != -1) relax();
+        const auto t0 = std::chrono::steady_clock::now();
+        for (int i = 0; i < kTrips; ++i) {
+          line.turn.store(2 * i + 1, std::memory_order_release);
+          while (line.turn.load(std::memory_order_acquire) != 2 * i + 2) relax();
+        }
+        ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kTrips;
+      }
+    }
+  }
+  return ns;
+}
+}  // namespace
+
+namespace {
+std::atomic<int> fixed_answer{-1};  // -1: measure; 0, 1: testing::set_cores_far_apart
+}  // namespace
+
+bool cores_far_apart() {
+  if (const int fixed = fixed_answer.load(std::memory_order_relaxed); fixed >= 0) return fixed == 1;
+  // A KVM guest's two vCPUs sit sometimes on cores that share a cache (a round trip of ~50 ns), sometimes on
+  // cores that do not (~400 ns); the hypervisor moves them within minutes. Measured again every 100 ms (a few
+  // microseconds), outside any parallel region.
+  constexpr int64_t kRecheckNs = 100'000'000;
+  constexpr double kFarNs = 200.0;
+  static std::atomic<int64_t> checked_at{INT64_MIN / 2};
+  static std::atomic<bool> far{false};
+  if (num_threads() < 2 || omp_get_level() > 0) return far.load(std::memory_order_relaxed);
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (now - checked_at.load(std::memory_order_relaxed) < kRecheckNs) return far.load(std::memory_order_relaxed);
+  checked_at.store(now, std::memory_order_relaxed);
+  far.store(cross_core_round_trip_ns() > kFarNs, std::memory_order_relaxed);
+  return far.load(std::memory_order_relaxed);
+}
+
+}  // namespace kernels
+
+void testing::set_cores_far_apart(std::optional<bool> fixed) {
+  kernels::fixed_answer.store(fixed ? int(*fixed) : -1, std::memory_order_relaxed);
+}
 
 }  // namespace seqnet

@@ -138,7 +138,6 @@ void RNN::set_dropout_masks(Tensor input_masks, Tensor recurrent_masks) {
 
 Tensor RNN::forward(const Tensor& x, RunContext& ctx) {
   fused_table_ = nullptr;
-  distinct_rows_ = Tensor();
   if (x.rank() != 3) fail("expects input of rank 3 (batch, steps, features), got " + x.shape_string());
   return forward_impl(&x, nullptr, x.dim(0), x.dim(1), ctx);
 }
@@ -150,7 +149,9 @@ Tensor RNN::call_on_embedding(Embedding& embedding, const Tensor& ids, RunContex
   const Tensor& flat_ids = embedding.checked_ids(ids);
   const int64_t B = ids.dim(0), T = ids.dim(1), input_dim = embedding.input_dim();
   prepare_call({B, T, embedding.output_dim()}, ctx);
-  // Input dropout masks each position's row on its own: then the rows are looked up as usual.
+  fused_table_ = nullptr;
+  // Input dropout masks the rows of each sample with a mask of its own, so one id's row is not the same in every
+  // sample: then the rows are looked up as usual.
   if (!(ctx.training && options_.dropout > 0)) {
     if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
     if (unique_.size() != B * T) unique_ = Tensor({B * T}, DType::int32);
@@ -159,12 +160,13 @@ Tensor RNN::call_on_embedding(Embedding& embedding, const Tensor& ids, RunContex
     // Projecting distinct rows, then gathering them per step, against projecting every position: a margin for the
     // gathers.
     if (distinct * 4 <= B * T * 3) {
-      distinct_ids_ = unique_.slice_rows(0, distinct);
+      Tensor ids_of_rows = unique_.slice_rows(0, distinct);
       Tensor rows = Tensor::uninitialized({distinct, embedding.output_dim()});
-      backend().embedding_forward(rows, distinct_ids_, embedding.params()[0]->value);
+      backend().embedding_forward(rows, ids_of_rows, embedding.params()[0]->value);
+      Tensor y = forward_impl(nullptr, &rows, B, T, ctx);  // the op keeps its own copy of rows for backward
+      distinct_ids_ = std::move(ids_of_rows);                // fused only once the call succeeded
       fused_table_ = embedding.params()[0];
-      distinct_rows_ = std::move(rows);
-      return forward_impl(nullptr, &distinct_rows_, B, T, ctx);
+      return y;
     }
   }
   return forward(embedding.lookup(ids.shape()), ctx);

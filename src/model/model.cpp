@@ -466,7 +466,7 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
     w.grad_flows[s] = wants || (layer.trainable() && has_trainable_weights_[s]);
     const size_t outs = st.node->shapes.size();
     if (passes_ids_[s]) {
-      // An Embedding that a Conv1D reads itself: its slot passes the ids on (docs/layers.md).
+      // An Embedding that a Conv1D or a recurrent layer reads itself: its slot passes the ids on (docs/layers.md).
       w.value[slot] = w.ins[0];
     } else if (embedding_of_[s] >= 0) {
       auto& embedding = static_cast<Embedding&>(*steps_[size_t(embedding_of_[s])].runner);

@@ -5,7 +5,18 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "seqnet/testing.h"
+
 namespace seqnet::testing {
+
+namespace {
+// Every test linking this support library sees its threads' cores as near (seqnet/testing.h), so that the
+// comparisons of one thread with two split the work on any machine.
+[[maybe_unused]] const bool cores_fixed_near = [] {
+  set_cores_far_apart(false);
+  return true;
+}();
+}  // namespace
 
 Tensor random_tensor(const Shape& shape, uint64_t seed, float lo, float hi) {
   Rng rng(seed);

@@ -1010,7 +1010,9 @@ TEST(EmbeddingRecurrent, FusedPairMatchesTheLayersOneAfterTheOther) {
         y2 = layer->call_on_embedding(embedding, ids, fused_ctx);
         expect_bitwise(y2, y, "training output");
         Tensor dx2 = layer->backward(dy);
-        if (input_grad) EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+        if (input_grad) {
+          EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
+        }
         if (!dx2.empty() && input_grad) embedding.backward(dx2);
         const auto ps = layer->params();
         for (size_t i = 0; i < ps.size(); ++i) expect_near_all(ps[i]->grad, want[i], 1e-5, "gradient of " + ps[i]->name);
@@ -1025,21 +1027,22 @@ TEST(EmbeddingRecurrent, FusedPairMatchesTheLayersOneAfterTheOther) {
 }
 
 TEST(EmbeddingRecurrent, ModelsFuseThePairPredictAsBeforeAndTrainTheSameOnOneAndTwoThreads) {
-  // The notes' IMDB LSTM on a small vocabulary, and the same layers run one by one.
+  // The notes' IMDB LSTM on a small vocabulary, and the same layers run one by one; wide enough that two
+  // threads split the steps' rows and the sums of the rows' gradients.
   auto make = [] {
     clear_session();
     set_random_seed(13);
     auto model = std::make_shared<Sequential>();
-    model->add(Input({40}, {.dtype = DType::int32}));
+    model->add(Input({100}, {.dtype = DType::int32}));
     model->add(layers::Embedding(60, 8));
-    model->add(layers::LSTM(8));
+    model->add(layers::LSTM(64));
     model->add(layers::Dense(1, {.activation = "sigmoid"}));
     model->compile({.optimizer = optimizers::RMSprop({.learning_rate = 1e-3f}), .loss = "binary_crossentropy"});
     return model;
   };
-  const Tensor ids = ids_below(32, 40, 60, 7);
-  Tensor target({32});
-  for (int64_t i = 0; i < 32; ++i) target[i] = float(i % 2);
+  const Tensor ids = ids_below(64, 100, 60, 7);
+  Tensor target({64});
+  for (int64_t i = 0; i < 64; ++i) target[i] = float(i % 2);
   auto fused = make();
   auto ls = fused->layers();
   auto layer_by_layer = [&](bool training) {
@@ -1068,7 +1071,7 @@ TEST(EmbeddingRecurrent, ModelsFuseThePairPredictAsBeforeAndTrainTheSameOnOneAnd
   for (int threads : {1, 2}) {
     set_num_threads(threads);
     auto m = make();
-    m->fit(ids, target, {.batch_size = 16, .epochs = 2, .verbose = 0});
+    m->fit(ids, target, {.batch_size = 64, .epochs = 2, .verbose = 0});
     std::vector<float> all;
     for (const auto& w : m->get_weights()) all.insert(all.end(), w.data(), w.data() + w.size());
     weights.push_back(all);

@@ -61,8 +61,9 @@ class RNN : public Layer {
   // An Embedding (no mask_zero) read by this layer, called as one (Model fuses the pair; docs/layers.md):
   // ids (batch, steps). The input projection is made once per distinct id of the batch and gathered per step
   // (the same values as after call()); backward() then adds the table's gradient into the embedding's weights
-  // (when ctx.input_grad) and returns no input gradient. Under input dropout in training this is call() of
-  // the looked-up rows, and backward() returns their gradient.
+  // (when ctx.input_grad) and returns no input gradient. Under input dropout in training, and when the distinct
+  // ids are more than 3/4 of the positions, this is call() of the looked-up rows, and backward() returns their
+  // gradient.
   Tensor call_on_embedding(Embedding& embedding, const Tensor& ids, RunContext& ctx);
   Tensor backward(const Tensor& dy) override;
   // Keras: the input mask passes on only with return_sequences.
@@ -124,11 +125,10 @@ class RNN : public Layer {
   std::vector<Tensor> final_states_, initial_states_, carried_states_, d_initial_;
   bool continue_state_ = false;
   size_t state_inputs_ = 0;  // initial states given as inputs in the last forward_multi
-  // The last call_on_embedding, when it fused: the embedding's table, the batch's distinct ids and their rows
-  // of the table, and each position's index into them (slots_, (batch, steps)); unique_ and seen_ are
-  // distinct_ids' scratch.
+  // The last call_on_embedding, when it fused: the embedding's table, the batch's distinct ids and each
+  // position's index into them (slots_, (batch, steps)); unique_ and seen_ are distinct_ids' scratch.
   Param* fused_table_ = nullptr;
-  Tensor distinct_ids_, distinct_rows_, unique_, slots_, seen_;
+  Tensor distinct_ids_, unique_, slots_, seen_;
   // forward() from x (batch, steps, in), or from the rows of call_on_embedding (slots_ their positions).
   Tensor forward_impl(const Tensor* x, const Tensor* rows, int64_t batch, int64_t steps, RunContext& ctx);
   // Backward from dL/dy (null: none reached the output) and dL/d(final states) (empty: none).
