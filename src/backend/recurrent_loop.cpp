@@ -74,23 +74,6 @@ const float* shard_rec_masks(const RecurrentTape& tape, const RecurrentTape::Sha
 }
 
 [[noreturn]] void fail(const std::string& what) { throw Error("recurrent loop: " + what); }
-
-// sums (n, width) = the rows of values (T*B, width) added by their row index, each sum in the order of values'
-// rows; split over threads by columns.
-void sum_rows_by_index(Tensor& sums, const Tensor& values, const Tensor& index) {
-  const int64_t n = sums.dim(0), width = sums.dim(1), rows = index.size();
-  const int32_t* at = index.idata();
-  const float* v = values.data();
-  float* out = sums.data();
-  kernels::split_range(long(width), 16, 2.0 * double(rows * width), [&](long c0, long c1) {
-    for (int64_t r = 0; r < n; ++r) std::fill(out + r * width + c0, out + r * width + c1, 0.0f);
-    for (int64_t i = 0; i < rows; ++i) {
-      float* __restrict to = out + int64_t(at[i]) * width;
-      const float* __restrict from = v + i * width;
-      for (long c = c0; c < c1; ++c) to[c] += from[c];
-    }
-  });
-}
 }  // namespace
 
 void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentForward& call, RecurrentTape& tape,
@@ -139,6 +122,14 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   const bool project_all_unmasked = !from_rows && in_masks.empty() && T * B * Gu <= kSmallProjection;
   const bool project_per_step = !from_rows && in_masks.empty() && !project_all_unmasked;
   const bool time_major_copy = !from_rows && (call.keep_for_backward || !project_per_step);
+  // tape.xw (n, Gu) = rows (n, in) W + b
+  auto project_rows = [&](const float* rows, int64_t n) {
+    reuse(tape.xw, {n, Gu});
+    if (bias)
+      kernels::small_gemm_bias(n, Gu, in, rows, in, call.kernel->data(), Gu, bias->data(), tape.xw.data(), Gu);
+    else
+      kernels::small_gemm(n, Gu, in, rows, in, call.kernel->data(), Gu, tape.xw.data(), Gu, false);
+  };
   tape.row_of = Tensor();
   if (from_rows) {
     if (!in_masks.empty()) fail("input dropout needs x, not rows");
@@ -153,36 +144,27 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
       }
     if (call.keep_for_backward) tape.xs = x;
     else tape.xs = Tensor();
-    reuse(tape.xw, {n, Gu});
-    if (bias)
-      kernels::small_gemm_bias(n, Gu, in, x.data(), in, call.kernel->data(), Gu, bias->data(), tape.xw.data(), Gu);
-    else
-      kernels::small_gemm(n, Gu, in, x.data(), in, call.kernel->data(), Gu, tape.xw.data(), Gu, false);
-  } else if (time_major_copy) {
-    reuse(tape.xs, {T, B, in});
-    transpose_time(x.data(), tape.xs.data(), B, T, in, call.go_backwards, /*to_time_major=*/true);
+    project_rows(x.data(), n);
   } else {
-    tape.xs = Tensor();
-  }
-  if (from_rows) {
-    // made above
-  } else if (project_per_step) {
-    tape.xw = Tensor();
-  } else if (project_all_unmasked) {
-    reuse(tape.xw, {T, B, Gu});
-    if (bias)
-      kernels::small_gemm_bias(T * B, Gu, in, tape.xs.data(), in, call.kernel->data(), Gu, bias->data(),
-                               tape.xw.data(), Gu);
-    else
-      kernels::small_gemm(T * B, Gu, in, tape.xs.data(), in, call.kernel->data(), Gu, tape.xw.data(), Gu, false);
-  } else {
-    reuse(tape.xw, {T, B, Gu});
-    const float* m = in_masks.data();
-    const bool shared = in_masks.dim(0) == 1;  // one mask for all gates: a single block of G*u columns
-    std::vector<float> scratch(size_t(2 * T * B * in));
-    kernels::gate_matmul_forward(tape.xw.data(), Gu, tape.xs.data(), T * B, in, call.kernel->data(), Gu,
-                                 shared ? Gu : u, 0, shared ? 1 : G, m, B, scratch.data(),
-                                 bias ? bias->data() : nullptr);
+    if (time_major_copy) {
+      reuse(tape.xs, {T, B, in});
+      transpose_time(x.data(), tape.xs.data(), B, T, in, call.go_backwards, /*to_time_major=*/true);
+    } else {
+      tape.xs = Tensor();
+    }
+    if (project_per_step) {
+      tape.xw = Tensor();
+    } else if (project_all_unmasked) {
+      project_rows(tape.xs.data(), T * B);
+    } else {
+      reuse(tape.xw, {T, B, Gu});
+      const float* m = in_masks.data();
+      const bool shared = in_masks.dim(0) == 1;  // one mask for all gates: a single block of G*u columns
+      std::vector<float> scratch(size_t(2 * T * B * in));
+      kernels::gate_matmul_forward(tape.xw.data(), Gu, tape.xs.data(), T * B, in, call.kernel->data(), Gu,
+                                   shared ? Gu : u, 0, shared ? 1 : G, m, B, scratch.data(),
+                                   bias ? bias->data() : nullptr);
+    }
   }
 
   // States: (S, T+1, B, u). Step 0 starts from the initial states, or zeros. Backward reads every step's states
@@ -386,8 +368,8 @@ void recurrent_loop_backward(bool plain, const rnn::Cell& cell, const RecurrentB
     if (call.dx) fail("a forward from rows gives the rows' gradient (drows), not dx");
     const int64_t n = tape.xs.dim(0);
     if (dbias) kernels::add_column_sums(dbias, dxw.data(), T * B, Gu);
-    Tensor drows_projected = Tensor::uninitialized({n, Gu});
-    sum_rows_by_index(drows_projected, dxw, tape.row_of);
+    Tensor drows_projected({n, Gu});
+    backend().embedding_backward(drows_projected, dxw, tape.row_of);  // the rows of dxw added at their row
     kernels::small_gemm_tn(in, Gu, n, tape.xs.data(), in, drows_projected.data(), Gu, call.dkernel->data(), Gu, true,
                            nullptr);
     if (!call.drows) return;

@@ -65,7 +65,7 @@ double cross_core_round_trip_ns() {
     if (omp_get_num_threads() == 2) {
       constexpr int kTrips = 32;
       if (omp_get_thread_num() == 1) {
-        line.turn.store(-1, std::memory_order_release);  // here
+        line.turn.store(-1, std::memory_order_release);  // arrived
         for (int i = 0; i < kTrips; ++i) {
           while (line.turn.load(std::memory_order_acquire) != 2 * i + 1) relax();
           line.turn.store(2 * i + 2, std::memory_order_release);
@@ -83,9 +83,7 @@ double cross_core_round_trip_ns() {
   }
   return ns;
 }
-}  // namespace
 
-namespace {
 std::atomic<int> fixed_answer{-1};  // -1: measure; 0, 1: testing::set_cores_far_apart
 }  // namespace
 

@@ -1,12 +1,12 @@
 // Conv1D: y = act(conv(x, kernel) + bias) over channels-last sequences, as im2col + GEMM.
 #include <algorithm>
 #include <cctype>
-#include <numeric>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
 #include "io/layer_registry.h"
+#include "layers/embedding_reader.h"
 #include "seqnet/layers/conv.h"
 
 namespace seqnet {
@@ -90,6 +90,7 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
   prepare_call({B, L, embedding.output_dim()}, ctx);
   check_length(L);
   const int64_t Lout = output_length(L);
+  distinct_rows_ = Tensor();
   const Param* kernel = params()[0];
   const Param* bias = options_.use_bias ? params()[1] : nullptr;
   const Windows windows{kernel_size_, options_.strides, options_.dilation_rate, pad_left(L, Lout)};
@@ -119,22 +120,16 @@ Tensor Conv1D::call_on_embedding(Embedding& embedding, const Tensor& ids, RunCon
       backend().gather_conv1d_forward(z, table_projection_, flat_ids.reshaped({B, L}), bias ? &bias->value : nullptr,
                                       windows);
       x_ = Tensor();
-      distinct_rows_ = Tensor();
       fused_table_ = nullptr;
       return activate(std::move(z), false);
     }
   }
-  if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
-  if (unique_.size() != B * L) unique_ = Tensor({B * L}, DType::int32);
-  if (slots_.shape() != Shape{B, L}) slots_ = Tensor({B, L}, DType::int32);
-  const int64_t distinct = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
-  distinct_rows_ = Tensor();
+  const int64_t distinct = find_distinct_ids(embedding, flat_ids, B, L, unique_, slots_, seen_);
   // Fused: a GEMM of distinct rows and a gather (forward), the same again twice (backward), against a GEMM of
   // every output position. A margin for the gathers.
   if (distinct * 4 > B * Lout * 3) return forward(embedding.lookup(ids.shape()), ctx);
-  distinct_ids_ = unique_.slice_rows(0, distinct);
-  Tensor rows = Tensor::uninitialized({distinct, embedding.output_dim()});
-  backend().embedding_forward(rows, distinct_ids_, table);
+  auto [distinct_ids, rows] = distinct_rows(embedding, unique_, distinct);
+  distinct_ids_ = std::move(distinct_ids);
   Tensor projected = Tensor::uninitialized({distinct, kernel_size_ * filters_});
   backend().embedding_project(projected, rows, kernel->value);
   Tensor z = Tensor::uninitialized({B, Lout, filters_});

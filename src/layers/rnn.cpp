@@ -7,7 +7,7 @@
 
 #include "backend/recurrent.h"
 #include "io/layer_registry.h"
-#include "seqnet/layers/core.h"
+#include "layers/embedding_reader.h"
 #include "seqnet/layers/recurrent.h"
 
 namespace seqnet {
@@ -147,22 +147,17 @@ Tensor RNN::call_on_embedding(Embedding& embedding, const Tensor& ids, RunContex
   ids_ctx.input_grad = false;  // ids have no gradient
   embedding.prepare_call(ids.shape(), ids_ctx);
   const Tensor& flat_ids = embedding.checked_ids(ids);
-  const int64_t B = ids.dim(0), T = ids.dim(1), input_dim = embedding.input_dim();
+  const int64_t B = ids.dim(0), T = ids.dim(1);
   prepare_call({B, T, embedding.output_dim()}, ctx);
   fused_table_ = nullptr;
   // Input dropout masks the rows of each sample with a mask of its own, so one id's row is not the same in every
   // sample: then the rows are looked up as usual.
   if (!(ctx.training && options_.dropout > 0)) {
-    if (seen_.size() != input_dim) seen_ = Tensor({input_dim}, std::vector<int32_t>(static_cast<size_t>(input_dim), -1));
-    if (unique_.size() != B * T) unique_ = Tensor({B * T}, DType::int32);
-    if (slots_.shape() != Shape{B, T}) slots_ = Tensor({B, T}, DType::int32);
-    const int64_t distinct = backend().distinct_ids(unique_, slots_, seen_, flat_ids);
+    const int64_t distinct = find_distinct_ids(embedding, flat_ids, B, T, unique_, slots_, seen_);
     // Projecting distinct rows, then gathering them per step, against projecting every position: a margin for the
     // gathers.
     if (distinct * 4 <= B * T * 3) {
-      Tensor ids_of_rows = unique_.slice_rows(0, distinct);
-      Tensor rows = Tensor::uninitialized({distinct, embedding.output_dim()});
-      backend().embedding_forward(rows, ids_of_rows, embedding.params()[0]->value);
+      auto [ids_of_rows, rows] = distinct_rows(embedding, unique_, distinct);
       Tensor y = forward_impl(nullptr, &rows, B, T, ctx);  // the op keeps its own copy of rows for backward
       distinct_ids_ = std::move(ids_of_rows);                // fused only once the call succeeded
       fused_table_ = embedding.params()[0];

@@ -37,6 +37,21 @@ void expect_tensor_near(const Tensor& actual, const Tensor& expected, double tol
   }
 }
 
+void expect_relative_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what) {
+  ASSERT_EQ(actual.shape(), expected.shape()) << what;
+  double worst = 0;
+  for (int64_t i = 0; i < actual.size(); ++i)
+    worst = std::max(worst, double(std::fabs(actual[i] - expected[i])) / (1.0 + std::fabs(expected[i])));
+  EXPECT_LE(worst, tol) << what;
+}
+
+Tensor random_ids(int64_t B, int64_t T, int32_t vocab, uint64_t seed) {
+  Tensor u = random_tensor({B, T}, seed, 0.0f, float(vocab));
+  std::vector<int32_t> ids(size_t(u.size()));
+  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), vocab - 1);
+  return Tensor({B, T}, std::move(ids));
+}
+
 namespace {
 std::vector<int64_t> sample_indices(int64_t n, int max_checks, uint64_t seed) {
   std::vector<int64_t> idx;

@@ -42,4 +42,10 @@ class ThreadCount {
 // Fails the test when any |a - b| > tol, naming the first bad index.
 void expect_tensor_near(const Tensor& actual, const Tensor& expected, double tol, const std::string& what = "");
 
+// Fails the test when the largest |a - b| / (1 + |b|) passes tol (the shapes must be equal).
+void expect_relative_close(const Tensor& actual, const Tensor& expected, double tol, const std::string& what);
+
+// Ids (B, T) int32 uniform in [0, vocab), from a fixed seed.
+Tensor random_ids(int64_t B, int64_t T, int32_t vocab, uint64_t seed);
+
 }  // namespace seqnet::testing

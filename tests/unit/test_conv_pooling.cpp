@@ -518,22 +518,8 @@ TEST(ConvModel, ImdbConv1DModelShapesParamsAndJsonRoundTrip) {
 // ---- Embedding + Conv1D run as one (Conv1D::call_on_embedding; the Model fuses the pair) ----
 
 namespace {
-Tensor ids_in(int64_t B, int64_t T, int32_t vocab, uint64_t seed) {
-  Tensor u = random_tensor({B, T}, seed, 0.0f, float(vocab));
-  std::vector<int32_t> ids(size_t(u.size()));
-  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), vocab - 1);
-  return Tensor({B, T}, std::move(ids));
-}
-
 void zero_grads(Layer& layer) {
   for (Param* p : layer.params()) p->grad.fill(0.0f);
-}
-
-void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  double worst = 0;
-  for (int64_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])) / (1.0 + std::fabs(b[i])));
-  EXPECT_LE(worst, tol) << what;
 }
 }  // namespace
 
@@ -555,7 +541,7 @@ TEST(EmbeddingConv1D, FusedPairMatchesTheLayersOneAfterTheOther) {
       Conv1D conv(7, 3, c.options);
       embedding.build({-1, 40}, rng);
       conv.build({-1, 40, 12}, rng);
-      const Tensor ids = ids_in(6, 40, c.vocab, 4);
+      const Tensor ids = random_ids(6, 40, c.vocab, 4);
       RunContext ctx;
       ctx.training = true;
       ctx.input_grad = input_grad;
@@ -578,11 +564,11 @@ TEST(EmbeddingConv1D, FusedPairMatchesTheLayersOneAfterTheOther) {
         EXPECT_EQ(dx2.empty(), c.fused) << "a fused backward has no input gradient; the unfused one has";
       }
       if (!dx2.empty() && input_grad) embedding.backward(dx2);
-      expect_close(y2, y, 1e-5, "output");
-      expect_close(conv.params()[0]->grad, kernel_grad, 1e-5, "kernel gradient");
-      expect_close(conv.params()[1]->grad, bias_grad, 1e-5, "bias gradient");
+      expect_relative_close(y2, y, 1e-5, "output");
+      expect_relative_close(conv.params()[0]->grad, kernel_grad, 1e-5, "kernel gradient");
+      expect_relative_close(conv.params()[1]->grad, bias_grad, 1e-5, "bias gradient");
       if (input_grad) {
-        expect_close(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
+        expect_relative_close(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
       } else {
         for (int64_t i = 0; i < embedding.params()[0]->grad.size(); ++i)
           ASSERT_EQ(embedding.params()[0]->grad[i], 0.0f) << "no table gradient without input_grad";
@@ -604,7 +590,7 @@ TEST(EmbeddingConv1D, ModelsFuseThePairWithTheSameResultsOnOneAndTwoThreads) {
     model->compile({.optimizer = optimizers::RMSprop(), .loss = "mse"});
     return model;
   };
-  const Tensor ids = ids_in(16, 60, 50, 7);
+  const Tensor ids = random_ids(16, 60, 50, 7);
   Tensor target = random_tensor({16, 1}, 8);
   auto fused = make();
   const Tensor y = fused->forward(ids, {.training = true});
@@ -616,14 +602,14 @@ TEST(EmbeddingConv1D, ModelsFuseThePairWithTheSameResultsOnOneAndTwoThreads) {
   ctx.training = true;
   std::vector<Tensor> acts{ids};
   for (size_t i = 0; i < ls.size(); ++i) acts.push_back(ls[i]->call(acts.back(), ctx));
-  expect_close(acts.back(), y, 1e-5, "model output vs layer by layer");
+  expect_relative_close(acts.back(), y, 1e-5, "model output vs layer by layer");
   std::vector<Tensor> grads_fused;
   for (Param* p : fused->params()) grads_fused.push_back(p->grad);
   fused->zero_grads();
   Tensor g = y;
   for (size_t i = ls.size(); i-- > 0;) g = ls[i]->backward(g);
   const auto ps = fused->params();
-  for (size_t i = 0; i < ps.size(); ++i) expect_close(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
+  for (size_t i = 0; i < ps.size(); ++i) expect_relative_close(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
   // Training: bitwise the same on 1 and 2 threads.
   std::vector<std::vector<float>> weights;
   for (int threads : {1, 2}) {
@@ -648,7 +634,7 @@ TEST(EmbeddingConv1D, InferenceReusesTheTableProjectionOnlyWhileTheWeightsStay) 
                  layers::GlobalMaxPooling1D() | layers::Dense(1);
   Model model(inputs, outputs);
   model.compile({.optimizer = optimizers::RMSprop(), .loss = "mse"});
-  const Tensor ids = ids_in(8, 40, 30, 3), other_ids = ids_in(8, 40, 30, 4);
+  const Tensor ids = random_ids(8, 40, 30, 3), other_ids = random_ids(8, 40, 30, 4);
   // Layer by layer: the reference, never cached.
   auto layer_by_layer = [&](const Tensor& x) {
     RunContext ctx;
@@ -660,8 +646,8 @@ TEST(EmbeddingConv1D, InferenceReusesTheTableProjectionOnlyWhileTheWeightsStay) 
     SCOPED_TRACE(round == 0 ? "initial weights" : "after a training step");
     const Tensor want = layer_by_layer(ids), want_other = layer_by_layer(other_ids);
     for (int call = 0; call < 4; ++call) {  // snapshot, projection of the table, then gathers
-      expect_close(model.predict(ids), want, 1e-5, "predict, call " + std::to_string(call));
-      expect_close(model.predict(other_ids), want_other, 1e-5, "predict other ids, call " + std::to_string(call));
+      expect_relative_close(model.predict(ids), want, 1e-5, "predict, call " + std::to_string(call));
+      expect_relative_close(model.predict(other_ids), want_other, 1e-5, "predict other ids, call " + std::to_string(call));
     }
     model.train_on_batch(ids, random_tensor({8, 1}, 9));
   }
@@ -669,10 +655,10 @@ TEST(EmbeddingConv1D, InferenceReusesTheTableProjectionOnlyWhileTheWeightsStay) 
   std::vector<Tensor> w = model.get_weights();
   w[1] = random_tensor(w[1].shape(), 10);  // the Conv1D kernel
   model.set_weights(w);
-  expect_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights");
+  expect_relative_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights");
   w[0] = random_tensor(w[0].shape(), 11);  // the table
   model.set_weights(w);
-  expect_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights of the table");
+  expect_relative_close(model.predict(ids), layer_by_layer(ids), 1e-5, "after set_weights of the table");
 }
 
 // ---- parity with Keras 3 (tests/fixtures/make_conv_fixtures.py) ----

@@ -926,20 +926,6 @@ TEST(Recurrent, TwoThreadsGiveBitwiseTheResultsOfOne) {
 // ---- Embedding + recurrent layer run as one (RNN::call_on_embedding; the Model fuses the pair) ----
 
 namespace {
-Tensor ids_below(int64_t B, int64_t T, int32_t vocab, uint64_t seed) {
-  Tensor u = random_tensor({B, T}, seed, 0.0f, float(vocab));
-  std::vector<int32_t> ids(size_t(u.size()));
-  for (int64_t i = 0; i < u.size(); ++i) ids[size_t(i)] = std::min(int32_t(u[i]), vocab - 1);
-  return Tensor({B, T}, std::move(ids));
-}
-
-void expect_near_all(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  double worst = 0;
-  for (int64_t i = 0; i < a.size(); ++i) worst = std::max(worst, double(std::fabs(a[i] - b[i])) / (1.0 + std::fabs(b[i])));
-  EXPECT_LE(worst, tol) << what;
-}
-
 void expect_bitwise(const Tensor& a, const Tensor& b, const std::string& what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
   for (int64_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << what << " at " << i;
@@ -978,7 +964,7 @@ TEST(EmbeddingRecurrent, FusedPairMatchesTheLayersOneAfterTheOther) {
         auto layer = make(c.cell, c.options);
         embedding.build({-1, 30}, rng);
         layer->build({-1, 30, 5}, rng);
-        const Tensor ids = ids_below(4, 30, c.vocab, 4);
+        const Tensor ids = random_ids(4, 30, c.vocab, 4);
         RunContext ctx;
         ctx.training = training;
         ctx.keep_for_backward = training;
@@ -1015,9 +1001,9 @@ TEST(EmbeddingRecurrent, FusedPairMatchesTheLayersOneAfterTheOther) {
         }
         if (!dx2.empty() && input_grad) embedding.backward(dx2);
         const auto ps = layer->params();
-        for (size_t i = 0; i < ps.size(); ++i) expect_near_all(ps[i]->grad, want[i], 1e-5, "gradient of " + ps[i]->name);
+        for (size_t i = 0; i < ps.size(); ++i) expect_relative_close(ps[i]->grad, want[i], 1e-5, "gradient of " + ps[i]->name);
         if (input_grad) {
-          expect_near_all(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
+          expect_relative_close(embedding.params()[0]->grad, table_grad, 1e-5, "table gradient");
         } else {
           for (int64_t i = 0; i < embedding.params()[0]->grad.size(); ++i)
             ASSERT_EQ(embedding.params()[0]->grad[i], 0.0f) << "no table gradient without input_grad";
@@ -1040,7 +1026,7 @@ TEST(EmbeddingRecurrent, ModelsFuseThePairPredictAsBeforeAndTrainTheSameOnOneAnd
     model->compile({.optimizer = optimizers::RMSprop({.learning_rate = 1e-3f}), .loss = "binary_crossentropy"});
     return model;
   };
-  const Tensor ids = ids_below(64, 100, 60, 7);
+  const Tensor ids = random_ids(64, 100, 60, 7);
   Tensor target({64});
   for (int64_t i = 0; i < 64; ++i) target[i] = float(i % 2);
   auto fused = make();
@@ -1065,7 +1051,7 @@ TEST(EmbeddingRecurrent, ModelsFuseThePairPredictAsBeforeAndTrainTheSameOnOneAnd
   Tensor g = y_layers;
   for (size_t i = ls.size(); i-- > 0;) g = ls[i]->backward(g);
   const auto ps = fused->params();
-  for (size_t i = 0; i < ps.size(); ++i) expect_near_all(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
+  for (size_t i = 0; i < ps.size(); ++i) expect_relative_close(grads_fused[i], ps[i]->grad, 1e-5, "gradient of " + ps[i]->name);
   // Training: bitwise the same on 1 and 2 threads.
   std::vector<std::vector<float>> weights;
   for (int threads : {1, 2}) {
