@@ -50,6 +50,9 @@ inline v8f fma(float x, v8f b, v8f c) {
 #if defined(__AVX512F__)
 // The 16-float vectors are used only where AVX-512 is compiled in (the AVX2 variant uses v8f instead).
 typedef float v16f __attribute__((vector_size(64)));
+// Intrinsics, not memcpy: GCC keeps a memcpy'd 64-byte vector of an array in memory.
+inline v16f load16(const float* p) { return _mm512_loadu_ps(p); }
+inline void store16(float* p, v16f v) { _mm512_storeu_ps(p, v); }
 inline v16f fma(v16f a, v16f b, v16f c) { return _mm512_fmadd_ps(a, b, c); }
 inline v16f fma(float x, v16f b, v16f c) { return _mm512_fmadd_ps(_mm512_set1_ps(x), b, c); }
 #endif

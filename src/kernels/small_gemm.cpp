@@ -25,6 +25,7 @@ constexpr bool kWideVectors = false;
 
 // A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
 // The accumulators start from C (accumulate), from the row vector `init` (a bias: C = init + A B), or from 0.
+// In float arrays: AVX2's transposed 32-wide panel.
 template <int MR, int NR, bool TA = false>
 inline void micro(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
                   float* __restrict C, long ldc, bool accumulate, const float* __restrict init = nullptr) {
@@ -42,30 +43,64 @@ inline void micro(long K, const float* __restrict A, long lda, const float* __re
     for (int j = 0; j < NR; ++j) C[r * ldc + j] = acc[r][j];
 }
 
-// Panels 8 and 16 wide: GCC's SLP vectorizer handles the 32-wide float arrays above well but not these
-// (it picks 512-bit vectors and falls back to scalar code), so they use 8-float vector types.
+// Panels 8 and 16 wide (and 32 with AVX-512) in GCC vector types: its SLP vectorizer handles the 32-wide float
+// arrays above well but not these (it picks 512-bit vectors and falls back to scalar code). The loops over the
+// block are unrolled by pragma and each call starts its accumulators one way: otherwise GCC keeps them in
+// memory at both ends of the K loop, which for the recurrent step's K = 8..64 costs a third of the FMAs.
+inline v8f load_vector(const float* p, v8f) { return load8(p); }
+inline void store_vector(float* p, v8f v) { store8(p, v); }
+#if defined(__AVX512F__)
+inline v16f load_vector(const float* p, v16f) { return load16(p); }
+inline void store_vector(float* p, v16f v) { store16(p, v); }
+#endif
 
-template <int MR, int NV, bool TA = false>
-inline void micro_v8(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                     float* __restrict C, long ldc, bool accumulate, const float* __restrict init = nullptr) {
-  v8f acc[MR][NV];
+template <class V, int MR, int NV, bool TA, bool kFromZero>
+inline void micro_vector_from(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
+                              float* __restrict C, long ldc, const float* __restrict start, long start_stride) {
+  constexpr int L = sizeof(V) / sizeof(float);
+  V acc[MR][NV];
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) {
-      if (accumulate) acc[r][v] = load8(C + r * ldc + 8 * v);
-      else if (init) acc[r][v] = load8(init + 8 * v);
-      else acc[r][v] = v8f{};
-    }
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = kFromZero ? V{} : load_vector(start + r * start_stride + L * v, V{});
   for (long k = 0; k < K; ++k) {
-    v8f b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = load8(B + k * ldb + 8 * v);
+    V b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = load_vector(B + k * ldb + L * v, V{});
+#pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const float a = TA ? A[k * lda + r] : A[r * lda + k];
+#pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
     }
   }
+#pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
-    for (int v = 0; v < NV; ++v) store8(C + r * ldc + 8 * v, acc[r][v]);
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) store_vector(C + r * ldc + L * v, acc[r][v]);
 }
+
+template <class V, int MR, int NV, bool TA>
+inline void micro_vector(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                         bool accumulate, const float* init) {
+  if (accumulate) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, C, ldc);
+  else if (init) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, init, 0);
+  else micro_vector_from<V, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, nullptr, 0);
+}
+
+template <int MR, int NV, bool TA = false>
+inline void micro_v8(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, bool accumulate,
+                     const float* init = nullptr) {
+  micro_vector<v8f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, accumulate, init);
+}
+
+#if defined(__AVX512F__)
+template <int MR, int NV, bool TA = false>
+inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                      bool accumulate, const float* init = nullptr) {
+  micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, accumulate, init);
+}
+#endif
 
 template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
@@ -95,20 +130,20 @@ inline void tail(long M, long n, long K, const float* A, long lda, const float* 
   for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
 
-template <int NR>
-inline void column_panel(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                         bool accumulate, const float* init) {
+#if defined(__AVX512F__)
+// 32 columns: 8 x 32 blocks keep 16 accumulators, which hide the FMA latency (4 x 32 has only 8 chains; with
+// AVX2 the 16 would need all its registers). The last 1-3 rows in one block (a 7-row tail of a 1-row kernel
+// ran at a third of the block's speed).
+inline void column_panel_v16(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                             bool accumulate, const float* init) {
   long i = 0;
-  // 8 x 32 blocks with AVX-512: 16 accumulators hide the FMA latency (4 x 32 has only 8 chains); with AVX2
-  // they would need 32 of its 16 registers. Every C value gets the same FMAs in the same order either way.
-  if constexpr (NR == 32 && kWideVectors)
-    for (; i + 8 <= M; i += 8) micro<8, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  for (; i + 4 <= M; i += 4) micro<4, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  // The last 1-3 rows in one block (a 7-row tail of a 1-row kernel ran at a third of the block's speed).
-  if (M - i == 3) micro<3, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 2) micro<2, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 1) micro<1, NR>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i + 8 <= M; i += 8) micro_v16<8, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i + 4 <= M; i += 4) micro_v16<4, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 3) micro_v16<3, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 2) micro_v16<2, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 1) micro_v16<1, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
 }
+#endif
 
 // One row of C (batch-1 prediction): up to 8 full vectors of columns (128 with AVX-512, 64 with AVX2) in one
 // pass over K, so that the FMA chains of all of them overlap (a 32-wide panel alone has two chains and waits
@@ -186,11 +221,11 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
   }
   auto at = [&](long j) { return init ? init + j : nullptr; };
   long j = 0;
-  if constexpr (kWideVectors) {
-    for (; j + 32 <= N; j += 32) column_panel<32>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
-  } else {  // AVX2: 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators)
-    for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
-  }
+#if defined(__AVX512F__)
+  for (; j + 32 <= N; j += 32) column_panel_v16(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+#else  // 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators)
+  for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+#endif
   // 24 columns (a GRU(8)'s three gates) in one pass over A rather than a 16- and an 8-wide one.
   if (j + 24 <= N) {
     column_panel_v8<3>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
@@ -247,10 +282,14 @@ template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
   if constexpr (NR == 32) {
-    if constexpr (kWideVectors)
-      for (; i + 8 <= M; i += 8) micro<8, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+#if defined(__AVX512F__)
+    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+#else
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+#endif
   } else {
     if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
       for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
