@@ -157,30 +157,30 @@ using RowVector = v8f;
 #endif
 constexpr long kRowLanes = sizeof(RowVector) / sizeof(float);
 
-inline RowVector load_row(const float* p) {
-  RowVector v;
-  __builtin_memcpy(&v, p, sizeof(v));
-  return v;
-}
-inline void store_row(float* p, RowVector v) { __builtin_memcpy(p, &v, sizeof(v)); }
-
 template <int NV>
-inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
-                     long n_tail, bool accumulate, const float* __restrict init) {
+inline void row_pass_from(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
+                          long n_tail, const float* __restrict start) {
   RowVector acc[NV];
   float tail_acc[kRowLanes - 1];
-  for (int v = 0; v < NV; ++v)
-    acc[v] = accumulate ? load_row(c + kRowLanes * v) : init ? load_row(init + kRowLanes * v) : RowVector{};
-  for (long t = 0; t < n_tail; ++t)
-    tail_acc[t] = accumulate ? c[kRowLanes * NV + t] : init ? init[kRowLanes * NV + t] : 0.0f;
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) acc[v] = start ? load_vector(start + kRowLanes * v, RowVector{}) : RowVector{};
+  for (long t = 0; t < n_tail; ++t) tail_acc[t] = start ? start[kRowLanes * NV + t] : 0.0f;
   for (long k = 0; k < K; ++k) {
     const float* b = B + k * ldb;
     const float x = a[k];
-    for (int v = 0; v < NV; ++v) acc[v] = fma(x, load_row(b + kRowLanes * v), acc[v]);
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[v] = fma(x, load_vector(b + kRowLanes * v, RowVector{}), acc[v]);
     for (long t = 0; t < n_tail; ++t) tail_acc[t] = SEQNET_FMA(x, b[kRowLanes * NV + t], tail_acc[t]);
   }
-  for (int v = 0; v < NV; ++v) store_row(c + kRowLanes * v, acc[v]);
+#pragma GCC unroll 8
+  for (int v = 0; v < NV; ++v) store_vector(c + kRowLanes * v, acc[v]);
   for (long t = 0; t < n_tail; ++t) c[kRowLanes * NV + t] = tail_acc[t];
+}
+
+template <int NV>
+inline void row_pass(long K, const float* a, const float* B, long ldb, float* c, long n_tail, bool accumulate,
+                     const float* init) {
+  row_pass_from<NV>(K, a, B, ldb, c, n_tail, accumulate ? c : init);
 }
 
 void one_row(long N, long K, const float* a, const float* B, long ldb, float* c, bool accumulate, const float* init) {
