@@ -33,6 +33,10 @@ SEQNET_KERNELS_BEGIN
 // large call made outside a parallel region.
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate);
+// C(M,N) = S(M,N) + A(M,K) @ B(K,N), S row-major with leading dimension lds (S may be C: lds = ldc): the
+// accumulators start from S, so that the sum costs no copy of S into C first.
+void small_gemm_add(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* S,
+                    long lds, float* C, long ldc);
 // C(M,N) = bias(N) + A(M,K) @ B(K,N): small_gemm whose accumulators start from the bias row, so that a
 // layer's bias costs no pass of its own over C.
 void small_gemm_bias(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* bias,

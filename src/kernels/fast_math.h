@@ -13,27 +13,59 @@
 
 SEQNET_KERNELS_BEGIN
 
-inline float fast_exp(float x) {
-  x = x < -87.3365f ? -87.3365f : x;
-  x = x > 88.3762626647950f ? 88.3762626647950f : x;
+// Each function is one template over a float and the vector types of simd.h: the same operations in the same
+// order lane by lane, so a vector kernel computes the bits a scalar loop would (the kernels' promise of the same
+// values on every variant rests on that).
+template <class T>
+struct LaneBits {
+  using type = int32_t;
+};
+template <>
+struct LaneBits<v8f> {
+  typedef int32_t type __attribute__((vector_size(32)));
+};
+#if defined(__AVX512F__)
+template <>
+struct LaneBits<v16f> {
+  typedef int32_t type __attribute__((vector_size(64)));
+};
+#endif
+
+inline float fmadd(float a, float b, float c) { return SEQNET_FMA(a, b, c); }
+inline v8f fmadd(v8f a, v8f b, v8f c) { return fma(a, b, c); }
+#if defined(__AVX512F__)
+inline v16f fmadd(v16f a, v16f b, v16f c) { return fma(a, b, c); }
+#endif
+
+// The constant c in every lane of T.
+template <class T>
+inline T splat(float c) {
+  return T{} + c;
+}
+
+template <class T>
+inline T fast_exp(T x) {
+  using Bits = typename LaneBits<T>::type;
+  x = x < splat<T>(-87.3365f) ? splat<T>(-87.3365f) : x;
+  x = x > splat<T>(88.3762626647950f) ? splat<T>(88.3762626647950f) : x;
   // exp(x) = 2^n * exp(r), n = round(x / ln2), r = x - n ln2 in [-ln2/2, ln2/2]. Rounding by adding
   // 1.5 * 2^23 (valid for |n| < 2^22) keeps the loop free of libm calls and conversions, so it vectorizes.
-  constexpr float kMagic = 12582912.0f;
-  const float shifted = SEQNET_FMA(x, 1.44269504088896341f, kMagic);
-  const float fn = shifted - kMagic;
-  const int32_t n = std::bit_cast<int32_t>(shifted) - std::bit_cast<int32_t>(kMagic);
-  float r = SEQNET_FMA(fn, -0.693359375f, x);
-  r = SEQNET_FMA(fn, 2.12194440e-4f, r);
-  const float z = r * r;
-  float y = 1.9875691500e-4f;
-  y = SEQNET_FMA(y, r, 1.3981999507e-3f);
-  y = SEQNET_FMA(y, r, 8.3334519073e-3f);
-  y = SEQNET_FMA(y, r, 4.1665795894e-2f);
-  y = SEQNET_FMA(y, r, 1.6666665459e-1f);
-  y = SEQNET_FMA(y, r, 5.0000001201e-1f);
-  y = SEQNET_FMA(y, z, r);
-  y += 1.0f;
-  return y * std::bit_cast<float>((n + 127) << 23);
+  const T magic = splat<T>(12582912.0f);
+  const T shifted = fmadd(x, splat<T>(1.44269504088896341f), magic);
+  const T fn = shifted - magic;
+  const Bits n = std::bit_cast<Bits>(shifted) - std::bit_cast<Bits>(magic);
+  T r = fmadd(fn, splat<T>(-0.693359375f), x);
+  r = fmadd(fn, splat<T>(2.12194440e-4f), r);
+  const T z = r * r;
+  T y = splat<T>(1.9875691500e-4f);
+  y = fmadd(y, r, splat<T>(1.3981999507e-3f));
+  y = fmadd(y, r, splat<T>(8.3334519073e-3f));
+  y = fmadd(y, r, splat<T>(4.1665795894e-2f));
+  y = fmadd(y, r, splat<T>(1.6666665459e-1f));
+  y = fmadd(y, r, splat<T>(5.0000001201e-1f));
+  y = fmadd(y, z, r);
+  y += splat<T>(1.0f);
+  return y * std::bit_cast<T>((n + 127) << 23);
 }
 
 // Flushes denormal results and operands to zero on this thread while alive (x86 MXCSR FTZ + DAZ). Gradients
@@ -84,22 +116,27 @@ class FloatMode {
 #endif
 };
 
-inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
+template <class T>
+inline T fast_sigmoid(T x) {
+  return splat<T>(1.0f) / (splat<T>(1.0f) + fast_exp(-x));
+}
 
-inline float fast_tanh(float x) {
-  x = x > 7.90531110763549805f ? 7.90531110763549805f : x;
-  x = x < -7.90531110763549805f ? -7.90531110763549805f : x;
-  const float x2 = x * x;
-  float p = SEQNET_FMA(x2, -2.76076847742355e-16f, 2.00018790482477e-13f);
-  p = SEQNET_FMA(x2, p, -8.60467152213735e-11f);
-  p = SEQNET_FMA(x2, p, 5.12229709037114e-08f);
-  p = SEQNET_FMA(x2, p, 1.48572235717979e-05f);
-  p = SEQNET_FMA(x2, p, 6.37261928875436e-04f);
-  p = SEQNET_FMA(x2, p, 4.89352455891786e-03f);
+template <class T>
+inline T fast_tanh(T x) {
+  const T bound = splat<T>(7.90531110763549805f);
+  x = x > bound ? bound : x;
+  x = x < -bound ? -bound : x;
+  const T x2 = x * x;
+  T p = fmadd(x2, splat<T>(-2.76076847742355e-16f), splat<T>(2.00018790482477e-13f));
+  p = fmadd(x2, p, splat<T>(-8.60467152213735e-11f));
+  p = fmadd(x2, p, splat<T>(5.12229709037114e-08f));
+  p = fmadd(x2, p, splat<T>(1.48572235717979e-05f));
+  p = fmadd(x2, p, splat<T>(6.37261928875436e-04f));
+  p = fmadd(x2, p, splat<T>(4.89352455891786e-03f));
   p = x * p;
-  float q = SEQNET_FMA(x2, 1.19825839466702e-06f, 1.18534705686654e-04f);
-  q = SEQNET_FMA(x2, q, 2.26843463243900e-03f);
-  q = SEQNET_FMA(x2, q, 4.89352518554385e-03f);
+  T q = fmadd(x2, splat<T>(1.19825839466702e-06f), splat<T>(1.18534705686654e-04f));
+  q = fmadd(x2, q, splat<T>(2.26843463243900e-03f));
+  q = fmadd(x2, q, splat<T>(4.89352518554385e-03f));
   return p / q;
 }
 

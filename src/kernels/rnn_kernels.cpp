@@ -156,6 +156,24 @@ void tanh_grad_row(const float* __restrict y, const float* __restrict dy, float*
 
 // kUnits > 0 fixes the width at compile time: for the 8-unit layers of the IMDB models a row is one vector,
 // and a loop of unknown length around it (vector body, remainder, checks) cost more than its arithmetic.
+// One unit's gate math, for a float or a vector of units (the same operations either way).
+template <class T>
+struct LstmUnit {
+  T i, f, g, o, c, tc, h;
+};
+template <class T>
+inline LstmUnit<T> lstm_unit_forward(T pi, T pf, T pg, T po, T c_prev) {
+  LstmUnit<T> v;
+  v.i = fast_sigmoid(pi);
+  v.f = fast_sigmoid(pf);
+  v.g = fast_tanh(pg);
+  v.o = fast_sigmoid(po);
+  v.c = fmadd(v.f, c_prev, v.i * v.g);
+  v.tc = fast_tanh(v.c);
+  v.h = v.o * v.tc;
+  return v;
+}
+
 template <long kUnits = 0>
 inline void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, const float* __restrict pg,
                              const float* __restrict po, float* __restrict gi, float* __restrict gf,
@@ -163,19 +181,14 @@ inline void lstm_row_forward(const float* __restrict pi, const float* __restrict
                              float* __restrict c, float* __restrict tc, float* __restrict h, long u) {
   if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
-    const float i = fast_sigmoid(pi[j]);
-    const float f = fast_sigmoid(pf[j]);
-    const float g = fast_tanh(pg[j]);
-    const float o = fast_sigmoid(po[j]);
-    const float cn = SEQNET_FMA(f, cp[j], i * g);
-    const float t = fast_tanh(cn);
-    gi[j] = i;
-    gf[j] = f;
-    gg[j] = g;
-    go[j] = o;
-    c[j] = cn;
-    tc[j] = t;
-    h[j] = o * t;
+    const auto v = lstm_unit_forward(pi[j], pf[j], pg[j], po[j], cp[j]);
+    gi[j] = v.i;
+    gf[j] = v.f;
+    gg[j] = v.g;
+    go[j] = v.o;
+    c[j] = v.c;
+    tc[j] = v.tc;
+    h[j] = v.h;
   }
 }
 
@@ -200,6 +213,23 @@ inline void lstm_row_backward(const float* __restrict gi, const float* __restric
 
 // rz, rr, rh: h_prev @ R per gate; the recurrent bias (when given) is added here, after the product as in
 // Keras, and rh keeps its biased value for the backward pass.
+// One unit's gate math, for a float or a vector of units. With kBias the recurrent bias (reset_after) is added
+// to the recurrent products; rh is the candidate's recurrent part with its bias, which backward reads.
+template <class T>
+struct GruUnit {
+  T z, r, rh, hh, h;
+};
+template <bool kBias, class T>
+inline GruUnit<T> gru_unit_forward(T xz, T xr, T xh, T rz, T rr, T rh, T bz, T br, T bh, T h_prev) {
+  GruUnit<T> v;
+  v.z = fast_sigmoid(xz + (kBias ? rz + bz : rz));
+  v.r = fast_sigmoid(xr + (kBias ? rr + br : rr));
+  v.rh = kBias ? rh + bh : rh;
+  v.hh = fast_tanh(fmadd(v.r, v.rh, xh));
+  v.h = fmadd(v.z, h_prev - v.hh, v.hh);
+  return v;
+}
+
 template <bool kBias, long kUnits = 0>
 inline void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
                             const float* __restrict rz, const float* __restrict rr, float* __restrict rh,
@@ -207,17 +237,63 @@ inline void gru_row_forward(const float* __restrict xz, const float* __restrict 
                             float* __restrict gr, float* __restrict gh, float* __restrict h, long u) {
   if constexpr (kUnits > 0) u = kUnits;
   for (long j = 0; j < u; ++j) {
-    const float z = fast_sigmoid(xz[j] + (kBias ? rz[j] + bias[j] : rz[j]));
-    const float r = fast_sigmoid(xr[j] + (kBias ? rr[j] + bias[u + j] : rr[j]));
-    const float rhj = kBias ? rh[j] + bias[2 * u + j] : rh[j];
-    if (kBias) rh[j] = rhj;
-    const float hh = fast_tanh(SEQNET_FMA(r, rhj, xh[j]));
-    gz[j] = z;
-    gr[j] = r;
-    gh[j] = hh;
-    h[j] = SEQNET_FMA(z, hp[j] - hh, hh);
+    const auto v = gru_unit_forward<kBias>(xz[j], xr[j], xh[j], rz[j], rr[j], rh[j], kBias ? bias[j] : 0.0f,
+                                           kBias ? bias[u + j] : 0.0f, kBias ? bias[2 * u + j] : 0.0f, hp[j]);
+    if (kBias) rh[j] = v.rh;
+    gz[j] = v.z;
+    gr[j] = v.r;
+    gh[j] = v.hh;
+    h[j] = v.h;
   }
 }
+
+#if defined(__AVX512F__)
+// Two rows of 8 units in one 16-float vector: an 8-unit row fills only half of AVX-512's vectors, and its gate
+// math is most of the step of the IMDB models' LSTM(8). The same operations per value as lstm_row_forward.
+inline v16f load_two_rows(const float* first, const float* second) {
+  return __builtin_shufflevector(load8(first), load8(second), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+inline void store_two_rows(float* first, float* second, v16f v) {
+  store8(first, __builtin_shufflevector(v, v, 0, 1, 2, 3, 4, 5, 6, 7));
+  store8(second, __builtin_shufflevector(v, v, 8, 9, 10, 11, 12, 13, 14, 15));
+}
+
+// Rows b and b + 1 of an LSTM(8) step; c_prev, c, tc and h point at row b (two rows are 16 contiguous values).
+inline void lstm_two_rows_forward8(const float* pre, float* gates, const float* c_prev, float* c, float* tc,
+                                   float* h) {
+  constexpr long u = 8, G = 4 * u;
+  const float* p = pre;
+  float* g = gates;
+  const auto v = lstm_unit_forward(load_two_rows(p, p + G), load_two_rows(p + u, p + G + u),
+                                   load_two_rows(p + 2 * u, p + G + 2 * u), load_two_rows(p + 3 * u, p + G + 3 * u),
+                                   load16(c_prev));
+  store_two_rows(g, g + G, v.i);
+  store_two_rows(g + u, g + G + u, v.f);
+  store_two_rows(g + 2 * u, g + G + 2 * u, v.g);
+  store_two_rows(g + 3 * u, g + G + 3 * u, v.o);
+  store16(c, v.c);
+  store16(tc, v.tc);
+  store16(h, v.h);
+}
+
+// Rows b and b + 1 of a GRU(8) step; h_prev and h point at row b.
+template <bool kBias>
+inline void gru_two_rows_forward8(const float* xw, float* rec, const float* bias, const float* h_prev, float* gates,
+                                  float* h) {
+  constexpr long u = 8, G = 3 * u;
+  const v16f zero{};
+  const auto two = [](const float* p) { return load_two_rows(p, p + G); };
+  const auto v = gru_unit_forward<kBias>(two(xw), two(xw + u), two(xw + 2 * u), two(rec), two(rec + u),
+                                         two(rec + 2 * u), kBias ? load_two_rows(bias, bias) : zero,
+                                         kBias ? load_two_rows(bias + u, bias + u) : zero,
+                                         kBias ? load_two_rows(bias + 2 * u, bias + 2 * u) : zero, load16(h_prev));
+  if (kBias) store_two_rows(rec + 2 * u, rec + G + 2 * u, v.rh);
+  store_two_rows(gates, gates + G, v.z);
+  store_two_rows(gates + u, gates + G + u, v.r);
+  store_two_rows(gates + 2 * u, gates + G + 2 * u, v.hh);
+  store16(h, v.h);
+}
+#endif
 
 template <long kUnits = 0>
 inline void gru_row_backward(const float* __restrict gz, const float* __restrict gr, const float* __restrict gh,
@@ -431,8 +507,12 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
 
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
                               long u, const float* rmask, float* scratch) {
-  std::copy_n(xw, B * u, pre);
-  recurrent_matmul(h_prev, rmask, R, pre, B, u, 1, true, scratch);
+  if (rmask) {
+    std::copy_n(xw, B * u, pre);
+    recurrent_matmul(h_prev, rmask, R, pre, B, u, 1, true, scratch);
+  } else {
+    small_gemm_add(B, u, u, h_prev, u, R, u, xw, u, pre, u);
+  }
   tanh_row(pre, h, B * u);
 }
 
@@ -446,10 +526,20 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
                         float* gates, float* c, float* tc, float* h, long B, long u, const float* rmask,
                         float* scratch) {
   const long G = 4 * u;
-  std::copy_n(xw, B * G, pre);
-  recurrent_matmul(h_prev, rmask, R, pre, B, u, 4, true, scratch);
+  if (rmask) {
+    std::copy_n(xw, B * G, pre);
+    recurrent_matmul(h_prev, rmask, R, pre, B, u, 4, true, scratch);
+  } else {
+    small_gemm_add(B, G, u, h_prev, u, R, G, xw, G, pre, G);
+  }
+  long b = 0;
+#if defined(__AVX512F__)
+  if (u == 8)
+    for (; b + 2 <= B; b += 2)
+      lstm_two_rows_forward8(pre + b * G, gates + b * G, c_prev + b * u, c + b * u, tc + b * u, h + b * u);
+#endif
   auto rows = [&](auto row) {
-    for (long b = 0; b < B; ++b) {
+    for (; b < B; ++b) {
       const float* p = pre + b * G;
       float* g = gates + b * G;
       row(p, p + u, p + 2 * u, p + 3 * u, g, g + u, g + 2 * u, g + 3 * u, c_prev + b * u, c + b * u, tc + b * u,
@@ -482,8 +572,16 @@ void gru_fused_forward(const float* xw, const float* h_prev, const float* R, con
                        float* gates, float* h, long B, long u, const float* rmask, float* scratch) {
   const long G = 3 * u;
   recurrent_matmul(h_prev, rmask, R, rec, B, u, 3, false, scratch);
+  long b = 0;
+#if defined(__AVX512F__)
+  if (u == 8)
+    for (; b + 2 <= B; b += 2) {
+      if (b_rec) gru_two_rows_forward8<true>(xw + b * G, rec + b * G, b_rec, h_prev + b * u, gates + b * G, h + b * u);
+      else gru_two_rows_forward8<false>(xw + b * G, rec + b * G, b_rec, h_prev + b * u, gates + b * G, h + b * u);
+    }
+#endif
   auto rows = [&](auto row) {
-    for (long b = 0; b < B; ++b) {
+    for (; b < B; ++b) {
       const float* x = xw + b * G;
       float* rc = rec + b * G;
       float* g = gates + b * G;

@@ -54,9 +54,17 @@ inline v16f load_vector(const float* p, v16f) { return load16(p); }
 inline void store_vector(float* p, v16f v) { store16(p, v); }
 #endif
 
+// Where the accumulators of C(i, j) start: p[i * ld + j], or 0 when p is null. C itself (accumulate), a bias
+// row (ld = 0) or another matrix.
+struct Start {
+  const float* p = nullptr;
+  long ld = 0;
+  Start at(long i, long j) const { return p ? Start{p + i * ld + j, ld} : Start{}; }
+};
+
 template <class V, int MR, int NV, bool TA, bool kFromZero>
 inline void micro_vector_from(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                              float* __restrict C, long ldc, const float* __restrict start, long start_stride) {
+                              float* __restrict C, long ldc, const float* start, long start_stride) {
   constexpr int L = sizeof(V) / sizeof(float);
   V acc[MR][NV];
 #pragma GCC unroll 8
@@ -81,52 +89,48 @@ inline void micro_vector_from(long K, const float* __restrict A, long lda, const
 }
 
 template <class V, int MR, int NV, bool TA>
-inline void micro_vector(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                         bool accumulate, const float* init) {
-  if (accumulate) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, C, ldc);
-  else if (init) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, init, 0);
+inline void micro_vector(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
+  if (s.p) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, s.p, s.ld);
   else micro_vector_from<V, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, nullptr, 0);
 }
 
 template <int MR, int NV, bool TA = false>
-inline void micro_v8(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, bool accumulate,
-                     const float* init = nullptr) {
-  micro_vector<v8f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, accumulate, init);
+inline void micro_v8(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
+  micro_vector<v8f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
 }
 
 #if defined(__AVX512F__)
 template <int MR, int NV, bool TA = false>
-inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                      bool accumulate, const float* init = nullptr) {
-  micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, accumulate, init);
+inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
+  micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
 }
 #endif
 
 template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                            bool accumulate, const float* init) {
+                            Start s) {
   long i = 0;
   // Two vectors wide with AVX2: 6 rows keep 12 accumulators in its 16 registers (4 rows leave FMA latency
   // showing). With AVX-512 the 32-wide panels take these shapes.
   if constexpr (NV == 2 && !kWideVectors)
-    for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+    for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
-  if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 2) micro_v8<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 2) micro_v8<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
 
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                 bool accumulate, const float* init) {
+                 Start s) {
   thread_local FloatBuffer b_buffer, c_buffer;
   float* bp = b_buffer.zeroed(K * 8);
   float* cp = c_buffer.zeroed(M * 8);
   for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp + k * 8);
-  if (accumulate || init)
-    for (long i = 0; i < M; ++i) std::copy_n(accumulate ? C + i * ldc : init, n, cp + i * 8);
-  column_panel_v8<1>(M, K, A, lda, bp, 8, cp, 8, accumulate || init, nullptr);
+  if (s.p)
+    for (long i = 0; i < M; ++i) std::copy_n(s.p + i * s.ld, n, cp + i * 8);
+  column_panel_v8<1>(M, K, A, lda, bp, 8, cp, 8, s.p ? Start{cp, 8} : Start{});
   for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
 
@@ -135,13 +139,13 @@ inline void tail(long M, long n, long K, const float* A, long lda, const float* 
 // AVX2 the 16 would need all its registers). The last 1-3 rows in one block (a 7-row tail of a 1-row kernel
 // ran at a third of the block's speed).
 inline void column_panel_v16(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                             bool accumulate, const float* init) {
+                             Start s) {
   long i = 0;
-  for (; i + 8 <= M; i += 8) micro_v16<8, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  for (; i + 4 <= M; i += 4) micro_v16<4, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 3) micro_v16<3, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 2) micro_v16<2, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
-  if (M - i == 1) micro_v16<1, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, accumulate, init);
+  for (; i + 8 <= M; i += 8) micro_v16<8, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  for (; i + 4 <= M; i += 4) micro_v16<4, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 3) micro_v16<3, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 2) micro_v16<2, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 1) micro_v16<1, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
 #endif
 
@@ -158,7 +162,7 @@ using RowVector = v8f;
 constexpr long kRowLanes = sizeof(RowVector) / sizeof(float);
 
 template <int NV>
-inline void row_pass_from(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
+inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
                           long n_tail, const float* __restrict start) {
   RowVector acc[NV];
   float tail_acc[kRowLanes - 1];
@@ -177,27 +181,21 @@ inline void row_pass_from(long K, const float* __restrict a, const float* __rest
   for (long t = 0; t < n_tail; ++t) c[kRowLanes * NV + t] = tail_acc[t];
 }
 
-template <int NV>
-inline void row_pass(long K, const float* a, const float* B, long ldb, float* c, long n_tail, bool accumulate,
-                     const float* init) {
-  row_pass_from<NV>(K, a, B, ldb, c, n_tail, accumulate ? c : init);
-}
-
-void one_row(long N, long K, const float* a, const float* B, long ldb, float* c, bool accumulate, const float* init) {
+void one_row(long N, long K, const float* a, const float* B, long ldb, float* c, const float* start) {
   constexpr long kGroup = 8 * kRowLanes;
   for (long j = 0; j < N; j += kGroup) {
     const long n = std::min(kGroup, N - j), nv = n / kRowLanes, n_tail = n % kRowLanes;
-    const float* in = init ? init + j : nullptr;
+    const float* in = start ? start + j : nullptr;
     switch (nv) {
-      case 0: row_pass<0>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 1: row_pass<1>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 2: row_pass<2>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 3: row_pass<3>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 4: row_pass<4>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 5: row_pass<5>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 6: row_pass<6>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      case 7: row_pass<7>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
-      default: row_pass<8>(K, a, B + j, ldb, c + j, n_tail, accumulate, in); break;
+      case 0: row_pass<0>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 1: row_pass<1>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 2: row_pass<2>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 3: row_pass<3>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 4: row_pass<4>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 5: row_pass<5>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 6: row_pass<6>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      case 7: row_pass<7>(K, a, B + j, ldb, c + j, n_tail, in); break;
+      default: row_pass<8>(K, a, B + j, ldb, c + j, n_tail, in); break;
     }
   }
 }
@@ -206,60 +204,65 @@ void one_row(long N, long K, const float* a, const float* B, long ldb, float* c,
 
 namespace {
 void small_gemm_serial(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                       bool accumulate, const float* init) {
+                       Start s) {
   if (K <= 0) {
-    if (!accumulate)
+    if (s.p != C)
       for (long i = 0; i < M; ++i) {
-        if (init) std::copy_n(init, N, C + i * ldc);
+        if (s.p) std::copy_n(s.p + i * s.ld, N, C + i * ldc);
         else std::fill_n(C + i * ldc, N, 0.0f);
       }
     return;
   }
   if (M == 1) {
-    one_row(N, K, A, B, ldb, C, accumulate, init);
+    one_row(N, K, A, B, ldb, C, s.p);
     return;
   }
-  auto at = [&](long j) { return init ? init + j : nullptr; };
+  auto at = [&](long j) { return s.at(0, j); };
   long j = 0;
 #if defined(__AVX512F__)
-  for (; j + 32 <= N; j += 32) column_panel_v16(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  for (; j + 32 <= N; j += 32) column_panel_v16(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
 #else  // 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators)
-  for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
 #endif
   // 24 columns (a GRU(8)'s three gates) in one pass over A rather than a 16- and an 8-wide one.
   if (j + 24 <= N) {
-    column_panel_v8<3>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+    column_panel_v8<3>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
     j += 24;
   }
   if (j + 16 <= N) {
-    column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+    column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
     j += 16;
   }
   if (j + 8 <= N) {
-    column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+    column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
     j += 8;
   }
-  if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, accumulate, at(j));
+  if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
 }
 
 void small_gemm_split(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                      bool accumulate, const float* init) {
+                      Start s) {
   if (M <= 0 || N <= 0) return;
   // Row blocks of 8: every row gets the same FMAs in the same order in any block, so the split is invisible.
   split_range(M, 8, 2.0 * double(M) * double(N) * double(K), [&](long begin, long end) {
-    small_gemm_serial(end - begin, N, K, A + begin * lda, lda, B, ldb, C + begin * ldc, ldc, accumulate, init);
+    small_gemm_serial(end - begin, N, K, A + begin * lda, lda, B, ldb, C + begin * ldc, ldc, s.at(begin, 0));
   });
 }
 }  // namespace
 
 void small_gemm(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                 bool accumulate) {
-  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, accumulate, nullptr);
+  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, accumulate ? Start{C, ldc} : Start{});
+}
+
+void small_gemm_add(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* S,
+                    long lds, float* C, long ldc) {
+  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, Start{S, lds});
 }
 
 void small_gemm_bias(long M, long N, long K, const float* A, long lda, const float* B, long ldb, const float* bias,
                      float* C, long ldc) {
-  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, false, bias);
+  small_gemm_split(M, N, K, A, lda, B, ldb, C, ldc, Start{bias, 0});
 }
 
 namespace {
@@ -283,18 +286,18 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
   long i = 0;
   if constexpr (NR == 32) {
 #if defined(__AVX512F__)
-    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
-    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
-    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
 #else
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
 #endif
   } else {
     if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
-      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
-    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
-    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
   }
 }
 }  // namespace
