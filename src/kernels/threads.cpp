@@ -54,30 +54,56 @@ void relax() {
 }
 
 // Nanoseconds for a cache line to go from one of seqnet's threads to another and back, measured by handing a
-// counter to and fro; 0 when no second thread came.
+// counter to and fro; 0 when no second thread came. A thread that is not running (both on one vCPU until the
+// scheduler moves one, which takes up to ~100 ms after a team starts, or the other vCPU busy elsewhere) makes
+// every trip wait for a time slice: the measurement gives up after kGiveUpNs and answers that long.
 double cross_core_round_trip_ns() {
+  constexpr int kTrips = 32;
+  constexpr int64_t kGiveUpNs = 200'000;
+  constexpr int kAbandoned = -2;
   struct alignas(64) Line {
     std::atomic<int> turn{0};
   } line;
   double ns = 0.0;
+  const auto start = std::chrono::steady_clock::now();
+  auto waited_too_long = [&] {
+    return std::chrono::steady_clock::now() - start > std::chrono::nanoseconds(kGiveUpNs);
+  };
 #pragma omp parallel num_threads(2)
   {
     if (omp_get_num_threads() == 2) {
-      constexpr int kTrips = 32;
       if (omp_get_thread_num() == 1) {
-        line.turn.store(-1, std::memory_order_release);  // arrived
-        for (int i = 0; i < kTrips; ++i) {
-          while (line.turn.load(std::memory_order_acquire) != 2 * i + 1) relax();
-          line.turn.store(2 * i + 2, std::memory_order_release);
+        // Every move of this thread is a compare-exchange, so that it never overwrites an abandonment.
+        int expected = 0;
+        bool going = line.turn.compare_exchange_strong(expected, -1, std::memory_order_acq_rel);  // arrived
+        for (int i = 0; i < kTrips && going; ++i) {
+          int turn;
+          while ((turn = line.turn.load(std::memory_order_acquire)) != 2 * i + 1 && turn != kAbandoned) relax();
+          expected = 2 * i + 1;
+          going = turn != kAbandoned &&
+                  line.turn.compare_exchange_strong(expected, 2 * i + 2, std::memory_order_acq_rel);
         }
       } else {
-        while (line.turn.load(std::memory_order_acquire) != -1) relax();
+        // The clock is read once every 256 spins: it costs about as much as a trip.
+        auto wait_for = [&](int want) {
+          for (unsigned spins = 1; line.turn.load(std::memory_order_acquire) != want; ++spins) {
+            relax();
+            if (spins % 256 == 0 && waited_too_long()) return false;
+          }
+          return true;
+        };
+        bool done = wait_for(-1);
         const auto t0 = std::chrono::steady_clock::now();
-        for (int i = 0; i < kTrips; ++i) {
+        for (int i = 0; i < kTrips && done; ++i) {
           line.turn.store(2 * i + 1, std::memory_order_release);
-          while (line.turn.load(std::memory_order_acquire) != 2 * i + 2) relax();
+          done = wait_for(2 * i + 2);
         }
-        ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kTrips;
+        if (done) {
+          ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / kTrips;
+        } else {
+          line.turn.exchange(kAbandoned, std::memory_order_acq_rel);
+          ns = double(kGiveUpNs);
+        }
       }
     }
   }
