@@ -62,19 +62,36 @@ struct Start {
   Start at(long i, long j) const { return p ? Start{p + i * ld + j, ld} : Start{}; }
 };
 
-template <class V, int MR, int NV, bool TA, bool kFromZero>
+// With kMaskedLast (8-float vectors, AVX-512) the last vector holds only the lanes of `last` (the last 1-8 columns):
+// masked loads and stores touch nothing beyond them, so a tail needs no padded copy.
+template <class V, int MR, int NV, bool TA, bool kFromZero, bool kMaskedLast = false>
 inline void micro_vector_from(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                              float* __restrict C, long ldc, const float* start, long start_stride) {
+                              float* __restrict C, long ldc, const float* start, long start_stride,
+                              unsigned last = 0) {
   constexpr int L = sizeof(V) / sizeof(float);
+  auto load = [last](const float* p, int v) {
+#if defined(__AVX512F__)
+    if constexpr (kMaskedLast && sizeof(V) == 32)
+      if (v == NV - 1) return V(_mm256_maskz_loadu_ps(__mmask8(last), p));
+#endif
+    return load_vector(p, V{});
+  };
+  auto store = [last](float* p, int v, V x) {
+#if defined(__AVX512F__)
+    if constexpr (kMaskedLast && sizeof(V) == 32)
+      if (v == NV - 1) return _mm256_mask_storeu_ps(p, __mmask8(last), x);
+#endif
+    store_vector(p, x);
+  };
   V acc[MR][NV];
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) acc[r][v] = kFromZero ? V{} : load_vector(start + r * start_stride + L * v, V{});
+    for (int v = 0; v < NV; ++v) acc[r][v] = kFromZero ? V{} : load(start + r * start_stride + L * v, v);
   for (long k = 0; k < K; ++k) {
     V b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = load_vector(B + k * ldb + L * v, V{});
+    for (int v = 0; v < NV; ++v) b[v] = load(B + k * ldb + L * v, v);
 #pragma GCC unroll 8
     for (int r = 0; r < MR; ++r) {
       const float a = TA ? A[k * lda + r] : A[r * lda + k];
@@ -85,7 +102,7 @@ inline void micro_vector_from(long K, const float* __restrict A, long lda, const
 #pragma GCC unroll 8
   for (int r = 0; r < MR; ++r)
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) store_vector(C + r * ldc + L * v, acc[r][v]);
+    for (int v = 0; v < NV; ++v) store(C + r * ldc + L * v, v, acc[r][v]);
 }
 
 template <class V, int MR, int NV, bool TA>
@@ -104,6 +121,14 @@ template <int MR, int NV, bool TA = false>
 inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
   micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
 }
+
+// NV vectors of 8, the last one holding only the lanes of `last`.
+template <int MR, int NV, bool TA = false>
+inline void micro_v8_masked(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s,
+                            unsigned last) {
+  if (s.p) micro_vector_from<v8f, MR, NV, TA, false, true>(K, A, lda, B, ldb, C, ldc, s.p, s.ld, last);
+  else micro_vector_from<v8f, MR, NV, TA, true, true>(K, A, lda, B, ldb, C, ldc, nullptr, 0, last);
+}
 #endif
 
 template <int NV>
@@ -121,6 +146,7 @@ inline void column_panel_v8(long M, long K, const float* A, long lda, const floa
   if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
 
+#if !defined(__AVX512F__)  // (AVX-512 masks the last vector instead: column_rest_v8)
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                  Start s) {
@@ -133,6 +159,7 @@ inline void tail(long M, long n, long K, const float* A, long lda, const float* 
   column_panel_v8<1>(M, K, A, lda, bp, 8, cp, 8, s.p ? Start{cp, 8} : Start{});
   for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
+#endif
 
 #if defined(__AVX512F__)
 // 32 columns: 8 x 32 blocks keep 16 accumulators, which hide the FMA latency (4 x 32 has only 8 chains; with
@@ -146,6 +173,32 @@ inline void column_panel_v16(long M, long K, const float* A, long lda, const flo
   if (M - i == 3) micro_v16<3, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   if (M - i == 2) micro_v16<2, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   if (M - i == 1) micro_v16<1, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+}
+
+// The last n = 1..31 columns in one pass over A: ceil(n / 8) vectors of 8 (as AVX2's panels: on this variant's
+// CPUs two 8-float FMAs issue where one 16-float does), the last masked to its columns instead of a padded copy.
+// Each column gets the FMAs of any other panel, in the same order.
+template <bool TA = false>
+inline void column_rest_v8(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C,
+                           long ldc, Start s) {
+  const unsigned last = n % 8 == 0 ? 0xFFu : (1u << (n % 8)) - 1u;
+  const long step = TA ? 1 : lda;  // from one row of A to the next
+  auto rows = [&](auto nv) {
+    constexpr int NV = decltype(nv)::value;
+    constexpr int MR = NV == 1 ? 8 : NV == 2 ? 6 : 4;  // 8 to 16 accumulators
+    long i = 0;
+    for (; i + MR <= M; i += MR)
+      micro_v8_masked<MR, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
+    for (; i + 2 <= M; i += 2)
+      micro_v8_masked<2, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
+    for (; i < M; ++i) micro_v8_masked<1, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
+  };
+  switch ((n + 7) / 8) {
+    case 1: rows(std::integral_constant<int, 1>{}); break;
+    case 2: rows(std::integral_constant<int, 2>{}); break;
+    case 3: rows(std::integral_constant<int, 3>{}); break;
+    default: rows(std::integral_constant<int, 4>{}); break;
+  }
 }
 #endif
 
@@ -221,9 +274,10 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
   long j = 0;
 #if defined(__AVX512F__)
   for (; j + 32 <= N; j += 32) column_panel_v16(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
-#else  // 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators)
+  if (j < N) column_rest_v8(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
+#else
+  // 32 columns as two 16-wide panels (a 4 x 32 block needs all 16 registers for accumulators).
   for (; j + 32 <= N; j += 16) column_panel_v8<2>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
-#endif
   // 24 columns (a GRU(8)'s three gates) in one pass over A rather than a 16- and an 8-wide one.
   if (j + 24 <= N) {
     column_panel_v8<3>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
@@ -238,6 +292,7 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
     j += 8;
   }
   if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
+#endif
 }
 
 void small_gemm_split(long M, long N, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
@@ -269,6 +324,7 @@ namespace {
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
 
+#if !defined(__AVX512F__)  // (AVX-512 masks the last vector instead: column_rest_v8)
 // The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)): through 8-wide zero-padded copies of
 // those columns of B and C, so they run in the vector kernel too (a scalar loop here cost as much as
 // all the other columns for N = 100).
@@ -281,6 +337,7 @@ void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, l
   panel_tn<8>(M, K, A, lda, bp, 8, cp, 8);
   for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
 }
+#endif
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
@@ -315,6 +372,9 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
     const float* b = B + k0 * ldb;
     long j = 0;
     for (; j + 32 <= N; j += 32) panel_tn<32>(M, kn, a, lda, b + j, ldb, C + j, ldc);
+#if defined(__AVX512F__)
+    if (j < N) column_rest_v8<true>(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc, Start{C + j, ldc});
+#else
     if (j + 24 <= N) {  // a GRU(8)'s three gates in one pass over the rows, not a 16- and an 8-wide one
       panel_tn<24>(M, kn, a, lda, b + j, ldb, C + j, ldc);
       j += 24;
@@ -328,6 +388,7 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
       j += 8;
     }
     if (j < N) tail_tn(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc);
+#endif
     // The chunk of B is still in cache: its column sums (a bias gradient) cost no pass of their own. Row by
     // row in order, as add_column_sums adds them.
     if (column_sums)
