@@ -65,6 +65,9 @@ class Layer {
 
   // Checks the input against the built shape, then runs forward().
   Tensor call(const Tensor& x, RunContext& ctx);
+  // The same for an input the caller no longer needs: a layer that passes its input on unchanged (Dropout
+  // outside training) returns it without a copy.
+  Tensor call(Tensor&& x, RunContext& ctx);
   // call()'s checks alone, for an input of this shape (a Model running two layers as one).
   void prepare_call(const Shape& input_shape, const RunContext& ctx);
   virtual Tensor forward(const Tensor& x, RunContext& ctx) = 0;
@@ -116,6 +119,8 @@ class Layer {
  protected:
   // Checks the input shape, creates the weights and returns the output shape.
   virtual Shape build_impl(const Shape& input_shape, Rng& rng) = 0;
+  // forward() for an input given up by the caller (call(Tensor&&)). Default: forward(x, ctx).
+  virtual Tensor forward_consuming(Tensor&& x, RunContext& ctx) { return forward(x, ctx); }
   // The same for several inputs or outputs. Default: one input, build_impl.
   virtual std::vector<Shape> build_multi_impl(const std::vector<Shape>& input_shapes, Rng& rng);
   // Creates a weight. Inside a WeightSharing scope (a second call of a shared layer, made by the layer graph)

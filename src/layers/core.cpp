@@ -79,8 +79,14 @@ Dropout::Dropout(float rate, std::string name) : Layer(std::move(name), "dropout
   if (!(rate >= 0.0f && rate < 1.0f)) fail(fmt::format("rate must be in [0, 1), got {}", rate));
 }
 
+Tensor Dropout::forward_consuming(Tensor&& x, RunContext& ctx) {
+  if (active(ctx)) return forward(x, ctx);
+  keep_ = Tensor();
+  return std::move(x);
+}
+
 Tensor Dropout::forward(const Tensor& x, RunContext& ctx) {
-  if (!ctx.training || rate_ == 0.0f) {
+  if (!active(ctx)) {
     keep_ = Tensor();
     return x;
   }

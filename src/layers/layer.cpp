@@ -74,6 +74,11 @@ Tensor Layer::call(const Tensor& x, RunContext& ctx) {
   return forward(x, ctx);
 }
 
+Tensor Layer::call(Tensor&& x, RunContext& ctx) {
+  prepare_call(x.shape(), ctx);
+  return forward_consuming(std::move(x), ctx);
+}
+
 void Layer::prepare_call(const Shape& input_shape, const RunContext& ctx) {
   if (!built_) fail("called before it was built");
   if (input_shapes_.size() != 1) fail(fmt::format("takes {} inputs, called on one", input_shapes_.size()));

@@ -473,8 +473,13 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
       if (auto* conv = dynamic_cast<Conv1D*>(&layer)) w.owned[slot] = conv->call_on_embedding(embedding, *w.ins[0], ctx);
       else w.owned[slot] = static_cast<RNN&>(layer).call_on_embedding(embedding, *w.ins[0], ctx);
     } else if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
-      w.owned[slot] = layer.call(*w.ins[0], ctx);
+      const size_t from = slot_of_[size_t(st.inputs[0].step)] + size_t(st.inputs[0].index);
       w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
+      // This call is the input's last reader: the layer may keep the tensor itself (Dropout outside training).
+      if (w.readers[from] == 1 && w.value[from] == &w.owned[from])
+        w.owned[slot] = layer.call(std::move(w.owned[from]), ctx);
+      else
+        w.owned[slot] = layer.call(*w.ins[0], ctx);
     } else {
       std::vector<Tensor> ys = layer.call_multi(w.ins, ctx);
       std::vector<std::optional<Tensor>> ms = layer.compute_masks(w.ins, w.in_masks);

@@ -152,6 +152,25 @@ TEST(Dropout, InvertedScalingTrainingOnly) {
   EXPECT_NEAR(zeros / 4000.0, 0.25, 0.03);
 }
 
+TEST(Dropout, AnInputGivenUpPassesThroughWithoutACopyOutsideTraining) {
+  Dropout d(0.5f);
+  Rng rng(1);
+  d.build({-1, 8}, rng);
+  Tensor x = Tensor::full({3, 8}, 2.0f);
+  const float* storage = x.data();
+  RunContext infer;
+  Tensor y = d.call(std::move(x), infer);
+  EXPECT_EQ(y.data(), storage);
+  expect_tensor_near(y, Tensor::full({3, 8}, 2.0f), 0.0, "inference is the identity");
+  // In training the consuming call still draws its mask, and backward applies it.
+  Rng mask_rng(5);
+  RunContext train{.training = true, .rng = &mask_rng};
+  Tensor z = d.call(Tensor::full({3, 8}, 2.0f), train);
+  const Tensor dx = d.backward(Tensor::full({3, 8}, 1.0f));
+  for (int64_t i = 0; i < z.size(); ++i) EXPECT_FLOAT_EQ(z[i], dx[i] * 2.0f) << i;
+  EXPECT_THROW(d.call(Tensor::full({3, 9}, 1.0f), infer), Error);  // the same shape checks as call(const&)
+}
+
 TEST(Activations, KerasValues) {
   auto f = [](const char* name, float x) {
     float y;

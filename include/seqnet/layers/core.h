@@ -140,8 +140,10 @@ class Dropout : public Layer {
 
  protected:
   Shape build_impl(const Shape& input_shape, Rng& rng) override { return input_shape; }
+  Tensor forward_consuming(Tensor&& x, RunContext& ctx) override;
 
  private:
+  bool active(const RunContext& ctx) const { return ctx.training && rate_ != 0.0f; }
   float rate_;
   Tensor keep_;  // the scaled mask of the last training forward; empty when dropout was inactive
 };
