@@ -154,8 +154,6 @@ void tanh_grad_row(const float* __restrict y, const float* __restrict dy, float*
   for (long j = 0; j < n; ++j) dx[j] = dy[j] * (1.0f - y[j] * y[j]);
 }
 
-// kUnits > 0 fixes the width at compile time: for the 8-unit layers of the IMDB models a row is one vector,
-// and a loop of unknown length around it (vector body, remainder, checks) cost more than its arithmetic.
 // One unit's gate math, for a float or a vector of units (the same operations either way).
 template <class T>
 struct LstmUnit {
@@ -174,6 +172,8 @@ inline LstmUnit<T> lstm_unit_forward(T pi, T pf, T pg, T po, T c_prev) {
   return v;
 }
 
+// kUnits > 0 fixes the width at compile time: for the 8-unit layers of the IMDB models a row is one vector,
+// and a loop of unknown length around it (vector body, remainder, checks) cost more than its arithmetic.
 template <long kUnits = 0>
 inline void lstm_row_forward(const float* __restrict pi, const float* __restrict pf, const float* __restrict pg,
                              const float* __restrict po, float* __restrict gi, float* __restrict gf,
@@ -211,8 +211,6 @@ inline void lstm_row_backward(const float* __restrict gi, const float* __restric
   }
 }
 
-// rz, rr, rh: h_prev @ R per gate; the recurrent bias (when given) is added here, after the product as in
-// Keras, and rh keeps its biased value for the backward pass.
 // One unit's gate math, for a float or a vector of units. With kBias the recurrent bias (reset_after) is added
 // to the recurrent products; rh is the candidate's recurrent part with its bias, which backward reads.
 template <class T>
@@ -230,6 +228,8 @@ inline GruUnit<T> gru_unit_forward(T xz, T xr, T xh, T rz, T rr, T rh, T bz, T b
   return v;
 }
 
+// rz, rr, rh: h_prev @ R per gate; the recurrent bias (when given) is added here, after the product as in
+// Keras, and rh keeps its biased value for the backward pass.
 template <bool kBias, long kUnits = 0>
 inline void gru_row_forward(const float* __restrict xz, const float* __restrict xr, const float* __restrict xh,
                             const float* __restrict rz, const float* __restrict rr, float* __restrict rh,

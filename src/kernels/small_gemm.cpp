@@ -4,8 +4,8 @@
 // product than computing it. Written in plain loops the compiler vectorizes and in GCC vector types, compiled
 // once per instruction-set variant (kernels/isa.h); the accumulators of a block stay in registers over K.
 // Every value of C is one chain of fused multiply-adds over k in order, whatever the kernel, block, tail or
-// variant: so a row comes out the same in any batch, on any thread count and on any CPU. A large call made outside a
-// parallel region (the products of all time steps at once) splits over threads.
+// variant: so a row comes out the same in any batch, on any thread count and on any CPU. A large call made
+// outside a parallel region (the products of all time steps at once) splits over threads.
 #include <algorithm>
 
 #include "kernels/blas.h"
@@ -17,10 +17,12 @@ SEQNET_KERNELS_BEGIN
 
 namespace {
 
-#if defined(__AVX512F__)
-constexpr bool kWideVectors = true;  // 32 registers of 16 floats
+// AVX-512 with VL (every x86-64-v4 CPU): 32 registers of 16 floats for the panels, masked 8-float vectors for
+// the last columns. Otherwise (AVX2: 16 registers of 8 floats) 8-float panels and a padded copy for the last ones.
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+#define SEQNET_WIDE_PANELS 1
 #else
-constexpr bool kWideVectors = false;
+#define SEQNET_WIDE_PANELS 0
 #endif
 
 // A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
@@ -49,35 +51,35 @@ inline void micro(long K, const float* __restrict A, long lda, const float* __re
 // memory at both ends of the K loop, which for the recurrent step's K = 8..64 costs a third of the FMAs.
 inline v8f load_vector(const float* p, v8f) { return load8(p); }
 inline void store_vector(float* p, v8f v) { store8(p, v); }
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
 inline v16f load_vector(const float* p, v16f) { return load16(p); }
 inline void store_vector(float* p, v16f v) { store16(p, v); }
 #endif
 
 // Where the accumulators of C(i, j) start: p[i * ld + j], or 0 when p is null. C itself (accumulate), a bias
-// row (ld = 0) or another matrix.
+// row (ld = 0) or another matrix: so C is not __restrict in the kernels (each value is read before its store).
 struct Start {
   const float* p = nullptr;
   long ld = 0;
   Start at(long i, long j) const { return p ? Start{p + i * ld + j, ld} : Start{}; }
 };
 
-// With kMaskedLast (8-float vectors, AVX-512) the last vector holds only the lanes of `last` (the last 1-8 columns):
-// masked loads and stores touch nothing beyond them, so a tail needs no padded copy.
+// With kMaskedLast (8-float vectors, AVX-512) the last vector holds only the lanes of `last` (the last 1-8
+// columns): masked loads and stores touch nothing beyond them, so a tail needs no padded copy.
 template <class V, int MR, int NV, bool TA, bool kFromZero, bool kMaskedLast = false>
 inline void micro_vector_from(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                              float* __restrict C, long ldc, const float* start, long start_stride,
+                              float* C, long ldc, const float* start, long start_stride,
                               unsigned last = 0) {
   constexpr int L = sizeof(V) / sizeof(float);
   auto load = [last](const float* p, int v) {
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
     if constexpr (kMaskedLast && sizeof(V) == 32)
       if (v == NV - 1) return V(_mm256_maskz_loadu_ps(__mmask8(last), p));
 #endif
     return load_vector(p, V{});
   };
   auto store = [last](float* p, int v, V x) {
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
     if constexpr (kMaskedLast && sizeof(V) == 32)
       if (v == NV - 1) return _mm256_mask_storeu_ps(p, __mmask8(last), x);
 #endif
@@ -116,7 +118,7 @@ inline void micro_v8(long K, const float* A, long lda, const float* B, long ldb,
   micro_vector<v8f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
 }
 
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
 template <int MR, int NV, bool TA = false>
 inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
   micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
@@ -135,9 +137,8 @@ template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                             Start s) {
   long i = 0;
-  // Two vectors wide with AVX2: 6 rows keep 12 accumulators in its 16 registers (4 rows leave FMA latency
-  // showing). With AVX-512 the 32-wide panels take these shapes.
-  if constexpr (NV == 2 && !kWideVectors)
+  // Two vectors wide: 6 rows keep 12 accumulators in AVX2's 16 registers (4 rows leave FMA latency showing).
+  if constexpr (NV == 2)
     for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
@@ -146,7 +147,7 @@ inline void column_panel_v8(long M, long K, const float* A, long lda, const floa
   if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
 
-#if !defined(__AVX512F__)  // (AVX-512 masks the last vector instead: column_rest_v8)
+#if !SEQNET_WIDE_PANELS  // (AVX-512 masks the last vector instead: column_rest_v8)
 // The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
 inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                  Start s) {
@@ -161,7 +162,7 @@ inline void tail(long M, long n, long K, const float* A, long lda, const float* 
 }
 #endif
 
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
 // 32 columns: 8 x 32 blocks keep 16 accumulators, which hide the FMA latency (4 x 32 has only 8 chains; with
 // AVX2 the 16 would need all its registers). The last 1-3 rows in one block (a 7-row tail of a 1-row kernel
 // ran at a third of the block's speed).
@@ -186,12 +187,17 @@ inline void column_rest_v8(long M, long n, long K, const float* A, long lda, con
   auto rows = [&](auto nv) {
     constexpr int NV = decltype(nv)::value;
     constexpr int MR = NV == 1 ? 8 : NV == 2 ? 6 : 4;  // 8 to 16 accumulators
+    auto block = [&](auto mr, long i) {
+      micro_v8_masked<decltype(mr)::value, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
+    };
     long i = 0;
-    for (; i + MR <= M; i += MR)
-      micro_v8_masked<MR, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
-    for (; i + 2 <= M; i += 2)
-      micro_v8_masked<2, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
-    for (; i < M; ++i) micro_v8_masked<1, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0), last);
+    for (; i + MR <= M; i += MR) block(std::integral_constant<int, MR>{}, i);
+    if constexpr (MR > 4)
+      for (; i + 4 <= M; i += 4) block(std::integral_constant<int, 4>{}, i);
+    // The last 1-3 rows in one block, as the panels do.
+    if (M - i == 3) block(std::integral_constant<int, 3>{}, i);
+    if (M - i == 2) block(std::integral_constant<int, 2>{}, i);
+    if (M - i == 1) block(std::integral_constant<int, 1>{}, i);
   };
   switch ((n + 7) / 8) {
     case 1: rows(std::integral_constant<int, 1>{}); break;
@@ -207,7 +213,7 @@ inline void column_rest_v8(long M, long n, long K, const float* A, long lda, con
 // on the FMA latency at every k). The last columns short of a vector run as scalar chains in the same pass.
 // Each value gets the same FMAs in the same order as in the panels, so a row comes out bitwise as it would in
 // a batch.
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
 using RowVector = v16f;
 #else
 using RowVector = v8f;
@@ -215,8 +221,8 @@ using RowVector = v8f;
 constexpr long kRowLanes = sizeof(RowVector) / sizeof(float);
 
 template <int NV>
-inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* __restrict c,
-                          long n_tail, const float* __restrict start) {
+inline void row_pass(long K, const float* __restrict a, const float* __restrict B, long ldb, float* c, long n_tail,
+                     const float* start) {  // start may be c (accumulate)
   RowVector acc[NV];
   float tail_acc[kRowLanes - 1];
 #pragma GCC unroll 8
@@ -272,7 +278,7 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
   }
   auto at = [&](long j) { return s.at(0, j); };
   long j = 0;
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
   for (; j + 32 <= N; j += 32) column_panel_v16(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
   if (j < N) column_rest_v8(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
 #else
@@ -324,7 +330,7 @@ namespace {
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
 
-#if !defined(__AVX512F__)  // (AVX-512 masks the last vector instead: column_rest_v8)
+#if !SEQNET_WIDE_PANELS  // (AVX-512 masks the last vector instead: column_rest_v8)
 // The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)): through 8-wide zero-padded copies of
 // those columns of B and C, so they run in the vector kernel too (a scalar loop here cost as much as
 // all the other columns for N = 100).
@@ -341,20 +347,21 @@ void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, l
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
+  auto onto_c = [&](long row) { return Start{C + row * ldc, ldc}; };  // C += A^T B
   if constexpr (NR == 32) {
-#if defined(__AVX512F__)
-    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
-    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
-    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+#if SEQNET_WIDE_PANELS
+    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
 #else
     for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
     for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
 #endif
   } else {
     if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
-      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
-    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
-    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, Start{C + i * ldc, ldc});
+      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
   }
 }
 }  // namespace
@@ -372,7 +379,7 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
     const float* b = B + k0 * ldb;
     long j = 0;
     for (; j + 32 <= N; j += 32) panel_tn<32>(M, kn, a, lda, b + j, ldb, C + j, ldc);
-#if defined(__AVX512F__)
+#if SEQNET_WIDE_PANELS
     if (j < N) column_rest_v8<true>(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc, Start{C + j, ldc});
 #else
     if (j + 24 <= N) {  // a GRU(8)'s three gates in one pass over the rows, not a 16- and an 8-wide one

@@ -56,7 +56,8 @@ void relax() {
 // Nanoseconds for a cache line to go from one of seqnet's threads to another and back, measured by handing a
 // counter to and fro; 0 when no second thread came. A thread that is not running (both on one vCPU until the
 // scheduler moves one, which takes up to ~100 ms after a team starts, or the other vCPU busy elsewhere) makes
-// every trip wait for a time slice: the measurement gives up after kGiveUpNs and answers that long.
+// every trip wait for a time slice: the measurement gives up after kGiveUpNs and answers that long. The call
+// still ends at the region's barrier, when the partner next runs: one time slice instead of one per trip.
 double cross_core_round_trip_ns() {
   constexpr int kTrips = 32;
   constexpr int64_t kGiveUpNs = 200'000;

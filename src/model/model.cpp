@@ -474,12 +474,17 @@ std::vector<Tensor> Model::forward_inputs(const std::vector<const Tensor*>& xs, 
       else w.owned[slot] = static_cast<RNN&>(layer).call_on_embedding(embedding, *w.ins[0], ctx);
     } else if (w.ins.size() == 1 && outs == 1 && !st.node->argument_is_list) {
       const size_t from = slot_of_[size_t(st.inputs[0].step)] + size_t(st.inputs[0].index);
-      w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
-      // This call is the input's last reader: the layer may keep the tensor itself (Dropout outside training).
-      if (w.readers[from] == 1 && w.value[from] == &w.owned[from])
+      if (w.readers[from] == 1 && w.value[from] == &w.owned[from]) {
+        // This call is the input's last reader: the layer may keep the tensor itself (Dropout outside training).
+        // Its mask first, from the input it will not see again (after the same shape check as call's).
+        layer.prepare_call(w.ins[0]->shape(), ctx);
+        w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
         w.owned[slot] = layer.call(std::move(w.owned[from]), ctx);
-      else
+        w.owned[from] = Tensor();
+      } else {
         w.owned[slot] = layer.call(*w.ins[0], ctx);
+        w.masks[slot] = layer.compute_mask(*w.ins[0], w.in_masks[0]);
+      }
     } else {
       std::vector<Tensor> ys = layer.call_multi(w.ins, ctx);
       std::vector<std::optional<Tensor>> ms = layer.compute_masks(w.ins, w.in_masks);

@@ -1,5 +1,5 @@
 // The small-matrix kernels every layer goes through (src/kernels): each against a double-precision reference
-// over shapes that reach every panel width (32, 24, 16, 8) and the zero-padded tail, with strided operands and
+// over shapes that reach every panel width (32, 24, 16, 8) and tail (masked or padded), with strided operands and
 // each way the accumulators start (zero, C, a bias row); and bitwise the same on one and two threads. Every
 // test runs once per kernel variant the build contains (avx2, avx512 or native: src/kernels/isa.h), on this
 // machine's CPU; a variant the CPU cannot run is skipped with the reason. KernelVariants.* checks that all
@@ -110,10 +110,10 @@ TEST_P(SmallGemm, MatchesAReferenceForEveryPanelTailAndStart) {
 TEST_P(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
   // C(M, N) += A^T B with A stored (K, M), over K chunks (700 > one chunk), and the column sums of B.
   for (long M : {3L, 8L, 20L})
-    for (long N : {5L, 8L, 24L, 32L, 40L, 56L, 100L})
+    for (long N : {5L, 8L, 24L, 32L, 40L, 44L, 56L, 60L, 100L})
       for (long K : {1L, 100L, 700L}) {
         SCOPED_TRACE(::testing::Message() << "M=" << M << " N=" << N << " K=" << K);
-        const long lda = M + 1, ldb = N + 3, ldc = N;
+        const long lda = M + 1, ldb = N + 3, ldc = N + 1;
         const auto A = uniform(size_t(K * lda), 5), B = uniform(size_t(K * ldb), 6);
         auto C = uniform(size_t(M * ldc), 7);
         std::vector<float> sums = uniform(size_t(N), 8), want_sums = sums;
@@ -130,6 +130,8 @@ TEST_P(SmallGemmTn, MatchesAReferenceAndSumsColumnsInRowOrder) {
         for (long i = 0; i < M; ++i)
           for (long j = 0; j < N; ++j)
             ASSERT_NEAR(C[size_t(i * ldc + j)], want[size_t(i * N + j)], 1e-5 * (1 + double(K))) << i << ", " << j;
+        const auto before = uniform(size_t(M * ldc), 7);  // the column past N is never written
+        for (long i = 0; i < M; ++i) ASSERT_EQ(C[size_t(i * ldc + N)], before[size_t(i * ldc + N)]) << "row " << i;
         for (long j = 0; j < N; ++j) ASSERT_EQ(sums[size_t(j)], want_sums[size_t(j)]) << "column " << j;
       }
 }
@@ -347,6 +349,15 @@ std::vector<float> kernel_outputs() {
       std::vector<float> dR(size_t(u * 3 * u)), dbias(size_t(3 * u));
       kernels::recurrent_weight_grad(h.data(), rmask, drec.data(), dR.data(), B, 3, u, 3, dbias.data());
       keep(dR), keep(dbias);
+      // GRU without the recurrent bias (reset_after = false), and SimpleRNN.
+      kernels::gru_fused_forward(xw3.data(), h.data(), R3.data(), nullptr, rec.data(), g3.data(), hn.data(), B, u,
+                                 rmask, scratch.data());
+      keep(rec), keep(g3), keep(hn);
+      const auto R1 = uniform(size_t(u * u), 43);
+      std::vector<float> pre1(size_t(B * u));
+      kernels::simple_rnn_fused_forward(xw4.data(), h.data(), R1.data(), pre1.data(), hn.data(), B, u, rmask,
+                                        scratch.data());
+      keep(pre1), keep(hn);
     }
   const auto x = uniform(1000, 41), dy = uniform(1000, 42);
   for (int a = 0; a <= int(Activation::hard_sigmoid_keras2); ++a) {
