@@ -172,9 +172,6 @@ class CpuBackend final : public ReferenceBackend {
                   drows->data(), long(C));
   }
 
-  // The gathers walk the input positions instead of the outputs: each distinct row is read once per position,
-  // whole (K*F contiguous values), not K times in pieces at random; every output still adds its taps in the
-  // reference's order (tap j of output t reads position t*strides + j*dilation - pad_left, which grows with j).
   // The gathers below read rows of a matrix larger than the caches in the order of the batch's ids: the
   // hardware cannot guess the next one, so each position asks for the rows it will read kGatherAhead positions
   // later (the fused IMDB Conv1D's forward gather took 25 % less time on one thread; values unchanged).
@@ -184,6 +181,9 @@ class CpuBackend final : public ReferenceBackend {
     for (int64_t at = 0; at < n * int64_t(sizeof(float)); at += 64) __builtin_prefetch(bytes + at);
   }
 
+  // The gathers walk the input positions instead of the outputs: each distinct row is read once per position,
+  // whole (K*F contiguous values), not K times in pieces at random; every output still adds its taps in the
+  // reference's order (tap j of output t reads position t*strides + j*dilation - pad_left, which grows with j).
   void gather_conv1d_forward(Tensor& out, const Tensor& projected, const Tensor& slots, const Tensor* bias,
                              const Windows& w) override {
     const int64_t B = out.dim(0), Lout = out.dim(1), F = out.dim(2), L = slots.dim(1), KF = projected.dim(1);

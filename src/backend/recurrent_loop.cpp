@@ -49,7 +49,7 @@ int shard_count(int64_t B, int64_t T, int64_t in, int64_t Gu, int64_t u, bool fu
   if (!fused || threads < 2 || omp_get_level() > 0 || B < 16) return 1;
   // The work of a shard's time loop: the recurrent product and, projected per step, the input one.
   const double flops = 2.0 * double(T) * double(B) * double(Gu) * double(u + in);
-  if (flops < kernels::parallel_flops_threshold()) return 1;
+  if (!kernels::worth_splitting(flops)) return 1;
   return int(std::min<int64_t>(threads, B / 8));
 }
 

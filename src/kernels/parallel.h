@@ -22,13 +22,15 @@ SEQNET_KERNELS_BEGIN
 // another and 3-5 us after 1-5 ms idle, the time of ~1 MFLOP on one core; with OMP_WAIT_POLICY=passive
 // (threads sleep at once) 55-200 us, a futex wake on a VM, the time of ~10 MFLOP. On cores far apart, 10x
 // (the notes' LSTM(8) took 0.45 ms a training step on one thread and 0.86 ms on two).
-inline double parallel_flops_threshold() {
+// Whether `flops` of work are worth splitting over the threads. The cores' distance is asked only of work past
+// the first threshold (it reads the clock; the recurrent step's small products never get that far).
+inline bool worth_splitting(double flops) {
   static const double threshold = [] {
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     const bool passive = policy && (std::string_view(policy) == "passive" || std::string_view(policy) == "PASSIVE");
     return passive ? 2e7 : 3e6;
   }();
-  return cores_far_apart() ? 10.0 * threshold : threshold;
+  return flops >= threshold && (flops >= 10.0 * threshold || !cores_far_apart());
 }
 
 // Calls part(begin, end) on consecutive pieces of [0, n) that start on multiples of `align`, one piece per
@@ -39,7 +41,7 @@ inline double parallel_flops_threshold() {
 // thread count. The caller's floating-point mode (denormal flushing) holds in every piece.
 template <typename Part>
 void split_range(long n, long align, double flops, Part&& part) {
-  int parts = omp_get_level() > 0 || num_threads() < 2 || flops < parallel_flops_threshold() ? 1 : num_threads();
+  int parts = omp_get_level() > 0 || num_threads() < 2 || !worth_splitting(flops) ? 1 : num_threads();
   parts = int(std::min<long>(parts, n / align));
   if (parts <= 1) {
     part(0L, n);

@@ -505,14 +505,24 @@ void recurrent_weight_grad(const float* H, const float* rmask, const float* D, f
   }
 }
 
+namespace {
+// pre (B, G*u) = xw + the step's recurrent product. Unmasked, the product's accumulators start from xw; the masked
+// products (per gate) add into a copy of it.
+void recurrent_matmul_onto(const float* xw, const float* h_prev, const float* rmask, const float* R, float* pre,
+                           long B, long u, int G, float* scratch) {
+  const long Gu = G * u;
+  if (rmask) {
+    std::copy_n(xw, B * Gu, pre);
+    recurrent_matmul(h_prev, rmask, R, pre, B, u, G, true, scratch);
+  } else {
+    small_gemm_add(B, Gu, u, h_prev, u, R, Gu, xw, Gu, pre, Gu);
+  }
+}
+}  // namespace
+
 void simple_rnn_fused_forward(const float* xw, const float* h_prev, const float* R, float* pre, float* h, long B,
                               long u, const float* rmask, float* scratch) {
-  if (rmask) {
-    std::copy_n(xw, B * u, pre);
-    recurrent_matmul(h_prev, rmask, R, pre, B, u, 1, true, scratch);
-  } else {
-    small_gemm_add(B, u, u, h_prev, u, R, u, xw, u, pre, u);
-  }
+  recurrent_matmul_onto(xw, h_prev, rmask, R, pre, B, u, 1, scratch);
   tanh_row(pre, h, B * u);
 }
 
@@ -526,12 +536,7 @@ void lstm_fused_forward(const float* xw, const float* h_prev, const float* c_pre
                         float* gates, float* c, float* tc, float* h, long B, long u, const float* rmask,
                         float* scratch) {
   const long G = 4 * u;
-  if (rmask) {
-    std::copy_n(xw, B * G, pre);
-    recurrent_matmul(h_prev, rmask, R, pre, B, u, 4, true, scratch);
-  } else {
-    small_gemm_add(B, G, u, h_prev, u, R, G, xw, G, pre, G);
-  }
+  recurrent_matmul_onto(xw, h_prev, rmask, R, pre, B, u, 4, scratch);
   long b = 0;
 #if defined(__AVX512F__)
   if (u == 8)

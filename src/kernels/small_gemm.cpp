@@ -107,10 +107,11 @@ inline void micro_vector_from(long K, const float* __restrict A, long lda, const
     for (int v = 0; v < NV; ++v) store(C + r * ldc + L * v, v, acc[r][v]);
 }
 
-template <class V, int MR, int NV, bool TA>
-inline void micro_vector(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s) {
-  if (s.p) micro_vector_from<V, MR, NV, TA, false>(K, A, lda, B, ldb, C, ldc, s.p, s.ld);
-  else micro_vector_from<V, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, nullptr, 0);
+template <class V, int MR, int NV, bool TA, bool kMaskedLast = false>
+inline void micro_vector(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s,
+                         unsigned last = 0) {
+  if (s.p) micro_vector_from<V, MR, NV, TA, false, kMaskedLast>(K, A, lda, B, ldb, C, ldc, s.p, s.ld, last);
+  else micro_vector_from<V, MR, NV, TA, true, kMaskedLast>(K, A, lda, B, ldb, C, ldc, nullptr, 0, last);
 }
 
 template <int MR, int NV, bool TA = false>
@@ -128,8 +129,7 @@ inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb
 template <int MR, int NV, bool TA = false>
 inline void micro_v8_masked(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s,
                             unsigned last) {
-  if (s.p) micro_vector_from<v8f, MR, NV, TA, false, true>(K, A, lda, B, ldb, C, ldc, s.p, s.ld, last);
-  else micro_vector_from<v8f, MR, NV, TA, true, true>(K, A, lda, B, ldb, C, ldc, nullptr, 0, last);
+  micro_vector<v8f, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, s, last);
 }
 #endif
 

@@ -284,7 +284,7 @@ void add_recurrent_op_cases(std::vector<OpCase>& c) {
                         Loop{"gru", 48, true, false, true, true}, Loop{"gru_before", 5, false, true, false, false},
                         Loop{"simple_rnn", 48, true, true, true, false}, Loop{"lstm", 48, true, false, true, true, true},
                         Loop{"gru", 5, false, false, false, false, true}, Loop{"gru_before", 48, false, false, true, false, true}}) {
-    // The large cases are worth splitting over threads (kernels::parallel_flops_threshold).
+    // The large cases are worth splitting over threads (kernels::worth_splitting).
     const bool large = l.batch > 16;
     const int64_t B = l.batch, T = large ? 40 : 6, in = large ? 8 : 5, u = large ? 32 : 8;
     const std::string label = l.cell + " batch " + std::to_string(B) + (l.masked ? " masked" : "") +
