@@ -192,8 +192,9 @@ void recurrent_loop_forward(bool plain, const rnn::Cell& cell, const RecurrentFo
   tape.shards.resize(size_t(n_shards));
   for (int j = 0; j < n_shards; ++j) {
     RecurrentTape::Shard& sh = tape.shards[size_t(j)];
-    // Boundaries on multiples of 8 rows: the small GEMM blocks rows by 8, 4 and 1, and a value may round
-    // differently in another block size, so each shard must see the blocks the whole batch would.
+    // Boundaries on multiples of 8 rows: a shard's rows then start on a cache line of every (B, ·) buffer
+    // (tensor blocks are 64-byte aligned), so the threads never write to one line. The values do not depend
+    // on the split: every kernel gives each row the same bits in any block of rows.
     auto boundary = [&](int i) { return i == n_shards ? B : B * i / n_shards / 8 * 8; };
     sh.b0 = boundary(j);
     sh.b1 = boundary(j + 1);

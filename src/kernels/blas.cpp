@@ -2,45 +2,87 @@
 
 #include <algorithm>
 #include <cblas.h>
+#include <cstdint>
+#include <cstring>
+#include <omp.h>
+#include <vector>
 
 #include "kernels/parallel.h"
 
 namespace seqnet::kernels {
 
 namespace {
-// Parts start on multiples of this many rows/columns: whole register tiles of the BLAS kernels.
-constexpr long kPartAlign = 16;
-
 void blas_sgemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda,
                 const float* B, long ldb, float beta, float* C, long ldc) {
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(M), int(N),
               int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
 }
+
+// Whether a product computed as two row blocks, [0, split) and [split, M), has the bits of the whole product, for
+// a product large enough to take the BLAS's blocked path.
+bool rows_split_keeps_bits(long split, bool trans_a, bool trans_b) {
+  constexpr long M = 247, N = 200, K = 97;
+  std::vector<float> A(M * K), B(K * N), whole(M * N), parts(M * N);
+  uint32_t state = 12345;
+  auto next = [&state] {
+    state = state * 1664525u + 1013904223u;
+    return float(state >> 8) / float(1u << 24) - 0.5f;
+  };
+  for (float& v : A) v = next();
+  for (float& v : B) v = next();
+  const long lda = trans_a ? M : K, ldb = trans_b ? K : N;
+  blas_sgemm(trans_a, trans_b, M, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, whole.data(), N);
+  blas_sgemm(trans_a, trans_b, split, N, K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, parts.data(), N);
+  blas_sgemm(trans_a, trans_b, M - split, N, K, 1.0f, trans_a ? A.data() + split : A.data() + split * lda, lda,
+             B.data(), ldb, 0.0f, parts.data() + split * N, N);
+  return std::memcmp(whole.data(), parts.data(), sizeof(float) * size_t(M * N)) == 0;
+}
+
+// The BLAS computes a row-major C as the column-major C^T: C's rows are its columns, which its kernels take in
+// tiles of a fixed width from the first (OpenBLAS 0.3.21's Haswell/Zen kernel: 12), and each
+// tile's elements are summed in an order of the kernel's own, not always the order of a partial tile. So parts
+// keep the bits only when they start on a multiple of that width, which the BLAS does not report: found once,
+// by computing a product whole and in two parts. (C's columns are tiled in blocks whose positions depend on
+// the whole width: OpenBLAS's Haswell kernel gives other bits for every column split, so none is made.) Each
+// candidate's test split is a multiple of it and of none of the larger ones. 0: no split keeps the bits.
+long row_split_alignment() {
+  static const long alignment = [] {
+    struct Candidate {
+      long alignment, split;
+    };
+    for (Candidate c : {Candidate{4, 116}, {8, 104}, {12, 108}, {16, 112}, {24, 120}, {48, 96}}) {
+      bool keeps = true;
+      for (int t = 0; t < 4 && keeps; ++t) keeps = rows_split_keeps_bits(c.split, t & 1, t & 2);
+      if (keeps) return c.alignment;
+    }
+    return 0L;
+  }();
+  return alignment;
+}
 }  // namespace
 
-// The BLAS itself always runs on one thread (see threads.cpp); a large product is split here over
-// seqnet's own OpenMP threads instead, by rows of C or by columns, never over K: every element of C
-// is the same dot product in the same order whatever the thread count. One pool of threads serves
-// both the GEMMs and seqnet's loops, so no second pool spins on the cores the first one needs.
+// The BLAS itself always runs on one thread (see threads.cpp); a large product is split here over seqnet's own
+// OpenMP threads instead, by rows of C on the BLAS's tile boundaries, never over K: every element of C is the
+// same dot product in the same order whatever the thread count. One pool of threads serves both the GEMMs and
+// seqnet's loops, so no second pool spins on the cores the first one needs.
 void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
           long ldb, float beta, float* C, long ldc) {
   if (M == 0 || N == 0) return;
-  num_threads();  // its first use pins the BLAS to one thread
   // Split only products of tens of MFLOP: concurrent OpenBLAS calls contend on its buffer lock (threads
   // spinning in sched_yield), which cost the hybrid model I's training step 0.7 -> 3.9 ms when its
   // 4-MFLOP Dense gradients were split.
   const double product_flops = 2.0 * double(M) * double(N) * double(K);
-  const double flops = product_flops >= 2e7 ? product_flops : 0.0;
-  if (M >= N)  // rows [begin, end) of op(A) and of C
-    split_range(M, kPartAlign, flops, [&](long begin, long end) {
-      blas_sgemm(trans_a, trans_b, end - begin, N, K, alpha, trans_a ? A + begin : A + begin * lda, lda, B, ldb, beta,
-                 C + begin * ldc, ldc);
-    });
-  else  // columns [begin, end) of op(B) and of C
-    split_range(N, kPartAlign, flops, [&](long begin, long end) {
-      blas_sgemm(trans_a, trans_b, M, end - begin, K, alpha, A, lda, trans_b ? B + begin * ldb : B + begin, ldb, beta,
-                 C + begin, ldc);
-    });
+  const bool split = product_flops >= 2e7 && num_threads() > 1 && omp_get_level() == 0;
+  const long alignment = split ? row_split_alignment() : 0;
+  if (alignment == 0) {
+    num_threads();  // its first use pins the BLAS to one thread
+    blas_sgemm(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  split_range(M, alignment, product_flops, [&](long begin, long end) {  // rows [begin, end) of op(A) and of C
+    blas_sgemm(trans_a, trans_b, end - begin, N, K, alpha, trans_a ? A + begin : A + begin * lda, lda, B, ldb, beta,
+               C + begin * ldc, ldc);
+  });
 }
 
 void copy(const float* src, long n, float* dst) {

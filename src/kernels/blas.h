@@ -6,7 +6,8 @@
 namespace seqnet::kernels {
 
 // C(M,N) = alpha * op(A) op(B) + beta * C, row-major; op transposes when the flag is set. Large products run
-// on seqnet::num_threads() threads (split by rows or columns of C, so the result does not depend on the count).
+// on seqnet::num_threads() threads (split by rows of C where the BLAS keeps the bits, so the result does not
+// depend on the count).
 void gemm(bool trans_a, bool trans_b, long M, long N, long K, float alpha, const float* A, long lda, const float* B,
           long ldb, float beta, float* C, long ldc);
 

@@ -281,6 +281,30 @@ TEST(SplitRange, ThePartsCoverEveryIndexOnce) {
     }
 }
 
+TEST(Gemm, LargeProductsAreBitwiseTheSameOnOneAndTwoThreads) {
+  // The BLAS product, split over threads above its threshold: every transpose, with few rows and a long
+  // reduction (a weight gradient: OpenBLAS's Haswell kernel gave other bits when these 64 rows were split 32 +
+  // 32), with fewer rows than columns (the fused Embedding + Conv1D kernel gradient, once split by columns,
+  // which no split keeps the bits of there), and with many rows. beta = 1 as the gradients accumulate.
+  struct Shape3 {
+    long M, N, K;
+  };
+  for (Shape3 s : {Shape3{64, 24, 9216}, Shape3{128, 224, 1000}, Shape3{40, 300, 2000}, Shape3{3000, 64, 120}})
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const auto A = uniform(size_t(s.M * s.K), 21), B = uniform(size_t(s.K * s.N), 22),
+                 C0 = uniform(size_t(s.M * s.N), 23);
+      std::vector<float> C[2];
+      for (int threads = 1; threads <= 2; ++threads) {
+        ThreadCount tc(threads);
+        C[threads - 1] = C0;
+        kernels::gemm(ta, tb, s.M, s.N, s.K, 1.0f, A.data(), ta ? s.M : s.K, B.data(), tb ? s.K : s.N, 1.0f,
+                      C[threads - 1].data(), s.N);
+      }
+      ASSERT_EQ(C[0], C[1]) << s.M << "x" << s.N << "x" << s.K << " trans_a " << ta << " trans_b " << tb;
+    }
+}
+
 TEST(SplitRange, InsideAnyParallelRegionTheCallerDoesItAll) {
   // Also inside a region that an `if` clause left to one thread: splitting there would start a nested team
   // of new threads on every call (it once made a training step six times slower).
