@@ -17,36 +17,16 @@ SEQNET_KERNELS_BEGIN
 
 namespace {
 
-// AVX-512 with VL (every x86-64-v4 CPU): 32 registers of 16 floats for the panels, masked 8-float vectors for
-// the last columns. Otherwise (AVX2: 16 registers of 8 floats) 8-float panels and a padded copy for the last ones.
+// AVX-512 with VL (every x86-64-v4 CPU): 32 registers of 16 floats for the panels. Otherwise (AVX2: 16 registers
+// of 8 floats) 8-float panels. Either way the last columns short of a vector are a masked 8-float vector.
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 #define SEQNET_WIDE_PANELS 1
 #else
 #define SEQNET_WIDE_PANELS 0
 #endif
 
-// A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
-// The accumulators start from C (accumulate), from the row vector `init` (a bias: C = init + A B), or from 0.
-// In float arrays: AVX2's transposed 32-wide panel.
-template <int MR, int NR, bool TA = false>
-inline void micro(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
-                  float* __restrict C, long ldc, bool accumulate, const float* __restrict init = nullptr) {
-  float acc[MR][NR];
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NR; ++j) acc[r][j] = accumulate ? C[r * ldc + j] : init ? init[j] : 0.0f;
-  for (long k = 0; k < K; ++k) {
-    const float* b = B + k * ldb;
-    for (int r = 0; r < MR; ++r) {
-      const float a = TA ? A[k * lda + r] : A[r * lda + k];
-      for (int j = 0; j < NR; ++j) acc[r][j] = SEQNET_FMA(a, b[j], acc[r][j]);
-    }
-  }
-  for (int r = 0; r < MR; ++r)
-    for (int j = 0; j < NR; ++j) C[r * ldc + j] = acc[r][j];
-}
-
-// Panels 8 and 16 wide (and 32 with AVX-512) in GCC vector types: its SLP vectorizer handles the 32-wide float
-// arrays above well but not these (it picks 512-bit vectors and falls back to scalar code). The loops over the
+// Panels 8 and 16 wide (and 32 with AVX-512) in GCC vector types: its SLP vectorizer does not vectorize these
+// as float arrays (it picks 512-bit vectors and falls back to scalar code). The loops over the
 // block are unrolled by pragma and each call starts its accumulators one way: otherwise GCC keeps them in
 // memory at both ends of the K loop, which for the recurrent step's K = 8..64 costs a third of the FMAs.
 inline v8f load_vector(const float* p, v8f) { return load8(p); }
@@ -64,25 +44,41 @@ struct Start {
   Start at(long i, long j) const { return p ? Start{p + i * ld + j, ld} : Start{}; }
 };
 
-// With kMaskedLast (8-float vectors, AVX-512) the last vector holds only the lanes of `last` (the last 1-8
-// columns): masked loads and stores touch nothing beyond them, so a tail needs no padded copy.
+// A(i, k) is A[i * lda + k], or A[k * lda + i] when TA (A stored transposed).
+// With kMaskedLast (8-float vectors) the last vector holds only the lanes of `last` (the last 1-8 columns):
+// masked loads (the other lanes read as 0) and stores touch nothing beyond them, so a tail needs no padded copy.
 template <class V, int MR, int NV, bool TA, bool kFromZero, bool kMaskedLast = false>
 inline void micro_vector_from(long K, const float* __restrict A, long lda, const float* __restrict B, long ldb,
                               float* C, long ldc, const float* start, long start_stride,
                               unsigned last = 0) {
   constexpr int L = sizeof(V) / sizeof(float);
-  auto load = [last](const float* p, int v) {
-#if SEQNET_WIDE_PANELS
-    if constexpr (kMaskedLast && sizeof(V) == 32)
-      if (v == NV - 1) return V(_mm256_maskz_loadu_ps(__mmask8(last), p));
+  static_assert(!kMaskedLast || sizeof(V) == 32, "the masked vector is one of 8 floats");
+#if !SEQNET_WIDE_PANELS
+  // AVX2 masks by a vector whose lanes have their sign bit set.
+  const __m256i lanes = kMaskedLast ? _mm256_cmpgt_epi32(_mm256_set1_epi32(__builtin_popcount(last)),
+                                                         _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+                                    : __m256i{};
 #endif
+  auto load = [&](const float* p, int v) {
+    if constexpr (kMaskedLast)
+      if (v == NV - 1) {
+#if SEQNET_WIDE_PANELS
+        return V(_mm256_maskz_loadu_ps(__mmask8(last), p));
+#else
+        return V(_mm256_maskload_ps(p, lanes));
+#endif
+      }
     return load_vector(p, V{});
   };
-  auto store = [last](float* p, int v, V x) {
+  auto store = [&](float* p, int v, V x) {
+    if constexpr (kMaskedLast)
+      if (v == NV - 1) {
 #if SEQNET_WIDE_PANELS
-    if constexpr (kMaskedLast && sizeof(V) == 32)
-      if (v == NV - 1) return _mm256_mask_storeu_ps(p, __mmask8(last), x);
+        return _mm256_mask_storeu_ps(p, __mmask8(last), __m256(x));
+#else
+        return _mm256_maskstore_ps(p, lanes, __m256(x));
 #endif
+      }
     store_vector(p, x);
   };
   V acc[MR][NV];
@@ -125,42 +121,31 @@ inline void micro_v16(long K, const float* A, long lda, const float* B, long ldb
   micro_vector<v16f, MR, NV, TA>(K, A, lda, B, ldb, C, ldc, s);
 }
 
+#endif
+
 // NV vectors of 8, the last one holding only the lanes of `last`.
 template <int MR, int NV, bool TA = false>
 inline void micro_v8_masked(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, Start s,
                             unsigned last) {
   micro_vector<v8f, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, s, last);
 }
-#endif
 
 template <int NV>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                             Start s) {
   long i = 0;
-  // Two vectors wide: 6 rows keep 12 accumulators in AVX2's 16 registers (4 rows leave FMA latency showing).
+  // Two vectors wide: 6 rows keep 12 accumulators in AVX2's 16 registers (4 rows leave FMA latency showing);
+  // one vector wide, 8 rows keep 8.
   if constexpr (NV == 2)
     for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if constexpr (NV == 1)
+    for (; i + 8 <= M; i += 8) micro_v8<8, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
   if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   if (M - i == 2) micro_v8<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
-
-#if !SEQNET_WIDE_PANELS  // (AVX-512 masks the last vector instead: column_rest_v8)
-// The last n < 8 columns: through an 8-wide zero-padded copy of those columns of B and C.
-inline void tail(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
-                 Start s) {
-  thread_local FloatBuffer b_buffer, c_buffer;
-  float* bp = b_buffer.zeroed(K * 8);
-  float* cp = c_buffer.zeroed(M * 8);
-  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp + k * 8);
-  if (s.p)
-    for (long i = 0; i < M; ++i) std::copy_n(s.p + i * s.ld, n, cp + i * 8);
-  column_panel_v8<1>(M, K, A, lda, bp, 8, cp, 8, s.p ? Start{cp, 8} : Start{});
-  for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
-}
-#endif
 
 #if SEQNET_WIDE_PANELS
 // 32 columns: 8 x 32 blocks keep 16 accumulators, which hide the FMA latency (4 x 32 has only 8 chains; with
@@ -175,10 +160,11 @@ inline void column_panel_v16(long M, long K, const float* A, long lda, const flo
   if (M - i == 2) micro_v16<2, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
   if (M - i == 1) micro_v16<1, 2>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
 }
+#endif
 
-// The last n = 1..31 columns in one pass over A: ceil(n / 8) vectors of 8 (as AVX2's panels: on this variant's
-// CPUs two 8-float FMAs issue where one 16-float does), the last masked to its columns instead of a padded copy.
-// Each column gets the FMAs of any other panel, in the same order.
+// The last n = 1..31 columns (AVX2: 1..7) in one pass over A: ceil(n / 8) vectors of 8 (AVX-512 CPUs issue two
+// 8-float FMAs where they issue one 16-float), the last masked to its columns instead of a padded copy. Each
+// column gets the FMAs of any other panel, in the same order.
 template <bool TA = false>
 inline void column_rest_v8(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C,
                            long ldc, Start s) {
@@ -206,7 +192,6 @@ inline void column_rest_v8(long M, long n, long K, const float* A, long lda, con
     default: rows(std::integral_constant<int, 4>{}); break;
   }
 }
-#endif
 
 // One row of C (batch-1 prediction): up to 8 full vectors of columns (128 with AVX-512, 64 with AVX2) in one
 // pass over K, so that the FMA chains of all of them overlap (a 32-wide panel alone has two chains and waits
@@ -297,7 +282,7 @@ void small_gemm_serial(long M, long N, long K, const float* A, long lda, const f
     column_panel_v8<1>(M, K, A, lda, B + j, ldb, C + j, ldc, at(j));
     j += 8;
   }
-  if (j < N) tail(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
+  if (j < N) column_rest_v8(M, N - j, K, A, lda, B + j, ldb, C + j, ldc, at(j));
 #endif
 }
 
@@ -330,20 +315,6 @@ namespace {
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
 
-#if !SEQNET_WIDE_PANELS  // (AVX-512 masks the last vector instead: column_rest_v8)
-// The last n < 8 columns of C(M, n) += A^T B (A stored (K, M)): through 8-wide zero-padded copies of
-// those columns of B and C, so they run in the vector kernel too (a scalar loop here cost as much as
-// all the other columns for N = 100).
-void tail_tn(long M, long n, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
-  thread_local FloatBuffer b_buffer, c_buffer;
-  float* bp = b_buffer.zeroed(K * 8);
-  float* cp = c_buffer.zeroed(M * 8);
-  for (long k = 0; k < K; ++k) std::copy_n(B + k * ldb, n, bp + k * 8);
-  for (long i = 0; i < M; ++i) std::copy_n(C + i * ldc, n, cp + i * 8);
-  panel_tn<8>(M, K, A, lda, bp, 8, cp, 8);
-  for (long i = 0; i < M; ++i) std::copy_n(cp + i * 8, n, C + i * ldc);
-}
-#endif
 template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
   long i = 0;
@@ -354,8 +325,17 @@ void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb
     for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
     for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
 #else
-    for (; i + 4 <= M; i += 4) micro<4, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
-    for (; i < M; ++i) micro<1, NR, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, true);
+    // As two 16-wide panels in blocks of 6 rows: 12 accumulators in AVX2's 16 registers.
+    for (long j = 0; j < 32; j += 16) {
+      long r = 0;
+      for (; r + 6 <= M; r += 6)
+        micro_v8<6, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
+      for (; r + 4 <= M; r += 4)
+        micro_v8<4, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
+      for (; r < M; ++r)
+        micro_v8<1, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
+    }
+    i = M;
 #endif
   } else {
     if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
@@ -394,7 +374,7 @@ void small_gemm_tn_serial(long M, long N, long K, const float* A, long lda, cons
       panel_tn<8>(M, kn, a, lda, b + j, ldb, C + j, ldc);
       j += 8;
     }
-    if (j < N) tail_tn(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc);
+    if (j < N) column_rest_v8<true>(M, N - j, kn, a, lda, b + j, ldb, C + j, ldc, Start{C + j, ldc});
 #endif
     // The chunk of B is still in cache: its column sums (a bias gradient) cost no pass of their own. Row by
     // row in order, as add_column_sums adds them.
