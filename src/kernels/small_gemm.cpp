@@ -130,21 +130,25 @@ inline void micro_v8_masked(long K, const float* A, long lda, const float* B, lo
   micro_vector<v8f, MR, NV, TA, true>(K, A, lda, B, ldb, C, ldc, s, last);
 }
 
-template <int NV>
+template <int NV, bool TA = false>
 inline void column_panel_v8(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                             Start s) {
+  const long step = TA ? 1 : lda;  // from one row of A to the next
+  auto block = [&](auto mr, long i) {
+    micro_v8<decltype(mr)::value, NV, TA>(K, A + i * step, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  };
   long i = 0;
   // Two vectors wide: 6 rows keep 12 accumulators in AVX2's 16 registers (4 rows leave FMA latency showing);
   // one vector wide, 8 rows keep 8.
   if constexpr (NV == 2)
-    for (; i + 6 <= M; i += 6) micro_v8<6, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+    for (; i + 6 <= M; i += 6) block(std::integral_constant<int, 6>{}, i);
   if constexpr (NV == 1)
-    for (; i + 8 <= M; i += 8) micro_v8<8, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
-  for (; i + 4 <= M; i += 4) micro_v8<4, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+    for (; i + 8 <= M; i += 8) block(std::integral_constant<int, 8>{}, i);
+  for (; i + 4 <= M; i += 4) block(std::integral_constant<int, 4>{}, i);
   // The last 1-3 rows in one block: one row alone has only NV FMA chains, each waiting on the latency.
-  if (M - i == 3) micro_v8<3, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
-  if (M - i == 2) micro_v8<2, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
-  if (M - i == 1) micro_v8<1, NV>(K, A + i * lda, lda, B, ldb, C + i * ldc, ldc, s.at(i, 0));
+  if (M - i == 3) block(std::integral_constant<int, 3>{}, i);
+  if (M - i == 2) block(std::integral_constant<int, 2>{}, i);
+  if (M - i == 1) block(std::integral_constant<int, 1>{}, i);
 }
 
 #if SEQNET_WIDE_PANELS
@@ -313,36 +317,22 @@ void small_gemm_bias(long M, long N, long K, const float* A, long lda, const flo
 
 namespace {
 template <int NR>
-void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc);
-
-template <int NR>
 void panel_tn(long M, long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
-  long i = 0;
-  auto onto_c = [&](long row) { return Start{C + row * ldc, ldc}; };  // C += A^T B
-  if constexpr (NR == 32) {
+  const Start onto_c{C, ldc};  // C += A^T B
 #if SEQNET_WIDE_PANELS
-    for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
-    for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
-    for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+  static_assert(NR == 32, "AVX-512 leaves the last columns to column_rest_v8");
+  long i = 0;
+  for (; i + 8 <= M; i += 8) micro_v16<8, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c.at(i, 0));
+  for (; i + 4 <= M; i += 4) micro_v16<4, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c.at(i, 0));
+  for (; i < M; ++i) micro_v16<1, 2, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c.at(i, 0));
 #else
-    // As two 16-wide panels in blocks of 6 rows: 12 accumulators in AVX2's 16 registers.
-    for (long j = 0; j < 32; j += 16) {
-      long r = 0;
-      for (; r + 6 <= M; r += 6)
-        micro_v8<6, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
-      for (; r + 4 <= M; r += 4)
-        micro_v8<4, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
-      for (; r < M; ++r)
-        micro_v8<1, 2, true>(K, A + r, lda, B + j, ldb, C + r * ldc + j, ldc, Start{C + r * ldc + j, ldc});
-    }
-    i = M;
-#endif
+  if constexpr (NR == 32) {  // as two 16-wide panels: 6 x 16 blocks keep 12 accumulators in AVX2's 16 registers
+    column_panel_v8<2, true>(M, K, A, lda, B, ldb, C, ldc, onto_c);
+    column_panel_v8<2, true>(M, K, A, lda, B + 16, ldb, C + 16, ldc, onto_c.at(0, 16));
   } else {
-    if constexpr (NR == 8)  // 8 chains, not 4, to hide the FMA latency
-      for (; i + 8 <= M; i += 8) micro_v8<8, 1, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
-    for (; i + 4 <= M; i += 4) micro_v8<4, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
-    for (; i < M; ++i) micro_v8<1, NR / 8, true>(K, A + i, lda, B, ldb, C + i * ldc, ldc, onto_c(i));
+    column_panel_v8<NR / 8, true>(M, K, A, lda, B, ldb, C, ldc, onto_c);
   }
+#endif
 }
 }  // namespace
 
