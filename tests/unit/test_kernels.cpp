@@ -1,5 +1,5 @@
 // The small-matrix kernels every layer goes through (src/kernels): each against a double-precision reference
-// over shapes that reach every panel width (32, 24, 16, 8) and tail (masked or padded), with strided operands and
+// over shapes that reach every panel width (32, 24, 16, 8) and the masked tail, with strided operands and
 // each way the accumulators start (zero, C, a bias row); and bitwise the same on one and two threads. Every
 // test runs once per kernel variant the build contains (avx2, avx512 or native: src/kernels/isa.h), on this
 // machine's CPU; a variant the CPU cannot run is skipped with the reason. KernelVariants.* checks that all
