@@ -54,12 +54,16 @@ for t in "${targets[@]}"; do
     # (src/io/hdf5_file.cpp), so one here is a hole in that. An artifact that runs clean on its own is reported
     # but does not fail: in fork mode a job's out-of-memory can come from all the inputs it ran before.
     rc=0
-    out=$(ASAN_OPTIONS=detect_leaks=0 timeout 120 build-fuzz/"$t" -timeout=20 -rss_limit_mb=2048 "$a" 2>&1) || rc=$?
+    out=$(ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 timeout 120 build-fuzz/"$t" -timeout=20 -rss_limit_mb=2048 "$a" 2>&1) || rc=$?
     frame=$(innermost_frame <<< "$out" || true)
+    # What went wrong, in the sanitizer's or libFuzzer's words ("runtime error: 1e+300 is outside the range of
+    # representable values of type 'int'"): UBSan prints no stack unless asked, so this may be all there is.
+    what=$(grep -m1 -E 'runtime error:|ERROR: (AddressSanitizer|libFuzzer|LeakSanitizer)|terminate called' <<< "$out" || true)
     if [[ $rc -eq 0 ]]; then
       echo "  not reproducible on its own (reported, not failing): $a"
     else
       echo "  FAILURE (exit $rc) on $a:$(sed 's/(BuildId.*//' <<< "$frame")" >&2
+      [[ -z "$what" ]] || echo "    $what" >&2
       failed=1
     fi
   done

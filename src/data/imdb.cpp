@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gzip_file.h"
+#include "io/json_numbers.h"
 #include "seqnet/data/data_dir.h"
 #include "seqnet/data/npz.h"
 #include "seqnet/data/numpy_random.h"
@@ -323,7 +324,7 @@ std::unordered_map<std::string, int32_t> get_word_index(const std::string& path)
   index.reserve(j.size());
   for (auto& [word, rank] : j.items()) {
     if (!rank.is_number_integer()) throw Error(file + ": the rank of \"" + word + "\" is not an integer");
-    index[word] = rank.get<int32_t>();
+    index[word] = whole_number_at<int32_t>(rank, file + ": the rank of \"" + word + "\"");
   }
   return index;
 }

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "io/config_values.h"
+#include "io/json_numbers.h"
 #include "model/callback_state.h"
 #include "seqnet/data/imdb.h"
 #include "seqnet/data/mnist.h"
@@ -105,14 +106,13 @@ std::string short_dump(const Json& v) {
 [[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
   throw Error(fmt::format("{}: expected {}, got {}", key, expected, short_dump(v)));
 }
-int64_t int_at(const Json& obj, const std::string& where, const char* key, std::optional<int64_t> fallback = {}) {
+template <typename Int = int64_t>
+Int int_at(const Json& obj, const std::string& where, const char* key, std::optional<std::type_identity_t<Int>> fallback = {}) {
   if (!obj.contains(key)) {
     if (!fallback) throw Error(fmt::format("{}.{}: missing (a whole number)", where, key));
     return *fallback;
   }
-  const Json& v = obj[key];
-  if (!v.is_number_integer()) wrong_type(where + "." + key, "a whole number", v);
-  return v.get<int64_t>();
+  return whole_number_at<Int>(obj[key], where.empty() ? key : where + "." + key);
 }
 double number_at(const Json& v, const std::string& key) {
   if (!v.is_number()) wrong_type(key, "a number", v);
@@ -158,9 +158,9 @@ PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
   check_keys(d, "dataset", {"name", "num_words", "load_maxlen", "skip_top", "maxlen", "padding", "truncating",
                             "reverse_sequences", "train_samples", "test_samples", "path"});
   datasets::imdb::LoadOptions o;
-  if (d.contains("num_words")) o.num_words = d["num_words"].get<int64_t>();
-  if (d.contains("load_maxlen")) o.maxlen = d["load_maxlen"].get<int64_t>();
-  o.skip_top = d.value("skip_top", int64_t(0));
+  if (d.contains("num_words")) o.num_words = int_at(d, "dataset", "num_words");
+  if (d.contains("load_maxlen")) o.maxlen = int_at(d, "dataset", "load_maxlen");
+  o.skip_top = int_at<int64_t>(d, "dataset", "skip_top", 0);
   o.path = d.value("path", data_dir);
   auto [train, test] = datasets::imdb::load_data(o);
   // DLwP 6.42: x_train = [x[::-1] for x in x_train] before padding.
@@ -169,7 +169,7 @@ PreparedData prepare_imdb(const Json& d, const std::string& data_dir) {
     for (auto& s : test.x) std::reverse(s.begin(), s.end());
   }
   data::PadOptions pad;
-  if (d.contains("maxlen")) pad.maxlen = d["maxlen"].get<int64_t>();
+  if (d.contains("maxlen")) pad.maxlen = int_at(d, "dataset", "maxlen");
   auto side = [&](const char* key) {
     std::string v = d.value(key, std::string("pre"));
     if (v != "pre" && v != "post") throw Error(fmt::format("experiment dataset: '{}' must be pre or post, got '{}'", key, v));
@@ -341,12 +341,12 @@ std::map<std::string, double> last_value_baseline(const Tensor& x, const Tensor&
 PreparedData prepare_series(const Json& d) {
   check_keys(d, "dataset", {"name", "n_steps", "t_min", "t_max", "resolution", "train_samples", "val_samples",
                             "test_samples", "data_seed"});
-  const int64_t steps = d.value("n_steps", int64_t(20));
+  const int64_t steps = int_at<int64_t>(d, "dataset", "n_steps", 20);
   const double t_min = d.value("t_min", 0.0), t_max = d.value("t_max", 30.0), res = d.value("resolution", 0.1);
-  const uint64_t seed = d.value("data_seed", uint64_t(42));
-  const int64_t n_train = d.value("train_samples", int64_t(10000));
-  const int64_t n_val = d.value("val_samples", int64_t(1000));
-  const int64_t n_test = d.value("test_samples", int64_t(1000));
+  const uint64_t seed = int_at<uint64_t>(d, "dataset", "data_seed", 42);
+  const int64_t n_train = int_at<int64_t>(d, "dataset", "train_samples", 10000);
+  const int64_t n_val = int_at<int64_t>(d, "dataset", "val_samples", 1000);
+  const int64_t n_test = int_at<int64_t>(d, "dataset", "test_samples", 1000);
   if (steps <= 0 || n_train <= 0 || n_val < 0 || n_test < 0)
     throw Error("experiment dataset 'series': n_steps and train_samples must be positive");
   for (auto [key, n] : {std::pair{"train_samples", n_train}, {"val_samples", n_val}, {"test_samples", n_test}}) {
@@ -402,8 +402,9 @@ std::pair<int64_t, int64_t> index_range(const Json& d, const char* key, int64_t 
   auto at = [&](const Json& v, int64_t if_null) -> int64_t {
     if (v.is_null()) return if_null;
     if (v.is_number_float() && v.get<double>() > 0 && v.get<double>() < 1) return int64_t(v.get<double>() * double(n));
-    if (!v.is_number_integer()) wrong_type(std::string("dataset.") + key, "[first, end) of whole numbers, fractions or null", r);
-    return v.get<int64_t>();
+    const auto whole = whole_number<int64_t>(v);
+    if (!whole) wrong_type(std::string("dataset.") + key, "[first, end) of whole numbers, fractions or null", r);
+    return *whole;
   };
   int64_t a = at(r[0], 0), b = at(r[1], n);
   if (a < 0 || b > n || a >= b)
@@ -677,14 +678,14 @@ PreparedData prepare_sequence_task(const Json& d, uint64_t seed) {
   std::string what;
   if (task == "addition") {
     if (d.contains("length")) throw Error("dataset.length: the addition task takes 'digits', not 'length'");
-    const int digits = int(d.value("digits", 3));
+    const int digits = int_at<int>(d, "dataset", "digits", 3);
     const bool reverse = d.value("reverse_question", true);
     t = data::addition_problems(n, digits, seed, reverse);
     what = fmt::format("addition of numbers of 1 to {} digits{}", digits, reverse ? ", questions reversed" : "");
   } else if (task == "reverse") {
     if (d.contains("digits") || d.contains("reverse_question"))
       throw Error("dataset: the reverse task takes 'length' only (not 'digits' or 'reverse_question')");
-    const int length = int(d.value("length", 8));
+    const int length = int_at<int>(d, "dataset", "length", 8);
     t = data::reversal_problems(n, length, seed);
     what = fmt::format("reversing strings of {} digits", length);
   } else {
@@ -911,7 +912,7 @@ Json history_to_json(const History& h) {
 }
 History history_from_json(const Json& j) {
   History h;
-  h.epoch = j.at("epoch").get<std::vector<int>>();
+  h.epoch = whole_numbers_at<int>(j.at("epoch"), "the saved history: epoch");
   for (const Json& kv : j.at("history"))
     h.history.emplace_back(kv.at(0).get<std::string>(), kv.at(1).get<std::vector<double>>());
   return h;
@@ -1099,10 +1100,10 @@ std::string run_report_markdown(const Json& run) {
   if (run.value("kind", std::string("train")) == "train") {
     if (run.contains("best_val") && run["best_val"].is_number())
       md += fmt::format("| best validation {} | {} (epoch {}) |\n", metric,
-                        with_units(metric, run["best_val"].get<double>(), run), run.value("best_epoch", 0));
+                        with_units(metric, run["best_val"].get<double>(), run), int_at<int64_t>(run, "run.json", "best_epoch", 0));
     if (run.contains("test_metric") && run["test_metric"].is_number())
       md += fmt::format("| test {} | {} |\n", metric, with_units(metric, run["test_metric"].get<double>(), run));
-    md += fmt::format("| epochs run | {} |\n", run.value("epochs", 0));
+    md += fmt::format("| epochs run | {} |\n", int_at<int64_t>(run, "run.json", "epochs", 0));
     md += fmt::format("| seconds per epoch | {:.1f} |\n", run.value("seconds_per_epoch", 0.0));
     if (run.contains("overrides") && !run["overrides"].empty()) {
       std::string edits;
@@ -1264,7 +1265,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   result.kind = spec.value("kind", std::string("train"));
   if (result.kind != "train" && result.kind != "baseline")
     throw Error("experiment: 'kind' must be \"train\" or \"baseline\", got '" + result.kind + "'");
-  uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
+  uint64_t seed = options.seed ? *options.seed : int_at<uint64_t>(spec, "", "seed", 1337);
   set_random_seed(seed);
   result.seed = seed;
   result.overrides = options.overrides;
@@ -1316,14 +1317,14 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
                                                : "its arrays are trained and evaluated in whole passes (fit.batch_size, "
                                                  "fit.validation_split, evaluate.batch_size)"));
   FitOptions fo;
-  fo.epochs = options.epochs ? *options.epochs : f.value("epochs", 1);
-  fo.batch_size = f.value("batch_size", int64_t(32));
+  fo.epochs = options.epochs ? *options.epochs : int_at<int>(f, "fit", "epochs", 1);
+  fo.batch_size = int_at<int64_t>(f, "fit", "batch_size", 32);
   if (fo.epochs < 1) throw Error(fmt::format("epochs must be at least 1, got {}", fo.epochs));
   if (fo.batch_size < 1) throw Error(fmt::format("fit.batch_size must be at least 1, got {}", fo.batch_size));
   fo.verbose = verbose;
   fo.validation_split = f.value("validation_split", 0.0);
   fo.shuffle = f.value("shuffle", true);
-  fo.tbptt_steps = f.value("tbptt_steps", int64_t(0));
+  fo.tbptt_steps = int_at<int64_t>(f, "fit", "tbptt_steps", 0);
   if (!data.x_val.empty()) fo.validation_data = data.val();
   const bool has_validation = data.has_validation() || fo.validation_split > 0;
 
@@ -1364,7 +1365,7 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
       for (size_t i = 0; i < gens.size(); ++i)
         if (gens[i]) gens[i]->restore_state(state.at("generators").at(i).get<std::string>());
       earlier = history_from_json(state.at("history"));
-      fo.initial_epoch = state.at("epochs_completed").get<int>();
+      fo.initial_epoch = whole_number_at<int>(state.at("epochs_completed"), "the checkpoint's state.json: epochs_completed");
       if (verbose)
         std::printf("Resuming the run in %s after epoch %d of %d\n", run_dir.string().c_str(), fo.initial_epoch,
                     fo.epochs);
@@ -1382,9 +1383,9 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   auto start = std::chrono::steady_clock::now();
   History this_run;
   if (data.train_gen) {
-    fo.steps_per_epoch = f.value("steps_per_epoch", data.train_steps);
+    fo.steps_per_epoch = int_at<int64_t>(f, "fit", "steps_per_epoch", data.train_steps);
     fo.validation_source = data.val_gen.get();
-    fo.validation_steps = f.value("validation_steps", data.val_steps);
+    fo.validation_steps = int_at<int64_t>(f, "fit", "validation_steps", data.val_steps);
     this_run = model->fit(*data.train_gen, fo);
   } else {
     this_run = model->fit(data.train(), fo);
@@ -1401,9 +1402,9 @@ ExperimentResult run_experiment(Json spec, const std::string& base_dir, const Ex
   if (which == "best" && best->restore(*model) && verbose >= 2)
     std::printf("Evaluating the weights of the best epoch by %s\n", cbs.monitor.c_str());
   if (data.test_gen) {
-    result.test = model->evaluate(*data.test_gen, std::min(data.test_steps, ev.value("steps", data.test_steps)));
+    result.test = model->evaluate(*data.test_gen, std::min(data.test_steps, int_at<int64_t>(ev, "evaluate", "steps", data.test_steps)));
   } else if (!data.x_test.empty()) {
-    result.test = model->evaluate(data.test(), {.batch_size = ev.value("batch_size", fo.batch_size)});
+    result.test = model->evaluate(data.test(), {.batch_size = int_at<int64_t>(ev, "evaluate", "batch_size", fo.batch_size)});
     if (data.exact_match) result.test.set("exact_match", data::exact_match(model->predict(data.x_test), data.y_test));
   }
   summarize(result);
@@ -1435,7 +1436,7 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
   Json spec = spec_in;
   for (const auto& o : options.overrides) apply_override(spec, o);
   try {
-    uint64_t seed = options.seed ? *options.seed : spec.value("seed", uint64_t(1337));
+    uint64_t seed = options.seed ? *options.seed : int_at<uint64_t>(spec, "", "seed", 1337);
     // A model that normalizes its inputs brings its statistics; one that does not was trained on windows
     // normalized beforehand, with statistics of the experiment's training rows, which are fitted again.
     const bool forecasting = spec.contains("dataset") && spec["dataset"].is_object() && spec["dataset"].contains("columns");
@@ -1457,7 +1458,8 @@ TestEvaluation evaluate_on_experiment(Model& model, const Json& spec_in, const E
     if (data.test_gen) {
       t.logs = model.evaluate(*data.test_gen, data.test_steps);
     } else if (!data.x_test.empty()) {
-      int64_t bs = spec.value("evaluate", Json::object()).value("batch_size", spec.value("fit", Json::object()).value("batch_size", int64_t(32)));
+      const int64_t fit_batch = int_at<int64_t>(spec.value("fit", Json::object()), "fit", "batch_size", 32);
+      int64_t bs = int_at<int64_t>(spec.value("evaluate", Json::object()), "evaluate", "batch_size", fit_batch);
       t.logs = model.evaluate(data.test(), {.batch_size = bs});
       if (data.exact_match) t.logs.set("exact_match", data::exact_match(model.predict(data.x_test), data.y_test));
     } else {
@@ -1517,7 +1519,7 @@ std::string runs_report_markdown(const std::vector<Json>& runs, const std::map<s
     std::string best = "–", test = "–", base = "–";
     if (run.contains("best_val") && run["best_val"].is_number())
       best = with_units(metric, run["best_val"].get<double>(), run) +
-             (baseline ? std::string() : fmt::format(" ({})", run.value("best_epoch", 0)));
+             (baseline ? std::string() : fmt::format(" ({})", int_at<int64_t>(run, "run.json", "best_epoch", 0)));
     if (run.contains("test_metric") && run["test_metric"].is_number())
       test = with_units(metric, run["test_metric"].get<double>(), run);
     if (run.contains("baseline_test") && run["baseline_test"].contains(metric))
@@ -1534,7 +1536,7 @@ std::string runs_report_markdown(const std::vector<Json>& runs, const std::map<s
       name += fmt::format(" [{}]", note);
     }
     md += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", name, metric, best, test, base,
-                      baseline ? std::string("–") : std::to_string(run.value("epochs", 0)),
+                      baseline ? std::string("–") : std::to_string(int_at<int64_t>(run, "run.json", "epochs", 0)),
                       baseline ? std::string("–") : fmt::format("{:.1f}", run.value("seconds_per_epoch", 0.0)), ref, src);
   }
   if (!footnotes.empty()) md += "\nRun with edits to the experiment file:\n\n" + footnotes;

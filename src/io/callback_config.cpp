@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/json_numbers.h"
 #include "seqnet/callbacks.h"
 #include "seqnet/serialization.h"
 
@@ -31,6 +32,8 @@ T arg(const Json& c, const std::string& cls, const char* key, T fallback) {
                   : std::is_integral_v<T>          ? it->is_number_integer() || it->is_boolean()
                                                    : it->is_number();
   if (!ok) throw Error(fmt::format("{}: argument '{}' has the wrong type: {}", cls, key, it->dump()));
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>)
+    if (!it->is_boolean()) return whole_number_at<T>(*it, fmt::format("{}: argument '{}'", cls, key));
   return it->get<T>();
 }
 

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "io/json_numbers.h"
+
 namespace seqnet::config {
 
 namespace {
@@ -87,7 +89,7 @@ Json shape_to_json(const Shape& shape) {
 Shape shape_from_json(const Json& j) {
   if (!j.is_array()) throw Error("expected a shape list in a Keras config, got " + j.dump());
   Shape s;
-  for (const auto& d : j) s.push_back(d.is_null() ? -1 : d.get<int64_t>());
+  for (const auto& d : j) s.push_back(d.is_null() ? -1 : whole_number_at<int64_t>(d, "a shape in a Keras config"));
   return s;
 }
 

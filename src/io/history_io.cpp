@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "io/json_numbers.h"
 #include "seqnet/history.h"
 #include "seqnet/saving.h"
 
@@ -107,7 +108,7 @@ History read_history_json(const std::string& path) {
   try {
     auto j = nlohmann::ordered_json::parse(read_file_bytes(path));
     History h;
-    h.epoch = j.at("epoch").get<std::vector<int>>();
+    h.epoch = whole_numbers_at<int>(j.at("epoch"), path + ": epoch");
     for (auto& [k, v] : j.at("history").items()) {
       std::vector<double> vals;
       for (auto& x : v) vals.push_back(x.is_null() ? std::nan("") : x.get<double>());

@@ -22,9 +22,9 @@ int64_t get_int_or_first(const Json& c, const char* key, int64_t fallback) {
   if (it == c.end() || it->is_null()) return fallback;
   if (it->is_array()) {
     if (it->size() != 1) throw Error(fmt::format("config key '{}' must hold one value for a 1-D layer, got {}", key, it->dump()));
-    return (*it)[0].get<int64_t>();
+    return whole_number_at<int64_t>((*it)[0], config_key(c, key));
   }
-  return it->get<int64_t>();
+  return whole_number_at<int64_t>(*it, config_key(c, key));
 }
 
 std::string activation_of(const Json& c, const char* key) {
@@ -78,7 +78,7 @@ LayerPtr dense_from(const Json& c) {
   o.use_bias = get(c, "use_bias", true);
   if (c.contains("kernel_initializer")) o.kernel_initializer = initializer_from_json(c["kernel_initializer"]);
   if (c.contains("bias_initializer")) o.bias_initializer = initializer_from_json(c["bias_initializer"]);
-  auto l = std::make_shared<Dense>(c["units"].get<int64_t>(), o);
+  auto l = std::make_shared<Dense>(required_int(c, "units"), o);
   apply_common(*l, c);
   return l;
 }
@@ -91,7 +91,7 @@ LayerPtr embedding_from(const Json& c) {
   if (c.contains("embeddings_initializer")) o.embeddings_initializer = initializer_from_json(c["embeddings_initializer"]);
   o.mask_zero = get(c, "mask_zero", false);
   if (c.contains("input_length") && !c["input_length"].is_null()) o.input_length = get_int_or_first(c, "input_length", 0);
-  auto l = std::make_shared<Embedding>(c["input_dim"].get<int64_t>(), c["output_dim"].get<int64_t>(), o);
+  auto l = std::make_shared<Embedding>(required_int(c, "input_dim"), required_int(c, "output_dim"), o);
   apply_common(*l, c);
   return l;
 }
@@ -283,8 +283,8 @@ TensorKey key_of(const Json& history, const std::string& where) {
     throw Error(fmt::format("{}: a tensor reference must be [layer name, node index, tensor index], got {}", where,
                             history.dump().substr(0, 120)));
   TensorKey k{history[0].get<std::string>()};
-  if (history.size() > 1) k.node = history[1].get<int64_t>();
-  if (history.size() > 2) k.index = history[2].get<int64_t>();
+  if (history.size() > 1) k.node = whole_number_at<int64_t>(history[1], where + ": node index");
+  if (history.size() > 2) k.index = whole_number_at<int64_t>(history[2], where + ": tensor index");
   return k;
 }
 

@@ -6,9 +6,21 @@
 #include <vector>
 
 #include "io/config_values.h"
+#include "io/json_numbers.h"
 #include "seqnet/layer.h"
 
 namespace seqnet::config {
+
+// "layer 'lstm_1': config key 'units'": where an error in a layer's config is.
+inline std::string config_key(const Json& c, const char* key) {
+  return "layer '" + c.value("name", std::string("?")) + "': config key '" + key + "'";
+}
+// config[key] as an integer: an error names the layer and the key when it is missing or not a whole number.
+inline int64_t required_int(const Json& c, const char* key) {
+  auto it = c.find(key);
+  if (it == c.end()) throw Error(config_key(c, key) + " is missing");
+  return whole_number_at<int64_t>(*it, config_key(c, key));
+}
 
 // Reads config[key] as T, with Keras's default when the key is missing or null; a wrongly typed value
 // is an error naming the layer and the key.
@@ -16,11 +28,11 @@ template <typename T>
 T get(const Json& c, const char* key, T fallback) {
   auto it = c.find(key);
   if (it == c.end() || it->is_null()) return fallback;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) return whole_number_at<T>(*it, config_key(c, key));
   try {
     return it->get<T>();
   } catch (const std::exception&) {
-    throw Error("layer '" + c.value("name", std::string("?")) + "': config key '" + key + "' has the wrong type: " +
-                it->dump());
+    throw Error(config_key(c, key) + " has the wrong type: " + it->dump());
   }
 }
 // Keras 3 writes tuples such as kernel_size [7]; Keras 2 may write 7.

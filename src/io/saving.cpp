@@ -21,6 +21,7 @@
 #include "io/config_values.h"
 #include "io/hdf5_file.h"
 #include "io/hex_bytes.h"
+#include "io/json_numbers.h"
 #include "io/zip_archive.h"
 #include "seqnet/layers/recurrent.h"
 #include "seqnet/seqnet.h"
@@ -635,8 +636,8 @@ Json seqnet_metadata(Model& model) {
 void apply_seqnet_metadata(Model& model, const Json& meta) {
   if (!meta.is_object() || !meta.contains("seqnet") || !meta["seqnet"].is_object()) return;
   const Json& s = meta["seqnet"];
-  if (s.contains("epochs_completed") && s["epochs_completed"].is_number_integer())
-    model.epochs_completed = s["epochs_completed"].get<int>();
+  if (s.contains("epochs_completed"))
+    model.epochs_completed = whole_number_at<int>(s["epochs_completed"], "the file's seqnet.epochs_completed");
   if (s.contains("rng") && s["rng"].is_string()) rng_from_hex(model.rng(), s["rng"].get<std::string>());
   if (s.contains("shuffle_rng") && s["shuffle_rng"].is_string())
     rng_from_hex(model.shuffle_rng(), s["shuffle_rng"].get<std::string>());

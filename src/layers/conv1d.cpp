@@ -218,7 +218,7 @@ LayerPtr conv1d_from_config(const Json& c) {
   o.use_bias = get(c, "use_bias", true);
   if (c.contains("kernel_initializer")) o.kernel_initializer = initializer_from_json(c["kernel_initializer"]);
   if (c.contains("bias_initializer")) o.bias_initializer = initializer_from_json(c["bias_initializer"]);
-  auto l = std::make_shared<Conv1D>(c["filters"].get<int64_t>(), get_int_or_first(c, "kernel_size", 1), o);
+  auto l = std::make_shared<Conv1D>(required_int(c, "filters"), get_int_or_first(c, "kernel_size", 1), o);
   apply_common(*l, c);
   return l;
 }

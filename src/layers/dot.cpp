@@ -166,9 +166,10 @@ LayerPtr dot_from_config(const Json& c) {
   o.normalize = get(c, "normalize", false);
   LayerPtr l;
   if (it->is_number_integer()) {
-    l = std::make_shared<Dot>(it->get<int>(), o);
+    l = std::make_shared<Dot>(whole_number_at<int>(*it, config_key(c, "axes")), o);
   } else if (it->is_array() && it->size() == 2 && (*it)[0].is_number_integer() && (*it)[1].is_number_integer()) {
-    l = std::make_shared<Dot>(std::array<int, 2>{(*it)[0].get<int>(), (*it)[1].get<int>()}, o);
+    l = std::make_shared<Dot>(std::array<int, 2>{whole_number_at<int>((*it)[0], config_key(c, "axes")),
+                                                   whole_number_at<int>((*it)[1], config_key(c, "axes"))}, o);
   } else {
     bad();
   }

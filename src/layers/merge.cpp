@@ -309,7 +309,7 @@ LayerPtr average_from_config(const Json& c) { return merge_from(ElementwiseMerge
 LayerPtr maximum_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::maximum, c); }
 LayerPtr minimum_from_config(const Json& c) { return merge_from(ElementwiseMerge::Op::minimum, c); }
 LayerPtr concatenate_from_config(const Json& c) {
-  auto l = std::make_shared<Concatenate>(ConcatenateOptions{.axis = int(get<int64_t>(c, "axis", -1))});
+  auto l = std::make_shared<Concatenate>(ConcatenateOptions{.axis = get<int>(c, "axis", -1)});
   apply_common(*l, c);
   return l;
 }
@@ -317,7 +317,7 @@ LayerPtr repeat_vector_from_config(const Json& c) {
   auto it = c.find("n");
   if (it == c.end() || !it->is_number_integer())
     throw Error("layer '" + c.value("name", std::string("?")) + "' (RepeatVector): config key 'n' must be an integer");
-  auto l = std::make_shared<RepeatVector>(it->get<int64_t>());
+  auto l = std::make_shared<RepeatVector>(whole_number_at<int64_t>(*it, config_key(c, "n")));
   apply_common(*l, c);
   return l;
 }

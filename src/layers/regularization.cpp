@@ -113,7 +113,7 @@ std::optional<int64_t> seed_of(const Json& c, const char* cls) {
   if (!it->is_number_integer())
     throw Error(fmt::format("layer '{}' ({}): config key 'seed' must be an integer or null, got {}",
                             c.value("name", std::string("?")), cls, it->dump()));
-  return it->get<int64_t>();
+  return whole_number_at<int64_t>(*it, config_key(c, "seed"));
 }
 }  // namespace
 

@@ -211,9 +211,10 @@ namespace {
 std::array<int64_t, 2> int_pair(const Json& c, const char* cls, const char* key, std::array<int64_t, 2> fallback) {
   auto it = c.find(key);
   if (it == c.end() || it->is_null()) return fallback;
-  if (it->is_number_integer()) return {it->get<int64_t>(), it->get<int64_t>()};
+  const std::string where = config_key(c, key);
+  if (it->is_number_integer()) return {whole_number_at<int64_t>(*it, where), whole_number_at<int64_t>(*it, where)};
   if (it->is_array() && it->size() == 2 && (*it)[0].is_number_integer() && (*it)[1].is_number_integer())
-    return {(*it)[0].get<int64_t>(), (*it)[1].get<int64_t>()};
+    return {whole_number_at<int64_t>((*it)[0], where), whole_number_at<int64_t>((*it)[1], where)};
   bad_key(c, cls, key, "an integer or a pair of integers");
 }
 }  // namespace
@@ -224,7 +225,7 @@ LayerPtr permute_from_config(const Json& c) {
   std::vector<int64_t> dims;
   for (const Json& d : *it) {
     if (!d.is_number_integer()) bad_key(c, "Permute", "dims", "a list of axes (1-based)");
-    dims.push_back(d.get<int64_t>());
+    dims.push_back(whole_number_at<int64_t>(d, config_key(c, "dims")));
   }
   auto l = std::make_shared<Permute>(std::move(dims));
   apply_common(*l, c);
@@ -249,7 +250,7 @@ LayerPtr up_sampling1d_from_config(const Json& c) {
   int64_t size = 2;
   if (it != c.end() && !it->is_null()) {
     if (!it->is_number_integer()) bad_key(c, "UpSampling1D", "size", "an integer");  // Keras: a TypeError
-    size = it->get<int64_t>();
+    size = whole_number_at<int64_t>(*it, config_key(c, "size"));
   }
   auto l = std::make_shared<UpSampling1D>(size);
   apply_common(*l, c);

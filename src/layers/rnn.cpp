@@ -360,7 +360,7 @@ RecurrentOptions recurrent_options_from(const Json& c) {
   o.reset_after = get(c, "reset_after", !c.contains("implementation"));
   o.dropout = get(c, "dropout", 0.0f);
   o.recurrent_dropout = get(c, "recurrent_dropout", 0.0f);
-  if (c.contains("seed") && c["seed"].is_number_integer()) o.seed = c["seed"].get<int64_t>();
+  if (c.contains("seed") && c["seed"].is_number_integer()) o.seed = required_int(c, "seed");
   o.return_sequences = get(c, "return_sequences", false);
   o.return_state = get(c, "return_state", false);
   o.go_backwards = get(c, "go_backwards", false);
@@ -372,7 +372,7 @@ RecurrentOptions recurrent_options_from(const Json& c) {
 
 template <typename L>
 LayerPtr recurrent_from(const Json& c) {
-  auto l = std::make_shared<L>(c.at("units").get<int64_t>(), recurrent_options_from(c));
+  auto l = std::make_shared<L>(required_int(c, "units"), recurrent_options_from(c));
   apply_common(*l, c);
   return l;
 }

@@ -7,6 +7,7 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "io/json_numbers.h"
 #include "seqnet/console.h"
 #include "model/callback_state.h"
 #include "model/callback_support.h"
@@ -25,7 +26,7 @@ Json tensors_to_json(const std::vector<Tensor>& tensors) {
 
 std::vector<Tensor> tensors_from_json(const Json& j) {
   std::vector<Tensor> out;
-  for (const Json& t : j) out.emplace_back(t.at("shape").get<Shape>(), t.at("values").get<std::vector<float>>());
+  for (const Json& t : j) out.emplace_back(whole_numbers_at<int64_t>(t.at("shape"), "a saved callback state: a tensor's shape"), t.at("values").get<std::vector<float>>());
   return out;
 }
 
@@ -48,8 +49,8 @@ void EarlyStopping::on_train_begin(Logs&) {
   best_epoch_ = 0;
   if (std::string state = take_pending_state(); !state.empty()) {
     const Json j = parse_state(state, "EarlyStopping");
-    wait_ = j.at("wait").get<int>();
-    best_epoch_ = j.at("best_epoch").get<int>();
+    wait_ = whole_number_at<int>(j.at("wait"), "EarlyStopping's saved state: wait");
+    best_epoch_ = whole_number_at<int>(j.at("best_epoch"), "EarlyStopping's saved state: best_epoch");
     best_ = optional_from_json(j.at("best"));
     best_weights_ = tensors_from_json(j.at("best_weights"));
     have_best_weights_ = !best_weights_.empty();
@@ -124,8 +125,8 @@ void ReduceLROnPlateau::on_train_begin(Logs&) {
   if (std::string state = take_pending_state(); !state.empty()) {
     const Json j = parse_state(state, "ReduceLROnPlateau");
     best_ = optional_from_json(j.at("best")).value_or(best_);
-    wait_ = j.at("wait").get<int>();
-    cooldown_counter_ = j.at("cooldown_counter").get<int>();
+    wait_ = whole_number_at<int>(j.at("wait"), "ReduceLROnPlateau's saved state: wait");
+    cooldown_counter_ = whole_number_at<int>(j.at("cooldown_counter"), "ReduceLROnPlateau's saved state: cooldown_counter");
   }
 }
 

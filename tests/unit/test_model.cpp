@@ -125,7 +125,8 @@ TEST(Config, MalformedConfigsAreErrorsNotCrashes) {
   EXPECT_NE(message(R"({"class_name": "Sequential", "config": 1e999})").find("not valid JSON"), std::string::npos);
   EXPECT_NE(message(R"({"class_name": 5, "config": {}})").find("malformed Keras config"), std::string::npos);
   EXPECT_NE(message(R"({"class_name": "Sequential", "config": {"layers": [
-    {"class_name": "Dense", "config": {"name": "d", "units": "two"}}]}})").find("malformed Keras config"),
+    {"class_name": "Dense", "config": {"name": "d", "units": "two"}}]}})").find(
+                "layer 'd': config key 'units': expected a whole number, got \"two\""),
             std::string::npos);
   // A recurrent layer's option check runs while the layer is being constructed.
   const std::string lstm = message(R"({"class_name": "Sequential", "config": {"layers": [

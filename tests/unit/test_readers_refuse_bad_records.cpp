@@ -206,3 +206,63 @@ TEST(Readers, RefuseEveryBadRecordNamingWhere) {
   EXPECT_EQ(readers.size(), 8u);
   fs::remove_all(dir);
 }
+
+// A JSON number read into an integer: a fraction, or a value the integer cannot hold, is an error naming the
+// key. The JSON library alone would truncate 2.5 to 2, wrap 2^40 in an int, and cast 1e300 to an int, which is
+// undefined behaviour (the fuzzer found it in a history file's epoch list).
+TEST(Readers, RefuseNumbersTheIntegerTheyFillCannotHold) {
+  const fs::path dir = fs::temp_directory_path() / ("seqnet_numbers_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto model_with_units = [](const char* units) {
+    return model_from_json(fmt::format(R"({{"class_name": "Sequential", "config": {{"name": "m", "layers": [
+      {{"class_name": "InputLayer", "config": {{"batch_shape": [null, 5, 1], "name": "x"}}}},
+      {{"class_name": "Dense", "config": {{"name": "d", "units": {}}}}}]}}}})", units));
+  };
+  const std::vector<Case> cases = {
+      {"history json", "an epoch too big for an int",
+       [](const fs::path& d) { read_history_json(write(d / "a.json", R"({"epoch": [1e300], "history": {}})")); },
+       "a.json: epoch: expected a whole number from -2147483648 to 2147483647, got 1e+300"},
+      {"history json", "a fractional epoch",
+       [](const fs::path& d) { read_history_json(write(d / "b.json", R"({"epoch": [0.5], "history": {}})")); },
+       "b.json: epoch: expected a whole number, got 0.5"},
+      {"run.json", "an epoch count too big for an integer",
+       [](const fs::path&) { runs_report_markdown({Json::parse(R"({"name": "r", "epochs": 1e300})")}, {}); },
+       "run.json.epochs: expected a whole number from"},
+      {"keras config", "units too big for an integer",
+       [&](const fs::path&) { model_with_units("1e300"); }, "layer 'd': config key 'units': expected a whole number from"},
+      {"keras config", "fractional units", [&](const fs::path&) { model_with_units("2.5"); },
+       "layer 'd': config key 'units': expected a whole number, got 2.5"},
+      {"callback arguments", "a patience too big for an int",
+       [](const fs::path&) { callback_from_config("EarlyStopping", Json::parse(R"({"patience": 10000000000})")); },
+       "EarlyStopping: argument 'patience': expected a whole number from -2147483648 to 2147483647, got 10000000000"},
+      {"experiment", "a fractional epoch count",
+       [](const fs::path&) {
+         Json spec = tiny_array_experiment();
+         spec["fit"]["epochs"] = 2.5;
+         run_quietly(spec);
+       },
+       "fit.epochs: expected a whole number, got 2.5"},
+      {"experiment", "a negative seed",
+       [](const fs::path&) {
+         Json spec = tiny_array_experiment();
+         spec["seed"] = -1;
+         run_quietly(spec);
+       },
+       "seed: expected a whole number from 0 to 18446744073709551615, got -1"},
+      {"imdb word index", "a rank too big for an int32",
+       [](const fs::path& d) { datasets::imdb::get_word_index(write(d / "word_index.json", R"({"the": 4294967296})")); },
+       "word_index.json: the rank of \"the\": expected a whole number from"},
+  };
+  for (const Case& c : cases) {
+    try {
+      c.run(dir);
+      ADD_FAILURE() << c.reader << ", " << c.damage << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
+          << c.reader << ", " << c.damage << ": the error does not say '" << c.expected << "': " << e.what();
+    }
+  }
+  // A whole number written as a float loses nothing and is read as that number, as Keras's int() would.
+  EXPECT_NO_THROW(model_with_units("3.0"));
+  fs::remove_all(dir);
+}
