@@ -7,6 +7,7 @@
 #include "backend/backend.h"
 #include "io/layer_registry.h"
 #include "layers/embedding_reader.h"
+#include "layers/size_arithmetic.h"
 #include "seqnet/layers/conv.h"
 
 namespace seqnet {
@@ -33,6 +34,7 @@ Conv1D::Conv1D(int64_t filters, int64_t kernel_size, Conv1DOptions options)
                      options_.strides, options_.dilation_rate));
   validate_initializer(options_.kernel_initializer);
   validate_initializer(options_.bias_initializer);
+  (void)size_sum(*this, size_product(*this, options_.dilation_rate, kernel_size_ - 1), 1);  // the span below
   if (options_.input_shape) set_declared_input_shape(*options_.input_shape);
 }
 
@@ -45,7 +47,8 @@ int64_t Conv1D::output_length(int64_t steps) const {
 int64_t Conv1D::pad_left(int64_t steps, int64_t out_steps) const {
   const int64_t span = options_.dilation_rate * (kernel_size_ - 1) + 1;
   if (options_.padding == "causal") return span - 1;
-  if (options_.padding == "same") return std::max<int64_t>((out_steps - 1) * options_.strides + span - steps, 0) / 2;
+  // (out_steps - 1) * strides + span - steps, in an order that cannot overflow: the first product is < steps.
+  if (options_.padding == "same") return std::max<int64_t>(span - (steps - (out_steps - 1) * options_.strides), 0) / 2;
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "backend/backend.h"
 #include "io/config_values.h"
+#include "layers/size_arithmetic.h"
 #include "seqnet/layers/core.h"
 
 namespace seqnet {
@@ -16,7 +17,7 @@ Shape Flatten::build_impl(const Shape& in, Rng&) {
   int64_t n = 1;
   for (size_t axis = 1; axis < in.size(); ++axis) {
     if (in[axis] < 0) fail("cannot flatten an input with an unknown dimension: " + shape_to_string(in));
-    n *= in[axis];
+    n = size_product(*this, n, in[axis]);
   }
   return {in[0], n};
 }
@@ -35,7 +36,7 @@ Shape Reshape::build_impl(const Shape& in, Rng&) {
   int64_t known_in = 1;
   for (size_t axis = 1; axis < in.size(); ++axis) {
     if (in[axis] < 0) fail("cannot reshape an input with an unknown dimension: " + shape_to_string(in));
-    known_in *= in[axis];
+    known_in = size_product(*this, known_in, in[axis]);
   }
   Shape out{in[0]};
   int64_t known_out = 1;
@@ -45,7 +46,7 @@ Shape Reshape::build_impl(const Shape& in, Rng&) {
       if (unknown >= 0) fail("target_shape may hold -1 only once");
       unknown = int(axis);
     } else {
-      known_out *= target_shape_[axis];
+      known_out = size_product(*this, known_out, target_shape_[axis]);
     }
     out.push_back(target_shape_[axis]);
   }

@@ -7,6 +7,7 @@
 
 #include "backend/backend.h"
 #include "io/layer_registry.h"
+#include "layers/size_arithmetic.h"
 
 namespace seqnet {
 
@@ -159,7 +160,7 @@ std::vector<Shape> Concatenate::build_multi_impl(const std::vector<Shape>& in, R
     bool ok = int(shape.size()) == rank;
     for (size_t ax = 0; ok && int(ax) < rank; ++ax) {
       if (int(ax) == axis) {
-        out[ax] = out[ax] < 0 || shape[ax] < 0 ? -1 : out[ax] + shape[ax];
+        out[ax] = out[ax] < 0 || shape[ax] < 0 ? -1 : size_sum(*this, out[ax], shape[ax]);
       } else if (out[ax] < 0) {
         out[ax] = shape[ax];
       } else if (shape[ax] >= 0 && shape[ax] != out[ax]) {

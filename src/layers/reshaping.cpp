@@ -9,6 +9,7 @@
 
 #include "backend/backend.h"
 #include "io/layer_registry.h"
+#include "layers/size_arithmetic.h"
 
 namespace seqnet {
 
@@ -78,6 +79,7 @@ Cropping1D::Cropping1D(std::array<int64_t, 2> cropping, std::string name)
     : Layer(std::move(name), "cropping1d"), cropping_(cropping) {
   if (cropping_[0] < 0 || cropping_[1] < 0)
     fail(fmt::format("cropping ({}, {}) must be >= 0", cropping_[0], cropping_[1]));
+  (void)size_sum(*this, cropping_[0], cropping_[1]);  // then steps - cropping[0] - cropping[1] cannot overflow
 }
 
 void Cropping1D::check_length(int64_t steps) const {
@@ -127,17 +129,18 @@ Json Cropping1D::get_config() const {
 ZeroPadding1D::ZeroPadding1D(std::array<int64_t, 2> padding, std::string name)
     : Layer(std::move(name), "zero_padding1d"), padding_(padding) {
   if (padding_[0] < 0 || padding_[1] < 0) fail(fmt::format("padding ({}, {}) must be >= 0", padding_[0], padding_[1]));
+  (void)size_sum(*this, padding_[0], padding_[1]);
 }
 
 Shape ZeroPadding1D::build_impl(const Shape& in, Rng&) {
   if (in.size() != 3) fail("expects input of rank 3 (batch, steps, features), got " + shape_to_string(in));
-  return {in[0], in[1] < 0 ? -1 : in[1] + padding_[0] + padding_[1], in[2]};
+  return {in[0], in[1] < 0 ? -1 : size_sum(*this, in[1], padding_[0] + padding_[1]), in[2]};
 }
 
 // y = zeros; y[b, padding[0] + t, :] = x[b, t, :].
 Tensor ZeroPadding1D::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
-  const int64_t B = x.dim(0), T = x.dim(1), F = x.dim(2), Tout = T + padding_[0] + padding_[1];
+  const int64_t B = x.dim(0), T = x.dim(1), F = x.dim(2), Tout = size_sum(*this, T, padding_[0] + padding_[1]);
   Tensor y({B, Tout, F});
   backend().copy_rows(y, x, {.rows = B, .length = T * F, .dst_offset = padding_[0] * F, .dst_stride = Tout * F,
                              .src_stride = T * F});
@@ -170,14 +173,14 @@ UpSampling1D::UpSampling1D(int64_t size, std::string name) : Layer(std::move(nam
 
 Shape UpSampling1D::build_impl(const Shape& in, Rng&) {
   if (in.size() != 3) fail("expects input of rank 3 (batch, steps, features), got " + shape_to_string(in));
-  return {in[0], in[1] < 0 ? -1 : in[1] * size_, in[2]};
+  return {in[0], in[1] < 0 ? -1 : size_product(*this, in[1], size_), in[2]};
 }
 
 // y[b, t * size + r, :] = x[b, t, :] for r < size (Keras's ops.repeat along axis 1).
 Tensor UpSampling1D::forward(const Tensor& x, RunContext&) {
   if (!x.is_float()) fail("expects float input, got int32 of shape " + x.shape_string());
   const int64_t B = x.dim(0), T = x.dim(1), F = x.dim(2);
-  Tensor y = Tensor::uninitialized({B, T * size_, F});
+  Tensor y = Tensor::uninitialized({B, size_product(*this, T, size_), F});
   backend().repeat_rows_forward(y, x, size_);
   return y;
 }

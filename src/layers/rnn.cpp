@@ -3,6 +3,7 @@
 // time is the backend's recurrent op (src/backend/recurrent_loop.cpp), each step the cell's
 // (src/backend/recurrent_cells.cpp).
 #include <fmt/format.h>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "backend/recurrent.h"
@@ -32,6 +33,10 @@ void RNN::init_cell() {
   validate_initializer(options_.recurrent_initializer);
   validate_initializer(options_.bias_initializer);
   cell_ = make_cell();
+  // The weights' shapes multiply units by the gate count; a product past int64 is no shape (Tensor refuses
+  // the ones that fit in int64 but not in memory).
+  if (units_ > std::numeric_limits<int64_t>::max() / cell_->gates())
+    fail(fmt::format("units = {} is too large: {} gates of it overflow a tensor's size", units_, cell_->gates()));
   tape_ = std::make_unique<RecurrentTape>();
 }
 int RNN::num_states() const { return cell_->states(); }

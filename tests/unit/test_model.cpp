@@ -1,5 +1,7 @@
 // Sequential and functional models: summary, configs, fit / evaluate / predict, errors, determinism.
+#include <array>
 #include <cmath>
+#include <fmt/format.h>
 #include <functional>
 #include <gtest/gtest.h>
 
@@ -133,6 +135,35 @@ TEST(Config, MalformedConfigsAreErrorsNotCrashes) {
     {"class_name": "LSTM", "config": {"name": "l", "units": -3, "batch_input_shape": [null, 4, 2]}}]}})");
   EXPECT_NE(lstm.find("layer 'l' (LSTM) in the model config"), std::string::npos) << lstm;
   EXPECT_NE(lstm.find("units must be positive, got -3"), std::string::npos) << lstm;
+  // 4 gates of 2^62 units: the weights' width overflowed int64 before any tensor could refuse it (the fuzzer).
+  const std::string huge = message(R"({"class_name": "Sequential", "config": {"layers": [
+    {"class_name": "LSTM", "config": {"name": "l", "units": 4611686018427387904, "batch_input_shape": [null, 4, 2]}}]}})");
+  EXPECT_NE(huge.find("units = 4611686018427387904 is too large: 4 gates of it overflow a tensor's size"),
+            std::string::npos) << huge;
+  // Sizes past int64 from a layer's options or a declared input shape (signed overflow before): an error.
+  const auto sequential = [&](const char* batch_shape, const char* layer) {
+    return message(fmt::format(R"({{"class_name": "Sequential", "config": {{"layers": [
+      {{"class_name": "InputLayer", "config": {{"batch_shape": {}, "name": "x"}}}}, {}]}}}})", batch_shape, layer));
+  };
+  const std::string big = "4611686018427387904", biggest = "9223372036854775807";
+  const std::vector<std::array<std::string, 3>> past_int64 = {
+      {"[null, 100, 3]", R"({"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 3, "dilation_rate": )" + big + "}}",
+       "layer 'c' (Conv1D) in the model config: layer 'conv1d' (Conv1D): the size 4611686018427387904 x 2 is past int64"},
+      {"[null, 100, 3]", R"({"class_name": "ZeroPadding1D", "config": {"name": "z", "padding": [)" + biggest + ", 1]}}",
+       "(ZeroPadding1D): the size 9223372036854775807 + 1 is past int64"},
+      {"[null, " + big + ", 3]", R"({"class_name": "UpSampling1D", "config": {"name": "u", "size": 4}})",
+       "layer 'u' (UpSampling1D): the size 4611686018427387904 x 4 is past int64"},
+      {"[null, " + big + ", " + big + "]", R"({"class_name": "Flatten", "config": {"name": "f"}})",
+       "layer 'f' (Flatten): the size 4611686018427387904 x 4611686018427387904 is past int64"},
+      {"[null, 5, 3]", R"({"class_name": "Cropping1D", "config": {"name": "c", "cropping": [)" + biggest + ", " + biggest + "]}}",
+       "(Cropping1D): the size 9223372036854775807 + 9223372036854775807 is past int64"},
+      {"[null, 5, 3]", R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [)" + big + ", 4, -1]}}",
+       "layer 'r' (Reshape): the size 4611686018427387904 x 4 is past int64"},
+  };
+  for (const auto& [batch_shape, layer, expected] : past_int64) {
+    const std::string got = sequential(batch_shape.c_str(), layer.c_str());
+    EXPECT_NE(got.find(expected), std::string::npos) << got;
+  }
 }
 TEST(Fit, LearnsASequenceTask) {
   set_random_seed(3);
