@@ -15,7 +15,7 @@ cmake --build build-fuzz -j "$(nproc)" --target "${targets[@]}"
 
 # The seeds are real files: Keras-written models, NumPy-written arrays, CSV and IDX samples.
 declare -A seeds=(
-  [fuzz_model_files]="tests/fixtures/model_files build-fuzz/seeds/model_json"
+  [fuzz_model_files]="tests/fixtures/model_files build-fuzz/seeds/model_json tests/fuzz/corpus/model_json"
   [fuzz_npy]="tests/fixtures/data"
   [fuzz_csv]="tests/fuzz/corpus/csv"
   [fuzz_idx]="tests/fuzz/corpus/idx"
