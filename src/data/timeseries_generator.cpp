@@ -20,6 +20,13 @@ TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
                 ") must be a positive multiple of step (" + std::to_string(o_.step) + ")");
   if (o_.delay < 0 || o_.batch_size <= 0 || o_.min_index < 0)
     throw Error("timeseries generator: delay and min_index must be >= 0 and batch_size > 0");
+  // Every sum of these below is at most min_index + lookback + delay + 1 (or a row count plus less than that).
+  int64_t span = 0;
+  if (__builtin_add_overflow(o_.lookback, o_.delay, &span) || __builtin_add_overflow(span, o_.min_index, &span) ||
+      __builtin_add_overflow(span, 1, &span))
+    throw Error("timeseries generator: min_index + lookback + delay + 1 is past int64 (lookback " +
+                std::to_string(o_.lookback) + ", delay " + std::to_string(o_.delay) + ", min_index " +
+                std::to_string(o_.min_index) + ")");
   if (!o_.targets.empty()) {
     if (o_.targets.rank() != 1 || o_.targets.dim(0) != rows || !o_.targets.is_float())
       throw Error("timeseries generator: targets must be float32 (rows,) = (" + std::to_string(rows) + ",), got " +
@@ -30,7 +37,7 @@ TimeseriesGenerator::TimeseriesGenerator(Tensor data, GeneratorOptions options)
                 " features");
   if (o_.runs.empty()) {
     const int64_t max_index = o_.max_index ? *o_.max_index : rows - o_.delay - 1;
-    if (max_index + o_.delay > rows)
+    if (max_index > rows - o_.delay)
       throw Error("timeseries generator: max_index " + std::to_string(max_index) + " + delay " +
                   std::to_string(o_.delay) + " passes the " + std::to_string(rows) + " rows");
     if (o_.min_index + o_.lookback >= max_index)

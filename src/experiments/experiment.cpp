@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
@@ -542,6 +543,9 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
   for (auto [key, v, least] : {std::tuple{"lookback", g.lookback, 1}, {"step", g.step, 1}, {"delay", g.delay, 0},
                                {"batch_size", g.batch_size, 1}})
     if (v < least) throw Error(fmt::format("dataset.{} must be at least {}, got {}", key, least, v));
+  if (g.lookback > std::numeric_limits<int64_t>::max() - 1 - g.delay)
+    throw Error(fmt::format("dataset.lookback + dataset.delay + 1 (the rows of a window and its target) is past "
+                            "int64: lookback {}, delay {}", g.lookback, g.delay));
   g.target_column = target_col;
   g.seed = seed;
 
@@ -561,7 +565,7 @@ PreparedData prepare_weather(const Json& d, const std::string& data_dir, uint32_
       for (const auto& f : series.files) {
         auto [a, b] = index_range(d, rows_key, f.rows, "rows of each file");
         s.rows.emplace_back(f.first_row + a, f.first_row + b);
-        const auto part = std::pair{f.first_row + a, f.first_row + std::min(b + g.delay, f.rows) - 1};
+        const auto part = std::pair{f.first_row + a, f.first_row + b + std::min(g.delay, f.rows - b) - 1};
         for (const auto& r : clip_runs(series.runs, part)) s.runs.push_back(r);
       }
     } else {
@@ -666,14 +670,17 @@ PreparedData prepare_sequence_task(const Json& d, uint64_t seed) {
                             "validation_samples", "test_samples"});
   const std::string task = string_at(d, "dataset", "task");
   auto count = [&](const char* key, int64_t fallback) {
-    const int64_t v = d.value(key, fallback);
+    const int64_t v = int_at<int64_t>(d, "dataset", key, fallback);
     if (v < 0) throw Error(fmt::format("dataset.{}: expected a whole number >= 0, got {}", key, v));
     return v;
   };
   const int64_t n_train = count("train_samples", 45000), n_val = count("validation_samples", 5000),
                 n_test = count("test_samples", 5000);
   if (n_train == 0) throw Error("dataset.train_samples: must be at least 1");
-  const int64_t n = n_train + n_val + n_test;
+  int64_t n = 0;
+  if (__builtin_add_overflow(n_train, n_val, &n) || __builtin_add_overflow(n, n_test, &n))
+    throw Error(fmt::format("dataset: train_samples + validation_samples + test_samples = {} + {} + {} is past int64",
+                            n_train, n_val, n_test));
   data::SequenceTask t;
   std::string what;
   if (task == "addition") {

@@ -2,6 +2,8 @@
 // examples) and per-column normalization (numpy's mean / std).
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -91,6 +93,15 @@ TEST(TimeseriesGenerator, RejectsBadArguments) {
   o.target_column = 1;
   o.min_index = 20;
   EXPECT_THROW(TimeseriesGenerator(two_column_series(24), o), Error);
+  // A window and its target past int64 rows: an error, not a signed overflow in the anchor arithmetic.
+  o.min_index = 0;
+  o.delay = std::numeric_limits<int64_t>::max() - 2;
+  try {
+    TimeseriesGenerator(two_column_series(24), o);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("min_index + lookback + delay + 1 is past int64"), std::string::npos) << e.what();
+  }
 }
 
 // Keras docstring, example 1: indices 0..98, sequence_length=10, sampling_rate=2, sequence_stride=3.

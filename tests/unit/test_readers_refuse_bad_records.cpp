@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 
 #include "seqnet/experiment.h"
@@ -249,6 +250,14 @@ TEST(Readers, RefuseNumbersTheIntegerTheyFillCannotHold) {
          run_quietly(spec);
        },
        "seed: expected a whole number from 0 to 18446744073709551615, got -1"},
+      {"experiment", "a delay that puts a window's target past int64 rows",
+       [](const fs::path& d) {
+         Json spec = series_experiment(write(d / "q.csv", "a\n1\n2\n3\n4\n5\n6\n7\n8\n"));
+         spec["dataset"]["delay"] = std::numeric_limits<int64_t>::max();
+         run_quietly(spec);
+       },
+       "dataset.lookback + dataset.delay + 1 (the rows of a window and its target) is past int64: lookback 2, delay "
+       "9223372036854775807"},
       {"imdb word index", "a rank too big for an int32",
        [](const fs::path& d) { datasets::imdb::get_word_index(write(d / "word_index.json", R"({"the": 4294967296})")); },
        "word_index.json: the rank of \"the\": expected a whole number from"},
