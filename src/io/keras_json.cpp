@@ -216,8 +216,14 @@ LayerPtr layer_from_config(const std::string& class_name, const Json& c) {
       return layer;
     } catch (const Error& err) {
       // A check in a layer's constructor runs before the config's name is applied: say which entry it was.
-      const std::string msg = err.what();
+      std::string msg = err.what();
       if (msg.find("'" + name + "'") != std::string::npos) throw;
+      // Its "layer 'conv1d' (Conv1D): " names the default name: the config's replaces it. A message of an inner
+      // layer (another class) keeps its prefix.
+      const std::string own_class = "(" + class_name + "): ";
+      const size_t quote = msg.rfind("layer '", 0) == 0 ? msg.find("' (", 7) : std::string::npos;
+      if (quote != std::string::npos && msg.compare(quote + 2, own_class.size(), own_class) == 0)
+        msg = msg.substr(quote + 2 + own_class.size());
       throw Error(fmt::format("layer '{}' ({}) in the model config: {}", name, class_name, msg));
     }
   }

@@ -135,6 +135,7 @@ TEST(Config, MalformedConfigsAreErrorsNotCrashes) {
     {"class_name": "LSTM", "config": {"name": "l", "units": -3, "batch_input_shape": [null, 4, 2]}}]}})");
   EXPECT_NE(lstm.find("layer 'l' (LSTM) in the model config"), std::string::npos) << lstm;
   EXPECT_NE(lstm.find("units must be positive, got -3"), std::string::npos) << lstm;
+  EXPECT_EQ(lstm.find("'lstm'"), std::string::npos) << "the default name, not the config's: " << lstm;
   // 4 gates of 2^62 units: the weights' width overflowed int64 before any tensor could refuse it (the fuzzer).
   const std::string huge = message(R"({"class_name": "Sequential", "config": {"layers": [
     {"class_name": "LSTM", "config": {"name": "l", "units": 4611686018427387904, "batch_input_shape": [null, 4, 2]}}]}})");
@@ -148,15 +149,15 @@ TEST(Config, MalformedConfigsAreErrorsNotCrashes) {
   const std::string big = "4611686018427387904", biggest = "9223372036854775807";
   const std::vector<std::array<std::string, 3>> past_int64 = {
       {"[null, 100, 3]", R"({"class_name": "Conv1D", "config": {"name": "c", "filters": 2, "kernel_size": 3, "dilation_rate": )" + big + "}}",
-       "layer 'c' (Conv1D) in the model config: layer 'conv1d' (Conv1D): the size 4611686018427387904 x 2 is past int64"},
+       "layer 'c' (Conv1D) in the model config: the size 4611686018427387904 x 2 is past int64"},
       {"[null, 100, 3]", R"({"class_name": "ZeroPadding1D", "config": {"name": "z", "padding": [)" + biggest + ", 1]}}",
-       "(ZeroPadding1D): the size 9223372036854775807 + 1 is past int64"},
+       "layer 'z' (ZeroPadding1D) in the model config: the size 9223372036854775807 + 1 is past int64"},
       {"[null, " + big + ", 3]", R"({"class_name": "UpSampling1D", "config": {"name": "u", "size": 4}})",
        "layer 'u' (UpSampling1D): the size 4611686018427387904 x 4 is past int64"},
       {"[null, " + big + ", " + big + "]", R"({"class_name": "Flatten", "config": {"name": "f"}})",
        "layer 'f' (Flatten): the size 4611686018427387904 x 4611686018427387904 is past int64"},
       {"[null, 5, 3]", R"({"class_name": "Cropping1D", "config": {"name": "c", "cropping": [)" + biggest + ", " + biggest + "]}}",
-       "(Cropping1D): the size 9223372036854775807 + 9223372036854775807 is past int64"},
+       "layer 'c' (Cropping1D) in the model config: the size 9223372036854775807 + 9223372036854775807 is past int64"},
       {"[null, 5, 3]", R"({"class_name": "Reshape", "config": {"name": "r", "target_shape": [)" + big + ", 4, -1]}}",
        "layer 'r' (Reshape): the size 4611686018427387904 x 4 is past int64"},
   };
