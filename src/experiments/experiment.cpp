@@ -99,11 +99,6 @@ void check_keys(const Json& obj, const std::string& where, const std::set<std::s
 
 // A value of an experiment key, of the type the key needs: the error names the key ("dataset.path: expected a
 // string or a list of strings, got 3"), which the JSON library's own message does not.
-std::string short_dump(const Json& v) {
-  std::string text = v.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
 [[noreturn]] void wrong_type(const std::string& key, const char* expected, const Json& v) {
   throw Error(fmt::format("{}: expected {}, got {}", key, expected, short_dump(v)));
 }

@@ -16,6 +16,14 @@
 
 namespace seqnet {
 
+// A value as an error message quotes it: its JSON, cut to 60 characters.
+template <typename BasicJson>
+std::string short_dump(const BasicJson& j) {
+  std::string text = j.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
 // j as an Int when it is a whole number in Int's range. A float counts when it is whole (Python writes 3.0
 // for a float that is 3): nothing is lost by reading it as 3.
 template <typename Int, typename BasicJson>
@@ -47,22 +55,17 @@ std::optional<Int> whole_number(const BasicJson& j) {
 template <typename Int, typename BasicJson>
 Int whole_number_at(const BasicJson& j, const std::string& where) {
   if (auto v = whole_number<Int>(j)) return *v;
-  std::string text = j.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  if (j.is_number() && !(j.is_number_float() && j.template get<double>() != std::trunc(j.template get<double>())))
+  const bool whole = j.is_number() && (!j.is_number_float() || j.template get<double>() == std::trunc(j.template get<double>()));
+  if (whole)
     throw Error(fmt::format("{}: expected a whole number from {} to {}, got {}", where,
-                            std::numeric_limits<Int>::lowest(), std::numeric_limits<Int>::max(), text));
-  throw Error(fmt::format("{}: expected a whole number, got {}", where, text));
+                            std::numeric_limits<Int>::lowest(), std::numeric_limits<Int>::max(), short_dump(j)));
+  throw Error(fmt::format("{}: expected a whole number, got {}", where, short_dump(j)));
 }
 
 // A JSON list of whole numbers, each as whole_number_at reads it.
 template <typename Int, typename BasicJson>
 std::vector<Int> whole_numbers_at(const BasicJson& j, const std::string& where) {
-  if (!j.is_array()) {
-    std::string text = j.dump();
-    throw Error(fmt::format("{}: expected a list of whole numbers, got {}", where,
-                            text.size() > 60 ? text.substr(0, 57) + "..." : text));
-  }
+  if (!j.is_array()) throw Error(fmt::format("{}: expected a list of whole numbers, got {}", where, short_dump(j)));
   std::vector<Int> out;
   out.reserve(j.size());
   for (const auto& v : j) out.push_back(whole_number_at<Int>(v, where));

@@ -215,7 +215,10 @@ std::array<int64_t, 2> int_pair(const Json& c, const char* cls, const char* key,
   auto it = c.find(key);
   if (it == c.end() || it->is_null()) return fallback;
   const std::string where = config_key(c, key);
-  if (it->is_number_integer()) return {whole_number_at<int64_t>(*it, where), whole_number_at<int64_t>(*it, where)};
+  if (it->is_number_integer()) {
+    const int64_t both = whole_number_at<int64_t>(*it, where);
+    return {both, both};
+  }
   if (it->is_array() && it->size() == 2 && (*it)[0].is_number_integer() && (*it)[1].is_number_integer())
     return {whole_number_at<int64_t>((*it)[0], where), whole_number_at<int64_t>((*it)[1], where)};
   bad_key(c, cls, key, "an integer or a pair of integers");

@@ -66,6 +66,21 @@ void run_quietly(const Json& spec) {
   run_experiment(spec, "", o);
 }
 
+// Runs every case in `dir`: each must throw a seqnet::Error whose message holds the case's expected part (and,
+// with one_line, no line break).
+void expect_each_refused(const std::vector<Case>& cases, const fs::path& dir, bool one_line) {
+  for (const Case& c : cases) {
+    try {
+      c.run(dir);
+      ADD_FAILURE() << c.reader << ", " << c.damage << ": no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
+          << c.reader << ", " << c.damage << ": the error does not say '" << c.expected << "': " << e.what();
+      if (one_line) EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
+    }
+  }
+}
+
 }  // namespace
 
 TEST(Readers, RefuseEveryBadRecordNamingWhere) {
@@ -192,18 +207,9 @@ TEST(Readers, RefuseEveryBadRecordNamingWhere) {
        },
        "dataset.path: expected a string or a list of strings, got {}"},
   };
+  expect_each_refused(cases, dir, /*one_line=*/true);
   std::set<std::string> readers;
-  for (const Case& c : cases) {
-    readers.insert(c.reader);
-    try {
-      c.run(dir);
-      ADD_FAILURE() << c.reader << ", " << c.damage << ": no error";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
-          << c.reader << ", " << c.damage << ": the error does not say '" << c.expected << "': " << e.what();
-      EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
-    }
-  }
+  for (const Case& c : cases) readers.insert(c.reader);
   EXPECT_EQ(readers.size(), 8u);
   fs::remove_all(dir);
 }
@@ -262,15 +268,7 @@ TEST(Readers, RefuseNumbersTheIntegerTheyFillCannotHold) {
        [](const fs::path& d) { datasets::imdb::get_word_index(write(d / "word_index.json", R"({"the": 4294967296})")); },
        "word_index.json: the rank of \"the\": expected a whole number from"},
   };
-  for (const Case& c : cases) {
-    try {
-      c.run(dir);
-      ADD_FAILURE() << c.reader << ", " << c.damage << ": no error";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(c.expected), std::string::npos)
-          << c.reader << ", " << c.damage << ": the error does not say '" << c.expected << "': " << e.what();
-    }
-  }
+  expect_each_refused(cases, dir, /*one_line=*/false);
   // A whole number written as a float loses nothing and is read as that number, as Keras's int() would.
   EXPECT_NO_THROW(model_with_units("3.0"));
   fs::remove_all(dir);
